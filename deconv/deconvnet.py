@@ -1,0 +1,329 @@
+"""`Deconvnet`: projects chosen activations of a CNN back to pixel space.
+
+Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014
+(arXiv 1311.2901), section 2.1.
+"""
+import dataclasses
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from deconv import layers as deconv_layers
+from deconv import names
+from deconv import preprocessing as preprocessing_lib
+from deconv import receptive_field as geometry
+from deconv import reverse
+from deconv import selection
+from deconv.errors import DeconvError
+
+MODES = ("activation", "maps")
+_IMAGES_SPEC = tf.TensorSpec([None, None, None, 3], tf.float32)
+
+
+@dataclasses.dataclass
+class Projection:
+    """Projections with what was projected.
+
+    Attributes:
+      reconstructions: `(N, H, W, 3)` float32, RGB, aligned with the input pixels, unnormalised.
+      values: `(N,)` the projected activation's value (mode "maps": the largest kept one).
+      positions: `(N, 2)` its `(y, x)` in the layer's maps.
+      features: `(N,)` its feature map (mode "maps": -1).
+    """
+    reconstructions: np.ndarray
+    values: np.ndarray
+    positions: np.ndarray
+    features: np.ndarray
+
+
+class Deconvnet:
+    """A deconvnet attached to a Keras CNN: forward with switches, reverse with tied kernels.
+
+    The forward model is the caller's own layers, called on a new input (the same variables; the
+    caller's model is not modified), with each max-pool replaced by `ArgmaxPool` so its switches
+    are recorded. Per target layer, a functional deconv model reverses the path to the pixels:
+    unpool by the switches, rectify, transposed convolution with the forward kernel variable.
+    Models are built once per layer and cached; the projection runs as one compiled graph.
+
+    Args:
+      model: a Keras model that is a chain of `Conv2D` (relu or linear), `MaxPooling2D`, `ReLU`,
+        `Activation` and `Dropout` layers, e.g. from `deconv.load_model`.
+      preprocessing: how RGB pixels in [0, 255] become the model's input: `"auto"` (`"caffe"`
+        for our VGGs, `"none"` otherwise), or one of `deconv.preprocessing.MODES`.
+      rule: how a ReLU is reversed: `"deconvnet"` (the paper) or `"guided"` (guided backprop).
+
+    Raises:
+      DeconvError: a model deconv cannot reverse (the message names the layers), or a bad option.
+    """
+
+    def __init__(self, model, preprocessing="auto", rule="deconvnet"):
+        if rule not in deconv_layers.RULES:
+            raise DeconvError(f"Unknown rule {rule!r}. Valid: {', '.join(deconv_layers.RULES)}.")
+        self.model = model
+        self.steps = reverse.chain_steps(model)
+        self.preprocessing = (preprocessing_lib.for_model(model) if preprocessing == "auto"
+                              else preprocessing_lib.get(preprocessing))
+        self.rule = rule
+        self._graphs = {}
+        self._cache = {}
+
+    # Names and shapes.
+
+    @property
+    def layer_names(self):
+        """The Keras names of the layers that can be looked at, in model order."""
+        return [step.name for step in self.steps]
+
+    def resolve(self, layer):
+        """Returns the Keras name of `layer` (either spelling); raises DeconvError if unknown."""
+        return names.resolve(layer, self.layer_names)
+
+    def _index(self, layer):
+        return self.layer_names.index(self.resolve(layer))
+
+    def feature_count(self, layer):
+        """Returns the number of feature maps of `layer`."""
+        return int(self._graph(False)[1][self.resolve(layer)].shape[-1])
+
+    def map_size(self, layer, image_size):
+        """Returns the `(height, width)` of `layer`'s maps for an image of `image_size`."""
+        return geometry.map_sizes(self.steps[:self._index(layer) + 1], image_size)[-1]
+
+    # Models, built once and cached.
+
+    def _graph(self, with_switches):
+        if with_switches not in self._graphs:
+            self._graphs[with_switches] = reverse.forward_graph(
+                self.steps, self.preprocessing.name, with_switches)
+        return self._graphs[with_switches]
+
+    def _cached(self, key, build):
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def deconv_inputs(self, layer):
+        """The keys of the forward tensors that `layer`'s deconv model reads."""
+        return reverse.deconv_inputs(self.steps, self._index(layer), self.rule)
+
+    def forward_model(self, layer):
+        """The forward model, with switches, from RGB images to `layer` and what its reverse needs."""
+        name = self.resolve(layer)
+        outputs = [name] + [key for key in self.deconv_inputs(name) if key != name]
+        return self._cached(("forward", name), lambda: reverse.forward_model(
+            self._graph(True), outputs, f"forward_switches_{name}"))
+
+    def deconv_model(self, layer):
+        """The functional deconv model from a signal at `layer` to RGB pixel space."""
+        name = self.resolve(layer)
+        return self._cached(("deconv", name), lambda: reverse.build_deconv(
+            self.steps, self._index(name), self.preprocessing.name, self.rule,
+            self._graph(True)[1]))
+
+    def activation_model(self, layers):
+        """A plain forward model (Keras's own max-pooling, no switches) outputting `layers`."""
+        resolved = tuple(self.resolve(layer) for layer in layers)
+        return self._cached(("activations", resolved), lambda: reverse.forward_model(
+            self._graph(False), resolved, "forward"))
+
+    # Compiled functions.
+
+    def _activations_fn(self, layer):
+        model = self.activation_model([layer])
+        return self._cached(("activations_fn", layer), lambda: tf.function(
+            lambda images: model(images, training=False)[layer],
+            input_signature=[_IMAGES_SPEC], reduce_retracing=True))
+
+    def _project_fn(self, layer, mode):
+        forward, deconv = self.forward_model(layer), self.deconv_model(layer)
+        keys = self.deconv_inputs(layer)
+        select = selection.one_per_image if mode == "activation" else selection.whole_maps
+        selector_specs = ([tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], tf.int32)]
+                          if mode == "activation" else [tf.TensorSpec([None], tf.float32)])
+
+        def project(images, *selector):
+            tensors = forward(images, training=False)
+            signal, values, positions = select(tensors[layer], *selector)
+            inputs = {"signal": signal, **{key: tensors[key] for key in keys}}
+            return deconv(inputs, training=False), values, positions
+
+        return self._cached(("project_fn", layer, mode), lambda: tf.function(
+            project, input_signature=[_IMAGES_SPEC, *selector_specs]))
+
+    def _project_each_fn(self, layer):
+        forward, deconv = self.forward_model(layer), self.deconv_model(layer)
+        keys = self.deconv_inputs(layer)
+        prepool_of = {reverse.switches_key(step.name): step.input_key for step in self.steps
+                      if reverse.switches_key(step.name) in keys}
+
+        def project_each(image, features, positions):
+            tensors = forward(image, training=False)
+            count = tf.shape(features)[0]
+            tiled = {key: tf.repeat(tensors[key], count, axis=0) for key in {layer, *keys}}
+            # Switches index the whole batch: copy b's indices move b pre-pool tensors on.
+            for key, prepool in prepool_of.items():
+                per_image = tf.reduce_prod(tf.shape(tensors[prepool], out_type=tf.int64)[1:])
+                offsets = tf.range(tf.cast(count, tf.int64), dtype=tf.int64) * per_image
+                tiled[key] += offsets[:, None, None, None]
+            signal, values, positions = selection.one_per_image(tiled[layer], features, positions)
+            inputs = {"signal": signal, **{key: tiled[key] for key in keys}}
+            return deconv(inputs, training=False), values, positions
+
+        return self._cached(("project_each_fn", layer), lambda: tf.function(
+            project_each, input_signature=[_IMAGES_SPEC, tf.TensorSpec([None], tf.int32),
+                                           tf.TensorSpec([None, 2], tf.int32)]))
+
+    # Checking what callers pass.
+
+    def _check_images(self, images, layer):
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[-1] != 3 or 0 in images.shape:
+            hint = " (for one image, pass images[None])" if images.ndim == 3 else ""
+            raise DeconvError(f"images must be RGB with shape (N, H, W, 3); received shape "
+                              f"{images.shape}{hint}.")
+        if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
+            raise DeconvError(f"images must be uint8 or float in [0, 255]; received {images.dtype}.")
+        low, high = float(images.min()), float(images.max())
+        if low < 0 or high > 255:
+            raise DeconvError(f"images must hold pixel values in [0, 255]; received values in "
+                              f"[{low:g}, {high:g}].")
+        if np.issubdtype(images.dtype, np.floating) and 0 < high <= 1:
+            logging.warning("Images are floats in [0, %g]: deconv expects [0, 255], not [0, 1].",
+                            high)
+        index = self._index(layer)
+        height, width = geometry.map_sizes(self.steps[:index + 1], images.shape[1:3])[-1]
+        if height < 1 or width < 1:
+            side = geometry.min_image_size(self.steps, index)
+            raise DeconvError(f"Images of {images.shape[1]}x{images.shape[2]} are too small for "
+                              f"layer {layer!r}: it needs at least {side}x{side}.")
+        return images.astype(np.float32, copy=False)
+
+    def _check_feature(self, feature, layer):
+        count = self.feature_count(layer)
+        values = np.atleast_1d(np.asarray(feature))
+        if values.ndim != 1 or not np.issubdtype(values.dtype, np.integer):
+            raise DeconvError(f"feature must be an integer map id or a list of them; received "
+                              f"{feature!r}.")
+        bad = values[(values < 0) | (values >= count)]
+        if bad.size:
+            raise DeconvError(f"Feature {int(bad[0])} is out of range for layer {layer!r}, which "
+                              f"has {count} feature maps (valid ids: 0 to {count - 1}).")
+        return values.astype(np.int32)
+
+    def _check_positions(self, position, count, layer, image_size):
+        if position is None:
+            return np.full((count, 2), -1, np.int32)
+        positions = np.asarray(position)
+        if positions.shape == (2,):
+            positions = np.broadcast_to(positions, (count, 2))
+        if positions.shape != (count, 2) or not np.issubdtype(positions.dtype, np.integer):
+            raise DeconvError(f"position must be (y, x) or one (y, x) per image, shape ({count}, 2); "
+                              f"received {position!r}.")
+        height, width = self.map_size(layer, image_size)
+        strongest = (positions[:, 0] == -1) & (positions[:, 1] == -1)
+        outside = ~strongest & ((positions[:, 0] < 0) | (positions[:, 0] >= height)
+                                | (positions[:, 1] < 0) | (positions[:, 1] >= width))
+        if outside.any():
+            y, x = positions[np.argmax(outside)]
+            raise DeconvError(f"Position ({y}, {x}) is outside layer {layer!r}'s {height}x{width} "
+                              f"maps (images of {image_size[0]}x{image_size[1]}).")
+        return positions.astype(np.int32)
+
+    # The public entry points.
+
+    def activations(self, images, layer, batch_size=32):
+        """Returns `layer`'s activations `(N, h, w, C)` for RGB `images` `(N, H, W, 3)` in [0, 255].
+
+        Runs the plain forward model (no switches), `batch_size` images at a time.
+        """
+        name = self.resolve(layer)
+        images = self._check_images(images, layer)
+        run = self._activations_fn(name)
+        return np.concatenate([run(images[i:i + batch_size]).numpy()
+                               for i in range(0, len(images), batch_size)])
+
+    def project_details(self, images, layer, feature, position=None, mode="activation",
+                        batch_size=16):
+        """Like `project`, returning a `Projection` with the values and positions projected."""
+        name = self.resolve(layer)
+        if mode not in MODES:
+            raise DeconvError(f"Unknown mode {mode!r}. Valid: {', '.join(MODES)}.")
+        images = self._check_images(images, layer)
+        features = self._check_feature(feature, layer)
+        count = len(images)
+        if mode == "activation":
+            if features.size == 1:
+                features = np.full(count, features[0], np.int32)
+            elif features.size != count:
+                raise DeconvError(f"In mode 'activation', feature is one map id or one per image "
+                                  f"({count}); received {features.size} ids.")
+            positions = self._check_positions(position, count, layer, images.shape[1:3])
+            selectors = lambda i, j: (features[i:j], positions[i:j])  # noqa: E731
+        else:
+            if position is not None:
+                raise DeconvError("position applies to mode 'activation' only; mode 'maps' keeps "
+                                  "whole feature maps.")
+            mask = np.zeros(self.feature_count(layer), np.float32)
+            mask[features] = 1
+            selectors = lambda i, j: (mask,)  # noqa: E731
+        run = self._project_fn(name, mode)
+        parts = [run(images[i:i + batch_size], *selectors(i, i + batch_size))
+                 for i in range(0, count, batch_size)]
+        return Projection(
+            reconstructions=np.concatenate([p[0].numpy() for p in parts]),
+            values=np.concatenate([p[1].numpy() for p in parts]),
+            positions=np.concatenate([p[2].numpy() for p in parts]),
+            features=features if mode == "activation" else np.full(count, -1, np.int32))
+
+    def project(self, images, layer, feature, position=None, mode="activation", batch_size=16):
+        """Projects one activation (or whole maps) of `layer` per image back to pixel space.
+
+        For each image, keeps only one activation of map `feature`, its maximum when `position`
+        is None, else the one at `position`, with its own value; zeroes every other activation of
+        the layer; and runs the deconv model down to the pixels. Images are projected
+        `batch_size` at a time, each batch in one compiled call.
+
+        Args:
+          images: RGB `(N, H, W, 3)`, uint8 or float in [0, 255]; the model's preprocessing is
+            applied inside.
+          layer: the layer's name, `conv4_4` or `block4_conv4` style.
+          feature: a feature-map id, or one per image. With `mode="maps"`: one id or a list of
+            ids whose whole maps are kept and projected together.
+          position: None (each map's maximum), `(y, x)` for every image, or `(N, 2)`; a row
+            `(-1, -1)` means that image's maximum.
+          mode: `"activation"` (one activation) or `"maps"` (whole feature maps).
+          batch_size: images per compiled call.
+
+        Returns:
+          float32 `(N, H, W, 3)`: RGB, aligned with the input pixels, unnormalised (see
+          `deconv.render.to_uint8` for display).
+
+        Raises:
+          DeconvError: unknown layer or mode, feature out of range (the message gives the map
+            count), position outside the maps, or images of the wrong shape, type or range.
+        """
+        return self.project_details(images, layer, feature, position, mode,
+                                    batch_size).reconstructions
+
+    def project_each(self, image, layer, features, positions=None):
+        """Projects several activations of ONE image: one forward pass, one batched reverse.
+
+        Args:
+          image: RGB `(H, W, 3)` or `(1, H, W, 3)`, in [0, 255].
+          layer: the layer's name.
+          features: `(k,)` feature-map ids.
+          positions: None (each map's maximum) or `(k, 2)` `(y, x)`; `(-1, -1)` for a maximum.
+
+        Returns:
+          A `Projection` with k reconstructions `(k, H, W, 3)`.
+        """
+        name = self.resolve(layer)
+        image = np.asarray(image)
+        image = self._check_images(image[None] if image.ndim == 3 else image, layer)
+        if len(image) != 1:
+            raise DeconvError(f"project_each takes one image; received {len(image)}.")
+        features = self._check_feature(features, layer)
+        positions = self._check_positions(positions, len(features), layer, image.shape[1:3])
+        reconstructions, values, found = self._project_each_fn(name)(image, features, positions)
+        return Projection(reconstructions.numpy(), values.numpy(), found.numpy(), features)

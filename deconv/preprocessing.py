@@ -1,0 +1,106 @@
+"""Input preprocessing as a per-channel affine map, and its adjoint for the reverse path.
+
+Every supported mode has the form `x' = (permute(x) - mean) * scale` on RGB pixels in [0, 255], so
+the deconvnet's reconstruction, which lives in the preprocessed space, is brought back to RGB pixel
+space by the transpose of that map: `r_rgb = unpermute(r' * scale)`. This keeps a projection equal
+to the gradient with respect to the RGB input (the oracle the tests use), whatever the mode.
+"""
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+from deconv.errors import DeconvError
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """One preprocessing mode: channel order, then per-channel mean subtraction and scaling.
+
+    Attributes:
+      name: the mode's name.
+      bgr: whether RGB input is reversed to BGR first.
+      mean: per-channel values subtracted after the reorder (in the reordered channel order).
+      scale: per-channel factors applied after the subtraction.
+    """
+    name: str
+    bgr: bool
+    mean: tuple
+    scale: tuple
+
+
+MODES = {
+    # Caffe VGG weights (Keras's VGG16/VGG19, the TF1 vgg19.npy): BGR, ImageNet mean, no scaling.
+    "caffe": Preprocessing("caffe", True, (103.939, 116.779, 123.68), (1.0, 1.0, 1.0)),
+    # Inception-style models: [-1, 1].
+    "tf": Preprocessing("tf", False, (127.5, 127.5, 127.5), (1 / 127.5,) * 3),
+    # torchvision-style: [0, 1], then ImageNet mean and std.
+    "torch": Preprocessing("torch", False, (0.485 * 255, 0.456 * 255, 0.406 * 255),
+                           (1 / (0.229 * 255), 1 / (0.224 * 255), 1 / (0.225 * 255))),
+    # Plain [0, 1] scaling.
+    "unit": Preprocessing("unit", False, (0.0, 0.0, 0.0), (1 / 255,) * 3),
+    "none": Preprocessing("none", False, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+}
+
+
+def get(mode):
+    """Returns the `Preprocessing` called `mode`.
+
+    Raises:
+      DeconvError: for an unknown mode; the message lists the valid ones.
+    """
+    if isinstance(mode, Preprocessing):
+        return mode
+    if mode not in MODES:
+        raise DeconvError(
+            f"Unknown preprocessing {mode!r}. Valid: {', '.join(sorted(MODES))}.")
+    return MODES[mode]
+
+
+def for_model(model):
+    """Returns the preprocessing a model expects: `caffe` for our VGGs, `none` otherwise."""
+    return MODES["caffe"] if model.name in ("vgg16", "vgg19") else MODES["none"]
+
+
+class Preprocess(keras.layers.Layer):
+    """Maps RGB images in [0, 255] (any dtype) to the model's input space."""
+
+    def __init__(self, mode="caffe", **kwargs):
+        super().__init__(**kwargs)
+        self.mode = get(mode).name
+
+    def call(self, images):
+        spec = MODES[self.mode]
+        images = tf.cast(images, self.compute_dtype)
+        if spec.bgr:
+            images = tf.reverse(images, axis=[-1])
+        return (images - tf.constant(spec.mean, images.dtype)) * tf.constant(spec.scale,
+                                                                             images.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+class PreprocessAdjoint(keras.layers.Layer):
+    """Maps a signal in the model's input space back to RGB pixel space (transpose of `Preprocess`).
+
+    The mean drops out: the transpose of an affine map is that of its linear part.
+    """
+
+    def __init__(self, mode="caffe", **kwargs):
+        super().__init__(**kwargs)
+        self.mode = get(mode).name
+
+    def call(self, signal):
+        spec = MODES[self.mode]
+        signal = signal * tf.constant(spec.scale, signal.dtype)
+        return tf.reverse(signal, axis=[-1]) if spec.bgr else signal
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}

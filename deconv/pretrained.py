@@ -1,0 +1,49 @@
+"""Where deconv finds pretrained weights, and conversion of a TF1 `vgg19.npy` to Keras's format.
+
+    python -m deconv.pretrained                      # where ImageNet weights are looked for
+    python -m deconv.pretrained --convert vgg19.npy  # writes pretrained/vgg19.weights.h5
+"""
+import os
+
+from absl import app
+from absl import flags
+
+from deconv import cli
+from deconv import models
+from deconv import weights
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("convert", None, "A vgg19.npy / vgg16.npy dict {'conv1_1': [W, b], ...} "
+                    "to convert to a Keras weights file.")
+flags.DEFINE_string("out", None, "Where --convert writes (must end with .weights.h5); default: "
+                    "pretrained/<arch>.weights.h5, which the 'imagenet' search finds.")
+flags.DEFINE_enum("arch", None, list(models.ARCHS), "Architecture of --convert's file; default: "
+                  "vgg19 if it has conv5_4, else vgg16.")
+
+
+def _show_search():
+    for arch in models.ARCHS:
+        print(f"{arch}:")
+        for folder in weights.pretrained_dirs():
+            for name in weights.local_candidates(arch):
+                path = os.path.join(folder, name)
+                print(f"  {'found  ' if os.path.isfile(path) else 'missing'} {path}")
+        cached = os.path.join(weights.keras_cache_dir(), weights.KERAS_FILES[arch][0])
+        print(f"  {'found  ' if os.path.isfile(cached) else 'missing'} {cached} (Keras cache)")
+        print("  then Keras's own download (needs internet).")
+
+
+@cli.one_line_errors
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS.convert:
+        _show_search()
+        return
+    out = FLAGS.out or os.path.join(weights.pretrained_dirs()[0], "{arch}.weights.h5")
+    arch, out = models.convert_npy(FLAGS.convert, out, FLAGS.arch)
+    print(f"wrote {out} ({arch}); load_model('{arch}') finds it when it lies in pretrained/.")
+
+
+if __name__ == "__main__":
+    app.run(main)

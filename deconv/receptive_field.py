@@ -1,0 +1,109 @@
+"""Layer geometry: feature-map sizes and receptive-field boxes, from kernels, strides and paddings.
+
+Pure arithmetic on the chain of steps; nothing here runs a model. Padding follows TensorFlow:
+`"valid"` pads nothing; `"same"` pads `max((out - 1) * stride + extent - in, 0)` in all, the
+smaller half before.
+"""
+from deconv import names
+from deconv import reverse
+from deconv.errors import DeconvError
+
+
+def _steps_of(model):
+    """Accepts a `Deconvnet` (anything with `.steps`) or a Keras model."""
+    steps = getattr(model, "steps", None)
+    return steps if steps is not None else reverse.chain_steps(model)
+
+
+def _extent(geometry, axis):
+    return (geometry.kernel[axis] - 1) * geometry.dilation[axis] + 1
+
+
+def _out_size(size, geometry, axis):
+    stride = geometry.strides[axis]
+    if geometry.padding == "same":
+        return -(-size // stride)
+    return (size - _extent(geometry, axis)) // stride + 1
+
+
+def _pad_before(geometry, axis, in_size, layer_name):
+    extent, stride = _extent(geometry, axis), geometry.strides[axis]
+    if geometry.padding == "valid":
+        return 0
+    if stride == 1:
+        return (extent - 1) // 2
+    if in_size is None:
+        raise DeconvError(f"Layer {layer_name!r} pads 'same' with stride {stride}: its receptive "
+                          f"field depends on the image size; pass image_size=(height, width).")
+    out_size = -(-in_size // stride)
+    return max((out_size - 1) * stride + extent - in_size, 0) // 2
+
+
+def map_sizes(steps, image_size):
+    """Returns the `(height, width)` of every step's output for an input of `image_size`.
+
+    A size below 1 means the image is too small to reach that step.
+    """
+    sizes, current = [], tuple(image_size)
+    for step in steps:
+        geometry = step.rule.geometry(step.layer)
+        if geometry is not None and min(current) >= 1:
+            current = tuple(_out_size(current[axis], geometry, axis) for axis in (0, 1))
+        sizes.append(current)
+    return sizes
+
+
+def min_image_size(steps, index):
+    """Returns the smallest square side whose maps at `steps[index]` are at least 1x1."""
+    side = 1
+    while min(map_sizes(steps[:index + 1], (side, side))[-1]) < 1:
+        side += 1
+    return side
+
+
+def receptive_field(model, layer, position, image_size=None):
+    """Returns the input pixels that one activation of `layer` can see.
+
+    Args:
+      model: a `Deconvnet` or a Keras model (a chain of layers `deconv` supports).
+      layer: the layer's name, paper style (`conv4_4`) or Keras style (`block4_conv4`).
+      position: `(y, x)` of the activation in the layer's feature maps.
+      image_size: `(height, width)` of the input. Needed to clip the box at the bottom and right
+        edges, and for layers that pad "same" with a stride above 1.
+
+    Returns:
+      `(top, left, bottom, right)`: a half-open box in input pixels, clipped to the image (to
+      its top-left corner only, when `image_size` is None).
+
+    Raises:
+      DeconvError: unknown layer, or a position outside the layer's maps.
+    """
+    steps = _steps_of(model)
+    index = [step.name for step in steps].index(
+        names.resolve(layer, [step.name for step in steps]))
+    y, x = (int(v) for v in position)
+    in_sizes = [tuple(image_size)] + map_sizes(steps, image_size)[:-1] if image_size else None
+    if image_size is not None:
+        height, width = map_sizes(steps[:index + 1], image_size)[-1]
+        if not (0 <= y < height and 0 <= x < width):
+            raise DeconvError(f"Position {(y, x)} is outside the {height}x{width} maps of layer "
+                              f"{layer!r} for a {image_size[0]}x{image_size[1]} image.")
+    elif y < 0 or x < 0:
+        raise DeconvError(f"Position {(y, x)} must not be negative.")
+    # Half-open [lo, hi) intervals per axis, walked from the layer down to the pixels.
+    box = [[y, y + 1], [x, x + 1]]
+    for i in range(index, -1, -1):
+        geometry = steps[i].rule.geometry(steps[i].layer)
+        if geometry is None:
+            continue
+        for axis in (0, 1):
+            in_size = in_sizes[i][axis] if in_sizes else None
+            pad = _pad_before(geometry, axis, in_size, steps[i].name)
+            lo, hi = box[axis]
+            stride = geometry.strides[axis]
+            box[axis] = [lo * stride - pad, (hi - 1) * stride - pad + _extent(geometry, axis)]
+    top, bottom = max(box[0][0], 0), box[0][1]
+    left, right = max(box[1][0], 0), box[1][1]
+    if image_size is not None:
+        bottom, right = min(bottom, image_size[0]), min(right, image_size[1])
+    return top, left, bottom, right

@@ -1,0 +1,15 @@
+"""deconv: a TensorFlow/Keras deconvnet toolkit (Zeiler & Fergus 2014)."""
+from setuptools import find_packages, setup
+
+setup(
+    name="deconv",
+    version="0.1.0",
+    description="Project CNN feature activations back to pixel space with a deconvnet "
+                "(Zeiler & Fergus 2014), for Keras VGG19/VGG16 and VGG-style CNNs.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["deconv", "deconv.*"]),
+    python_requires=">=3.9",
+    install_requires=["tensorflow>=2.16", "numpy", "pillow", "absl-py", "imageio"],
+    extras_require={"test": ["pytest", "scikit-image"]},
+)

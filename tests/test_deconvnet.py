@@ -1,0 +1,165 @@
+"""Deconvnet projections against the modified-gradient oracle, their support, weight sharing."""
+import numpy as np
+import pytest
+
+import deconv
+from tests import oracle
+
+# (layer, features): conv1_2; conv3_1, after two pools; block3_pool itself; the conv5 layers.
+CASES = [("conv1_2", [0, 5]), ("conv3_1", [1, 7]), ("pool3", [2]), ("conv5_1", [3]),
+         ("conv5_4", [4, 9])]
+
+
+def _assert_matches_oracle(net, model, images, layer, feature, rule="deconvnet", caffe=True):
+    projection = net.project_details(images, layer, feature)
+    expected, values, positions = oracle.project_max(
+        model, images, deconv.names.keras_name(layer) or layer, feature, rule, caffe)
+    np.testing.assert_allclose(projection.values, values, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(projection.positions, positions)
+    live = values > 0
+    assert live.any(), f"every image's map {feature} of {layer} is dead: pick another feature"
+    error = oracle.relative_error(projection.reconstructions[live], expected[live])
+    assert error.max() <= 1e-4, f"{layer}/{feature}: relative errors {error}"
+    np.testing.assert_array_equal(projection.reconstructions[~live], 0)
+    return error
+
+
+@pytest.mark.parametrize("layer,features", CASES)
+@pytest.mark.parametrize("size", ["images_67x45", "images_64x48"])
+def test_projection_equals_modified_gradient(net19, vgg19, layer, features, size, request):
+    images = request.getfixturevalue(size)
+    for feature in features:
+        _assert_matches_oracle(net19, vgg19, images, layer, feature)
+
+
+def test_full_size_vgg19_projection_equals_oracle(net19, vgg19):
+    images = np.random.default_rng(3).uniform(0, 255, (1, 224, 224, 3))
+    _assert_matches_oracle(net19, vgg19, images, "conv5_4", 11)
+
+
+def test_guided_rule_equals_guided_gradient(vgg19, images_64x48):
+    net = deconv.Deconvnet(vgg19, rule="guided")
+    for layer, features in CASES[:3]:
+        _assert_matches_oracle(net, vgg19, images_64x48, layer, features[0], rule="guided")
+
+
+def test_custom_cnn_projection_equals_oracle(custom_cnn, images_67x45):
+    """Strided/valid/dilated convs, ReLU layers, overlapping 'same' pooling, no preprocessing."""
+    net = deconv.Deconvnet(custom_cnn)
+    assert net.preprocessing.name == "none"
+    for layer, feature in [("c1", 2), ("p1", 0), ("c2", 2), ("c3", 0), ("a3", 1)]:
+        _assert_matches_oracle(net, custom_cnn, images_67x45, layer, feature, caffe=False)
+
+
+def test_explicit_positions_and_per_image_features(net19, vgg19, images_64x48):
+    activations = net19.activations(images_64x48, "conv3_3")
+    features = (activations > 0).sum(axis=(1, 2)).argsort(axis=1)[:, -2 + np.arange(2)].diagonal()
+    positions = []
+    for i, feature in enumerate(features):  # the weakest positive activation: not the maximum
+        live = np.argwhere(activations[i, ..., feature] > 0)
+        weakest = np.argmin(activations[i, live[:, 0], live[:, 1], feature])
+        positions.append(live[weakest])
+    positions = np.array(positions)
+    projection = net19.project_details(images_64x48, "conv3_3", features, positions)
+    np.testing.assert_array_equal(projection.positions, positions)
+
+    def seed(acts):
+        out = np.zeros_like(acts)
+        for i, ((y, x), feature) in enumerate(zip(positions, features)):
+            out[i, y, x, feature] = acts[i, y, x, feature]
+        return out
+
+    oracle_acts, expected = oracle.gradient(vgg19, images_64x48, "block3_conv3", seed)
+    np.testing.assert_allclose(
+        projection.values, oracle_acts[[0, 1], positions[:, 0], positions[:, 1], features],
+        rtol=1e-5)
+    assert (projection.values > 0).all()
+    assert oracle.relative_error(projection.reconstructions, expected).max() <= 1e-4
+
+
+def test_maps_mode_projects_whole_maps_together(net19, vgg19, images_64x48):
+    features = [3, 8, 20]
+    recon = net19.project(images_64x48, "conv2_2", features, mode="maps")
+
+    def seed(activations):
+        mask = np.zeros(activations.shape[-1], np.float32)
+        mask[features] = 1
+        return activations * mask
+
+    _, expected = oracle.gradient(vgg19, images_64x48, "block2_conv2", seed)
+    assert oracle.relative_error(recon, expected).max() <= 1e-4
+
+
+def test_project_each_equals_separate_projections(net19, images_64x48):
+    image = images_64x48[0]
+    features = np.array([1, 4, 4, 30])
+    positions = np.array([[-1, -1], [2, 3], [5, 1], [-1, -1]])
+    each = net19.project_each(image, "conv4_2", features, positions)
+    for i in range(len(features)):
+        one = net19.project_details(image[None], "conv4_2", int(features[i]),
+                                    None if positions[i, 0] < 0 else positions[i])
+        np.testing.assert_allclose(each.reconstructions[i], one.reconstructions[0], rtol=1e-5,
+                                   atol=1e-6 * np.abs(one.reconstructions).max())
+        np.testing.assert_array_equal(each.positions[i], one.positions[0])
+
+
+@pytest.mark.parametrize("layer", ["conv1_2", "conv2_1", "conv3_4", "pool4", "conv5_4"])
+def test_projection_is_zero_outside_receptive_field(net19, images_67x45, layer):
+    height, width = net19.map_size(layer, (67, 45))
+    positions = np.array([[0, 0], [height - 1, width - 1]])
+    for feature in (0, 6):
+        projection = net19.project_details(images_67x45, layer, feature, positions)
+        for recon, position, value in zip(projection.reconstructions, projection.positions,
+                                          projection.values):
+            top, left, bottom, right = deconv.receptive_field(net19, layer, position, (67, 45))
+            outside = np.ones(recon.shape[:2], bool)
+            outside[top:bottom, left:right] = False
+            assert np.all(recon[outside] == 0), (layer, position)
+            if value > 0:
+                assert np.abs(recon[~outside]).max() > 0
+
+
+def test_custom_cnn_support_with_strided_same_layers(custom_cnn, images_67x45):
+    net = deconv.Deconvnet(custom_cnn)
+    height, width = net.map_size("a3", (67, 45))
+    for position in ([0, 0], [height // 2, width // 2], [height - 1, width - 1]):
+        recon = net.project(images_67x45, "a3", 1, position)
+        box = deconv.receptive_field(net, "a3", position, (67, 45))
+        outside = np.ones((67, 45), bool)
+        outside[box[0]:box[2], box[1]:box[3]] = False
+        assert np.all(recon[:, outside] == 0)
+
+
+def test_deconv_kernels_are_the_forward_variables(vgg16, images_64x48):
+    net = deconv.Deconvnet(vgg16)
+    deconv_model = net.deconv_model("conv2_2")
+    for name in ("block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2"):
+        transpose = deconv_model.get_layer(f"{name}_transpose")
+        assert transpose.kernel is vgg16.get_layer(name).kernel
+    assert len(deconv_model.weights) == 4  # kernels only: no copies, no biases
+    assert {id(w) for w in deconv_model.weights} == {
+        id(vgg16.get_layer(name).kernel) for name in ("block1_conv1", "block1_conv2",
+                                                      "block2_conv1", "block2_conv2")}
+
+
+def test_changing_a_forward_kernel_changes_the_projection(vgg16, images_64x48):
+    net = deconv.Deconvnet(vgg16)
+    before = net.project(images_64x48, "conv2_2", 5)
+    kernel = vgg16.get_layer("block1_conv2").kernel
+    saved = kernel.numpy()
+    try:
+        noise = np.random.default_rng(5).normal(0, 0.05, saved.shape).astype(np.float32)
+        kernel.assign(saved * 1.5 + noise)
+        after = net.project_details(images_64x48, "conv2_2", 5)
+        assert oracle.relative_error(after.reconstructions, before).min() > 1e-2
+        _assert_matches_oracle(net, vgg16, images_64x48, "conv2_2", 5)
+    finally:
+        kernel.assign(saved)
+
+
+def test_caller_model_still_works_unchanged(vgg19, net19, images_64x48):
+    net19.project(images_64x48, "conv3_1", 0)
+    direct = vgg19(images_64x48.astype(np.float32)[..., ::-1] - oracle.CAFFE_MEAN_BGR).numpy()
+    assert direct.shape == (2, 2, 1, 512)
+    activations = net19.activations(images_64x48, "pool5")
+    np.testing.assert_allclose(activations, direct, rtol=1e-5, atol=1e-6)
