@@ -8,12 +8,30 @@ arXiv 1311.2901) attached to Keras VGG19/VGG16 or a user's VGG-style Keras CNN.
     net = deconv.Deconvnet(model)
     reconstruction = net.project(images, "conv4_4", feature=350)
     box = deconv.receptive_field(net, "conv4_4", position, image_size=(224, 224))
-"""
-from deconv.deconvnet import Deconvnet, Projection
-from deconv.errors import DeconvError
-from deconv.models import load_model
-from deconv.receptive_field import receptive_field
-from deconv.render import to_uint8
 
-__all__ = ["Deconvnet", "DeconvError", "Projection", "load_model", "receptive_field", "to_uint8"]
+The public names are imported on first use, so `python -m deconv.<command>` can quiet
+TensorFlow's start-up logging before TensorFlow loads.
+"""
+import importlib
+
+_EXPORTS = {
+    "Deconvnet": "deconv.deconvnet",
+    "Projection": "deconv.deconvnet",
+    "DeconvError": "deconv.errors",
+    "load_model": "deconv.models",
+    "receptive_field": "deconv.geometry",
+    "to_uint8": "deconv.render",
+}
+
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'deconv' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

@@ -1,6 +1,13 @@
-"""What every command-line module shares: one-line errors for bad input."""
+"""What every command-line module shares: quiet start-up and one-line errors for bad input.
+
+Import this module before anything that imports TensorFlow: it asks TensorFlow's C++ side to
+keep its start-up chatter (oneDNN, CUDA probing) to errors, unless the user chose a level.
+"""
 import functools
+import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from deconv.errors import DeconvError
 
@@ -13,7 +20,8 @@ def one_line_errors(main):
         try:
             return main(argv)
         except DeconvError as error:
-            prog = main.__module__.replace("__main__", sys.argv[0])
+            spec = getattr(sys.modules.get(main.__module__), "__spec__", None)
+            prog = f"python -m {spec.name}" if spec else os.path.basename(sys.argv[0])
             print(f"{prog}: error: {error}", file=sys.stderr)
             sys.exit(2)
 

@@ -12,7 +12,7 @@ import tensorflow as tf
 from deconv import layers as deconv_layers
 from deconv import names
 from deconv import preprocessing as preprocessing_lib
-from deconv import receptive_field as geometry
+from deconv import geometry
 from deconv import reverse
 from deconv import selection
 from deconv.errors import DeconvError

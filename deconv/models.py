@@ -73,13 +73,25 @@ def load_model(arch="vgg19", weights="imagenet", seed=None):
         if seed is not None:
             _seeded_init(model, seed)
         return model
+    load_weights(model, arch, weights)
+    return model
+
+
+def load_weights(model, arch, weights):
+    """Loads `weights` (`"imagenet"` or a file path) into a model built by `load_model`.
+
+    Lets a caller check a model's layers before the (large) weights are read.
+
+    Returns:
+      The path the weights came from.
+    """
     if isinstance(weights, os.PathLike):
         weights = os.fspath(weights)
     if not isinstance(weights, str):
         raise DeconvError(f"weights must be 'imagenet', a file path or None; received {weights!r}.")
     path = weight_files.find_imagenet(arch) if weights == "imagenet" else weights
     weight_files.load_into(model, path)
-    return model
+    return path
 
 
 def npy_arch(found):

@@ -8,7 +8,7 @@ import os
 from absl import app
 from absl import flags
 
-from deconv import cli
+from deconv import cli  # first: quiets TensorFlow before it loads
 from deconv import models
 from deconv import weights
 

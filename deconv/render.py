@@ -74,3 +74,28 @@ def grid(tiles, columns=None, gap=2, fill=255):
         left = gap + column * (cell_w + gap) + (cell_w - tile.shape[1]) // 2
         out[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
     return out
+
+
+def place(patch, box, window, fill):
+    """Returns `patch` (the clipped `box` of an image) inside the full `window` it was cut from.
+
+    A receptive field at an image's edge is clipped; placing the clip in its whole window keeps
+    every tile of a layer the same size, with the activation's centre at the tile's centre.
+
+    Args:
+      patch: `(h, w, ...)`, the pixels of `box`.
+      box: `(top, left, bottom, right)` clipped to the image.
+      window: the unclipped `(top, left, bottom, right)`, containing `box`.
+      fill: the value of the window's part outside the image.
+    """
+    canvas = np.full((window[2] - window[0], window[3] - window[1], *patch.shape[2:]), fill,
+                     patch.dtype)
+    top, left = box[0] - window[0], box[1] - window[1]
+    canvas[top:top + patch.shape[0], left:left + patch.shape[1]] = patch
+    return canvas
+
+
+def upscale(tile, min_side):
+    """Enlarges a tile by the smallest whole factor (nearest neighbour) making it `min_side`."""
+    factor = max(1, math.ceil(min_side / max(1, min(tile.shape[:2]))))
+    return tile.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else tile

@@ -198,7 +198,7 @@ def _read_h5(path, model):
             if "layers" in root:  # Keras 3 layout, keyed by position
                 found = {}
                 for layer_name, group_path in _keras3_paths(model).items():
-                    if f"{group_path}/vars" in root:
+                    if f"{group_path}/vars" in root and len(root[f"{group_path}/vars"]):
                         variables = root[f"{group_path}/vars"]
                         found[layer_name] = [np.asarray(variables[str(i)])
                                              for i in range(len(variables))]
@@ -254,5 +254,5 @@ def assign(model, found, path):
         layer.set_weights(arrays)
     unused = sorted(set(found) - {layer.name for layer, _ in assignments})
     if unused:
-        logging.info("Ignored weights in %s for layers the model lacks: %s", path,
+        logging.debug("Ignored weights in %s for layers the model lacks: %s", path,
                      ", ".join(unused))

@@ -61,7 +61,7 @@ def min_image_size(steps, index):
     return side
 
 
-def receptive_field(model, layer, position, image_size=None):
+def receptive_field(model, layer, position, image_size=None, clip=True):
     """Returns the input pixels that one activation of `layer` can see.
 
     Args:
@@ -102,6 +102,8 @@ def receptive_field(model, layer, position, image_size=None):
             lo, hi = box[axis]
             stride = geometry.strides[axis]
             box[axis] = [lo * stride - pad, (hi - 1) * stride - pad + _extent(geometry, axis)]
+    if not clip:
+        return box[0][0], box[1][0], box[0][1], box[1][1]
     top, bottom = max(box[0][0], 0), box[0][1]
     left, right = max(box[1][0], 0), box[1][1]
     if image_size is not None:

@@ -1,0 +1,208 @@
+"""The dataset runner on generated folders: top-k against brute force, crops, skips, outputs."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import deconv
+from deconv import images as image_files
+from deconv import outputs
+from deconv import runner
+from deconv import sweep as sweeps_lib
+from deconv.errors import DeconvError
+
+SIZE = 32
+GOOD = 7
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    """Seven readable images in class folders (odd sizes, gray, RGBA) and three bad files."""
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(42)
+    for i in range(GOOD):
+        folder = root / ("cats" if i % 2 else "dogs")
+        folder.mkdir(exist_ok=True)
+        pixels = rng.integers(0, 256, (40 + 3 * i, 50 - 2 * i, 3), np.uint8)
+        image = Image.fromarray(pixels)
+        image = image.convert("L") if i == 3 else image.convert("RGBA") if i == 4 else image
+        image.save(folder / f"img{i}.{'jpg' if i == 5 else 'png'}")
+    bad = root / "bad"
+    bad.mkdir()
+    (bad / "empty.jpg").write_bytes(b"")
+    (bad / "text.png").write_text("hello")
+    (bad / "cut.png").write_bytes((root / "dogs" / "img0.png").read_bytes()[:300])
+    (root / "README.txt").write_text("not an image type: not even looked at")
+    return root
+
+
+@pytest.fixture(scope="module")
+def net16(vgg16):
+    return deconv.Deconvnet(vgg16)
+
+
+@pytest.fixture(scope="module")
+def sweeps(net16):
+    return [sweeps_lib.make_sweep(net16, "conv3_2", None, top=4),
+            sweeps_lib.make_sweep(net16, "conv3_2", 7, top=5, per_image=2),
+            sweeps_lib.make_sweep(net16, "pool2", 3, top=20)]
+
+
+@pytest.fixture(scope="module")
+def outcome(net16, sweeps, image_folder, tmp_path_factory):
+    paths = image_files.find_images(str(image_folder), image_files.parse_extensions(None))
+    out = tmp_path_factory.mktemp("out")
+    result = runner.run(net16, paths, sweeps, str(out), runner.Settings(SIZE, batch_size=3),
+                        {"test": True})
+    return paths, out, result
+
+
+def _manifest(out, name):
+    with open(os.path.join(out, name)) as stream:
+        return json.load(stream)
+
+
+def _brute_force(net, paths, sweep):
+    good = [p for p in paths if image_files.read_image(p)[2] is None]
+    pixels = np.stack([image_files.read_image(p, SIZE)[0] for p in good])
+    acts = net.activations(pixels, sweep.layer, batch_size=2)
+    flat = (acts.reshape(len(good), -1) if sweep.feature is None
+            else acts[..., sweep.feature].reshape(len(good), -1))
+    candidates = []
+    for image, values in enumerate(flat):
+        order = np.lexsort((np.arange(values.size), -values))[:sweep.per_image]
+        candidates += [(-values[i], paths.index(good[image]), i) for i in order]
+    return sorted(candidates)[:sweep.top], acts.shape
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_top_k_equals_brute_force(net16, sweeps, outcome, which):
+    paths, out, _ = outcome
+    sweep = sweeps[which]
+    expected, (_, _, width, channels) = _brute_force(net16, paths, sweep)
+    manifest = _manifest(out, f"{sweep.label}.json")
+    assert len(manifest["results"]) == len(expected)
+    for result, (neg_value, image, index) in zip(manifest["results"], expected):
+        feature = index % channels if sweep.feature is None else sweep.feature
+        spatial = index // channels if sweep.feature is None else index
+        assert result["path"] == paths[image]
+        assert result["feature"] == feature
+        assert result["position"] == list(divmod(spatial, width))
+        assert result["value"] == pytest.approx(-neg_value, rel=1e-5)
+        assert result["projected_value"] == pytest.approx(result["value"], rel=1e-4)
+    per_image = {}
+    for result in manifest["results"]:
+        per_image[result["path"]] = per_image.get(result["path"], 0) + 1
+    assert max(per_image.values()) <= sweep.per_image
+
+
+def test_crops_are_receptive_field_boxes(net16, sweeps, outcome):
+    _, out, _ = outcome
+    for sweep in sweeps:
+        for result in _manifest(out, f"{sweep.label}.json")["results"]:
+            assert result["box"] == list(deconv.receptive_field(
+                net16, sweep.layer, result["position"], (SIZE, SIZE)))
+
+
+def test_skips_are_counted_and_outputs_still_made(outcome):
+    _, out, result = outcome
+    counts = _manifest(out, "conv3_2_7.json")["counts"]
+    assert (counts["files"], counts["read"], counts["skipped"]) == (10, GOOD, 3)
+    assert counts["skipped_by_reason"] == {"zero-byte file": 1, "truncated or corrupt": 1,
+                                           "not an image Pillow can identify": 1}
+    assert sorted(os.path.basename(f["path"]) for f in counts["skipped_files"]) == [
+        "cut.png", "empty.jpg", "text.png"]
+    for files in result.written.values():
+        for path in files.values():
+            assert os.path.isfile(path), path
+
+
+def test_file_names_follow_the_tf1_project(outcome):
+    _, out, _ = outcome
+    assert sorted(os.listdir(out)) == sorted([
+        "conv3_2.json", "conv3_2_feat.png", "conv3_2_im.png",
+        "conv3_2_7.json", "conv3_2_feat_7.png", "conv3_2_im_7.png",
+        "pool2_3.json", "pool2_feat_3.png", "pool2_im_3.png"])
+
+
+def test_fewer_images_than_top_is_said(outcome):
+    _, out, _ = outcome
+    manifest = _manifest(out, "pool2_3.json")
+    assert manifest["found"] == GOOD
+    assert manifest["notes"][0].startswith(f"Only {GOOD} of the 20 requested activations")
+
+
+def test_grids_have_the_expected_sizes(net16, sweeps, outcome):
+    _, out, _ = outcome
+    for sweep, k in zip(sweeps, (4, 5, GOOD)):
+        manifest = _manifest(out, f"{sweep.label}.json")
+        position = manifest["results"][0]["position"]
+        window = deconv.receptive_field(net16, sweep.layer, position, (SIZE, SIZE), clip=False)
+        side = window[2] - window[0]
+        side *= max(1, math.ceil(64 / side))
+        columns = math.ceil(math.sqrt(k))
+        rows = math.ceil(k / columns)
+        expected = (columns * (side + 2) + 2, rows * (side + 2) + 2)
+        for key in ("feat", "im"):
+            with Image.open(os.path.join(out, manifest["files"][key])) as picture:
+                assert picture.size == expected, (sweep.label, key)
+
+
+def test_interrupted_writes_leave_no_file(tmp_path, monkeypatch):
+    def failing_save(self, fp, *args, **kwargs):
+        with open(fp, "wb") as stream:
+            stream.write(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    with pytest.raises(KeyboardInterrupt):
+        outputs.write_png(str(tmp_path / "grid.png"), np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(TypeError):
+        outputs.write_json(str(tmp_path / "manifest.json"), {"bad": object()})
+    assert os.listdir(tmp_path) == []
+
+
+def test_sweep_errors_before_reading(net16):
+    with pytest.raises(DeconvError, match="Unknown layer 'conv3_9'"):
+        sweeps_lib.make_sweep(net16, "conv3_9", 1)
+    with pytest.raises(DeconvError, match="has 256 feature maps"):
+        sweeps_lib.make_sweep(net16, "conv3_2", 256)
+    with pytest.raises(DeconvError, match="top must be an integer of at least 1; received 0"):
+        sweeps_lib.make_sweep(net16, "conv3_2", 1, top=0)
+    with pytest.raises(DeconvError, match="needs at least 32"):
+        sweeps_lib.check_settings(net16, [sweeps_lib.make_sweep(net16, "pool5")], 16, 4)
+
+
+def _run_cli(*flags):
+    return subprocess.run([sys.executable, "-m", "deconv.run", "--noprogress", *flags],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_command_line_end_to_end(image_folder, tmp_path):
+    result = _run_cli("--feat", "conv2_2", "--id", "5", "--model", "vgg16", "--weights",
+                      "random", "--images", str(image_folder), "--size", str(SIZE),
+                      "--batch_size", "4", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith(f"read {GOOD} images, skipped 3 (1 not an image Pillow can "
+                              f"identify, 1 truncated or corrupt, 1 zero-byte file) in ")
+    assert "img/s" in summary and str(tmp_path / "conv2_2_feat_5.png") in summary
+    manifest = _manifest(tmp_path, "conv2_2_5.json")
+    assert manifest["settings"]["weights"] == "random" and len(manifest["results"]) == GOOD
+    assert "Skipping" in result.stderr
+
+
+def test_command_line_errors_are_one_line(tmp_path):
+    # The layer is checked before the (missing) image folder is looked at.
+    result = _run_cli("--feat", "conv9_1", "--images", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("python -m deconv.run: error: Unknown layer 'conv9_1'. Valid layers:")
+    result = _run_cli("--feat", "conv1_1", "--images", str(tmp_path / "missing"))
+    assert result.stderr.strip().splitlines()[-1].endswith("Image folder not found: "
+                                                           f"'{tmp_path / 'missing'}'.")
