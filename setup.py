@@ -10,6 +10,6 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["deconv", "deconv.*"]),
     python_requires=">=3.9",
-    install_requires=["tensorflow>=2.16", "numpy", "pillow", "absl-py", "imageio"],
+    install_requires=["tensorflow>=2.16", "numpy", "pillow", "absl-py", "imageio", "tqdm"],
     extras_require={"test": ["pytest", "scikit-image"]},
 )
