@@ -9,7 +9,9 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["deconv", "deconv.*"]),
-    python_requires=">=3.9",
-    install_requires=["tensorflow>=2.16", "numpy", "pillow", "absl-py", "imageio", "tqdm"],
-    extras_require={"test": ["pytest", "scikit-image"]},
+    python_requires=">=3.10",
+    install_requires=["tensorflow>=2.16", "numpy", "pillow", "absl-py", "imageio", "tqdm",
+                      'tomli>=1.1; python_version < "3.11"'],
+    extras_require={"test": ["pytest", "scikit-image", "tensorboard"],
+                    "tensorboard": ["tensorboard"]},
 )

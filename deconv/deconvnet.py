@@ -40,9 +40,10 @@ class Projection:
 class Deconvnet:
     """A deconvnet attached to a Keras CNN: forward with switches, reverse with tied kernels.
 
-    The forward model is the caller's own layers, called on a new input (the same variables; the
-    caller's model is not modified), with each max-pool replaced by `ArgmaxPool` so its switches
-    are recorded. Per target layer, a functional deconv model reverses the path to the pixels:
+    The forward model is the caller's own layers, called on a new input (the same variables,
+    never copies; the caller's weights and outputs are untouched, though Keras records the new
+    calls as extra inbound nodes of its layers), with each max-pool replaced by `ArgmaxPool` so
+    its switches are recorded. Per target layer, a functional deconv model reverses the path to the pixels:
     unpool by the switches, rectify, transposed convolution with the forward kernel variable.
     Models are built once per layer and cached; the projection runs as one compiled graph.
 
@@ -127,57 +128,39 @@ class Deconvnet:
         return self._cached(("activations", resolved), lambda: reverse.forward_model(
             self._graph(False), resolved, "forward"))
 
-    # Compiled functions.
+    # Compiled functions: one per layer (and mode), built on first use.
 
     def _activations_fn(self, layer):
-        model = self.activation_model([layer])
         return self._cached(("activations_fn", layer), lambda: tf.function(
-            lambda images: model(images, training=False)[layer],
-            input_signature=[_IMAGES_SPEC], reduce_retracing=True))
+            _Activations(self.activation_model([layer]), layer),
+            input_signature=[_IMAGES_SPEC]))
 
     def _project_fn(self, layer, mode):
-        forward, deconv = self.forward_model(layer), self.deconv_model(layer)
-        keys = self.deconv_inputs(layer)
-        select = selection.one_per_image if mode == "activation" else selection.whole_maps
         selector_specs = ([tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], tf.int32)]
                           if mode == "activation" else [tf.TensorSpec([None], tf.float32)])
-
-        def project(images, *selector):
-            tensors = forward(images, training=False)
-            signal, values, positions = select(tensors[layer], *selector)
-            inputs = {"signal": signal, **{key: tensors[key] for key in keys}}
-            return deconv(inputs, training=False), values, positions
-
         return self._cached(("project_fn", layer, mode), lambda: tf.function(
-            project, input_signature=[_IMAGES_SPEC, *selector_specs]))
+            _Project(self.forward_model(layer), self.deconv_model(layer), layer,
+                     self.deconv_inputs(layer), mode),
+            input_signature=[_IMAGES_SPEC, *selector_specs]))
 
     def _project_each_fn(self, layer):
-        forward, deconv = self.forward_model(layer), self.deconv_model(layer)
         keys = self.deconv_inputs(layer)
         prepool_of = {reverse.switches_key(step.name): step.input_key for step in self.steps
                       if reverse.switches_key(step.name) in keys}
-
-        def project_each(image, features, positions):
-            tensors = forward(image, training=False)
-            count = tf.shape(features)[0]
-            tiled = {key: tf.repeat(tensors[key], count, axis=0) for key in {layer, *keys}}
-            # Switches index the whole batch: copy b's indices move b pre-pool tensors on.
-            for key, prepool in prepool_of.items():
-                per_image = tf.reduce_prod(tf.shape(tensors[prepool], out_type=tf.int64)[1:])
-                offsets = tf.range(tf.cast(count, tf.int64), dtype=tf.int64) * per_image
-                tiled[key] += offsets[:, None, None, None]
-            signal, values, positions = selection.one_per_image(tiled[layer], features, positions)
-            inputs = {"signal": signal, **{key: tiled[key] for key in keys}}
-            return deconv(inputs, training=False), values, positions
-
         return self._cached(("project_each_fn", layer), lambda: tf.function(
-            project_each, input_signature=[_IMAGES_SPEC, tf.TensorSpec([None], tf.int32),
-                                           tf.TensorSpec([None, 2], tf.int32)]))
+            _ProjectEach(self.forward_model(layer), self.deconv_model(layer), layer, keys,
+                         prepool_of),
+            input_signature=[_IMAGES_SPEC, tf.TensorSpec([None], tf.int32),
+                             tf.TensorSpec([None, 2], tf.int32)]))
 
     # Checking what callers pass.
 
     def _check_images(self, images, layer):
-        images = np.asarray(images)
+        try:
+            images = np.asarray(images)
+        except ValueError:
+            raise DeconvError("images must be one array (N, H, W, 3); received a ragged "
+                              "sequence of differently sized images.") from None
         if images.ndim != 4 or images.shape[-1] != 3 or 0 in images.shape:
             hint = " (for one image, pass images[None])" if images.ndim == 3 else ""
             raise DeconvError(f"images must be RGB with shape (N, H, W, 3); received shape "
@@ -238,6 +221,7 @@ class Deconvnet:
         Runs the plain forward model (no switches), `batch_size` images at a time.
         """
         name = self.resolve(layer)
+        _check_batch_size(batch_size)
         images = self._check_images(images, layer)
         run = self._activations_fn(name)
         return np.concatenate([run(images[i:i + batch_size]).numpy()
@@ -247,6 +231,7 @@ class Deconvnet:
                         batch_size=16):
         """Like `project`, returning a `Projection` with the values and positions projected."""
         name = self.resolve(layer)
+        _check_batch_size(batch_size)
         if mode not in MODES:
             raise DeconvError(f"Unknown mode {mode!r}. Valid: {', '.join(MODES)}.")
         images = self._check_images(images, layer)
@@ -327,3 +312,62 @@ class Deconvnet:
         positions = self._check_positions(positions, len(features), layer, image.shape[1:3])
         reconstructions, values, found = self._project_each_fn(name)(image, features, positions)
         return Projection(reconstructions.numpy(), values.numpy(), found.numpy(), features)
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
+            batch_size < 1):
+        raise DeconvError(f"batch_size must be an integer of at least 1; received "
+                          f"{batch_size!r}.")
+
+
+# The graphs compiled by `tf.function` are callable objects rather than closures: TensorFlow
+# groups its retracing warnings by a function's code, which every closure of one function
+# shares, so one closure per layer would warn about "retracing" that is only one trace each.
+
+
+class _Activations:
+    """Images -> one layer's activations, through the plain forward model."""
+
+    def __init__(self, model, layer):
+        self.model, self.layer = model, layer
+
+    def __call__(self, images):
+        return self.model(images, training=False)[self.layer]
+
+
+class _Project:
+    """Images and a selection -> reconstructions, values and positions: forward with switches,
+    keep the selected activations, reverse through the deconv model."""
+
+    def __init__(self, forward, deconv, layer, keys, mode):
+        self.forward, self.deconv, self.layer, self.keys = forward, deconv, layer, keys
+        self.select = selection.one_per_image if mode == "activation" else selection.whole_maps
+
+    def __call__(self, images, *selector):
+        tensors = self.forward(images, training=False)
+        signal, values, positions = self.select(tensors[self.layer], *selector)
+        inputs = {"signal": signal, **{key: tensors[key] for key in self.keys}}
+        return self.deconv(inputs, training=False), values, positions
+
+
+class _ProjectEach:
+    """One image and k selections -> k reconstructions: one forward pass, one batched reverse."""
+
+    def __init__(self, forward, deconv, layer, keys, prepool_of):
+        self.forward, self.deconv, self.layer, self.keys = forward, deconv, layer, keys
+        self.prepool_of = prepool_of
+
+    def __call__(self, image, features, positions):
+        tensors = self.forward(image, training=False)
+        count = tf.shape(features)[0]
+        tiled = {key: tf.repeat(tensors[key], count, axis=0) for key in {self.layer, *self.keys}}
+        # Switches index the whole batch: copy b's indices move b pre-pool tensors on.
+        for key, prepool in self.prepool_of.items():
+            per_image = tf.reduce_prod(tf.shape(tensors[prepool], out_type=tf.int64)[1:])
+            offsets = tf.range(tf.cast(count, tf.int64), dtype=tf.int64) * per_image
+            tiled[key] += offsets[:, None, None, None]
+        signal, values, positions = selection.one_per_image(tiled[self.layer], features,
+                                                            positions)
+        inputs = {"signal": signal, **{key: tiled[key] for key in self.keys}}
+        return self.deconv(inputs, training=False), values, positions

@@ -4,6 +4,8 @@ Pure arithmetic on the chain of steps; nothing here runs a model. Padding follow
 `"valid"` pads nothing; `"same"` pads `max((out - 1) * stride + extent - in, 0)` in all, the
 smaller half before.
 """
+import operator
+
 from deconv import names
 from deconv import reverse
 from deconv.errors import DeconvError
@@ -81,7 +83,18 @@ def receptive_field(model, layer, position, image_size=None, clip=True):
     steps = _steps_of(model)
     index = [step.name for step in steps].index(
         names.resolve(layer, [step.name for step in steps]))
-    y, x = (int(v) for v in position)
+    try:
+        y, x = (operator.index(v) for v in position)
+    except (TypeError, ValueError):
+        raise DeconvError(f"position must be two integers (y, x); received {position!r}.") from None
+    if image_size is not None:
+        try:
+            image_size = tuple(operator.index(v) for v in image_size)
+        except TypeError:
+            raise DeconvError(f"image_size must be two integers (height, width); received "
+                              f"{image_size!r}.") from None
+        if len(image_size) != 2:
+            raise DeconvError(f"image_size must be (height, width); received {image_size!r}.")
     in_sizes = [tuple(image_size)] + map_sizes(steps, image_size)[:-1] if image_size else None
     if image_size is not None:
         height, width = map_sizes(steps[:index + 1], image_size)[-1]

@@ -26,13 +26,8 @@ def pooled_size(size, pool, stride, padding):
     return (size - pool) // stride + 1
 
 
-class ArgmaxPool(keras.layers.Layer):
-    """Max-pooling that also returns the switches: the flat index of each maximum.
-
-    The switches come from `tf.nn.max_pool_with_argmax` with `include_batch_in_index=True`, so an
-    index addresses the pre-pool tensor `(N, H, W, C)` as a whole. That op has no XLA kernel: keep
-    models holding this layer out of `jit_compile`.
-    """
+class _PoolWindow(keras.layers.Layer):
+    """What `ArgmaxPool` and `Unpool` share: a max-pool's window, stride and padding."""
 
     def __init__(self, pool_size=(2, 2), strides=(2, 2), padding="valid", **kwargs):
         super().__init__(**kwargs)
@@ -40,10 +35,26 @@ class ArgmaxPool(keras.layers.Layer):
         self.strides = _pair(strides)
         self.padding = padding.lower()
 
+    def _window(self):
+        return dict(ksize=(1, *self.pool_size, 1), strides=(1, *self.strides, 1),
+                    padding=self.padding.upper(), include_batch_in_index=True)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package="deconv")
+class ArgmaxPool(_PoolWindow):
+    """Max-pooling that also returns the switches: the flat index of each maximum.
+
+    The switches come from `tf.nn.max_pool_with_argmax` with `include_batch_in_index=True`, so an
+    index addresses the pre-pool tensor `(N, H, W, C)` as a whole. That op has no XLA kernel: keep
+    models holding this layer out of `jit_compile`.
+    """
+
     def call(self, inputs):
-        return tf.nn.max_pool_with_argmax(
-            inputs, ksize=(1, *self.pool_size, 1), strides=(1, *self.strides, 1),
-            padding=self.padding.upper(), include_batch_in_index=True)
+        return tf.nn.max_pool_with_argmax(inputs, **self._window())
 
     def compute_output_spec(self, inputs):
         n, h, w, c = inputs.shape
@@ -51,12 +62,9 @@ class ArgmaxPool(keras.layers.Layer):
                  pooled_size(w, self.pool_size[1], self.strides[1], self.padding), c)
         return keras.KerasTensor(shape, inputs.dtype), keras.KerasTensor(shape, "int64")
 
-    def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
-                "padding": self.padding}
 
-
-class Unpool(keras.layers.Layer):
+@keras.saving.register_keras_serializable(package="deconv")
+class Unpool(_PoolWindow):
     """Places each value of a signal at its switch in a zero tensor shaped like the pre-pool tensor.
 
     Call with `(signal, switches, prepool)`: `prepool` is the forward tensor that was pooled; only
@@ -65,26 +73,15 @@ class Unpool(keras.layers.Layer):
     The scatter is `MaxPoolGradWithArgmax`, TensorFlow's own scatter-by-argmax kernel.
     """
 
-    def __init__(self, pool_size=(2, 2), strides=(2, 2), padding="valid", **kwargs):
-        super().__init__(**kwargs)
-        self.pool_size = _pair(pool_size)
-        self.strides = _pair(strides)
-        self.padding = padding.lower()
-
     def call(self, signal, switches, prepool):
-        return tf.raw_ops.MaxPoolGradWithArgmax(
-            input=prepool, grad=signal, argmax=switches, ksize=(1, *self.pool_size, 1),
-            strides=(1, *self.strides, 1), padding=self.padding.upper(),
-            include_batch_in_index=True)
+        return tf.raw_ops.MaxPoolGradWithArgmax(input=prepool, grad=signal, argmax=switches,
+                                                **self._window())
 
     def compute_output_spec(self, signal, switches, prepool):
         return keras.KerasTensor(prepool.shape, signal.dtype)
 
-    def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
-                "padding": self.padding}
 
-
+@keras.saving.register_keras_serializable(package="deconv")
 class Rectify(keras.layers.Layer):
     """The reverse rule of a ReLU.
 
@@ -112,6 +109,7 @@ class Rectify(keras.layers.Layer):
         return {**super().get_config(), "rule": self.rule}
 
 
+@keras.saving.register_keras_serializable(package="deconv")
 class TiedConvTranspose(keras.layers.Layer):
     """The transpose of a forward `Conv2D`, using that layer's kernel variable (no copy, no bias).
 

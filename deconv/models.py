@@ -30,7 +30,7 @@ def _seeded_init(model, seed):
             extra.assign(np.zeros(extra.shape, np.float32))
 
 
-def _load_keras_file(path, weights):
+def _load_keras_file(path, weights, seed):
     if not os.path.isfile(path):
         raise DeconvError(f"Model file not found: {path!r}.")
     try:
@@ -38,7 +38,9 @@ def _load_keras_file(path, weights):
     except Exception as error:  # Keras raises many types for a bad file; report it in one line.
         reason = " ".join(str(error).split())
         raise DeconvError(f"Cannot load model {path!r} (safe_mode on): {reason}") from None
-    if weights not in (None, "imagenet", "random"):
+    if weights == "random":
+        _seeded_init(model, seed)
+    elif weights not in (None, "imagenet"):
         weight_files.load_into(model, weights)
     return model
 
@@ -48,7 +50,8 @@ def load_model(arch="vgg19", weights="imagenet", seed=None):
 
     Args:
       arch: `"vgg19"`, `"vgg16"`, or the path of a `.keras` model (loaded with `safe_mode`;
-        it keeps its own weights unless `weights` is a path).
+        it keeps its own weights for `"imagenet"` or None, loads `weights` if it is a path, and
+        is re-initialised for `"random"`).
       weights: `"imagenet"`: the ImageNet weights, from `pretrained/` (or `$DECONV_PRETRAINED`),
         Keras's cache, or Keras's download, in that order; a path to a Keras `.h5` /
         `.weights.h5` file or a `vgg19.npy`-style dict; `None` (or `"random"`): random
@@ -63,8 +66,10 @@ def load_model(arch="vgg19", weights="imagenet", seed=None):
         names the file or the places searched.
     """
     arch = os.fspath(arch) if isinstance(arch, os.PathLike) else arch
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise DeconvError(f"seed must be an integer or None; received {seed!r}.")
     if isinstance(arch, str) and arch.endswith(".keras"):
-        return _load_keras_file(arch, weights)
+        return _load_keras_file(arch, weights, seed)
     if arch not in ARCHS:
         raise DeconvError(f"Unknown arch {arch!r}. Valid: {', '.join(ARCHS)}, or the path of a "
                           f".keras model.")

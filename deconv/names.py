@@ -24,6 +24,11 @@ def paper_name(keras_name):
     return None
 
 
+def short(name):
+    """Returns the paper-style alias of a layer name if it has one, else the name itself."""
+    return paper_name(name) or name
+
+
 def keras_name(paper):
     """Returns the Keras VGG layer name for a paper-style name, or None if it is not one."""
     match = _PAPER_CONV.match(paper)

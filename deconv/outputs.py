@@ -5,10 +5,27 @@ An interrupted run never leaves a half-written PNG or JSON under its final name.
 import contextlib
 import json
 import os
-import re
 import tempfile
 
 from PIL import Image
+
+from deconv.errors import DeconvError
+
+
+def ensure_folder(path):
+    """Creates `path` if needed and checks that files can be written there.
+
+    Raises:
+      DeconvError: if it is not a folder or cannot be written to.
+    """
+    try:
+        os.makedirs(path, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".deconv-probe-", dir=path)
+        os.close(handle)
+        os.remove(probe)
+    except OSError as error:
+        raise DeconvError(f"Cannot write to output folder {path!r}: "
+                          f"{error.strerror or error}.") from None
 
 
 @contextlib.contextmanager
@@ -34,14 +51,19 @@ def write_png(path, pixels):
         Image.fromarray(pixels).save(temporary, format="PNG")
 
 
-_NUMBER_LIST = re.compile(r"\[\s+(-?[\d.e+-]+(?:,\s+-?[\d.e+-]+)*)\s+\]")
-
-
-def to_json(content):
-    """Returns indented JSON with short lists of numbers (positions, boxes) on one line."""
-    text = json.dumps(content, indent=2)
-    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(m.group(1).split(",\n")).replace(
-        " ", "").replace(",", ", ") + "]", text)
+def to_json(content, indent=2, _level=0):
+    """Returns indented JSON with lists of plain numbers (positions, boxes) on one line."""
+    pad, inner = " " * (indent * _level), " " * (indent * (_level + 1))
+    if isinstance(content, dict) and content:
+        items = [f"{inner}{json.dumps(str(key))}: {to_json(value, indent, _level + 1)}"
+                 for key, value in content.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(content, (list, tuple)) and content:
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in content):
+            return "[" + ", ".join(json.dumps(v) for v in content) + "]"
+        items = [inner + to_json(value, indent, _level + 1) for value in content]
+        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+    return json.dumps(content)
 
 
 def write_json(path, content):

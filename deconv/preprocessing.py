@@ -62,12 +62,23 @@ def for_model(model):
     return MODES["caffe"] if model.name in ("vgg16", "vgg19") else MODES["none"]
 
 
-class Preprocess(keras.layers.Layer):
-    """Maps RGB images in [0, 255] (any dtype) to the model's input space."""
+class _PreprocessingLayer(keras.layers.Layer):
+    """What `Preprocess` and `PreprocessAdjoint` share: the mode, its config, a shape-keeping op."""
 
     def __init__(self, mode="caffe", **kwargs):
         super().__init__(**kwargs)
         self.mode = get(mode).name
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="deconv")
+class Preprocess(_PreprocessingLayer):
+    """Maps RGB images in [0, 255] (any dtype) to the model's input space."""
 
     def call(self, images):
         spec = MODES[self.mode]
@@ -77,30 +88,15 @@ class Preprocess(keras.layers.Layer):
         return (images - tf.constant(spec.mean, images.dtype)) * tf.constant(spec.scale,
                                                                              images.dtype)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
-    def get_config(self):
-        return {**super().get_config(), "mode": self.mode}
-
-
-class PreprocessAdjoint(keras.layers.Layer):
+@keras.saving.register_keras_serializable(package="deconv")
+class PreprocessAdjoint(_PreprocessingLayer):
     """Maps a signal in the model's input space back to RGB pixel space (transpose of `Preprocess`).
 
     The mean drops out: the transpose of an affine map is that of its linear part.
     """
 
-    def __init__(self, mode="caffe", **kwargs):
-        super().__init__(**kwargs)
-        self.mode = get(mode).name
-
     def call(self, signal):
         spec = MODES[self.mode]
         signal = signal * tf.constant(spec.scale, signal.dtype)
         return tf.reverse(signal, axis=[-1]) if spec.bgr else signal
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "mode": self.mode}

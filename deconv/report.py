@@ -17,8 +17,9 @@ from deconv import render
 
 def file_names(sweep):
     """Returns `{"feat": ..., "im": ..., "manifest": ...}` file names for a sweep."""
-    layer = names.paper_name(sweep.layer) or sweep.layer
+    layer = names.short(sweep.layer)
     suffix = "" if sweep.feature is None else f"_{sweep.feature}"
+    suffix += "_maps" if sweep.mode == "maps" else ""
     return {"feat": f"{layer}_feat{suffix}.png", "im": f"{layer}_im{suffix}.png",
             "manifest": f"{layer}{suffix}.json"}
 
@@ -40,13 +41,14 @@ def tiles(net, sweep, found, reconstructions, pixels, size, normalize="symmetric
 
 def manifest(sweep, found, settings, counts, notes):
     """Returns the manifest of a sweep as a JSON-ready dict."""
-    layer = names.paper_name(sweep.layer) or sweep.layer
+    layer = names.short(sweep.layer)
     return {
         "layer": layer,
         "keras_layer": sweep.layer,
         "feature": sweep.feature,
         "top": sweep.top,
         "per_image": sweep.per_image,
+        "mode": sweep.mode,
         "found": len(found),
         "results": [{key: (list(value) if isinstance(value, tuple) else value)
                      for key, value in dataclasses.asdict(winner).items()} for winner in found],
@@ -58,13 +60,18 @@ def manifest(sweep, found, settings, counts, notes):
 
 
 def write(out_dir, sweep, feat_tiles, im_tiles, content):
-    """Writes the two grids and the manifest atomically; returns the paths written."""
+    """Writes the two grids and the manifest atomically.
+
+    Returns:
+      `(paths, feat_grid, im_grid)`: `{"feat", "im", "manifest"}` paths, and the grids.
+    """
     files = file_names(sweep)
     paths = {key: os.path.join(out_dir, name) for key, name in files.items()}
-    outputs.write_png(paths["feat"], render.grid(feat_tiles))
-    outputs.write_png(paths["im"], render.grid(im_tiles))
+    feat_grid, im_grid = render.grid(feat_tiles), render.grid(im_tiles)
+    outputs.write_png(paths["feat"], feat_grid)
+    outputs.write_png(paths["im"], im_grid)
     outputs.write_json(paths["manifest"], content)
-    return paths
+    return paths, feat_grid, im_grid
 
 
 def skip_counts(read, skipped):

@@ -51,6 +51,12 @@ def _activation_name(layer):
     return getattr(getattr(layer, "activation", None), "__name__", None)
 
 
+def _rectify(step, signal, tensors, rule):
+    """The reverse of a step's ReLU; guided backprop also reads the step's forward output."""
+    rectify = deconv_layers.Rectify(rule, name=f"{step.name}_rectify")
+    return rectify(signal, tensors[step.name]) if rule == "guided" else rectify(signal)
+
+
 class LayerRule:
     """How one layer type runs forward and backward. Subclasses override what differs."""
 
@@ -94,8 +100,7 @@ class ReluRule(LayerRule):
         return [step.name] if rule == "guided" else []
 
     def reverse(self, step, signal, tensors, rule):
-        rectify = deconv_layers.Rectify(rule, name=f"{step.name}_rectify")
-        return rectify(signal, tensors[step.name]) if rule == "guided" else rectify(signal)
+        return _rectify(step, signal, tensors, rule)
 
 
 class ActivationRule(ReluRule):
@@ -136,8 +141,7 @@ class Conv2DRule(LayerRule):
     def reverse(self, step, signal, tensors, rule):
         layer = step.layer
         if _activation_name(layer) == "relu":
-            rectify = deconv_layers.Rectify(rule, name=f"{step.name}_rectify")
-            signal = rectify(signal, tensors[step.name]) if rule == "guided" else rectify(signal)
+            signal = _rectify(step, signal, tensors, rule)
         transpose = deconv_layers.TiedConvTranspose(
             kernel=layer.kernel, strides=layer.strides, padding=layer.padding,
             dilation_rate=layer.dilation_rate, name=f"{step.name}_transpose")
@@ -199,11 +203,25 @@ def _rule_for(layer):
 
 def _chain_layers(model):
     """Returns the model's layers in order, checking that each reads the one before it."""
+    if not isinstance(model, keras.Model):
+        raise DeconvError(f"Expected a keras.Model (e.g. from deconv.load_model); received "
+                          f"{type(model).__name__}.")
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        inputs = outputs = None
+    if not inputs or not outputs:
+        raise DeconvError(f"Model {model.name!r} has no symbolic inputs: build it with the "
+                          f"functional API or as a Sequential with an Input; subclassed models "
+                          f"cannot be read as a chain of layers.")
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise DeconvError(f"Model {model.name!r} must have one input and one output.")
+    if inputs[0].shape[-1] != 3:
+        raise DeconvError(f"Model {model.name!r} takes {inputs[0].shape[-1]} input channels; "
+                          f"deconv projects RGB images (3 channels).")
     if isinstance(model, keras.Sequential):
         return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     config = model.get_config()
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise DeconvError(f"Model {model.name!r} must have one input and one output.")
     previous, chain = None, []
     for layer_config in config["layers"]:
         name = layer_config["name"]

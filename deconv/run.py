@@ -3,12 +3,15 @@
     python -m deconv.run --feat conv4_4 --id 350          # map 350: its top 9 across the images
     python -m deconv.run --feat conv4_4                   # top 9 over all maps of conv4_4
     python -m deconv.run --feat conv3_4 --images ~/photos --imtype .jpg --top 16 --out results
+    python -m deconv.run --config configs/tf1_figures.toml  # many layers and maps, one pass
 
 Pass 1 streams the images through VGG and keeps a running top-k; pass 2 re-reads only the winners
 and projects them to pixel space with the deconvnet (Zeiler & Fergus 2014). Outputs, in --out:
 {feat}_feat[_{id}].png (reconstructions) and {feat}_im[_{id}].png (image patches), both cropped to
-each activation's receptive field, and the manifest {feat}[_{id}].json.
+each activation's receptive field, and the manifest {feat}[_{id}].json; index.html shows them all.
+Runs are resumable: re-running a killed command continues where it stopped.
 """
+import dataclasses
 import os
 import sys
 import time
@@ -18,10 +21,13 @@ from absl import flags
 from absl import logging
 
 from deconv import cli  # first: quiets TensorFlow before it loads
+from deconv import checkpoint
+from deconv import config as config_lib
 from deconv import deconvnet
 from deconv import images as image_files
 from deconv import layers as deconv_layers
 from deconv import models
+from deconv import outputs
 from deconv import preprocessing
 from deconv import render
 from deconv import report
@@ -63,82 +69,149 @@ flags.DEFINE_enum("rule", "deconvnet", deconv_layers.RULES, "How ReLUs are rever
 flags.DEFINE_enum("preprocessing", "auto", ["auto", *preprocessing.MODES], "Input preprocessing; "
                   "auto: caffe (BGR, ImageNet mean) for vgg19/vgg16, none for a .keras model.")
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+flags.DEFINE_enum("mode", "activation", config_lib.MODES, "What is projected for each of the top "
+                  "activations: the activation alone, or its whole feature map in that image.")
+flags.DEFINE_string("config", None, "A TOML run configuration (see configs/README.md): datasets, "
+                    "model, weights, output and a list of sweeps, all served by one pass over "
+                    "each dataset. Flags given on the command line override the file.")
+flags.DEFINE_string("tensorboard", None, "Also write every sweep's grids and manifest as "
+                    "TensorBoard summaries to this folder.")
+flags.DEFINE_integer("checkpoint_every", 10, "Save pass 1's state every this many batches, so a "
+                     "killed run resumes where it stopped when the same command is run again.")
+flags.DEFINE_bool("restart", False, "Discard the saved state of an unfinished run in --out and "
+                  "start afresh.")
 
 
 def build_net(model, weights, seed, rule, preprocessing_mode):
-    """Returns `(net, load)`: the Deconvnet, and a function that loads its weights (call it after
-    checking the input, so bad flags fail before large files are read)."""
+    """Returns `(net, load)`: the Deconvnet, and a function that loads its weights and returns
+    their identity (call it after checking the input, so bad flags fail before large files are
+    read)."""
     if model.endswith(".keras"):
-        loaded = models.load_model(model, weights=None if weights == "random" else weights)
-        return deconvnet.Deconvnet(loaded, preprocessing_mode, rule), lambda: None
+        loaded = models.load_model(model, weights=weights, seed=seed)
+        identity = ["model", *checkpoint.file_identity(model)]
+        if weights == "random":
+            identity += ["random", seed]
+        elif weights != "imagenet":
+            identity += checkpoint.file_identity(weights)
+        return deconvnet.Deconvnet(loaded, preprocessing_mode, rule), lambda: identity
     random = weights == "random"
     loaded = models.load_model(model, weights=None, seed=seed if random else None)
     net = deconvnet.Deconvnet(loaded, preprocessing_mode, rule)
-    return net, (lambda: None) if random else (lambda: models.load_weights(loaded, model, weights))
+    if random:
+        return net, lambda: [model, "random", seed]
+    return net, lambda: [model, *checkpoint.file_identity(
+        models.load_weights(loaded, model, weights))]
 
 
-def _progress_bar(total, enabled):
+def _progress_factory(enabled):
+    """Returns `start(name, total) -> on_batch`, one tqdm bar per dataset, or None."""
     if not enabled:
         return None
     from tqdm import tqdm  # a dependency of the command line only
-    return tqdm(total=total, unit="img", desc="pass 1", file=sys.stderr, dynamic_ncols=True)
+
+    bars = []
+
+    def start(name, total):
+        for bar in bars:
+            bar.close()
+        bars.append(tqdm(total=total, unit="img", desc=f"pass 1 {name}", file=sys.stderr,
+                         dynamic_ncols=True))
+
+        def on_batch(state):
+            bars[-1].update(state.cursor - bars[-1].n)
+
+        return on_batch
+
+    start.close = lambda: [bar.close() for bar in bars]
+    return start
 
 
-def described_settings():
-    """The flags a manifest records."""
-    return {name: FLAGS[name].value for name in (
-        "feat", "id", "top", "per_image", "images", "imtype", "model", "weights", "seed", "size",
-        "aspect", "batch_size", "normalize", "rule", "preprocessing")}
+_OVERRIDABLE = ("out", "model", "weights", "seed", "batch_size", "normalize", "min_tile", "rule",
+                "preprocessing", "tensorboard", "checkpoint_every", "images", "imtype", "size",
+                "aspect", "top", "per_image", "mode")
 
 
-def summary(outcome, total_seconds):
-    """The one-line summary printed at the end of a run."""
+def _flag_dataset():
+    name = os.path.basename(os.path.normpath(FLAGS.images)) or "images"
+    return config_lib.DatasetConfig(name, FLAGS.images, FLAGS.imtype, FLAGS.size, FLAGS.aspect)
+
+
+def run_config():
+    """The `RunConfig` of this command: --config's file with the flags given, or the flags."""
+    flag_sweep = config_lib.SweepConfig(FLAGS.feat, FLAGS.id, FLAGS.top, FLAGS.per_image,
+                                        FLAGS.mode) if FLAGS.feat else None
+    if FLAGS.config:
+        config = config_lib.load(FLAGS.config)
+        given = {name: FLAGS[name].value for name in _OVERRIDABLE if FLAGS[name].present}
+        config = config_lib.override(config, **given)
+        if flag_sweep is not None:
+            config.sweeps = [flag_sweep]
+        if not config.datasets:
+            config.datasets = [_flag_dataset()]
+        return config
+    if flag_sweep is None:
+        raise app.UsageError("--feat is required (or --config), e.g. --feat conv4_4")
+    return config_lib.RunConfig(
+        [_flag_dataset()],
+        [flag_sweep], **{name: FLAGS[name].value for name in (
+            "out", "model", "weights", "seed", "batch_size", "normalize", "min_tile", "rule",
+            "preprocessing", "tensorboard", "checkpoint_every")})
+
+
+def summary(name, outcome):
+    """The one-line summary of a dataset's run."""
     state = outcome.state
     kinds = report.skip_counts(state.read, state.skipped)["skipped_by_reason"]
     reasons = (" (" + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())) + ")"
                if kinds else "")
-    files = ", ".join(path for written in outcome.written.values() for path in written.values())
+    views = len(outcome.written)
+    files = (", ".join(path for written in outcome.written.values() for path in written.values())
+             if views <= 3 else f"{views} sweeps' grids and manifests")
     rate = state.cursor / outcome.scan_seconds if outcome.scan_seconds > 0 else float("inf")
-    return (f"read {state.read} images, skipped {len(state.skipped)}{reasons} in "
-            f"{total_seconds:.1f} s (pass 1 {outcome.scan_seconds:.1f} s, {rate:.1f} img/s; "
-            f"pass 2 {outcome.project_seconds:.1f} s); wrote {files}")
+    return (f"{name}: read {state.read} images, skipped {len(state.skipped)}{reasons}; pass 1 "
+            f"{outcome.scan_seconds:.1f} s ({rate:.1f} img/s), pass 2 "
+            f"{outcome.project_seconds:.1f} s; wrote {files}")
 
 
 @cli.one_line_errors
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    if not FLAGS.feat:
-        raise app.UsageError("--feat is required, e.g. --feat conv4_4")
     started = time.perf_counter()
-    net, load_weights = build_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
-                                  FLAGS.preprocessing)
-    sweep = sweeps_lib.make_sweep(net, FLAGS.feat, FLAGS.id, FLAGS.top, FLAGS.per_image)
-    settings = runner.Settings(FLAGS.size, FLAGS.aspect, FLAGS.batch_size, FLAGS.normalize,
-                               FLAGS.min_tile)
-    sweeps_lib.check_settings(net, [sweep], settings.size, settings.batch_size)
-    paths = image_files.find_images(FLAGS.images, image_files.parse_extensions(FLAGS.imtype))
-    load_weights()
-    if FLAGS.weights == "random":
+    config = run_config()
+    net, load_weights = build_net(config.model, config.weights, config.seed, config.rule,
+                                  config.preprocessing)
+    runner.plan(net, config)  # every sweep checked before any file is read
+    for dataset in config.datasets:
+        image_files.find_images(dataset.images, image_files.parse_extensions(dataset.imtype))
+        outputs.ensure_folder(runner.dataset_folder(config, dataset))
+    board = None
+    if config.tensorboard:
+        from deconv import summaries  # TensorBoard's summary ops, only when asked for
+        board = summaries.Writer(config.tensorboard)
+    identity = {"weights": load_weights(), "preprocessing": net.preprocessing.name,
+                "rule": net.rule}
+    if config.weights == "random":
         logging.warning("--weights random: the pictures show an untrained network.")
-    bar = _progress_bar(len(paths), FLAGS.progress)
-    previous = [0]
-
-    def on_batch(state):
-        if bar is not None:
-            bar.update(state.cursor - previous[0])
-        previous[0] = state.cursor
-
+    progress = _progress_factory(FLAGS.progress)
+    described = {**{k: v for k, v in dataclasses.asdict(config).items()
+                    if k not in ("datasets", "sweeps")},
+                 "sweeps": [dataclasses.asdict(s) for s in config.sweeps]}
     try:
-        outcome = runner.run(net, paths, [sweep], FLAGS.out, settings, described_settings(),
-                             on_batch=on_batch)
+        outcomes, index = runner.run_config(
+            net, config, identity, described, FLAGS.restart, progress,
+            board.add if board is not None else None)
     finally:
-        if bar is not None:
-            bar.close()
-    for notes in outcome.notes.values():
-        for note in notes:
-            print(f"note: {note}")
-    print(summary(outcome, time.perf_counter() - started))
+        if progress is not None:
+            progress.close()
+        if board is not None:
+            board.close()
+    for name, outcome in outcomes.items():
+        for notes in outcome.notes.values():
+            for note in notes:
+                print(f"note: {note}")
+        print(summary(name, outcome))
+    print(f"done in {time.perf_counter() - started:.1f} s; open {index}")
 
 
 if __name__ == "__main__":

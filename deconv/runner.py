@@ -1,12 +1,20 @@
 """The dataset runner: sweeps over image folders, from pass 1 to the files on disk.
 
-`run` is what `python -m deconv.run` calls once its flags are parsed; it takes plain arguments.
+`run` does one dataset: one forward pass serving every sweep (pass 1), then the projections,
+batched per layer (pass 2). `run_resumable` adds checkpoints; `run_config` runs a whole
+configuration (several datasets) and writes `index.html` and TensorBoard summaries. The command
+line (`python -m deconv.run`) only turns flags into these calls.
 """
 import dataclasses
+import os
 import time
 
 from absl import logging
 
+from deconv import checkpoint
+from deconv import html_index
+from deconv import images as image_files
+from deconv import outputs
 from deconv import report
 from deconv import sweep as sweeps_lib
 from deconv.errors import DeconvError
@@ -14,7 +22,7 @@ from deconv.errors import DeconvError
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """How images are read and results drawn.
+    """How images are read, batched and drawn.
 
     Attributes:
       size: side of the square the images are resized to.
@@ -22,31 +30,33 @@ class Settings:
       batch_size: images per forward batch in pass 1, and projections per call in pass 2.
       normalize: display normalisation of reconstructions (`deconv.render.to_uint8`).
       min_tile: tiles smaller than this many pixels are enlarged (nearest neighbour).
+      checkpoint_every: `run_resumable` saves pass 1's state every this many batches.
     """
     size: int = 224
     aspect: str = "stretch"
     batch_size: int = 16
     normalize: str = "symmetric"
     min_tile: int = 64
+    checkpoint_every: int = 10
 
 
 @dataclasses.dataclass
 class Outcome:
-    """What a run did: the final scan state, files written per sweep label, timings."""
+    """What a run did: the final scan state, files and manifests per view, notes, timings."""
     state: sweeps_lib.ScanState
     written: dict
+    manifests: list
     notes: dict
     scan_seconds: float
     project_seconds: float
 
 
 def expand(net, sweep):
-    """Yields `(group, view)`: a sweep of every map becomes one single-map view per map."""
+    """Returns `(group, view)` pairs: a sweep of every map becomes one view per map."""
     if sweep.feature == sweeps_lib.EACH_MAP:
-        for feature in range(net.feature_count(sweep.layer)):
-            yield feature, dataclasses.replace(sweep, feature=feature)
-    else:
-        yield 0, sweep
+        return [(feature, dataclasses.replace(sweep, feature=feature))
+                for feature in range(net.feature_count(sweep.layer))]
+    return [(0, sweep)]
 
 
 def _notes(view, found, state):
@@ -57,10 +67,70 @@ def _notes(view, found, state):
     if report.dead(found):
         notes.append(f"{view.label} never activates on these images (all values are 0): the "
                      f"reconstructions are blank.")
+    for winner in found:
+        if not sweeps_lib.value_matches(view.mode, winner.projected_value, winner.value):
+            notes.append(f"Rank {winner.rank} ({winner.path}) was {winner.value:g} in pass 1 but "
+                         f"{winner.projected_value:g} in pass 2: the file changed, or the model "
+                         f"is not deterministic.")
     return notes
 
 
-def run(net, paths, sweeps, out_dir, settings, described, state=None, on_batch=None):
+def scan_all(net, paths, sweeps, settings, state=None, on_batch=None):
+    """Pass 1 for every sweep at once; returns `(state, seconds)`.
+
+    Raises:
+      DeconvError: if no image at all could be read.
+    """
+    state = state or sweeps_lib.ScanState.fresh(net, sweeps)
+    started = time.perf_counter()
+    for state in sweeps_lib.scan(net, paths, sweeps, state, settings.size, settings.aspect,
+                                 settings.batch_size):
+        if on_batch is not None:
+            on_batch(state)
+    if state.read == 0:
+        reasons = "; ".join(f"{path}: {reason}" for path, reason in state.skipped[:3])
+        raise DeconvError(f"None of the {len(paths)} image files could be read ({reasons}).")
+    return state, time.perf_counter() - started
+
+
+def project_all(net, paths, sweeps, state, out_dir, settings, described, on_written=None):
+    """Pass 2 and the outputs: projections batched per layer, then grids and manifests.
+
+    Args:
+      on_written: called with `(view, paths, feat_grid, im_grid, manifest)` after each view's
+        files are written (TensorBoard summaries, progress).
+
+    Returns:
+      `(written, manifests, notes)`: paths per view label, manifests and notes in order.
+    """
+    counts = report.skip_counts(state.read, state.skipped)
+    written, manifests, notes = {}, [], {}
+    by_layer = {}
+    for sweep, topk in zip(sweeps, state.topks):
+        for group, view in expand(net, sweep):
+            found = sweeps_lib.winners(net, view, topk, paths, settings.size, group)
+            by_layer.setdefault(view.layer, []).append((view, found))
+    for layer_views in by_layer.values():
+        for view, found, reconstructions, pixels in sweeps_lib.project_views(
+                net, layer_views, settings.size, settings.aspect, settings.batch_size):
+            feat_tiles, im_tiles = report.tiles(net, view, found, reconstructions, pixels,
+                                                settings.size, settings.normalize,
+                                                settings.min_tile)
+            notes[view.label] = _notes(view, found, state)
+            for note in notes[view.label]:
+                logging.warning("%s", note)
+            content = report.manifest(view, found, described, counts, notes[view.label])
+            files, feat_grid, im_grid = report.write(out_dir, view, feat_tiles, im_tiles,
+                                                     content)
+            written[view.label] = files
+            manifests.append(content)
+            if on_written is not None:
+                on_written(view, files, feat_grid, im_grid, content)
+    return written, manifests, notes
+
+
+def run(net, paths, sweeps, out_dir, settings, described, state=None, on_batch=None,
+        on_written=None):
     """Runs pass 1 over `paths` for all `sweeps` at once, then projects and writes each sweep.
 
     Args:
@@ -72,37 +142,123 @@ def run(net, paths, sweeps, out_dir, settings, described, state=None, on_batch=N
       described: the run's settings as the user gave them, recorded in every manifest.
       state: a `ScanState` to resume from; default: a fresh one.
       on_batch: called with the state after each batch of pass 1 (progress, checkpoints).
+      on_written: see `project_all`.
 
     Returns:
       An `Outcome`.
+    """
+    state, scan_seconds = scan_all(net, paths, sweeps, settings, state, on_batch)
+    started = time.perf_counter()
+    written, manifests, notes = project_all(net, paths, sweeps, state, out_dir, settings,
+                                            described, on_written)
+    return Outcome(state, written, manifests, notes, scan_seconds, time.perf_counter() - started)
+
+
+def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, restart=False,
+                  on_batch=None, on_written=None):
+    """`run`, saving pass 1's state in `out_dir` so that a killed run continues where it stopped.
+
+    Args:
+      identity: a JSON-ready description of everything else that decides pass 1 (model and
+        weights files, preprocessing); with the sweeps, settings and image files it makes the
+        fingerprint that a resumed run must match.
+      restart: discard a saved state instead of resuming it.
 
     Raises:
-      DeconvError: if no image at all could be read.
+      DeconvError: a saved state of a different run is in `out_dir` and `restart` is False.
     """
-    state = state or sweeps_lib.ScanState.fresh(net, sweeps)
-    started = time.perf_counter()
-    for state in sweeps_lib.scan(net, paths, sweeps, state, settings.size, settings.aspect,
-                                 settings.batch_size):
+    path = os.path.join(out_dir, checkpoint.FILE_NAME)
+    print_ = checkpoint.fingerprint({"identity": identity, "sweeps": [
+        dataclasses.asdict(sweep) for sweep in sweeps], "size": settings.size,
+        "aspect": settings.aspect, "batch_size": settings.batch_size}, paths)
+    state = checkpoint.resume_or_start(path, print_, sweeps_lib.ScanState.fresh(net, sweeps),
+                                       restart)
+    if state.cursor:
+        logging.info("Resuming %s at image %d of %d.", out_dir, state.cursor, len(paths))
+    batches = [0]
+
+    def save_now_and_then(current):
+        batches[0] += 1
+        if batches[0] % settings.checkpoint_every == 0:
+            checkpoint.save(path, current, print_)
         if on_batch is not None:
-            on_batch(state)
-    scan_seconds = time.perf_counter() - started
-    if state.read == 0:
-        reasons = "; ".join(f"{path}: {reason}" for path, reason in state.skipped[:3])
-        raise DeconvError(f"None of the {len(paths)} image files could be read ({reasons}).")
-    counts = report.skip_counts(state.read, state.skipped)
+            on_batch(current)
+
+    state, scan_seconds = scan_all(net, paths, sweeps, settings, state, save_now_and_then)
+    checkpoint.save(path, state, print_)  # pass 1 done: a kill in pass 2 resumes at pass 2
     started = time.perf_counter()
-    written, notes = {}, {}
-    for sweep, topk in zip(sweeps, state.topks):
-        for group, view in expand(net, sweep):
-            found = sweeps_lib.winners(net, view, topk, paths, settings.size, group)
-            reconstructions, pixels = sweeps_lib.project_winners(
-                net, view, found, settings.size, settings.aspect, settings.batch_size)
-            feat_tiles, im_tiles = report.tiles(net, view, found, reconstructions, pixels,
-                                                settings.size, settings.normalize,
-                                                settings.min_tile)
-            notes[view.label] = _notes(view, found, state)
-            for note in notes[view.label]:
-                logging.warning("%s", note)
-            content = report.manifest(view, found, described, counts, notes[view.label])
-            written[view.label] = report.write(out_dir, view, feat_tiles, im_tiles, content)
-    return Outcome(state, written, notes, scan_seconds, time.perf_counter() - started)
+    written, manifests, notes = project_all(net, paths, sweeps, state, out_dir, settings,
+                                            described, on_written)
+    os.remove(path)
+    return Outcome(state, written, manifests, notes, scan_seconds, time.perf_counter() - started)
+
+
+def plan(net, config):
+    """Returns the checked `Sweep`s of a `RunConfig` per dataset name.
+
+    Raises:
+      DeconvError: a bad sweep; the message starts with its file and line.
+    """
+    planned = {dataset.name: [] for dataset in config.datasets}
+    for entry in config.sweeps:
+        features = entry.features if isinstance(entry.features, list) else [entry.features]
+        try:
+            sweeps = [sweeps_lib.make_sweep(net, entry.layer, feature, entry.top,
+                                            entry.per_image, entry.mode) for feature in features]
+        except DeconvError as error:
+            raise DeconvError(f"{entry.where}{error}") from None
+        for name in entry.datasets or planned:
+            planned[name].extend(sweep for sweep in sweeps if sweep not in planned[name])
+    for dataset in config.datasets:
+        settings = Settings(dataset.size, dataset.aspect, config.batch_size)
+        sweeps_lib.check_settings(net, planned[dataset.name], settings.size, settings.batch_size)
+    return planned
+
+
+def dataset_folder(config, dataset):
+    """Returns where a dataset's outputs go: `out`, or `out/<name>` when there are several."""
+    return os.path.join(config.out, dataset.name) if len(config.datasets) > 1 else config.out
+
+
+def run_config(net, config, identity, described, restart=False, progress=None,
+               on_written=None):
+    """Runs every dataset of a `RunConfig`, then writes `index.html` in `config.out`.
+
+    Each dataset has one pass 1 serving all its sweeps, resumable. With several datasets, each
+    writes to `config.out/<name>/`.
+
+    Args:
+      net: the `Deconvnet` (weights loaded).
+      config: the `RunConfig`.
+      identity: see `run_resumable`.
+      described: the run's settings, recorded in every manifest.
+      restart: discard saved states.
+      progress: `progress(dataset name, number of files)` returns an `on_batch` callback (or
+        None), called before each dataset's pass 1.
+      on_written: called with `(dataset name, view, paths, feat_grid, im_grid, manifest)`.
+
+    Returns:
+      `{dataset name: Outcome}`, and the path of `index.html`, as a pair.
+    """
+    planned = plan(net, config)
+    found = {dataset.name: image_files.find_images(
+        dataset.images, image_files.parse_extensions(dataset.imtype))
+        for dataset in config.datasets}
+    for dataset in config.datasets:
+        outputs.ensure_folder(dataset_folder(config, dataset))
+    outcomes, pages = {}, []
+    for dataset in config.datasets:
+        out_dir = dataset_folder(config, dataset)
+        settings = Settings(dataset.size, dataset.aspect, config.batch_size, config.normalize,
+                            config.min_tile, config.checkpoint_every)
+        paths = found[dataset.name]
+        on_batch = progress(dataset.name, len(paths)) if progress else None
+        written_hook = (None if on_written is None else
+                        lambda *args, name=dataset.name: on_written(name, *args))
+        outcomes[dataset.name] = run_resumable(
+            net, paths, planned[dataset.name], out_dir, settings,
+            {**described, "dataset": dataclasses.asdict(dataset)}, identity, restart, on_batch,
+            written_hook)
+        relative = dataset.name if out_dir != config.out else ""
+        pages.append((dataset.name, relative, outcomes[dataset.name].manifests))
+    return outcomes, html_index.write(config.out, pages)

@@ -34,26 +34,33 @@ class Sweep:
         `EACH_MAP` for a top-k of every map.
       top: how many activations to keep (per map, for `EACH_MAP`).
       per_image: how many of them may come from one image.
+      mode: what pass 2 projects for each: `"activation"` (that activation alone) or `"maps"`
+        (its whole feature map in that image).
     """
     layer: str
     feature: object = None
     top: int = 9
     per_image: int = 1
+    mode: str = "activation"
 
     @property
     def label(self):
-        """The sweep's name in file names: `conv4_4`, `conv4_4_350`, `conv4_4_all`."""
-        layer = names.paper_name(self.layer) or self.layer
-        return layer if self.feature is None else f"{layer}_{self.feature}"
+        """The sweep's name in file names: `conv4_4`, `conv4_4_350`, `conv4_4_all`; `_maps`
+        is appended in mode "maps"."""
+        layer = names.short(self.layer)
+        label = layer if self.feature is None else f"{layer}_{self.feature}"
+        return f"{label}_maps" if self.mode == "maps" else label
 
 
-def make_sweep(net, layer, feature=None, top=9, per_image=1):
+def make_sweep(net, layer, feature=None, top=9, per_image=1, mode="activation"):
     """Returns a checked `Sweep`: all bad input is reported here, before any image is read.
 
     Raises:
       DeconvError: unknown layer (listing the layers), feature out of range (giving the map
-        count), `top` or `per_image` below 1.
+        count), `top` or `per_image` below 1, unknown mode.
     """
+    if mode not in ("activation", "maps"):
+        raise DeconvError(f"Unknown mode {mode!r}. Valid: activation, maps.")
     name = net.resolve(layer)
     count = net.feature_count(name)
     if feature is not None and feature != EACH_MAP:
@@ -67,7 +74,7 @@ def make_sweep(net, layer, feature=None, top=9, per_image=1):
     for flag, value in (("top", top), ("per_image", per_image)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise DeconvError(f"{flag} must be an integer of at least 1; received {value!r}.")
-    return Sweep(name, feature, int(top), int(per_image))
+    return Sweep(name, feature, int(top), int(per_image), mode)
 
 
 def check_settings(net, sweeps, size, batch_size):
@@ -108,20 +115,19 @@ class ScanState:
         return cls([RunningTopK(groups(net, sweep), sweep.top) for sweep in sweeps])
 
 
-def candidates_fn(net, sweeps):
-    """Returns a compiled function: uint8 images -> per sweep, each image's best candidates.
+class _Candidates:
+    """uint8 images -> per sweep, each image's best `(values, indices)`; see `candidates_fn`.
 
-    For each sweep the result is `(values, indices)`, both `(groups, n * p)` with `p =
-    per_image` (or fewer if the maps are smaller), image-major. Indices are flat positions
-    `y * w + x` in the map, or `(y * w + x) * C + c` over all maps together.
+    A callable object, not a closure: see `deconv.deconvnet`'s note on retracing warnings.
     """
-    layers = sorted({sweep.layer for sweep in sweeps})
-    model = net.activation_model(layers)
 
-    def candidates(images):
-        activations = model(tf.cast(images, tf.float32), training=False)
+    def __init__(self, model, sweeps):
+        self.model, self.sweeps = model, sweeps
+
+    def __call__(self, images):
+        activations = self.model(tf.cast(images, tf.float32), training=False)
         out = []
-        for sweep in sweeps:
+        for sweep in self.sweeps:
             acts = activations[sweep.layer]
             n = tf.shape(acts)[0]
             if sweep.feature == EACH_MAP:
@@ -136,7 +142,17 @@ def candidates_fn(net, sweeps):
                         tf.reshape(indices, [tf.shape(flat)[0], -1])))
         return out
 
-    return tf.function(candidates, input_signature=[
+
+def candidates_fn(net, sweeps):
+    """Returns a compiled function: uint8 images -> per sweep, each image's best candidates.
+
+    One forward model outputs every layer the sweeps need, so one forward pass serves them all.
+    For each sweep the result is `(values, indices)`, both `(groups, n * p)` with `p =
+    per_image` (or fewer if the maps are smaller), image-major. Indices are flat positions
+    `y * w + x` in the map, or `(y * w + x) * C + c` over all maps together.
+    """
+    model = net.activation_model(sorted({sweep.layer for sweep in sweeps}))
+    return tf.function(_Candidates(model, sweeps), input_signature=[
         tf.TensorSpec([None, None, None, 3], tf.uint8)])
 
 
@@ -193,36 +209,101 @@ def winners(net, sweep, topk, paths, size, group=0):
         else:
             feature = group if sweep.feature == EACH_MAP else sweep.feature
         position = divmod(int(index), width)
-        assert position[0] < height
+        if position[0] >= height:  # only a state saved for another image size could do this
+            raise DeconvError(f"Saved position {position} lies outside {sweep.label}'s "
+                              f"{height}x{width} maps: start afresh with --restart.")
         found.append(Winner(rank, paths[image], int(feature), position, float(value)))
     return found
 
 
-def project_winners(net, sweep, found, size, aspect="stretch", batch_size=16):
-    """Pass 2: re-reads the winners' images, projects them in batched calls, fills in boxes.
-
-    Each recomputed activation is checked against pass 1's value; a warning names any that
-    differ (the image changed on disk, or the model is not deterministic).
-
-    Returns:
-      `(reconstructions, pixels)`: `(k, size, size, 3)` float32 and uint8, in `found`'s order.
-    """
-    pixels = []
+def _read_winners(found, size, aspect):
+    pixels, cache = [], {}
     for winner in found:
-        image, winner.original_size, reason = image_files.read_image(winner.path, size, aspect)
+        if winner.path not in cache:
+            cache[winner.path] = image_files.read_image(winner.path, size, aspect)
+        image, winner.original_size, reason = cache[winner.path]
         if reason is not None:
             raise DeconvError(f"{winner.path} could be read in pass 1 but not now: {reason}.")
         pixels.append(image)
-    pixels = np.stack(pixels)
-    projection = net.project_details(pixels, sweep.layer, [w.feature for w in found],
-                                     np.array([w.position for w in found]),
-                                     batch_size=max(batch_size, len(found)))
-    for winner, value in zip(found, projection.values):
+    return np.stack(pixels)
+
+
+def _project_chunk(net, layer, views, chunk, size, aspect):
+    """Projects one chunk of `(view number, winner)` items; returns reconstructions, pixels."""
+    found = [winner for _, winner in chunk]
+    pixels = _read_winners(found, size, aspect)
+    reconstructions = np.zeros(pixels.shape, np.float32)
+    values = np.zeros(len(chunk), np.float32)
+    modes = np.array([views[v].mode for v, _ in chunk])
+    single = np.flatnonzero(modes == "activation")
+    if single.size:
+        projection = net.project_details(
+            pixels[single], layer, [found[i].feature for i in single],
+            np.array([found[i].position for i in single]), batch_size=len(single))
+        reconstructions[single], values[single] = projection.reconstructions, projection.values
+    for feature in sorted({found[i].feature for i in np.flatnonzero(modes == "maps")}):
+        items = [i for i in np.flatnonzero(modes == "maps") if found[i].feature == feature]
+        projection = net.project_details(pixels[items], layer, feature, mode="maps",
+                                         batch_size=len(items))
+        reconstructions[items], values[items] = projection.reconstructions, projection.values
+    for winner, value, mode in zip(found, values, modes):
         winner.projected_value = float(value)
-        winner.box = geometry.receptive_field(net, sweep.layer, winner.position, (size, size))
+        winner.box = geometry.receptive_field(net, layer, winner.position, (size, size))
         winner.box_original = image_files.to_original(winner.box, winner.original_size, size,
                                                       aspect)
-        if not np.isclose(value, winner.value, rtol=1e-4, atol=1e-6):
+        if not value_matches(mode, value, winner.value):
             logging.warning("%s: %s map %d at %s was %g in pass 1 but is %g now.", winner.path,
-                            sweep.label, winner.feature, winner.position, winner.value, value)
-    return projection.reconstructions, pixels
+                            layer, winner.feature, winner.position, winner.value, value)
+    return reconstructions, pixels
+
+
+def value_matches(mode, projected, recorded):
+    """Whether pass 2's value agrees with pass 1's. In mode "maps" pass 2 reports the largest
+    value of the whole map, which bounds the recorded activation from above."""
+    if mode == "activation":
+        return bool(np.isclose(projected, recorded, rtol=1e-4, atol=1e-6))
+    return projected >= recorded * (1 - 1e-4) - 1e-6
+
+
+def project_views(net, views, size, aspect="stretch", batch_size=16):
+    """Pass 2: projects the winners of many views of one layer, `batch_size` per call.
+
+    Winners of consecutive views share calls (a sweep of every map has hundreds of small
+    views). Images are re-read, once per path within a call; each recomputed activation is
+    checked against pass 1's value, and a warning names any that differ (the image changed on
+    disk, or the model is not deterministic). Fills in each winner's boxes and values.
+
+    Args:
+      net: the `Deconvnet`.
+      views: `(view, found)` pairs of one layer; `found` from `winners`.
+      size, aspect: how images are read, as in pass 1.
+      batch_size: projections per call.
+
+    Yields:
+      `(view, found, reconstructions, pixels)` as each view completes, in order:
+      `(k, size, size, 3)` float32 and uint8.
+    """
+    layers = {view.layer for view, _ in views}
+    if len(layers) > 1:
+        raise ValueError(f"project_views takes views of one layer; received {sorted(layers)}.")
+    items = [(number, winner) for number, (_, found) in enumerate(views) for winner in found]
+    done = {number: [] for number in range(len(views))}
+    view_list = [view for view, _ in views]
+    next_view = 0
+    for start in range(0, len(items), batch_size):
+        chunk = items[start:start + batch_size]
+        reconstructions, pixels = _project_chunk(net, view_list[0].layer, view_list, chunk, size,
+                                                 aspect)
+        for (number, _), reconstruction, image in zip(chunk, reconstructions, pixels):
+            done[number].append((reconstruction, image))
+        while next_view < len(views) and len(done[next_view]) == len(views[next_view][1]):
+            results = done.pop(next_view)
+            view, found = views[next_view]
+            yield (view, found, np.array([r for r, _ in results], np.float32).reshape(-1, size, size, 3),
+                   np.array([i for _, i in results], np.uint8).reshape(-1, size, size, 3))
+            next_view += 1
+    while next_view < len(views):  # views with no winners at all
+        view, found = views[next_view]
+        yield view, found, np.zeros((0, size, size, 3), np.float32), np.zeros((0, size, size, 3),
+                                                                               np.uint8)
+        next_view += 1

@@ -73,9 +73,12 @@ def md5(path):
 
 def _check_keras_file(path, arch):
     fname, expected = KERAS_FILES[arch]
-    if os.path.basename(path) == fname and md5(path) != expected:
+    if os.path.basename(path) != fname:
+        return
+    found = md5(path)
+    if found != expected:
         logging.warning("%s has md5 %s, not Keras's published %s; loading it anyway (shapes are "
-                        "checked).", path, md5(path), expected)
+                        "checked).", path, found, expected)
 
 
 def find_imagenet(arch, search_dirs=None, origin=None):
@@ -137,9 +140,18 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(
                 f"global {module}.{name} is not allowed in a weights file")
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_encode
         if module.startswith("numpy.core.") and int(np.__version__.split(".")[0]) >= 2:
             module = module.replace("numpy.core.", "numpy._core.")  # pickles from NumPy 1
         return super().find_class(module, name)
+
+
+def _latin1_encode(text, encoding="latin1"):
+    """`_codecs.encode` as protocol-2 pickles use it for bytes: latin-1 only."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"_codecs.encode with {encoding!r} is not allowed")
+    return text.encode("latin1")
 
 
 def read_npy_dict(path):
@@ -154,14 +166,15 @@ def read_npy_dict(path):
                 raise DeconvError(f"{path} holds a plain {dtype} array, not a dict of layers "
                                   f"like {{'conv1_1': [W, b], ...}}.")
             loaded = _ArrayOnlyUnpickler(stream, encoding="latin1").load()
-    except (pickle.UnpicklingError, ValueError, EOFError, OSError) as error:
-        if isinstance(error, DeconvError):
-            raise
-        raise DeconvError(f"Cannot read weights file {path}: {error}.") from None
+    except DeconvError:
+        raise
+    except Exception as error:  # a crafted pickle can raise anything its allowed calls raise
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise DeconvError(f"Cannot read weights file {path}: {reason}.") from None
     content = loaded.item() if isinstance(loaded, np.ndarray) and loaded.shape == () else loaded
     if not isinstance(content, dict) or not all(
-            isinstance(value, (list, tuple)) and all(isinstance(a, np.ndarray) for a in value)
-            for value in content.values()):
+            isinstance(key, str) and isinstance(value, (list, tuple))
+            and all(isinstance(a, np.ndarray) for a in value) for key, value in content.items()):
         raise DeconvError(f"{path} must hold a dict {{'conv1_1': [W, b], ...}} of NumPy arrays.")
     return {str(key): [np.asarray(a) for a in value] for key, value in content.items()}
 
@@ -203,7 +216,7 @@ def _read_h5(path, model):
                         found[layer_name] = [np.asarray(variables[str(i)])
                                              for i in range(len(variables))]
                 return found
-    except OSError as error:
+    except (OSError, KeyError, TypeError) as error:
         raise DeconvError(f"Cannot read weights file {path}: {error}.") from None
     raise DeconvError(f"{path} is an HDF5 file but not a Keras weights file (no layer_names "
                       f"attribute and no layers/ group).")
@@ -249,6 +262,10 @@ def assign(model, found, path):
         if got != expected:
             raise DeconvError(f"Weights file {path} does not fit layer {layer.name!r}: the model "
                               f"expects shapes {expected}, the file has {got}.")
+        for array in found[layer.name]:
+            if array.dtype.kind not in "fiu" or not np.isfinite(array).all():
+                raise DeconvError(f"Weights file {path} has {array.dtype} or non-finite values "
+                                  f"for layer {layer.name!r}; weights must be finite numbers.")
         assignments.append((layer, found[layer.name]))
     for layer, arrays in assignments:
         layer.set_weights(arrays)

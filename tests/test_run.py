@@ -188,10 +188,12 @@ def test_command_line_end_to_end(image_folder, tmp_path):
                       "random", "--images", str(image_folder), "--size", str(SIZE),
                       "--batch_size", "4", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    summary = result.stdout.strip().splitlines()[-1]
-    assert summary.startswith(f"read {GOOD} images, skipped 3 (1 not an image Pillow can "
-                              f"identify, 1 truncated or corrupt, 1 zero-byte file) in ")
+    summary, done = result.stdout.strip().splitlines()[-2:]
+    assert summary.startswith(f"{image_folder.name}: read {GOOD} images, skipped 3 (1 not an "
+                              f"image Pillow can identify, 1 truncated or corrupt, 1 zero-byte "
+                              f"file); pass 1 ")
     assert "img/s" in summary and str(tmp_path / "conv2_2_feat_5.png") in summary
+    assert done.startswith("done in ") and done.endswith(f"open {tmp_path / 'index.html'}")
     manifest = _manifest(tmp_path, "conv2_2_5.json")
     assert manifest["settings"]["weights"] == "random" and len(manifest["results"]) == GOOD
     assert "Skipping" in result.stderr
