@@ -1,9 +1,12 @@
 """Deconvnet projections against the modified-gradient oracle, their support, weight sharing."""
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import deconv
 from tests import oracle
+from tests.conftest import photos
 
 # (layer, features): conv1_2; conv3_1, after two pools; block3_pool itself; the conv5 layers.
 CASES = [("conv1_2", [0, 5]), ("conv3_1", [1, 7]), ("pool3", [2]), ("conv5_1", [3]),
@@ -103,20 +106,29 @@ def test_project_each_equals_separate_projections(net19, images_64x48):
         np.testing.assert_array_equal(each.positions[i], one.positions[0])
 
 
+@pytest.fixture(scope="module")
+def photos_160x128():
+    return photos((160, 128))
+
+
 @pytest.mark.parametrize("layer", ["conv1_2", "conv2_1", "conv3_4", "pool4", "conv5_4"])
-def test_projection_is_zero_outside_receptive_field(net19, images_67x45, layer):
-    height, width = net19.map_size(layer, (67, 45))
-    positions = np.array([[0, 0], [height - 1, width - 1]])
-    for feature in (0, 6):
-        projection = net19.project_details(images_67x45, layer, feature, positions)
-        for recon, position, value in zip(projection.reconstructions, projection.positions,
-                                          projection.values):
-            top, left, bottom, right = deconv.receptive_field(net19, layer, position, (67, 45))
+def test_projection_is_zero_outside_receptive_field(net19, photos_160x128, layer):
+    """Corner activations, whose fields leave most of a 160x128 image outside, and the maximum;
+    each with the map that is strongest there, so no projection is trivially zero."""
+    activations = net19.activations(photos_160x128, layer)
+    height, width = activations.shape[1:3]
+    for y, x in [(0, 0), (height - 1, width - 1), (height // 2, width // 3)]:
+        features = activations[:, y, x].argmax(axis=1)
+        projection = net19.project_details(photos_160x128, layer, features, (y, x))
+        assert (projection.values > 0).all(), (layer, y, x)
+        for recon in projection.reconstructions:
+            top, left, bottom, right = deconv.receptive_field(net19, layer, (y, x), (160, 128))
             outside = np.ones(recon.shape[:2], bool)
             outside[top:bottom, left:right] = False
-            assert np.all(recon[outside] == 0), (layer, position)
-            if value > 0:
-                assert np.abs(recon[~outside]).max() > 0
+            if (y, x) == (0, 0):
+                assert outside.mean() > 0.1, (layer, "the field should leave pixels outside")
+            assert np.all(recon[outside] == 0), (layer, y, x)
+            assert np.abs(recon[~outside]).max() > 0
 
 
 def test_custom_cnn_support_with_strided_same_layers(custom_cnn, images_67x45):
@@ -163,3 +175,15 @@ def test_caller_model_still_works_unchanged(vgg19, net19, images_64x48):
     assert direct.shape == (2, 2, 1, 512)
     activations = net19.activations(images_64x48, "pool5")
     np.testing.assert_allclose(activations, direct, rtol=1e-5, atol=1e-6)
+
+
+def test_deconv_model_saves_and_loads_without_custom_objects(custom_cnn, images_67x45, tmp_path):
+    net = deconv.Deconvnet(custom_cnn)
+    model = net.deconv_model("c3")
+    model.save(tmp_path / "deconv_c3.keras")
+    loaded = keras.saving.load_model(tmp_path / "deconv_c3.keras")
+    tensors = net.forward_model("c3")(images_67x45)
+    inputs = {"signal": tf.nn.relu(tensors["c3"]),
+              **{key: tensors[key] for key in net.deconv_inputs("c3")}}
+    np.testing.assert_allclose(loaded(inputs).numpy(), model(inputs).numpy(), rtol=1e-5,
+                               atol=1e-5)

@@ -65,3 +65,32 @@ def test_bad_options(vgg16):
         deconv.Deconvnet(vgg16, rule="zeiler")
     with pytest.raises(DeconvError, match="Unknown preprocessing 'bgr'. Valid: caffe"):
         deconv.Deconvnet(vgg16, preprocessing="bgr")
+
+
+def test_bad_batch_sizes_and_ragged_images(net19, images_64x48):
+    with pytest.raises(DeconvError, match="batch_size must be an integer of at least 1"):
+        net19.project(images_64x48, "conv1_1", 0, batch_size=0)
+    with pytest.raises(DeconvError, match="batch_size"):
+        net19.activations(images_64x48, "conv1_1", batch_size=0)
+    with pytest.raises(DeconvError, match="ragged"):
+        net19.project([images_64x48[0], images_64x48[0, :10]], "conv1_1", 0)
+
+
+def test_models_deconv_cannot_read():
+    class Subclassed(keras.Model):
+        def call(self, x):
+            return x
+
+    with pytest.raises(DeconvError, match="subclassed models cannot be read"):
+        deconv.Deconvnet(Subclassed())
+    with pytest.raises(DeconvError, match="Expected a keras.Model .* received str"):
+        deconv.Deconvnet("vgg19")
+    gray = keras.Sequential([keras.Input((None, None, 1)), keras.layers.Conv2D(2, 3)])
+    with pytest.raises(DeconvError, match="takes 1 input channels"):
+        deconv.Deconvnet(gray)
+
+
+@pytest.mark.parametrize("position", [(1, 2, 3), "ab", (1.5, 2)])
+def test_receptive_field_positions_must_be_two_integers(vgg16, position):
+    with pytest.raises(DeconvError, match=r"position must be two integers \(y, x\)"):
+        deconv.receptive_field(vgg16, "conv3_1", position)

@@ -12,6 +12,7 @@ from PIL import Image
 import deconv
 from deconv import images as image_files
 from deconv import outputs
+from deconv import render
 from deconv import runner
 from deconv import sweep as sweeps_lib
 from deconv.errors import DeconvError
@@ -186,16 +187,20 @@ def _run_cli(*flags):
 def test_command_line_end_to_end(image_folder, tmp_path):
     result = _run_cli("--feat", "conv2_2", "--id", "5", "--model", "vgg16", "--weights",
                       "random", "--images", str(image_folder), "--size", str(SIZE),
-                      "--batch_size", "4", "--out", str(tmp_path))
+                      "--batch_size", "4", "--imtype", ".png", "--per_image", "2",
+                      "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     summary, done = result.stdout.strip().splitlines()[-2:]
-    assert summary.startswith(f"{image_folder.name}: read {GOOD} images, skipped 3 (1 not an "
-                              f"image Pillow can identify, 1 truncated or corrupt, 1 zero-byte "
-                              f"file); pass 1 ")
+    # .png only: img5.jpg and empty.jpg are not looked at; text.png and cut.png are skipped.
+    assert summary.startswith(f"{image_folder.name}: read {GOOD - 1} images, skipped 2 (1 not an "
+                              f"image Pillow can identify, 1 truncated or corrupt); pass 1 ")
     assert "img/s" in summary and str(tmp_path / "conv2_2_feat_5.png") in summary
     assert done.startswith("done in ") and done.endswith(f"open {tmp_path / 'index.html'}")
     manifest = _manifest(tmp_path, "conv2_2_5.json")
-    assert manifest["settings"]["weights"] == "random" and len(manifest["results"]) == GOOD
+    assert manifest["settings"]["weights"] == "random" and len(manifest["results"]) == 9
+    paths = [r["path"] for r in manifest["results"]]
+    assert all(p.endswith(".png") for p in paths)
+    assert max(paths.count(p) for p in paths) == 2
     assert "Skipping" in result.stderr
 
 
@@ -208,3 +213,78 @@ def test_command_line_errors_are_one_line(tmp_path):
     result = _run_cli("--feat", "conv1_1", "--images", str(tmp_path / "missing"))
     assert result.stderr.strip().splitlines()[-1].endswith("Image folder not found: "
                                                            f"'{tmp_path / 'missing'}'.")
+
+
+def _expected_grids(net, sweep, manifest, size=SIZE, aspect="stretch"):
+    """The grids rebuilt from the manifest alone: crops of freshly read images and projections."""
+    results = manifest["results"]
+    pixels = np.stack([image_files.read_image(r["path"], size, aspect)[0] for r in results])
+    projection = net.project_details(pixels, sweep.layer, [r["feature"] for r in results],
+                                     np.array([r["position"] for r in results]))
+    feats, ims = [], []
+    for r, image, recon in zip(results, pixels, projection.reconstructions):
+        window = deconv.receptive_field(net, sweep.layer, r["position"], (size, size), clip=False)
+        feat = render.place(render.crop(recon, r["box"]), r["box"], window, 0.0)
+        feats.append(render.upscale(render.to_uint8(feat), 64))
+        ims.append(render.upscale(render.place(render.crop(image, r["box"]), r["box"], window,
+                                               128), 64))
+    return render.grid(feats), render.grid(ims)
+
+
+def test_grids_show_the_listed_crops(net16, sweeps, outcome):
+    _, out, _ = outcome
+    for sweep in sweeps:
+        manifest = _manifest(out, f"{sweep.label}.json")
+        feat, im = _expected_grids(net16, sweep, manifest)
+        np.testing.assert_array_equal(np.asarray(Image.open(out / manifest["files"]["im"])), im)
+        written = np.asarray(Image.open(out / manifest["files"]["feat"])).astype(int)
+        assert np.abs(written - feat).max() <= 1 and (written != feat).mean() < 0.01
+
+
+def test_pass_two_names_a_changed_image(net16, image_folder, tmp_path):
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    for name in ("img0.png", "img2.png", "img4.png"):
+        (folder / name).write_bytes((image_folder / "dogs" / name).read_bytes())
+    paths = image_files.find_images(str(folder), image_files.parse_extensions(None))
+    sweep = sweeps_lib.make_sweep(net16, "conv2_1", 3, top=3)
+    settings = runner.Settings(SIZE, batch_size=2)
+    state, _ = runner.scan_all(net16, paths, [sweep], settings)
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(folder / "img2.png")  # now black
+    _, manifests, notes = runner.project_all(net16, paths, [sweep], state, str(tmp_path / "out"),
+                                             settings, {})
+    changed = [note for note in notes[sweep.label] if "img2.png" in note]
+    assert len(changed) == 1 and "in pass 1 but" in changed[0]
+    assert changed[0] in manifests[0]["notes"]
+
+
+def test_every_map_sweep(net16, image_folder, tmp_path):
+    paths = image_files.find_images(str(image_folder), image_files.parse_extensions(None))
+    every = sweeps_lib.make_sweep(net16, "conv1_2", sweeps_lib.EACH_MAP, top=2)
+    outcome = runner.run(net16, paths, [every], str(tmp_path), runner.Settings(SIZE, batch_size=5),
+                         {})
+    assert len(outcome.manifests) == 64 and len(os.listdir(tmp_path)) == 3 * 64
+    for feature in (0, 17, 63):
+        single = sweeps_lib.make_sweep(net16, "conv1_2", feature, top=2)
+        expected, _ = _brute_force(net16, paths, single)
+        manifest = _manifest(tmp_path, f"conv1_2_{feature}.json")
+        assert [(r["path"], r["feature"]) for r in manifest["results"]] == [
+            (paths[image], feature) for _, image, _ in expected]
+        assert [r["value"] for r in manifest["results"]] == pytest.approx(
+            [-v for v, _, _ in expected], rel=1e-5)
+    assert not any(outcome.notes.values())  # every projected value matched pass 1
+
+
+def test_crop_aspect_boxes_in_original_pixels(net16, image_folder, tmp_path):
+    paths = image_files.find_images(str(image_folder), image_files.parse_extensions(None))
+    sweep = sweeps_lib.make_sweep(net16, "conv2_2", None, top=3)
+    outcome = runner.run(net16, paths, [sweep], str(tmp_path),
+                         runner.Settings(SIZE, aspect="crop", batch_size=4), {})
+    for result in outcome.manifests[0]["results"]:
+        height, width = result["original_size"]
+        assert result["box_original"] == image_files.to_original(
+            result["box"], (height, width), SIZE, "crop")
+        top, left, bottom, right = result["box_original"]
+        assert 0 <= top < bottom <= height and 0 <= left < right <= width
+    feat, im = _expected_grids(net16, sweep, outcome.manifests[0], aspect="crop")
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "conv2_2_im.png")), im)

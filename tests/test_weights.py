@@ -183,3 +183,54 @@ def test_user_keras_model_loads_safely(tmp_path):
     unsafe.save(tmp_path / "lambda.keras")
     with pytest.raises(DeconvError, match="safe_mode"):
         deconv.load_model(str(tmp_path / "lambda.keras"))
+
+
+class _Call:
+    """Pickles as a call of `function(*args)`: crafted weight files."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
+
+
+@pytest.mark.parametrize("payload,match", [
+    (_Call(__import__("codecs").encode, "x", "rot13"), "not allowed"),
+    (_Call(np.dtype, "zzz"), "Cannot read weights file"),
+])
+def test_crafted_pickles_give_one_line_errors(tmp_path, payload, match):
+    np.save(tmp_path / "crafted.npy", np.array({"conv1_1": [payload]}), allow_pickle=True)
+    with pytest.raises(DeconvError, match=match):
+        deconv.load_model("vgg16", weights=str(tmp_path / "crafted.npy"))
+
+
+def test_non_numeric_weights_are_refused_before_assigning(tmp_path, vgg16_arrays):
+    bad = {names.paper_name(k): v for k, v in vgg16_arrays.items()}
+    bad["conv3_1"] = [np.full(bad["conv3_1"][0].shape, "a"), bad["conv3_1"][1]]
+    np.save(tmp_path / "strings.npy", bad, allow_pickle=True)
+    model = deconv.load_model("vgg16", weights=None, seed=0)
+    before = model.get_layer("block1_conv1").kernel.numpy()
+    with pytest.raises(DeconvError, match="'block3_conv1'; weights must be finite numbers"):
+        weights.load_into(model, str(tmp_path / "strings.npy"))
+    np.testing.assert_array_equal(model.get_layer("block1_conv1").kernel.numpy(), before)
+
+
+def test_broken_legacy_h5_is_reported(tmp_path):
+    with h5py.File(tmp_path / "broken.h5", "w") as h5:
+        h5.attrs["layer_names"] = [b"block1_conv1"]
+        h5.create_group("block1_conv1").attrs["weight_names"] = [b"block1_conv1/kernel:0"]
+    with pytest.raises(DeconvError, match="Cannot read weights file"):
+        deconv.load_model("vgg16", weights=str(tmp_path / "broken.h5"))
+
+
+def test_keras_model_with_random_weights_is_reinitialised(tmp_path):
+    model = build_custom_cnn()
+    model.save(tmp_path / "custom.keras")
+    a = deconv.load_model(str(tmp_path / "custom.keras"), weights="random", seed=1)
+    b = deconv.load_model(str(tmp_path / "custom.keras"), weights="random", seed=1)
+    saved = model.get_layer("c2").kernel.numpy()
+    assert not np.allclose(a.get_layer("c2").kernel.numpy(), saved)
+    np.testing.assert_array_equal(a.get_layer("c2").kernel.numpy(), b.get_layer("c2").kernel.numpy())
+    with pytest.raises(DeconvError, match="seed must be an integer"):
+        deconv.load_model("vgg16", weights=None, seed="x")

@@ -1,0 +1,302 @@
+"""Config-file sweeps: errors with lines, one pass for all sweeps, resuming, index.html, TensorBoard."""
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import deconv
+from deconv import checkpoint
+from deconv import config as config_lib
+from deconv import images as image_files
+from deconv import runner
+from deconv import sweep as sweeps_lib
+from deconv.errors import DeconvError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _write(tmp_path, text, name="run.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """Two small datasets of random images."""
+    root = tmp_path_factory.mktemp("datasets")
+    rng = np.random.default_rng(3)
+    for name, count in (("people", 5), ("dog", 4)):
+        (root / name).mkdir()
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 256, (36, 40, 3), np.uint8)).save(
+                root / name / f"{name}{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def net16(vgg16):
+    return deconv.Deconvnet(vgg16)
+
+
+@pytest.mark.parametrize("text,match", [
+    ("topk = 3\n[[sweeps]]\nlayer = 'conv1_1'\n",
+     r"run.toml:1: unknown key 'topk' in the top level; valid keys: .*top"),
+    ("[[sweeps]]\nlayer = 'conv1_1'\n\n[[sweeps]]\nlayer = 'conv2_1'\nfeatuers = 3\n",
+     r"run.toml:6: unknown key 'featuers' in \[\[sweeps\]\] #2; valid keys: datasets, features"),
+    ("[[datasets]]\nimages = 'x'\nsize = '224'\n[[sweeps]]\nlayer = 'conv1_1'\n",
+     r"run.toml:3: 'size' must be an integer; received str '224'"),
+    ("aspect = 'fit'\n[[sweeps]]\nlayer = 'conv1_1'\n",
+     r"run.toml:1: 'aspect' must be one of stretch, crop; received 'fit'"),
+    ("[[sweeps]]\nlayer = 'conv1_1'\ntop = 0\n", r"run.toml:3: 'top' must be at least 1"),
+    ("[[sweeps]]\nlayer = 'conv1_1'\nfeatures = 'some'\n",
+     r"run.toml:3: 'features' must be a map id, a list of map ids or \"all\""),
+    ("[[sweeps]]\nlayer = 'conv1_1'\ndatasets = ['cats']\n",
+     r"run.toml:3: 'datasets' must list dataset names"),
+    ("[[sweeps]]\nlayer = \n", r"run.toml: invalid TOML: "),
+    ("out = 'x'\n", r"run.toml: no \[\[sweeps\]\]"),
+    ("[[sweeps]]\ntop = 3\n", r"run.toml:1: \[\[sweeps\]\] #1 needs a 'layer'"),
+])
+def test_config_errors_name_file_and_line(tmp_path, text, match):
+    with pytest.raises(DeconvError, match=match):
+        config_lib.load(_write(tmp_path, text))
+
+
+def test_bad_sweeps_are_reported_with_their_line_before_reading(tmp_path, net16):
+    path = _write(tmp_path, "images = 'nowhere'\n[[sweeps]]\nlayer = 'conv1_1'\n\n[[sweeps]]\n"
+                            "layer = 'conv3_1'\nfeatures = [1, 300]\n")
+    with pytest.raises(DeconvError, match=r"run.toml:5: Feature 300 is out of range for layer "
+                                          r"'conv3_1', which has 256 feature maps"):
+        runner.plan(net16, config_lib.load(path))
+
+
+def test_defaults_datasets_and_overrides(tmp_path):
+    path = _write(tmp_path, """
+out = "o"
+size = 64
+top = 4
+[[datasets]]
+name = "a"
+images = "x"
+[[datasets]]
+images = "y/b/"
+size = 32
+[[sweeps]]
+layer = "conv2_2"
+features = [59, 7]
+[[sweeps]]
+layer = "conv4_4"
+features = "all"
+datasets = ["a"]
+mode = "maps"
+""")
+    config = config_lib.load(path)
+    assert [(d.name, d.images, d.size) for d in config.datasets] == [("a", "x", 64),
+                                                                     ("b", "y/b/", 32)]
+    assert [(s.layer, s.features, s.top, s.mode, s.datasets) for s in config.sweeps] == [
+        ("conv2_2", [59, 7], 4, "activation", None), ("conv4_4", "all", 4, "maps", ["a"])]
+    config = config_lib.override(config, out="p", size=96, top=2, batch_size=3)
+    assert (config.out, config.batch_size) == ("p", 3)
+    assert [d.size for d in config.datasets] == [96, 96]
+    assert [s.top for s in config.sweeps] == [2, 2]
+
+
+@pytest.mark.parametrize("name", sorted(os.listdir(os.path.join(ROOT, "configs"))))
+def test_shipped_configs_are_valid(name, vgg16, net19):
+    if not name.endswith(".toml"):
+        return
+    config = config_lib.load(os.path.join(ROOT, "configs", name))
+    net = net19 if config.model == "vgg19" else deconv.Deconvnet(vgg16)
+    planned = runner.plan(net, config)
+    assert all(planned.values())
+    for dataset in config.datasets or [config_lib.DatasetConfig("x", "examples/images")]:
+        assert os.path.isdir(os.path.join(ROOT, dataset.images))
+
+
+def test_one_pass_serves_every_sweep(net16, folders, tmp_path, monkeypatch):
+    datasets_streamed, batches, reads = [], [], []
+    original_dataset, original_candidates = sweeps_lib.dataset.image_dataset, sweeps_lib.candidates_fn
+    original_read = image_files.read_image
+
+    def counting_dataset(paths, *args, **kwargs):
+        datasets_streamed.append(len(paths))
+        return original_dataset(paths, *args, **kwargs)
+
+    def counting_candidates(net, sweeps):
+        compiled = original_candidates(net, sweeps)
+
+        def forward(images):
+            batches.append(len(images))
+            return compiled(images)
+
+        return forward
+
+    def counting_read(path, *args, **kwargs):
+        reads.append(os.path.basename(path))
+        return original_read(path, *args, **kwargs)
+
+    monkeypatch.setattr(sweeps_lib.dataset, "image_dataset", counting_dataset)
+    monkeypatch.setattr(sweeps_lib, "candidates_fn", counting_candidates)
+    monkeypatch.setattr(image_files, "read_image", counting_read)
+    config = config_lib.load(_write(tmp_path, f"""
+out = "{tmp_path / 'out'}"
+images = "{folders / 'people'}"
+size = 32
+batch_size = 2
+top = 2
+[[sweeps]]
+layer = "conv1_2"
+[[sweeps]]
+layer = "conv3_3"
+features = [5, 9]
+[[sweeps]]
+layer = "pool2"
+features = "all"
+"""))
+    outcomes, _ = runner.run_config(net16, config, {"weights": "test"}, {})
+    pass1_reads = len(reads) - sum(len(m["results"]) for m in outcomes["people"].manifests)
+    assert datasets_streamed == [5]  # one stream over the 5 images for all 4 + 128 sweeps
+    assert batches == [2, 2, 1]  # one forward call per batch, whatever the number of sweeps
+    assert pass1_reads == 5
+    assert len(outcomes["people"].manifests) == 1 + 2 + 128
+
+
+def _kill_resume_images(root, count=150):
+    rng = np.random.default_rng(11)
+    root.mkdir()
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 256, (72, 72, 3), np.uint8)).save(root / f"{i:03d}.png")
+
+
+def _command(images, out, *extra):
+    return [sys.executable, "-m", "deconv.run", "--model", "vgg16", "--weights", "random",
+            "--feat", "conv5_1", "--images", str(images), "--size", "96", "--batch_size", "2",
+            "--checkpoint_every", "1", "--noprogress", "--out", str(out), *extra]
+
+
+def _saved_cursor(path):
+    try:
+        return checkpoint.load(path)[1].cursor
+    except (TypeError, DeconvError):
+        return 0
+
+
+def test_killed_run_resumes_to_identical_manifests(tmp_path):
+    images, out = tmp_path / "images", tmp_path / "out"
+    _kill_resume_images(images)
+    reference = subprocess.run(_command(images, out, "--top", "5"), capture_output=True,
+                               text=True, timeout=600)
+    assert reference.returncode == 0, reference.stderr
+    expected = {name: (out / name).read_bytes() for name in os.listdir(out)}
+    shutil.rmtree(out)
+
+    process = subprocess.Popen(_command(images, out, "--top", "5"), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    state = out / checkpoint.FILE_NAME
+    deadline = time.time() + 300
+    while _saved_cursor(state) < 10 and process.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    cursor = _saved_cursor(state)
+    assert 0 < cursor < 150, "the run should have been killed part-way through pass 1"
+    assert not (out / "conv5_1_feat.png").exists()
+
+    changed = subprocess.run(_command(images, out, "--top", "6"), capture_output=True, text=True,
+                             timeout=600)
+    assert changed.returncode == 2
+    assert "holds an unfinished run with a different config" in changed.stderr.splitlines()[-1]
+    assert "--restart" in changed.stderr.splitlines()[-1]
+
+    resumed = subprocess.run(_command(images, out, "--top", "5"), capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Resuming {out} at image " in resumed.stderr
+    assert not state.exists()  # a finished run leaves no state behind
+    assert {name: (out / name).read_bytes() for name in os.listdir(out)} == expected
+
+
+def test_restart_discards_a_saved_state(net16, folders, tmp_path):
+    paths = image_files.find_images(str(folders / "dog"), image_files.parse_extensions(None))
+    sweeps = [sweeps_lib.make_sweep(net16, "conv2_1", 4, top=2)]
+    settings = runner.Settings(32, batch_size=2)
+    stale = sweeps_lib.ScanState.fresh(net16, sweeps)
+    stale.cursor = 2
+    checkpoint.save(str(tmp_path / checkpoint.FILE_NAME), stale, "another run")
+    with pytest.raises(DeconvError, match="different config, model, weights or image list"):
+        runner.run_resumable(net16, paths, sweeps, str(tmp_path), settings, {}, {})
+    outcome = runner.run_resumable(net16, paths, sweeps, str(tmp_path), settings, {}, {},
+                                   restart=True)
+    assert outcome.state.cursor == 4 and outcome.state.read == 4
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    raise AssertionError("the index.html test needs Chromium: apt-get install chromium "
+                         "(.ci/run installs it)")
+
+
+def test_index_html_renders_every_grid_in_chromium(net16, folders, tmp_path):
+    out = tmp_path / "out"
+    config = config_lib.load(_write(tmp_path, f"""
+out = "{out}"
+size = 32
+top = 3
+[[datasets]]
+name = "people"
+images = "{folders / 'people'}"
+[[datasets]]
+name = "dog"
+images = "{folders / 'dog'}"
+[[sweeps]]
+layer = "conv2_1"
+[[sweeps]]
+layer = "conv3_2"
+features = 17
+datasets = ["dog"]
+"""))
+    _, index = runner.run_config(net16, config, {"weights": "test"}, {})
+    assert index == str(out / "index.html")
+    dom = subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+         "--virtual-time-budget=10000", "--dump-dom", f"file://{index}"],
+        capture_output=True, text=True, timeout=120).stdout
+    images = dom.count("<img ")
+    assert images == 2 * 3  # people: conv2_1; dog: conv2_1 and conv3_2/17
+    assert dom.count('data-loaded="1"') == images, dom[:2000]
+    for text in ("people", "dog", "conv3_2, map 17", "dog0.png", "image patches"):
+        assert text in dom
+
+
+def test_tensorboard_summaries(net16, folders, tmp_path):
+    from deconv import summaries
+    config = config_lib.RunConfig(
+        [config_lib.DatasetConfig("dog", str(folders / "dog"), size=32)],
+        [config_lib.SweepConfig("conv2_2", [3, 4], top=2)], out=str(tmp_path / "out"))
+    board = summaries.Writer(str(tmp_path / "tb"))
+    runner.run_config(net16, config, {"weights": "test"}, {}, on_written=board.add)
+    board.close()
+    tags = {}
+    for event_file in glob.glob(str(tmp_path / "tb" / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(event_file):
+            for value in event.summary.value:
+                tags[value.tag] = value
+    assert set(tags) == {"dog/conv2_2_3", "dog/conv2_2_4", "dog/conv2_2_3/manifest",
+                         "dog/conv2_2_4/manifest"}
+    images = tf.make_ndarray(tags["dog/conv2_2_3"].tensor)
+    assert len(images) == 2 + 2  # width, height, then the two encoded PNGs
+    text = tf.make_ndarray(tags["dog/conv2_2_4/manifest"].tensor).item().decode()
+    assert json.loads(text.strip("`\n"))["feature"] == 4
