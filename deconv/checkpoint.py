@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from deconv import outputs
+from deconv import weights
 from deconv.errors import DeconvError
 from deconv.sweep import ScanState
 from deconv.topk import RunningTopK
@@ -22,18 +23,12 @@ from deconv.topk import RunningTopK
 FILE_NAME = ".deconv_state.npz"
 
 
-def file_identity(path):
-    """Returns `path` with its size and modification time: cheap, and changes with the file."""
-    stat = os.stat(path)
-    return [os.path.abspath(path), stat.st_size, stat.st_mtime_ns]
-
-
 def fingerprint(described, paths):
     """Returns a hex digest of the run's description (a JSON-ready dict) and its image files."""
     digest = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode())
     for path in paths:
         try:
-            digest.update(json.dumps(file_identity(path)).encode())
+            digest.update(json.dumps(weights.file_identity(path)).encode())
         except OSError:
             digest.update(f"{path} missing".encode())
     return digest.hexdigest()

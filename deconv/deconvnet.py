@@ -128,20 +128,32 @@ class Deconvnet:
         return self._cached(("activations", resolved), lambda: reverse.forward_model(
             self._graph(False), resolved, "forward"))
 
-    # Compiled functions: one per layer (and mode), built on first use.
+    # Graph functions, to compile or export: one per layer (and mode), built on first use.
+
+    def activations_graph(self, layer):
+        """Returns `images (float, [0, 255]) -> activations`, uncompiled (see `serving`)."""
+        name = self.resolve(layer)
+        return _Activations(self.activation_model([name]), name)
+
+    def projection_graph(self, layer, mode="activation"):
+        """Returns `(images, *selection) -> (reconstructions, values, positions)`, uncompiled.
+
+        The selection is `(features (N,) int32, positions (N, 2) int32)`, `(-1, -1)` for a map's
+        maximum, in mode "activation"; a channel mask `(C,)` float32 in mode "maps".
+        """
+        name = self.resolve(layer)
+        return _Project(self.forward_model(name), self.deconv_model(name), name,
+                        self.deconv_inputs(name), mode)
 
     def _activations_fn(self, layer):
         return self._cached(("activations_fn", layer), lambda: tf.function(
-            _Activations(self.activation_model([layer]), layer),
-            input_signature=[_IMAGES_SPEC]))
+            self.activations_graph(layer), input_signature=[_IMAGES_SPEC]))
 
     def _project_fn(self, layer, mode):
         selector_specs = ([tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], tf.int32)]
                           if mode == "activation" else [tf.TensorSpec([None], tf.float32)])
         return self._cached(("project_fn", layer, mode), lambda: tf.function(
-            _Project(self.forward_model(layer), self.deconv_model(layer), layer,
-                     self.deconv_inputs(layer), mode),
-            input_signature=[_IMAGES_SPEC, *selector_specs]))
+            self.projection_graph(layer, mode), input_signature=[_IMAGES_SPEC, *selector_specs]))
 
     def _project_each_fn(self, layer):
         keys = self.deconv_inputs(layer)

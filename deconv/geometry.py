@@ -2,7 +2,8 @@
 
 Pure arithmetic on the chain of steps; nothing here runs a model. Padding follows TensorFlow:
 `"valid"` pads nothing; `"same"` pads `max((out - 1) * stride + extent - in, 0)` in all, the
-smaller half before.
+smaller half before. `input_sizes` and `window` also accept scalar tensors for sizes and
+positions (pass `maximum=tf.maximum`), so a SavedModel computes boxes in its graph.
 """
 import operator
 
@@ -28,7 +29,7 @@ def _out_size(size, geometry, axis):
     return (size - _extent(geometry, axis)) // stride + 1
 
 
-def _pad_before(geometry, axis, in_size, layer_name):
+def _pad_before(geometry, axis, in_size, layer_name, maximum=max):
     extent, stride = _extent(geometry, axis), geometry.strides[axis]
     if geometry.padding == "valid":
         return 0
@@ -38,7 +39,7 @@ def _pad_before(geometry, axis, in_size, layer_name):
         raise DeconvError(f"Layer {layer_name!r} pads 'same' with stride {stride}: its receptive "
                           f"field depends on the image size; pass image_size=(height, width).")
     out_size = -(-in_size // stride)
-    return max((out_size - 1) * stride + extent - in_size, 0) // 2
+    return maximum((out_size - 1) * stride + extent - in_size, 0) // 2
 
 
 def map_sizes(steps, image_size):
@@ -53,6 +54,35 @@ def map_sizes(steps, image_size):
             current = tuple(_out_size(current[axis], geometry, axis) for axis in (0, 1))
         sizes.append(current)
     return sizes
+
+
+def input_sizes(steps, image_size):
+    """Returns the `(height, width)` each step reads, for an input of `image_size`, then that
+    of the last step's output: `len(steps) + 1` sizes, unchecked."""
+    sizes, current = [], tuple(image_size)
+    for step in steps:
+        sizes.append(current)
+        geometry = step.rule.geometry(step.layer)
+        if geometry is not None:
+            current = tuple(_out_size(current[axis], geometry, axis) for axis in (0, 1))
+    return sizes + [current]
+
+
+def window(steps, index, y, x, in_sizes=None, maximum=max):
+    """Returns the unclipped half-open `(top, left, bottom, right)` seen by `steps[index]` at
+    `(y, x)`; `in_sizes` (from `input_sizes`) is needed only for strided 'same' layers."""
+    box = [[y, y + 1], [x, x + 1]]  # walked from the layer down to the pixels
+    for i in range(index, -1, -1):
+        geometry = steps[i].rule.geometry(steps[i].layer)
+        if geometry is None:
+            continue
+        for axis in (0, 1):
+            in_size = in_sizes[i][axis] if in_sizes else None
+            pad = _pad_before(geometry, axis, in_size, steps[i].name, maximum)
+            lo, hi = box[axis]
+            stride = geometry.strides[axis]
+            box[axis] = [lo * stride - pad, (hi - 1) * stride - pad + _extent(geometry, axis)]
+    return box[0][0], box[1][0], box[0][1], box[1][1]
 
 
 def min_image_size(steps, index):
@@ -95,7 +125,6 @@ def receptive_field(model, layer, position, image_size=None, clip=True):
                               f"{image_size!r}.") from None
         if len(image_size) != 2:
             raise DeconvError(f"image_size must be (height, width); received {image_size!r}.")
-    in_sizes = [tuple(image_size)] + map_sizes(steps, image_size)[:-1] if image_size else None
     if image_size is not None:
         height, width = map_sizes(steps[:index + 1], image_size)[-1]
         if not (0 <= y < height and 0 <= x < width):
@@ -103,22 +132,11 @@ def receptive_field(model, layer, position, image_size=None, clip=True):
                               f"{layer!r} for a {image_size[0]}x{image_size[1]} image.")
     elif y < 0 or x < 0:
         raise DeconvError(f"Position {(y, x)} must not be negative.")
-    # Half-open [lo, hi) intervals per axis, walked from the layer down to the pixels.
-    box = [[y, y + 1], [x, x + 1]]
-    for i in range(index, -1, -1):
-        geometry = steps[i].rule.geometry(steps[i].layer)
-        if geometry is None:
-            continue
-        for axis in (0, 1):
-            in_size = in_sizes[i][axis] if in_sizes else None
-            pad = _pad_before(geometry, axis, in_size, steps[i].name)
-            lo, hi = box[axis]
-            stride = geometry.strides[axis]
-            box[axis] = [lo * stride - pad, (hi - 1) * stride - pad + _extent(geometry, axis)]
+    in_sizes = input_sizes(steps, image_size) if image_size is not None else None
+    top, left, bottom, right = window(steps, index, y, x, in_sizes)
     if not clip:
-        return box[0][0], box[1][0], box[0][1], box[1][1]
-    top, bottom = max(box[0][0], 0), box[0][1]
-    left, right = max(box[1][0], 0), box[1][1]
+        return top, left, bottom, right
+    top, left = max(top, 0), max(left, 0)
     if image_size is not None:
         bottom, right = min(bottom, image_size[0]), min(right, image_size[1])
     return top, left, bottom, right

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from deconv import names
+from deconv.deconvnet import Deconvnet
 from deconv import weights as weight_files
 from deconv.errors import DeconvError
 
@@ -127,3 +128,31 @@ def convert_npy(npy_path, out_path, arch=None):
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     model.save_weights(out_path)
     return arch, out_path
+
+
+def deferred_net(model, weights, seed=None, rule="deconvnet", preprocessing="auto"):
+    """Builds a `Deconvnet` now and defers loading large weights, so input can be checked first.
+
+    Args:
+      model: `"vgg19"`, `"vgg16"` or a `.keras` path.
+      weights: `"imagenet"`, a weights file or `"random"` (seeded by `seed`).
+      seed, rule, preprocessing: see `load_model` and `Deconvnet`.
+
+    Returns:
+      `(net, load)`: `load()` loads the weights (if not loaded yet) and returns a JSON-ready
+      identity of the model and weights (file paths with sizes and times, or the seed).
+    """
+    if model.endswith(".keras"):
+        loaded = load_model(model, weights=weights, seed=seed)
+        identity = ["model", *weight_files.file_identity(model)]
+        if weights == "random":
+            identity += ["random", seed]
+        elif weights != "imagenet":
+            identity += weight_files.file_identity(weights)
+        return Deconvnet(loaded, preprocessing, rule), lambda: identity
+    random = weights == "random"
+    loaded = load_model(model, weights=None, seed=seed if random else None)
+    net = Deconvnet(loaded, preprocessing, rule)
+    if random:
+        return net, lambda: [model, "random", seed]
+    return net, lambda: [model, *weight_files.file_identity(load_weights(loaded, model, weights))]

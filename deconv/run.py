@@ -21,7 +21,6 @@ from absl import flags
 from absl import logging
 
 from deconv import cli  # first: quiets TensorFlow before it loads
-from deconv import checkpoint
 from deconv import config as config_lib
 from deconv import deconvnet
 from deconv import images as image_files
@@ -80,27 +79,6 @@ flags.DEFINE_integer("checkpoint_every", 10, "Save pass 1's state every this man
                      "killed run resumes where it stopped when the same command is run again.")
 flags.DEFINE_bool("restart", False, "Discard the saved state of an unfinished run in --out and "
                   "start afresh.")
-
-
-def build_net(model, weights, seed, rule, preprocessing_mode):
-    """Returns `(net, load)`: the Deconvnet, and a function that loads its weights and returns
-    their identity (call it after checking the input, so bad flags fail before large files are
-    read)."""
-    if model.endswith(".keras"):
-        loaded = models.load_model(model, weights=weights, seed=seed)
-        identity = ["model", *checkpoint.file_identity(model)]
-        if weights == "random":
-            identity += ["random", seed]
-        elif weights != "imagenet":
-            identity += checkpoint.file_identity(weights)
-        return deconvnet.Deconvnet(loaded, preprocessing_mode, rule), lambda: identity
-    random = weights == "random"
-    loaded = models.load_model(model, weights=None, seed=seed if random else None)
-    net = deconvnet.Deconvnet(loaded, preprocessing_mode, rule)
-    if random:
-        return net, lambda: [model, "random", seed]
-    return net, lambda: [model, *checkpoint.file_identity(
-        models.load_weights(loaded, model, weights))]
 
 
 def _progress_factory(enabled):
@@ -179,7 +157,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     started = time.perf_counter()
     config = run_config()
-    net, load_weights = build_net(config.model, config.weights, config.seed, config.rule,
+    net, load_weights = models.deferred_net(config.model, config.weights, config.seed, config.rule,
                                   config.preprocessing)
     runner.plan(net, config)  # every sweep checked before any file is read
     for dataset in config.datasets:

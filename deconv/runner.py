@@ -174,7 +174,7 @@ def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, re
     state = checkpoint.resume_or_start(path, print_, sweeps_lib.ScanState.fresh(net, sweeps),
                                        restart)
     if state.cursor:
-        logging.info("Resuming %s at image %d of %d.", out_dir, state.cursor, len(paths))
+        logging.warning("Resuming %s at image %d of %d.", out_dir, state.cursor, len(paths))
     batches = [0]
 
     def save_now_and_then(current):

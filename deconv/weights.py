@@ -63,6 +63,12 @@ def local_candidates(arch):
     return [KERAS_FILES[arch][0], f"{arch}.weights.h5", f"{arch}.npy"]
 
 
+def file_identity(path):
+    """Returns `path` with its size and modification time: cheap, and changes with the file."""
+    stat = os.stat(path)
+    return [os.path.abspath(path), stat.st_size, stat.st_mtime_ns]
+
+
 def md5(path):
     digest = hashlib.md5()
     with open(path, "rb") as stream:

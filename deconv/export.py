@@ -1,0 +1,53 @@
+"""Exports a layer's deconvnet as a TensorFlow SavedModel, reusable without deconv.
+
+    python -m deconv.export --feat conv4_4 --out exported/vgg19_conv4_4
+    python -m deconv.export --all_layers --model vgg16 --weights my.weights.h5 --out exported/vgg16
+
+Signatures (preprocessing inside, dynamic batch and image size): project, activations and top_k
+for the layer, or <layer>_project, ... for every conv layer with --all_layers. A README.txt
+beside the model says how to load and call it.
+"""
+import sys
+
+from absl import app
+from absl import flags
+
+from deconv import cli  # first: quiets TensorFlow before it loads
+from deconv import layers as deconv_layers
+from deconv import preprocessing
+from deconv import models
+from deconv import serving
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("feat", None, "The layer to export, e.g. conv4_4 or block4_conv4.")
+flags.DEFINE_bool("all_layers", False, "Export every conv layer in one SavedModel, with "
+                  "signatures named by layer (conv4_4_project, ...).")
+flags.DEFINE_string("out", None, "The SavedModel folder to write.")
+flags.DEFINE_string("model", "vgg19", "vgg19, vgg16, or the path of a .keras model.")
+flags.DEFINE_string("weights", "imagenet", "imagenet, a weights file, or random (smoke tests).")
+flags.DEFINE_integer("seed", 0, "Seed of --weights random.")
+flags.DEFINE_enum("rule", "deconvnet", deconv_layers.RULES, "How ReLUs are reversed.")
+flags.DEFINE_enum("preprocessing", "auto", ["auto", *preprocessing.MODES],
+                  "Input preprocessing built into the graph; auto: caffe for VGG, none for .keras.")
+
+
+@cli.one_line_errors
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS.out:
+        raise app.UsageError("--out is required: the SavedModel folder to write.")
+    if bool(FLAGS.feat) == FLAGS.all_layers:
+        raise app.UsageError("Give either --feat LAYER or --all_layers.")
+    net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
+                                      FLAGS.preprocessing)
+    layers = serving.conv_layers(net) if FLAGS.all_layers else [net.resolve(FLAGS.feat)]
+    load_weights()
+    signatures = serving.export(net, layers, FLAGS.out,
+                                f"{FLAGS.model} with weights {FLAGS.weights}")
+    print(f"wrote {FLAGS.out}: signatures {', '.join(signatures)}; see {FLAGS.out}/README.txt",
+          file=sys.stdout)
+
+
+if __name__ == "__main__":
+    app.run(main)
