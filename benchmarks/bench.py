@@ -1,0 +1,342 @@
+"""What a projection and a sweep cost, as ratios to the forward-pass floor, side by side.
+
+    python benchmarks/bench.py                      # the full set (about 15 minutes on 2 cores)
+    python benchmarks/bench.py --quick              # a tiny smoke run (the test suite's)
+    python benchmarks/bench.py --parts projection   # one part: projection, sweep, all16, memory
+
+VGG19 with seeded random weights, warm (each graph run once before timing). Timings are medians
+of repeated runs; every ratio is the median of per-repeat ratios of runs made side by side, in
+rotating order, so machine noise hits both sides alike. Results go to stdout as Markdown tables
+and to --out as JSON.
+
+  F    forward pass to the layer (Keras's MaxPool), the floor
+  Fs   the same with switches recorded (`max_pool_with_argmax`): our forward model
+  R    our reverse pass alone (deconv model, switches given)
+  G    the modified-gradient method of other tools (Captum, iNNvestigate): a forward pass and a
+       GradientTape backward with ReLU's backward replaced by relu(upstream)
+  R9   nine activations of ONE image projected together (one forward, one batched reverse)
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import deconv  # noqa: E402
+from deconv import names  # noqa: E402
+from deconv import selection  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CONV_LAYERS = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
+               "conv3_4", "conv4_1", "conv4_2", "conv4_3", "conv4_4", "conv5_1", "conv5_2",
+               "conv5_3", "conv5_4"]
+
+
+def _median_time(function, repeats):
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def _side_by_side(functions, repeats):
+    """Runs `{name: fn}` once each to warm up, then `repeats` rounds in rotating order.
+
+    Returns `{name: [seconds per round]}`.
+    """
+    for function in functions.values():
+        function()
+    times = {name: [] for name in functions}
+    order = list(functions)
+    for round_number in range(repeats):
+        rotated = order[round_number % len(order):] + order[:round_number % len(order)]
+        for name in rotated:
+            started = time.perf_counter()
+            functions[name]()
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
+def _ratio(times, top, bottom):
+    """The median of per-round ratios `sum(times[top]) / sum(times[bottom])`."""
+    tops = np.sum([times[name] for name in top], axis=0)
+    bottoms = np.sum([times[name] for name in bottom], axis=0)
+    return float(np.median(tops / bottoms))
+
+
+class ModifiedGradient:
+    """The modified-gradient deconvnet (the oracle's method, compiled): forward through the
+    model's own variables with a ReLU whose backward is relu(upstream), then the tape's input
+    gradient seeded with each image's strongest activation of one map."""
+
+    def __init__(self, net, layer):
+        self.net, self.layer = net, net.resolve(layer)
+        self.steps = net.steps[:net.layer_names.index(self.layer) + 1]
+
+    @staticmethod
+    @tf.custom_gradient
+    def _relu(x):
+        return tf.nn.relu(x), tf.nn.relu
+
+    def __call__(self, images, features):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            h = images[..., ::-1] - tf.constant([103.939, 116.779, 123.68])
+            for step in self.steps:  # VGG: 3x3 'same' convs with ReLU, 2x2 max-pools
+                layer = step.layer
+                if isinstance(layer, keras.layers.Conv2D):
+                    h = self._relu(tf.nn.conv2d(h, layer.kernel, 1, "SAME") + layer.bias)
+                else:
+                    h = tf.nn.max_pool2d(h, 2, 2, "VALID")
+            positions = -tf.ones([tf.shape(images)[0], 2], tf.int32)
+            signal, _, _ = selection.one_per_image(tf.stop_gradient(h), features, positions)
+        return tape.gradient(h, images, output_gradients=signal)
+
+
+def projection_part(net, layers, batches, size, repeats):
+    """Part 1-4: F, Fs, R, G and R9 per layer and batch size."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for layer in layers:
+        name = net.resolve(layer)
+        forward = net._activations_fn(name)
+        switches_model = net.forward_model(name)
+        deconv_model = net.deconv_model(name)
+        keys = net.deconv_inputs(name)
+        fs = tf.function(lambda x, model=switches_model: model(x, training=False))
+        reverse = tf.function(lambda inputs, model=deconv_model: model(inputs, training=False))
+        spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+        gradient = tf.function(ModifiedGradient(net, name),
+                               input_signature=[spec, tf.TensorSpec([None], tf.int32)])
+        ours = net._project_fn(name, "activation")
+        each = net._project_each_fn(name)
+        for batch in batches:
+            images = tf.constant(rng.uniform(0, 255, (batch, size, size, 3)), tf.float32)
+            features = tf.zeros([batch], tf.int32)
+            minus = -tf.ones([batch, 2], tf.int32)
+            tensors = fs(images)
+            signal, _, _ = selection.one_per_image(tensors[name], features, minus)
+            inputs = {"signal": signal, **{key: tensors[key] for key in keys}}
+            times = _side_by_side({
+                "F": lambda: forward(images).numpy(),
+                "Fs": lambda: fs(images)[name].numpy(),  # the rest stays in memory, as in use
+                "R": lambda: reverse(inputs).numpy(),
+                "G": lambda: gradient(images, features).numpy(),
+            }, repeats)
+            projected = ours(images, features, minus)[0].numpy()
+            modified = gradient(images, features).numpy()
+            error = float(np.linalg.norm(projected - modified) / max(np.linalg.norm(modified),
+                                                                     1e-30))
+            rows.append({
+                "layer": names.short(name), "batch": batch,
+                **{key: float(np.median(value)) for key, value in times.items()},
+                "R/F": _ratio(times, ["R"], ["F"]), "Fs/F": _ratio(times, ["Fs"], ["F"]),
+                "(Fs+R)/G": _ratio(times, ["Fs", "R"], ["G"]),
+                "G/F": _ratio(times, ["G"], ["F"]), "ours_vs_G_rel_error": error})
+        nine = tf.constant(rng.uniform(0, 255, (9, size, size, 3)), tf.float32)
+        one = nine[:1]
+        features9 = tf.range(9, dtype=tf.int32)
+        minus9 = -tf.ones([9, 2], tf.int32)
+        times = _side_by_side({
+            "F9": lambda: forward(nine).numpy(),
+            "R9": lambda: each(one, features9, minus9)[0].numpy(),
+            "G9": lambda: gradient(tf.repeat(one, 9, axis=0), features9).numpy(),
+        }, repeats)
+        rows.append({"layer": names.short(name), "batch": 9,
+                     **{key: float(np.median(value)) for key, value in times.items()},
+                     "R9/F9": _ratio(times, ["R9"], ["F9"]), "G9/R9": _ratio(times, ["G9"],
+                                                                            ["R9"])})
+    return rows
+
+
+def make_images(folder, count, size=(300, 400)):
+    """Writes `count` JPEGs cut from the example photos (real decoding work), once."""
+    from PIL import Image
+    os.makedirs(folder, exist_ok=True)
+    if len(os.listdir(folder)) >= count:
+        return folder
+    sources = sorted(os.path.join(ROOT, "examples", "images", name)
+                     for name in os.listdir(os.path.join(ROOT, "examples", "images")))
+    rng = np.random.default_rng(1)
+    for i in range(count):
+        with Image.open(sources[i % len(sources)]) as image:
+            image = image.convert("RGB")
+            scale = rng.uniform(1.0, 1.6)
+            image = image.resize((int(image.width * scale), int(image.height * scale)))
+            left = int(rng.integers(0, max(1, image.width - image.width // 2)))
+            top = int(rng.integers(0, max(1, image.height - image.height // 2)))
+            image = image.crop((left, top, left + image.width // 2, top + image.height // 2))
+            image.resize(size[::-1]).save(os.path.join(folder, f"{i:05d}.jpg"), quality=90)
+    return folder
+
+
+def _run(command):
+    """Runs a command; returns `(wall seconds, peak RSS in MiB, stdout)`."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=ROOT)
+    stdout, stderr = process.communicate()
+    wall = time.perf_counter() - started
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{stderr[-3000:]}")
+    peak = _children_peak_rss()
+    return wall, peak, stdout
+
+
+def _children_peak_rss():
+    import resource
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _seconds(stdout, label):
+    """Reads the seconds after `label` in a command's output: 'pass 1 12.3 s', 'in 4.5 s'."""
+    match = re.search(re.escape(label) + r" (\d+(?:\.\d+)?) s", stdout)
+    if match is None:
+        raise ValueError(f"no {label!r} in {stdout!r}")
+    return float(match.group(1))
+
+
+def _run_command(images, out, layer_flags, size, batch):
+    return [sys.executable, "-m", "deconv.run", "--weights", "random", "--images", images,
+            "--out", out, "--noprogress", "--size", str(size), "--batch_size", str(batch),
+            *layer_flags]
+
+
+def _bare_command(images, layer, size, batch):
+    return [sys.executable, os.path.join(HERE, "bare_forward.py"), "--images", images, "--layer",
+            layer, "--size", str(size), "--batch_size", str(batch)]
+
+
+def sweep_part(images, size, batch, repeats, work):
+    """Part 5: `python -m deconv.run` over the folder vs a bare forward over the same pipeline."""
+    times = {"run": [], "bare": [], "pass1": [], "pass2": [], "bare_loop": []}
+    for round_number in range(repeats):
+        for which in (["run", "bare"] if round_number % 2 == 0 else ["bare", "run"]):
+            if which == "run":
+                wall, _, stdout = _run(_run_command(
+                    images, os.path.join(work, "sweep"), ["--feat", "conv4_4", "--id", "0",
+                                                          "--restart"], size, batch))
+                times["pass1"].append(_seconds(stdout, "pass 1"))
+                times["pass2"].append(_seconds(stdout, "pass 2"))
+            else:
+                wall, _, stdout = _run(_bare_command(images, "conv4_4", size, batch))
+                times["bare_loop"].append(_seconds(stdout, "in"))
+            times[which].append(wall)
+    return {"images": len(os.listdir(images)), **{k: float(np.median(v)) for k, v in times.items()},
+            "run/bare (wall)": _ratio(times, ["run"], ["bare"]),
+            "pass1/bare loop": _ratio(times, ["pass1"], ["bare_loop"])}
+
+
+def all16_part(images, size, batch, repeats, work):
+    """Part 6: a config sweeping all 16 conv layers vs one forward pass to conv5_4."""
+    config = os.path.join(work, "all16.toml")
+    with open(config, "w") as stream:
+        stream.write("top = 9\n" + "".join(f"[[sweeps]]\nlayer = \"{layer}\"\n"
+                                           for layer in CONV_LAYERS))
+    times = {"run": [], "bare": [], "pass1": [], "pass2": [], "bare_loop": []}
+    for round_number in range(repeats):
+        for which in (["run", "bare"] if round_number % 2 == 0 else ["bare", "run"]):
+            if which == "run":
+                wall, _, stdout = _run(_run_command(images, os.path.join(work, "all16"),
+                                                    ["--config", config, "--restart"], size,
+                                                    batch))
+                times["pass1"].append(_seconds(stdout, "pass 1"))
+                times["pass2"].append(_seconds(stdout, "pass 2"))
+            else:
+                wall, _, stdout = _run(_bare_command(images, "conv5_4", size, batch))
+                times["bare_loop"].append(_seconds(stdout, "in"))
+            times[which].append(wall)
+    return {"images": len(os.listdir(images)), **{k: float(np.median(v)) for k, v in times.items()},
+            "pass1/bare loop": _ratio(times, ["pass1"], ["bare_loop"]),
+            "run/bare (wall)": _ratio(times, ["run"], ["bare"])}
+
+
+def memory_part(small, large, size, batch, work):
+    """Part 7: peak resident memory of a sweep over a small and a large folder."""
+    peaks = {}
+    for label, folder in (("small", small), ("large", large)):
+        # Each measurement in a fresh child of a fresh child, so RUSAGE_CHILDREN is its own.
+        code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+                "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(resource.getrusage("
+                "resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
+        command = [sys.executable, "-c", code, *_run_command(
+            folder, os.path.join(work, f"memory_{label}"), ["--feat", "conv2_2", "--restart"],
+            size, batch)]
+        result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True)
+        peaks[label] = float(result.stdout.strip().splitlines()[-1])
+    return {"images_small": len(os.listdir(small)), "images_large": len(os.listdir(large)),
+            "peak_MiB_small": peaks["small"], "peak_MiB_large": peaks["large"],
+            "growth": peaks["large"] / peaks["small"] - 1}
+
+
+def _table(rows, keys):
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        lines.append("| " + " | ".join(
+            (f"{row[k]:.3g}" if isinstance(row.get(k), float) else str(row.get(k, "")))
+            for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    parser.add_argument("--parts", default="projection,sweep,all16,memory")
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "deconv-bench"))
+    args = parser.parse_args()
+    quick = args.quick
+    size = 32 if quick else 224
+    repeats = 2 if quick else 7
+    parts = args.parts.split(",")
+    results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                           "python": platform.python_version(), "tensorflow": tf.__version__,
+                           "devices": [d.device_type for d in tf.config.list_physical_devices()]},
+               "size": size, "quick": quick}
+    if "projection" in parts:
+        net = deconv.Deconvnet(deconv.load_model("vgg19", weights=None, seed=0))
+        layers = ["conv1_2", "conv3_4"] if quick else ["conv1_2", "conv3_4", "conv4_4", "conv5_4"]
+        rows = projection_part(net, layers, [1, 2] if quick else [1, 8], size, repeats)
+        results["projection"] = rows
+        print(_table([r for r in rows if r["batch"] != 9],
+                     ["layer", "batch", "F", "Fs", "R", "G", "R/F", "Fs/F", "(Fs+R)/G",
+                      "ours_vs_G_rel_error"]))
+        print(_table([r for r in rows if r["batch"] == 9],
+                     ["layer", "F9", "R9", "G9", "R9/F9", "G9/R9"]))
+    work = args.work + ("-quick" if quick else "")
+    count = 6 if quick else 200
+    if "sweep" in parts or "all16" in parts:
+        images = make_images(os.path.join(work, f"images{count}"), count)
+    if "sweep" in parts:
+        results["sweep"] = sweep_part(images, size, 16, 1 if quick else 3, work)
+        print(_table([results["sweep"]], list(results["sweep"])))
+    if "all16" in parts:
+        results["all16"] = all16_part(images, size, 16, 1 if quick else 2, work)
+        print(_table([results["all16"]], list(results["all16"])))
+    if "memory" in parts:
+        small = make_images(os.path.join(work, "images100" if not quick else "images4"),
+                            4 if quick else 100)
+        large = make_images(os.path.join(work, "images2000" if not quick else "images8"),
+                            8 if quick else 2000)
+        results["memory"] = memory_part(small, large, size, 16, work)
+        print(_table([results["memory"]], list(results["memory"])))
+    if args.out:
+        with open(args.out, "w") as stream:
+            json.dump(results, stream, indent=2)
+
+
+if __name__ == "__main__":
+    main()
