@@ -11,7 +11,10 @@ and to --out as JSON.
 
   F    forward pass to the layer (Keras's MaxPool), the floor
   Fs   the same with switches recorded (`max_pool_with_argmax`): our forward model
-  R    our reverse pass alone (deconv model, switches given)
+  R    our reverse pass alone (the functional deconv model over the whole image, switches given)
+  Rw   our reverse pass inside the activation's receptive-field window (deconv.window) alone
+  P    our projection as `Deconvnet.project` runs it: Fs, selection, and Rw or R (whichever
+       `uses_window` picks: the window where it is under 80 % of the image)
   G    the modified-gradient method of other tools (Captum, iNNvestigate): a forward pass and a
        GradientTape backward with ReLU's backward replaced by relu(upstream)
   R9   nine activations of ONE image projected together (one forward, one batched reverse)
@@ -107,33 +110,39 @@ class ModifiedGradient:
 
 
 def projection_part(net, layers, batches, size, repeats):
-    """Part 1-4: F, Fs, R, G and R9 per layer and batch size."""
+    """Parts 1-4: F, Fs, R, Rw, P, G and R9 per layer and batch size."""
     rng = np.random.default_rng(0)
     rows = []
+    spec = tf.TensorSpec([None, None, None, 3], tf.float32)
     for layer in layers:
         name = net.resolve(layer)
+        windowed = net.uses_window(name, (size, size))
         forward = net._activations_fn(name)
-        switches_model = net.forward_model(name)
-        deconv_model = net.deconv_model(name)
-        keys = net.deconv_inputs(name)
+        switches_model, window_forward = net.forward_model(name), net.window_forward_model(name)
         fs = tf.function(lambda x, model=switches_model: model(x, training=False))
-        reverse = tf.function(lambda inputs, model=deconv_model: model(inputs, training=False))
-        spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+        fsw = tf.function(lambda x, model=window_forward: model(x, training=False))
+        reverse = tf.function(lambda inputs, model=net.deconv_model(name): model(
+            inputs, training=False))
+        graph = net.windowed_graph(name)
+        reverse_window = tf.function(lambda tensors, f, p, graph=graph: graph.reverse(
+            tensors, f, p, (size, size))[0])
         gradient = tf.function(ModifiedGradient(net, name),
                                input_signature=[spec, tf.TensorSpec([None], tf.int32)])
-        ours = net._project_fn(name, "activation")
-        each = net._project_each_fn(name)
+        ours = net._project_fn(name, "activation", windowed)
+        each = net._project_each_fn(name, windowed)
         for batch in batches:
             images = tf.constant(rng.uniform(0, 255, (batch, size, size, 3)), tf.float32)
             features = tf.zeros([batch], tf.int32)
             minus = -tf.ones([batch, 2], tf.int32)
-            tensors = fs(images)
+            tensors, window_tensors = fs(images), fsw(images)
             signal, _, _ = selection.one_per_image(tensors[name], features, minus)
-            inputs = {"signal": signal, **{key: tensors[key] for key in keys}}
+            inputs = {"signal": signal, **{key: tensors[key] for key in net.deconv_inputs(name)}}
             times = _side_by_side({
                 "F": lambda: forward(images).numpy(),
                 "Fs": lambda: fs(images)[name].numpy(),  # the rest stays in memory, as in use
                 "R": lambda: reverse(inputs).numpy(),
+                "Rw": lambda: reverse_window(window_tensors, features, minus).numpy(),
+                "P": lambda: ours(images, features, minus)[0].numpy(),
                 "G": lambda: gradient(images, features).numpy(),
             }, repeats)
             projected = ours(images, features, minus)[0].numpy()
@@ -141,11 +150,12 @@ def projection_part(net, layers, batches, size, repeats):
             error = float(np.linalg.norm(projected - modified) / max(np.linalg.norm(modified),
                                                                      1e-30))
             rows.append({
-                "layer": names.short(name), "batch": batch,
+                "layer": names.short(name), "batch": batch, "window": windowed,
                 **{key: float(np.median(value)) for key, value in times.items()},
-                "R/F": _ratio(times, ["R"], ["F"]), "Fs/F": _ratio(times, ["Fs"], ["F"]),
-                "(Fs+R)/G": _ratio(times, ["Fs", "R"], ["G"]),
-                "G/F": _ratio(times, ["G"], ["F"]), "ours_vs_G_rel_error": error})
+                "R/F": _ratio(times, ["R"], ["F"]), "Rw/F": _ratio(times, ["Rw"], ["F"]),
+                "Fs/F": _ratio(times, ["Fs"], ["F"]), "P/F": _ratio(times, ["P"], ["F"]),
+                "P/G": _ratio(times, ["P"], ["G"]), "(Fs+R)/G": _ratio(times, ["Fs", "R"], ["G"]),
+                "P_vs_G_rel_error": error})
         nine = tf.constant(rng.uniform(0, 255, (9, size, size, 3)), tf.float32)
         one = nine[:1]
         features9 = tf.range(9, dtype=tf.int32)
@@ -155,7 +165,7 @@ def projection_part(net, layers, batches, size, repeats):
             "R9": lambda: each(one, features9, minus9)[0].numpy(),
             "G9": lambda: gradient(tf.repeat(one, 9, axis=0), features9).numpy(),
         }, repeats)
-        rows.append({"layer": names.short(name), "batch": 9,
+        rows.append({"layer": names.short(name), "batch": 9, "window": windowed,
                      **{key: float(np.median(value)) for key, value in times.items()},
                      "R9/F9": _ratio(times, ["R9"], ["F9"]), "G9/R9": _ratio(times, ["G9"],
                                                                             ["R9"])})
@@ -312,10 +322,10 @@ def main():
         rows = projection_part(net, layers, [1, 2] if quick else [1, 8], size, repeats)
         results["projection"] = rows
         print(_table([r for r in rows if r["batch"] != 9],
-                     ["layer", "batch", "F", "Fs", "R", "G", "R/F", "Fs/F", "(Fs+R)/G",
-                      "ours_vs_G_rel_error"]))
+                     ["layer", "batch", "window", "F", "Fs", "R", "Rw", "P", "G", "R/F", "Rw/F",
+                      "Fs/F", "P/F", "P/G", "(Fs+R)/G", "P_vs_G_rel_error"]))
         print(_table([r for r in rows if r["batch"] == 9],
-                     ["layer", "F9", "R9", "G9", "R9/F9", "G9/R9"]))
+                     ["layer", "window", "F9", "R9", "G9", "R9/F9", "G9/R9"]))
     work = args.work + ("-quick" if quick else "")
     count = 6 if quick else 200
     if "sweep" in parts or "all16" in parts:

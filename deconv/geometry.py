@@ -8,14 +8,16 @@ positions (pass `maximum=tf.maximum`), so a SavedModel computes boxes in its gra
 import operator
 
 from deconv import names
-from deconv import reverse
 from deconv.errors import DeconvError
 
 
 def _steps_of(model):
     """Accepts a `Deconvnet` (anything with `.steps`) or a Keras model."""
     steps = getattr(model, "steps", None)
-    return steps if steps is not None else reverse.chain_steps(model)
+    if steps is not None:
+        return steps
+    from deconv import reverse  # reverse imports this module (through window)
+    return reverse.chain_steps(model)
 
 
 def _extent(geometry, axis):
@@ -29,7 +31,8 @@ def _out_size(size, geometry, axis):
     return (size - _extent(geometry, axis)) // stride + 1
 
 
-def _pad_before(geometry, axis, in_size, layer_name, maximum=max):
+def pad_before(geometry, axis, in_size, layer_name, maximum=max):
+    """The padding a windowed layer adds before its input along `axis` (TensorFlow's rule)."""
     extent, stride = _extent(geometry, axis), geometry.strides[axis]
     if geometry.padding == "valid":
         return 0
@@ -78,7 +81,7 @@ def window(steps, index, y, x, in_sizes=None, maximum=max):
             continue
         for axis in (0, 1):
             in_size = in_sizes[i][axis] if in_sizes else None
-            pad = _pad_before(geometry, axis, in_size, steps[i].name, maximum)
+            pad = pad_before(geometry, axis, in_size, steps[i].name, maximum)
             lo, hi = box[axis]
             stride = geometry.strides[axis]
             box[axis] = [lo * stride - pad, (hi - 1) * stride - pad + _extent(geometry, axis)]

@@ -13,9 +13,12 @@ Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Network
 import dataclasses
 
 import keras
+import tensorflow as tf
 
+from deconv import geometry as geometry_lib
 from deconv import layers as deconv_layers
 from deconv import preprocessing
+from deconv import window as window_lib
 from deconv.errors import DeconvError
 
 INPUT_KEY = "input"
@@ -57,6 +60,22 @@ def _rectify(step, signal, tensors, rule):
     return rectify(signal, tensors[step.name]) if rule == "guided" else rectify(signal)
 
 
+def _rectify_window(step, signal, window, tensors, rule):
+    """`_rectify` on a windowed signal (see `deconv.window`)."""
+    rectified = tf.nn.relu(signal)
+    if rule == "guided":
+        rectified *= tf.cast(window.crop(tensors[step.name]) > 0, rectified.dtype)
+    return rectified
+
+
+def _window_below(step, window, sizes, index):
+    """The window that `steps[index]` reads to produce `window`."""
+    layer_geometry = step.rule.geometry(step.layer)
+    pads = [geometry_lib.pad_before(layer_geometry, axis, sizes[index][axis], step.name,
+                                    tf.maximum) for axis in (0, 1)]
+    return window.below(layer_geometry, sizes[index], pads)
+
+
 class LayerRule:
     """How one layer type runs forward and backward. Subclasses override what differs."""
 
@@ -75,6 +94,21 @@ class LayerRule:
     def reverse(self, step, signal, tensors, rule):
         """Returns the signal at the step's input, given the signal at its output."""
         return signal
+
+    def window_needs(self, step, rule):
+        """Returns the keys of the forward tensors `reverse_window` reads."""
+        return []
+
+    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
+        """`reverse` on a signal that lives in a window (see `deconv.window`).
+
+        Args:
+          sizes: the map sizes each step reads (`geometry.input_sizes`); `index`: the step's.
+
+        Returns:
+          `(signal, window)` at the step's input.
+        """
+        return signal, window
 
     def geometry(self, layer):
         """Returns the layer's `Geometry`, or None for a pointwise layer."""
@@ -102,6 +136,12 @@ class ReluRule(LayerRule):
     def reverse(self, step, signal, tensors, rule):
         return _rectify(step, signal, tensors, rule)
 
+    def window_needs(self, step, rule):
+        return self.needs(step, rule)
+
+    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
+        return _rectify_window(step, signal, window, tensors, rule), window
+
 
 class ActivationRule(ReluRule):
     """`Activation` layers: `relu` is rectified, `linear` passes."""
@@ -118,6 +158,11 @@ class ActivationRule(ReluRule):
         if _activation_name(step.layer) == "relu":
             return super().reverse(step, signal, tensors, rule)
         return signal
+
+    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
+        if _activation_name(step.layer) == "relu":
+            return super().reverse_window(step, signal, window, tensors, rule, sizes, index)
+        return signal, window
 
 
 class Conv2DRule(LayerRule):
@@ -149,6 +194,17 @@ class Conv2DRule(LayerRule):
             return transpose(signal, tensors[step.input_key])
         return transpose(signal)
 
+    def window_needs(self, step, rule):
+        relu = _activation_name(step.layer) == "relu"
+        return [step.name] if rule == "guided" and relu else []
+
+    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
+        if _activation_name(step.layer) == "relu":
+            signal = _rectify_window(step, signal, window, tensors, rule)
+        below = _window_below(step, window, sizes, index)
+        return window_lib.conv_transpose(signal, step.layer.kernel, self.geometry(step.layer),
+                                         below), below
+
     def geometry(self, layer):
         return Geometry(tuple(layer.kernel_size), tuple(layer.strides),
                         tuple(layer.dilation_rate), layer.padding)
@@ -178,6 +234,15 @@ class MaxPool2DRule(LayerRule):
         unpool = deconv_layers.Unpool(layer.pool_size, layer.strides, layer.padding,
                                       name=f"{step.name}_unpool")
         return unpool(signal, tensors[switches_key(step.name)], tensors[step.input_key])
+
+    def window_needs(self, step, rule):
+        return [switches_key(step.name)]
+
+    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
+        below = _window_below(step, window, sizes, index)
+        return window_lib.unpool(signal, tensors[switches_key(step.name)],
+                                 self.geometry(step.layer), window, below,
+                                 signal.shape[-1]), below
 
     def geometry(self, layer):
         return Geometry(tuple(layer.pool_size), tuple(layer.strides), (1, 1), layer.padding)
@@ -301,6 +366,14 @@ def deconv_inputs(steps, target, rule):
     keys = []
     for step in steps[:target + 1]:
         keys.extend(key for key in step.rule.needs(step, rule) if key not in keys)
+    return keys
+
+
+def window_inputs(steps, target, rule):
+    """Returns the keys of the forward tensors the windowed reverse of `target` reads."""
+    keys = []
+    for step in steps[:target + 1]:
+        keys.extend(key for key in step.rule.window_needs(step, rule) if key not in keys)
     return keys
 
 

@@ -13,8 +13,9 @@ CASES = [("conv1_2", [0, 5]), ("conv3_1", [1, 7]), ("pool3", [2]), ("conv5_1", [
          ("conv5_4", [4, 9])]
 
 
-def _assert_matches_oracle(net, model, images, layer, feature, rule="deconvnet", caffe=True):
-    projection = net.project_details(images, layer, feature)
+def _assert_matches_oracle(net, model, images, layer, feature, rule="deconvnet", caffe=True,
+                           windowed="auto"):
+    projection = net.project_details(images, layer, feature, windowed=windowed)
     expected, values, positions = oracle.project_max(
         model, images, deconv.names.keras_name(layer) or layer, feature, rule, caffe)
     np.testing.assert_allclose(projection.values, values, rtol=1e-5, atol=1e-7)
@@ -29,29 +30,37 @@ def _assert_matches_oracle(net, model, images, layer, feature, rule="deconvnet",
 
 @pytest.mark.parametrize("layer,features", CASES)
 @pytest.mark.parametrize("size", ["images_67x45", "images_64x48"])
-def test_projection_equals_modified_gradient(net19, vgg19, layer, features, size, request):
+@pytest.mark.parametrize("windowed", [False, True], ids=["full", "windowed"])
+def test_projection_equals_modified_gradient(net19, vgg19, layer, features, size, windowed,
+                                             request):
+    """Both reverse paths: the deconv model over the whole image, and inside the window."""
     images = request.getfixturevalue(size)
     for feature in features:
-        _assert_matches_oracle(net19, vgg19, images, layer, feature)
+        _assert_matches_oracle(net19, vgg19, images, layer, feature, windowed=windowed)
 
 
 def test_full_size_vgg19_projection_equals_oracle(net19, vgg19):
     images = np.random.default_rng(3).uniform(0, 255, (1, 224, 224, 3))
     _assert_matches_oracle(net19, vgg19, images, "conv5_4", 11)
+    _assert_matches_oracle(net19, vgg19, images, "conv4_2", 11, windowed=True)
 
 
-def test_guided_rule_equals_guided_gradient(vgg19, images_64x48):
+@pytest.mark.parametrize("windowed", [False, True], ids=["full", "windowed"])
+def test_guided_rule_equals_guided_gradient(vgg19, images_64x48, windowed):
     net = deconv.Deconvnet(vgg19, rule="guided")
     for layer, features in CASES[:3]:
-        _assert_matches_oracle(net, vgg19, images_64x48, layer, features[0], rule="guided")
+        _assert_matches_oracle(net, vgg19, images_64x48, layer, features[0], rule="guided",
+                               windowed=windowed)
 
 
-def test_custom_cnn_projection_equals_oracle(custom_cnn, images_67x45):
+@pytest.mark.parametrize("windowed", [False, True], ids=["full", "windowed"])
+def test_custom_cnn_projection_equals_oracle(custom_cnn, images_67x45, windowed):
     """Strided/valid/dilated convs, ReLU layers, overlapping 'same' pooling, no preprocessing."""
     net = deconv.Deconvnet(custom_cnn)
     assert net.preprocessing.name == "none"
     for layer, feature in [("c1", 2), ("p1", 0), ("c2", 2), ("c3", 0), ("a3", 1)]:
-        _assert_matches_oracle(net, custom_cnn, images_67x45, layer, feature, caffe=False)
+        _assert_matches_oracle(net, custom_cnn, images_67x45, layer, feature, caffe=False,
+                               windowed=windowed)
 
 
 def test_explicit_positions_and_per_image_features(net19, vgg19, images_64x48):
@@ -93,16 +102,22 @@ def test_maps_mode_projects_whole_maps_together(net19, vgg19, images_64x48):
     assert oracle.relative_error(recon, expected).max() <= 1e-4
 
 
-def test_project_each_equals_separate_projections(net19, images_64x48):
+@pytest.mark.parametrize("windowed", [False, True], ids=["full", "windowed"])
+def test_project_each_equals_separate_projections(net19, images_64x48, windowed):
     image = images_64x48[0]
     features = np.array([1, 4, 4, 30])
     positions = np.array([[-1, -1], [2, 3], [5, 1], [-1, -1]])
-    each = net19.project_each(image, "conv4_2", features, positions)
+    each = net19.project_each(image, "conv4_2", features, positions, windowed=windowed)
     for i in range(len(features)):
         one = net19.project_details(image[None], "conv4_2", int(features[i]),
-                                    None if positions[i, 0] < 0 else positions[i])
-        np.testing.assert_allclose(each.reconstructions[i], one.reconstructions[0], rtol=1e-5,
-                                   atol=1e-6 * np.abs(one.reconstructions).max())
+                                    None if positions[i, 0] < 0 else positions[i],
+                                    windowed=not windowed)  # the other path
+        assert each.values[i] == pytest.approx(one.values[0], rel=1e-5)
+        if one.values[0] > 0:
+            assert oracle.relative_error(each.reconstructions[i:i + 1],
+                                         one.reconstructions).max() <= 1e-5
+        else:
+            np.testing.assert_array_equal(each.reconstructions[i], 0)
         np.testing.assert_array_equal(each.positions[i], one.positions[0])
 
 
@@ -119,7 +134,8 @@ def test_projection_is_zero_outside_receptive_field(net19, photos_160x128, layer
     height, width = activations.shape[1:3]
     for y, x in [(0, 0), (height - 1, width - 1), (height // 2, width // 3)]:
         features = activations[:, y, x].argmax(axis=1)
-        projection = net19.project_details(photos_160x128, layer, features, (y, x))
+        projection = net19.project_details(photos_160x128, layer, features, (y, x),
+                                           windowed=False)
         assert (projection.values > 0).all(), (layer, y, x)
         for recon in projection.reconstructions:
             top, left, bottom, right = deconv.receptive_field(net19, layer, (y, x), (160, 128))
