@@ -19,7 +19,7 @@ from deconv import window as window_lib
 from deconv.errors import DeconvError
 
 MODES = ("activation", "maps")
-# A window costs gathers and masks besides its convolutions: it pays below about this share of
+# A window costs gathers besides its convolutions: it pays below about this share of
 # the image's area (VGG19 at 224x224, batch 8: conv5_1's 156x156 window, 49 %, is 1.4x faster
 # than the full reverse; conv5_4's 252x252 window, 127 %, 7 % slower).
 WINDOW_AREA_LIMIT = 0.8

@@ -69,7 +69,7 @@ def _rectify_window(step, signal, window, tensors, rule):
 
 
 def _window_below(step, window, sizes, index):
-    """The window that `steps[index]` reads to produce `window`."""
+    """`(produced, below)` windows of `steps[index]`'s input (see `deconv.window.Window.below`)."""
     layer_geometry = step.rule.geometry(step.layer)
     pads = [geometry_lib.pad_before(layer_geometry, axis, sizes[index][axis], step.name,
                                     tf.maximum) for axis in (0, 1)]
@@ -201,9 +201,9 @@ class Conv2DRule(LayerRule):
     def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
         if _activation_name(step.layer) == "relu":
             signal = _rectify_window(step, signal, window, tensors, rule)
-        below = _window_below(step, window, sizes, index)
+        produced, below = _window_below(step, window, sizes, index)
         return window_lib.conv_transpose(signal, step.layer.kernel, self.geometry(step.layer),
-                                         below), below
+                                         produced, below), below
 
     def geometry(self, layer):
         return Geometry(tuple(layer.kernel_size), tuple(layer.strides),
@@ -239,9 +239,9 @@ class MaxPool2DRule(LayerRule):
         return [switches_key(step.name)]
 
     def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
-        below = _window_below(step, window, sizes, index)
+        produced, below = _window_below(step, window, sizes, index)
         return window_lib.unpool(signal, tensors[switches_key(step.name)],
-                                 self.geometry(step.layer), window, below,
+                                 self.geometry(step.layer), window, produced, below,
                                  signal.shape[-1]), below
 
     def geometry(self, layer):

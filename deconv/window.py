@@ -6,10 +6,11 @@ receptive field at the pixels. Computing each reverse step on that window alone 
 numbers as the full reverse pass (the tests check both against the oracle) at the cost of the
 window's area instead of the image's: for conv3_4 at 224x224 about 5 % of it.
 
-Window sizes are static (they depend on kernels and strides only); their positions differ per
-example. A window may reach past the map's edge; those positions stand for padding and are kept
-at zero, as the full pass drops them. Transposed convolutions run with 'valid' padding on the
-window, unpooling scatters by the switches translated to window coordinates.
+Window sizes are the same for every example (they depend on kernels, strides and the map
+sizes); their positions differ. Each reverse step writes with 'valid' padding (a transposed
+convolution, or unpooling by the switches translated to window coordinates) onto a box that
+may reach past the maps, into the padding; the signal is then moved into the next window, a
+box cut to lie inside the maps, so windows never grow beyond the image.
 """
 import dataclasses
 
@@ -22,11 +23,11 @@ from deconv import selection
 
 @dataclasses.dataclass
 class Window:
-    """Where a signal lives in a layer's maps.
+    """Where a signal lives in a layer's maps: a box per example, inside the maps.
 
     Attributes:
-      offsets: `(N, 2)` int32 top-left `(y, x)` of each example's window (may be negative).
-      size: static `(height, width)` of the windows.
+      offsets: `(N, 2)` int32 top-left `(y, x)` of each example's box.
+      size: `(height, width)` of the boxes, the same for every example (scalar tensors).
       map_size: `(height, width)` of the layer's maps (scalar tensors).
       source: `(N,)` int32: the row of the forward tensors each example reads (several
         examples may share one image).
@@ -36,27 +37,12 @@ class Window:
     map_size: tuple
     source: tf.Tensor
 
-    def _axis(self, axis):
-        """Returns `(positions (N, n) in the map, whether each lies inside it)` along an axis."""
-        positions = self.offsets[:, axis:axis + 1] + tf.range(self.size[axis])[None]
-        return positions, (positions >= 0) & (positions < self.map_size[axis])
-
-    def mask(self, dtype=tf.float32):
-        """`(N, h, w, 1)`: 1 where the window lies inside the map, 0 over the padding."""
-        _, rows = self._axis(0)
-        _, columns = self._axis(1)
-        inside = rows[:, :, None] & columns[:, None, :]
-        return tf.cast(inside, dtype)[..., None]
+    def _positions(self, axis):
+        return self.offsets[:, axis:axis + 1] + tf.range(self.size[axis])[None]
 
     def crop(self, tensor):
-        """Cuts each example's window out of its source row of a `(B, H, W, C)` tensor.
-
-        Positions past the map's edge repeat the edge; they are masked wherever they matter.
-        """
-        rows, _ = self._axis(0)
-        columns, _ = self._axis(1)
-        rows = tf.clip_by_value(rows, 0, self.map_size[0] - 1)
-        columns = tf.clip_by_value(columns, 0, self.map_size[1] - 1)
+        """Cuts each example's window out of its source row of a `(B, H, W, C)` tensor."""
+        rows, columns = self._positions(0), self._positions(1)
         shape = tf.stack([tf.shape(rows)[0], self.size[0], self.size[1]])
         indices = tf.stack([tf.broadcast_to(self.source[:, None, None], shape),
                             tf.broadcast_to(rows[:, :, None], shape),
@@ -64,39 +50,68 @@ class Window:
         return tf.gather_nd(tensor, indices)
 
     def below(self, layer_geometry, map_size, pads):
-        """The window that a windowed layer reads to produce this one.
+        """The windows of a windowed layer's input that produce this one.
 
         Args:
           layer_geometry: the layer's `Geometry`.
           map_size: `(height, width)` of the layer's input maps.
           pads: the padding before, per axis, that the layer applied.
+
+        Returns:
+          `(produced, below)`: where a 'valid' transposed step writes (it may reach past the
+          maps, into the padding), and that box moved and cut to lie inside the maps while
+          still holding every position it covers there.
         """
+        strides = layer_geometry.strides
         extents = [(layer_geometry.kernel[a] - 1) * layer_geometry.dilation[a] + 1
                    for a in (0, 1)]
-        size = tuple((self.size[a] - 1) * layer_geometry.strides[a] + extents[a] for a in (0, 1))
-        offsets = self.offsets * tf.constant(layer_geometry.strides, tf.int32) - tf.stack(
+        size = tuple((self.size[a] - 1) * strides[a] + extents[a] for a in (0, 1))
+        offsets = self.offsets * tf.constant(strides, tf.int32) - tf.stack(
             [tf.cast(pads[0], tf.int32), tf.cast(pads[1], tf.int32)])
-        return Window(offsets, size, map_size, self.source)
+        produced = Window(offsets, size, map_size, self.source)
+        inside = tuple(tf.minimum(size[a], map_size[a]) for a in (0, 1))
+        limits = tf.stack([map_size[0] - inside[0], map_size[1] - inside[1]])
+        clamped = tf.clip_by_value(offsets, 0, limits[None])
+        return produced, Window(clamped, inside, map_size, self.source)
 
 
-def conv_transpose(signal, kernel, layer_geometry, below):
-    """The transposed convolution of a windowed signal onto the window `below` (then masked)."""
-    shape = tf.stack([tf.shape(signal)[0], below.size[0], below.size[1], tf.shape(kernel)[2]])
+def rewindow(tensor, produced, below):
+    """Moves a signal from window `produced` to window `below`: zeros where it has no values.
+
+    One gather: each of `below`'s positions reads its position in `produced`.
+    """
+    rows = (below.offsets[:, :1] - produced.offsets[:, :1]) + tf.range(below.size[0])[None]
+    columns = (below.offsets[:, 1:] - produced.offsets[:, 1:]) + tf.range(below.size[1])[None]
+    inside = (((rows >= 0) & (rows < produced.size[0]))[:, :, None]
+              & ((columns >= 0) & (columns < produced.size[1]))[:, None, :])
+    shape = tf.stack([tf.shape(rows)[0], below.size[0], below.size[1]])
+    indices = tf.stack([
+        tf.broadcast_to(tf.range(tf.shape(rows)[0])[:, None, None], shape),
+        tf.broadcast_to(tf.clip_by_value(rows, 0, produced.size[0] - 1)[:, :, None], shape),
+        tf.broadcast_to(tf.clip_by_value(columns, 0, produced.size[1] - 1)[:, None, :], shape),
+    ], axis=-1)
+    return tf.gather_nd(tensor, indices) * tf.cast(inside, tensor.dtype)[..., None]
+
+
+def conv_transpose(signal, kernel, layer_geometry, produced, below):
+    """The transposed convolution of a windowed signal, onto the window `below`."""
+    shape = tf.stack([tf.shape(signal)[0], produced.size[0], produced.size[1],
+                      tf.shape(kernel)[2]])
     out = tf.nn.conv2d_transpose(signal, tf.convert_to_tensor(kernel), shape,
                                  strides=(1, *layer_geometry.strides, 1), padding="VALID",
                                  dilations=(1, *layer_geometry.dilation, 1))
-    return out * below.mask(out.dtype)
+    return rewindow(out, produced, below)
 
 
-def unpool(signal, switches, layer_geometry, window, below, channels):
-    """Scatters a windowed signal by its switches into the window `below` (then masked).
+def unpool(signal, switches, layer_geometry, window, produced, below, channels):
+    """Scatters a windowed signal by its switches, onto the window `below`.
 
     Args:
       signal: `(N, h, w, C)` at `window`.
-      switches: the pool's full switches `(N, H', W', C)`, indices into the whole pre-pool tensor
-        `(N, H, W, C)` (batch included), as `tf.nn.max_pool_with_argmax` gives them.
+      switches: the pool's full switches `(B, H', W', C)`, indices into the whole pre-pool
+        tensor `(B, H, W, C)` (batch included), as `tf.nn.max_pool_with_argmax` gives them.
       layer_geometry: the pool's `Geometry`.
-      window, below: the windows of the pooled and of the pre-pool signal.
+      window: the pooled signal's window; `produced`, `below`: from `window.below`.
       channels: C.
     """
     flat = window.crop(switches)
@@ -104,20 +119,17 @@ def unpool(signal, switches, layer_geometry, window, below, channels):
     c = flat % channels
     x = (flat // channels) % width
     y = (flat // (channels * width)) % height
-    local_y = y - tf.cast(below.offsets[:, 0], tf.int64)[:, None, None, None]
-    local_x = x - tf.cast(below.offsets[:, 1], tf.int64)[:, None, None, None]
+    rows, columns = tf.cast(produced.size[0], tf.int64), tf.cast(produced.size[1], tf.int64)
+    local_y = y - tf.cast(produced.offsets[:, 0], tf.int64)[:, None, None, None]
+    local_x = x - tf.cast(produced.offsets[:, 1], tf.int64)[:, None, None, None]
     batch = tf.range(tf.shape(flat, out_type=tf.int64)[0])[:, None, None, None]
-    local = ((batch * below.size[0] + local_y) * below.size[1] + local_x) * channels + c
-    # Pooled positions past the map's edge carry no signal: point them at a valid slot.
-    inside = tf.cast(window.mask(tf.int64), tf.bool)
-    local = tf.where(inside, local, batch * below.size[0] * below.size[1] * channels)
-    zeros = tf.zeros(tf.stack([tf.shape(signal)[0], below.size[0], below.size[1], channels]),
-                     signal.dtype)
+    local = ((batch * rows + local_y) * columns + local_x) * channels + c
+    zeros = tf.zeros(tf.stack([tf.shape(signal)[0], produced.size[0], produced.size[1],
+                               channels]), signal.dtype)
     out = tf.raw_ops.MaxPoolGradWithArgmax(
-        input=zeros, grad=signal * window.mask(signal.dtype), argmax=local,
-        ksize=(1, *layer_geometry.kernel, 1), strides=(1, *layer_geometry.strides, 1),
-        padding="VALID", include_batch_in_index=True)
-    return out * below.mask(out.dtype)
+        input=zeros, grad=signal, argmax=local, ksize=(1, *layer_geometry.kernel, 1),
+        strides=(1, *layer_geometry.strides, 1), padding="VALID", include_batch_in_index=True)
+    return rewindow(out, produced, below)
 
 
 def place(signal, window, image_size):
