@@ -1,18 +1,52 @@
-"""What every command-line module shares: quiet logging and one-line errors for bad input.
+"""What every command-line module shares: quiet start-up, quiet logging, one-line errors.
 
-Import this module before anything that imports TensorFlow: it asks TensorFlow's C++ side to
-keep its start-up chatter (oneDNN, CUDA probing) to errors, unless the user chose a level.
+Import this module before anything that imports TensorFlow (the command-line modules do so
+first). TensorFlow's C++ side prints start-up lines on every run (oneDNN notices, CUDA probing on
+machines without a GPU) that its TF_CPP_MIN_LOG_LEVEL no longer silences; this module loads
+TensorFlow with standard error captured and passes on every line but those known ones. With
+`-v`/`--verbosity` on the command line, nothing is filtered.
 """
 import functools
 import os
+import re
 import sys
+import tempfile
 
 from absl import flags
 from absl import logging
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from deconv.errors import DeconvError
+
+_STARTUP_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog|oneDNN custom operations are on|"
+    r"Could not find cuda drivers|failed call to cuInit|This TensorFlow binary is optimized|"
+    r"To enable the following instructions|Unable to register cu(DNN|FFT|BLAS) factory|"
+    r"TF-TRT Warning|computation placer already registered|cuda_platform|cudart_stub")
+
+
+def _load_tensorflow_quietly():
+    if "tensorflow" in sys.modules or any(
+            arg == "-v" or arg.startswith(("--verbosity", "-v=")) for arg in sys.argv[1:]):
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # older TensorFlow releases honour it
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+            tf.config.list_physical_devices()  # device probing prints its lines now
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines():
+                if line.strip() and not _STARTUP_NOISE.search(line):
+                    print(line, file=sys.stderr)
+
+
+_load_tensorflow_quietly()
 
 
 def one_line_errors(main):

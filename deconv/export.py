@@ -17,6 +17,7 @@ from deconv import layers as deconv_layers
 from deconv import preprocessing
 from deconv import models
 from deconv import serving
+from deconv.errors import DeconvError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("feat", None, "The layer to export, e.g. conv4_4 or block4_conv4.")
@@ -36,9 +37,9 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.out:
-        raise app.UsageError("--out is required: the SavedModel folder to write.")
+        raise DeconvError("--out is required: the SavedModel folder to write; see --help.")
     if bool(FLAGS.feat) == FLAGS.all_layers:
-        raise app.UsageError("Give either --feat LAYER or --all_layers.")
+        raise DeconvError("Give either --feat LAYER or --all_layers; see --help.")
     net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
                                       FLAGS.preprocessing)
     layers = serving.conv_layers(net) if FLAGS.all_layers else [net.resolve(FLAGS.feat)]

@@ -44,19 +44,22 @@ def parse_extensions(imtype):
     return extensions
 
 
-def find_images(root, extensions):
-    """Returns the sorted paths under `root` (searched recursively) with one of `extensions`.
+def scan_folder(root, extensions):
+    """Returns `(paths, others)`: the sorted paths under `root` (searched recursively) with one
+    of `extensions`, and `{extension: count}` of the files left out.
 
     Raises:
-      DeconvError: if `root` is missing or unreadable, holds no files, or none of `extensions`;
-        the message says which, with the extensions it did find.
+      DeconvError: if `root` is missing, not a folder or unreadable, holds no files, or none of
+        `extensions`; the message says which, with the extensions it did find.
     """
-    if not os.path.isdir(root):
+    if not os.path.exists(root):
         raise DeconvError(f"Image folder not found: {root!r}.")
+    if not os.path.isdir(root):
+        raise DeconvError(f"{root!r} is a file, not a folder: --images takes a folder of images.")
     if not os.access(root, os.R_OK | os.X_OK):
         raise DeconvError(f"Image folder {root!r} cannot be read (permission denied).")
     found, others, unreadable = [], {}, []
-    for folder, subfolders, files in os.walk(root, onerror=lambda e: unreadable.append(e)):
+    for folder, subfolders, files in os.walk(root, onerror=unreadable.append):
         subfolders.sort()
         for name in files:
             ext = os.path.splitext(name)[1].lower()
@@ -72,7 +75,12 @@ def find_images(root, extensions):
         seen = ", ".join(f"{ext} ({count})" for ext, count in sorted(others.items()))
         wanted = ", ".join(sorted(extensions)) if len(extensions) < 8 else "image types"
         raise DeconvError(f"No files of {wanted} in {root!r}; it has: {seen}.")
-    return sorted(found)
+    return sorted(found), dict(sorted(others.items()))
+
+
+def find_images(root, extensions):
+    """Returns the sorted image paths of `scan_folder`."""
+    return scan_folder(root, extensions)[0]
 
 
 def _to_rgb(image):

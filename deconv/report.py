@@ -74,15 +74,17 @@ def write(out_dir, sweep, feat_tiles, im_tiles, content):
     return paths, feat_grid, im_grid
 
 
-def skip_counts(read, skipped):
-    """Returns the manifest's counts: files read, skipped, and skipped per reason."""
+def skip_counts(read, skipped, ignored=None):
+    """Returns the manifest's counts: image files read, skipped, and skipped per reason; and
+    the files not looked at because of their extension (`ignored`: `{extension: count}`)."""
     reasons = {}
     for _, reason in skipped:
         kind = reason.split(" (")[0]
         reasons[kind] = reasons.get(kind, 0) + 1
     return {"files": read + len(skipped), "read": read, "skipped": len(skipped),
             "skipped_by_reason": reasons,
-            "skipped_files": [{"path": path, "reason": reason} for path, reason in skipped]}
+            "skipped_files": [{"path": path, "reason": reason} for path, reason in skipped],
+            "ignored_by_extension": dict(ignored or {})}
 
 
 def dead(found):

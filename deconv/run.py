@@ -32,6 +32,7 @@ from deconv import render
 from deconv import report
 from deconv import runner
 from deconv import sweep as sweeps_lib
+from deconv.errors import DeconvError
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_IMAGES = os.path.join(_REPO, "examples", "images")
@@ -81,12 +82,33 @@ flags.DEFINE_bool("restart", False, "Discard the saved state of an unfinished ru
                   "start afresh.")
 
 
+class _AboveTheBar:
+    """A stream for log records that prints them above tqdm's bar instead of through it."""
+
+    def __init__(self, tqdm):
+        self.tqdm = tqdm
+
+    def write(self, text):
+        if text.strip():
+            self.tqdm.write(text.rstrip("\n"), file=sys.stderr)
+
+    def flush(self):
+        sys.stderr.flush()
+
+    def close(self):
+        """absl closes its stream at exit; standard error stays open."""
+
+
 def _progress_factory(enabled):
-    """Returns `start(name, total) -> on_batch`, one tqdm bar per dataset, or None."""
+    """Returns `start(name, total) -> on_batch`, one tqdm bar per dataset's pass 1, or None.
+
+    Each bar closes when its pass 1 ends, so its rate is pass 1's; log records print above it.
+    """
     if not enabled:
         return None
     from tqdm import tqdm  # a dependency of the command line only
 
+    logging.get_absl_handler().python_handler.stream = _AboveTheBar(tqdm)
     bars = []
 
     def start(name, total):
@@ -97,6 +119,8 @@ def _progress_factory(enabled):
 
         def on_batch(state):
             bars[-1].update(state.cursor - bars[-1].n)
+            if state.cursor >= total:
+                bars[-1].close()
 
         return on_batch
 
@@ -128,7 +152,7 @@ def run_config():
             config.datasets = [_flag_dataset()]
         return config
     if flag_sweep is None:
-        raise app.UsageError("--feat is required (or --config), e.g. --feat conv4_4")
+        raise DeconvError("--feat is required (or --config), e.g. --feat conv4_4; see --help.")
     return config_lib.RunConfig(
         [_flag_dataset()],
         [flag_sweep], **{name: FLAGS[name].value for name in (
@@ -139,9 +163,14 @@ def run_config():
 def summary(name, outcome):
     """The one-line summary of a dataset's run."""
     state = outcome.state
-    kinds = report.skip_counts(state.read, state.skipped)["skipped_by_reason"]
+    counts = outcome.manifests[0]["counts"]
+    kinds = counts["skipped_by_reason"]
     reasons = (" (" + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())) + ")"
                if kinds else "")
+    ignored = counts["ignored_by_extension"]
+    if ignored:
+        reasons += (f"; left out {sum(ignored.values())} files of other types ("
+                    + ", ".join(f"{ext}: {count}" for ext, count in ignored.items()) + ")")
     views = len(outcome.written)
     files = (", ".join(path for written in outcome.written.values() for path in written.values())
              if views <= 3 else f"{views} sweeps' grids and manifests")

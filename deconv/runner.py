@@ -93,17 +93,19 @@ def scan_all(net, paths, sweeps, settings, state=None, on_batch=None):
     return state, time.perf_counter() - started
 
 
-def project_all(net, paths, sweeps, state, out_dir, settings, described, on_written=None):
+def project_all(net, paths, sweeps, state, out_dir, settings, described, on_written=None,
+                ignored=None):
     """Pass 2 and the outputs: projections batched per layer, then grids and manifests.
 
     Args:
       on_written: called with `(view, paths, feat_grid, im_grid, manifest)` after each view's
         files are written (TensorBoard summaries, progress).
+      ignored: `{extension: count}` of files in the folder that are not images, for the counts.
 
     Returns:
       `(written, manifests, notes)`: paths per view label, manifests and notes in order.
     """
-    counts = report.skip_counts(state.read, state.skipped)
+    counts = report.skip_counts(state.read, state.skipped, ignored)
     written, manifests, notes = {}, [], {}
     by_layer = {}
     for sweep, topk in zip(sweeps, state.topks):
@@ -117,8 +119,6 @@ def project_all(net, paths, sweeps, state, out_dir, settings, described, on_writ
                                                 settings.size, settings.normalize,
                                                 settings.min_tile)
             notes[view.label] = _notes(view, found, state)
-            for note in notes[view.label]:
-                logging.warning("%s", note)
             content = report.manifest(view, found, described, counts, notes[view.label])
             files, feat_grid, im_grid = report.write(out_dir, view, feat_tiles, im_tiles,
                                                      content)
@@ -155,7 +155,7 @@ def run(net, paths, sweeps, out_dir, settings, described, state=None, on_batch=N
 
 
 def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, restart=False,
-                  on_batch=None, on_written=None):
+                  on_batch=None, on_written=None, ignored=None):
     """`run`, saving pass 1's state in `out_dir` so that a killed run continues where it stopped.
 
     Args:
@@ -188,7 +188,7 @@ def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, re
     checkpoint.save(path, state, print_)  # pass 1 done: a kill in pass 2 resumes at pass 2
     started = time.perf_counter()
     written, manifests, notes = project_all(net, paths, sweeps, state, out_dir, settings,
-                                            described, on_written)
+                                            described, on_written, ignored)
     os.remove(path)
     return Outcome(state, written, manifests, notes, scan_seconds, time.perf_counter() - started)
 
@@ -241,7 +241,7 @@ def run_config(net, config, identity, described, restart=False, progress=None,
       `{dataset name: Outcome}`, and the path of `index.html`, as a pair.
     """
     planned = plan(net, config)
-    found = {dataset.name: image_files.find_images(
+    found = {dataset.name: image_files.scan_folder(
         dataset.images, image_files.parse_extensions(dataset.imtype))
         for dataset in config.datasets}
     for dataset in config.datasets:
@@ -251,14 +251,14 @@ def run_config(net, config, identity, described, restart=False, progress=None,
         out_dir = dataset_folder(config, dataset)
         settings = Settings(dataset.size, dataset.aspect, config.batch_size, config.normalize,
                             config.min_tile, config.checkpoint_every)
-        paths = found[dataset.name]
+        paths, ignored = found[dataset.name]
         on_batch = progress(dataset.name, len(paths)) if progress else None
         written_hook = (None if on_written is None else
                         lambda *args, name=dataset.name: on_written(name, *args))
         outcomes[dataset.name] = run_resumable(
             net, paths, planned[dataset.name], out_dir, settings,
             {**described, "dataset": dataclasses.asdict(dataset)}, identity, restart, on_batch,
-            written_hook)
+            written_hook, ignored)
         relative = dataset.name if out_dir != config.out else ""
         pages.append((dataset.name, relative, outcomes[dataset.name].manifests))
     return outcomes, html_index.write(config.out, pages)

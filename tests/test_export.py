@@ -146,9 +146,10 @@ def test_command_line(tmp_path):
                              "--out", str(tmp_path / "bad"))
     assert code == 2 and "error: Unknown layer 'conv9_1'. Valid layers:" in last
     code, last = _export_cli("--feat", "conv2_1", "--all_layers", "--out", str(tmp_path / "x"))
-    assert code == 1 and "Give either --feat LAYER or --all_layers" in last
+    assert code == 2 and last.endswith("error: Give either --feat LAYER or --all_layers; see "
+                                       "--help.")
     code, last = _export_cli("--feat", "conv2_1")
-    assert code == 1 and "--out is required" in last
+    assert code == 2 and "error: --out is required" in last
 
 
 def test_unsupported_model_names_the_layer(tmp_path):

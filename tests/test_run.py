@@ -191,13 +191,15 @@ def test_command_line_end_to_end(image_folder, tmp_path):
                       "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     summary, done = result.stdout.strip().splitlines()[-2:]
-    # .png only: img5.jpg and empty.jpg are not looked at; text.png and cut.png are skipped.
+    # .png only: img5.jpg, empty.jpg, README.txt are left out; text.png and cut.png are skipped.
     assert summary.startswith(f"{image_folder.name}: read {GOOD - 1} images, skipped 2 (1 not an "
-                              f"image Pillow can identify, 1 truncated or corrupt); pass 1 ")
+                              f"image Pillow can identify, 1 truncated or corrupt); left out 3 "
+                              f"files of other types (.jpg: 2, .txt: 1); pass 1 ")
     assert "img/s" in summary and str(tmp_path / "conv2_2_feat_5.png") in summary
     assert done.startswith("done in ") and done.endswith(f"open {tmp_path / 'index.html'}")
     manifest = _manifest(tmp_path, "conv2_2_5.json")
     assert manifest["settings"]["weights"] == "random" and len(manifest["results"]) == 9
+    assert manifest["counts"]["ignored_by_extension"] == {".jpg": 2, ".txt": 1}
     paths = [r["path"] for r in manifest["results"]]
     assert all(p.endswith(".png") for p in paths)
     assert max(paths.count(p) for p in paths) == 2
@@ -213,6 +215,15 @@ def test_command_line_errors_are_one_line(tmp_path):
     result = _run_cli("--feat", "conv1_1", "--images", str(tmp_path / "missing"))
     assert result.stderr.strip().splitlines()[-1].endswith("Image folder not found: "
                                                            f"'{tmp_path / 'missing'}'.")
+    (tmp_path / "one.jpg").write_bytes(b"x")
+    result = _run_cli("--feat", "conv1_1", "--images", str(tmp_path / "one.jpg"))
+    assert result.stderr.strip().splitlines()[-1].endswith("is a file, not a folder: --images "
+                                                           "takes a folder of images.")
+    result = _run_cli("--images", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "python -m deconv.run: error: --feat is required (or --config), e.g. --feat conv4_4; "
+        "see --help."]  # TensorFlow's start-up lines are filtered too
 
 
 def _expected_grids(net, sweep, manifest, size=SIZE, aspect="stretch"):
