@@ -6,6 +6,7 @@ Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Network
 import dataclasses
 
 from absl import logging
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -19,6 +20,15 @@ from deconv import window as window_lib
 from deconv.errors import DeconvError
 
 MODES = ("activation", "maps")
+# What each kind of projection keeps, and the selection it takes besides the images.
+_SELECTIONS = {
+    "activation": (selection.one_per_image, [tf.TensorSpec([None], tf.int32),
+                                             tf.TensorSpec([None, 2], tf.int32)]),
+    "maps": (selection.whole_maps, [tf.TensorSpec([None], tf.float32)]),
+    "ranges": (selection.top_maps_top_activations, [tf.TensorSpec([], tf.int32),
+                                                    tf.TensorSpec([], tf.int32)]),
+    "frames": (selection.per_image_channel_masks, [tf.TensorSpec([None, None], tf.float32)]),
+}
 # A window costs gathers besides its convolutions: it pays below about this share of
 # the image's area (VGG19 at 224x224, batch 8: conv5_1's 156x156 window, 49 %, is 1.4x faster
 # than the full reverse; conv5_4's 252x252 window, 127 %, 7 % slower).
@@ -80,6 +90,11 @@ class Deconvnet:
     def layer_names(self):
         """The Keras names of the layers that can be looked at, in model order."""
         return [step.name for step in self.steps]
+
+    @property
+    def conv_layers(self):
+        """The Keras names of the convolutional layers, in model order."""
+        return [step.name for step in self.steps if isinstance(step.layer, keras.layers.Conv2D)]
 
     def resolve(self, layer):
         """Returns the Keras name of `layer` (either spelling); raises DeconvError if unknown."""
@@ -177,24 +192,22 @@ class Deconvnet:
             self.activations_graph(layer), input_signature=[_IMAGES_SPEC]))
 
     def _project_fn(self, layer, mode, windowed=False):
-        selector_specs = ([tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], tf.int32)]
-                          if mode == "activation" else [tf.TensorSpec([None], tf.float32)])
+        specs = [_IMAGES_SPEC, *_SELECTIONS[mode][1]]
         return self._cached(("project_fn", layer, mode, windowed), lambda: _CompileOnReuse(
             self.windowed_graph(layer) if windowed else self.projection_graph(layer, mode),
-            [_IMAGES_SPEC, *selector_specs]))
+            specs))
 
-    def _project_each_fn(self, layer, windowed=False):
-        specs = [_IMAGES_SPEC, tf.TensorSpec([None], tf.int32),
-                 tf.TensorSpec([None, 2], tf.int32)]
+    def _project_each_fn(self, layer, windowed=False, mode="activation"):
+        specs = [_IMAGES_SPEC, *_SELECTIONS[mode][1]]
         if windowed:
             return self._cached(("project_each_fn", layer, True), lambda: _CompileOnReuse(
                 self.windowed_graph(layer, one_image=True), specs))
         keys = self.deconv_inputs(layer)
         prepool_of = {reverse.switches_key(step.name): step.input_key for step in self.steps
                       if reverse.switches_key(step.name) in keys}
-        return self._cached(("project_each_fn", layer, False), lambda: _CompileOnReuse(
+        return self._cached(("project_each_fn", layer, False, mode), lambda: _CompileOnReuse(
             _ProjectEach(self.forward_model(layer), self.deconv_model(layer), layer, keys,
-                         prepool_of), specs))
+                         prepool_of, _SELECTIONS[mode][0]), specs))
 
     # Checking what callers pass.
 
@@ -368,6 +381,67 @@ class Deconvnet:
             image, features, positions)
         return Projection(reconstructions.numpy(), values.numpy(), found.numpy(), features)
 
+    def range_counts(self, layer, image_size, maps=1, activations=1):
+        """Resolves featuremap-InSights count rules for `layer`: `(maps kept, activations kept
+        per map)`. An integer >= 1 is a count, a number in (0, 1) a fraction (of the layer's
+        maps; of a map's activations), anything else 1."""
+        height, width = self.map_size(layer, image_size)
+        return (selection.count_of(maps, self.feature_count(layer)),
+                selection.count_of(activations, height * width))
+
+    def project_ranges(self, images, layer, maps=1, activations=1, batch_size=16):
+        """Projects ranges of maps and activations together (featuremap-InSights' IMAGE mode).
+
+        For each image, keeps the `activations` strongest activations in each of its `maps`
+        strongest maps (ranked by their maximum), with their values, and projects them all at
+        once: the reconstruction of their joint activity.
+
+        Args:
+          images: RGB `(N, H, W, 3)` in [0, 255].
+          layer: the layer's name.
+          maps, activations: counts or fractions (see `range_counts`).
+          batch_size: images per compiled call.
+
+        Returns:
+          A `Projection` (features -1; values and positions of each image's largest kept
+          activation).
+        """
+        name = self.resolve(layer)
+        _check_batch_size(batch_size)
+        images = self._check_images(images, name)
+        kept_maps, per_map = self.range_counts(name, images.shape[1:3], maps, activations)
+        run = self._project_fn(name, "ranges")
+        parts = [run(images[i:i + batch_size], kept_maps, per_map)
+                 for i in range(0, len(images), batch_size)]
+        return Projection(np.concatenate([p[0].numpy() for p in parts]),
+                          np.concatenate([p[1].numpy() for p in parts]),
+                          np.concatenate([p[2].numpy() for p in parts]),
+                          np.full(len(images), -1, np.int32))
+
+    def project_frames(self, image, layer, masks, batch_size=16):
+        """Projects several sets of whole maps of ONE image: one forward pass, batched reverses.
+
+        Args:
+          image: RGB `(H, W, 3)` or `(1, H, W, 3)` in [0, 255].
+          layer: the layer's name.
+          masks: `(F, C)` 0/1: the maps kept in each of F frames.
+          batch_size: frames per reverse call.
+
+        Returns:
+          float32 `(F, H, W, 3)` reconstructions.
+        """
+        name = self.resolve(layer)
+        _check_batch_size(batch_size)
+        image = np.asarray(image)
+        image = self._check_images(image[None] if image.ndim == 3 else image, name)
+        masks = np.asarray(masks, np.float32)
+        if masks.ndim != 2 or masks.shape[1] != self.feature_count(name):
+            raise DeconvError(f"masks must have shape (frames, {self.feature_count(name)}) for "
+                              f"layer {layer!r}; received {masks.shape}.")
+        run = self._project_each_fn(name, mode="frames")
+        return np.concatenate([run(image, masks[i:i + batch_size])[0].numpy()
+                               for i in range(0, len(masks), batch_size)])
+
 
 def _check_batch_size(batch_size):
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
@@ -419,7 +493,7 @@ class _Project:
 
     def __init__(self, forward, deconv, layer, keys, mode):
         self.forward, self.deconv, self.layer, self.keys = forward, deconv, layer, keys
-        self.select = selection.one_per_image if mode == "activation" else selection.whole_maps
+        self.select = _SELECTIONS[mode][0]
 
     def __call__(self, images, *selector):
         tensors = self.forward(images, training=False)
@@ -431,20 +505,19 @@ class _Project:
 class _ProjectEach:
     """One image and k selections -> k reconstructions: one forward pass, one batched reverse."""
 
-    def __init__(self, forward, deconv, layer, keys, prepool_of):
+    def __init__(self, forward, deconv, layer, keys, prepool_of, select):
         self.forward, self.deconv, self.layer, self.keys = forward, deconv, layer, keys
-        self.prepool_of = prepool_of
+        self.prepool_of, self.select = prepool_of, select
 
-    def __call__(self, image, features, positions):
+    def __call__(self, image, *selector):
         tensors = self.forward(image, training=False)
-        count = tf.shape(features)[0]
+        count = tf.shape(selector[0])[0]
         tiled = {key: tf.repeat(tensors[key], count, axis=0) for key in {self.layer, *self.keys}}
         # Switches index the whole batch: copy b's indices move b pre-pool tensors on.
         for key, prepool in self.prepool_of.items():
             per_image = tf.reduce_prod(tf.shape(tensors[prepool], out_type=tf.int64)[1:])
             offsets = tf.range(tf.cast(count, tf.int64), dtype=tf.int64) * per_image
             tiled[key] += offsets[:, None, None, None]
-        signal, values, positions = selection.one_per_image(tiled[self.layer], features,
-                                                            positions)
+        signal, values, positions = self.select(tiled[self.layer], *selector)
         inputs = {"signal": signal, **{key: tiled[key] for key in self.keys}}
         return self.deconv(inputs, training=False), values, positions

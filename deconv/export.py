@@ -42,7 +42,7 @@ def main(argv):
         raise DeconvError("Give either --feat LAYER or --all_layers; see --help.")
     net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
                                       FLAGS.preprocessing)
-    layers = serving.conv_layers(net) if FLAGS.all_layers else [net.resolve(FLAGS.feat)]
+    layers = net.conv_layers if FLAGS.all_layers else [net.resolve(FLAGS.feat)]
     load_weights()
     signatures = serving.export(net, layers, FLAGS.out,
                                 f"{FLAGS.model} with weights {FLAGS.weights}")

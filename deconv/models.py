@@ -156,3 +156,26 @@ def deferred_net(model, weights, seed=None, rule="deconvnet", preprocessing="aut
     if random:
         return net, lambda: [model, "random", seed]
     return net, lambda: [model, *weight_files.file_identity(load_weights(loaded, model, weights))]
+
+
+def load_classifier(arch="vgg19", weights="imagenet", seed=None):
+    """Returns the whole VGG19/VGG16, classifier included (224x224 RGB in, 1,000 softmax out).
+
+    Args:
+      arch: `"vgg19"` or `"vgg16"`.
+      weights: `"imagenet"` (Keras's with-top file, or a `vgg19.npy` with fc6-fc8, searched as
+        `load_model` does), a file path, or None / `"random"` (reproducible with `seed`).
+
+    Raises:
+      DeconvError: unknown arch, or weights that cannot be found or fitted.
+    """
+    if arch not in ARCHS:
+        raise DeconvError(f"The classifier needs arch vgg19 or vgg16; received {arch!r}.")
+    model = ARCHS[arch](include_top=True, weights=None)
+    if weights is None or weights == "random":
+        if seed is not None:
+            _seeded_init(model, seed)
+        return model
+    path = weight_files.find_imagenet(arch, top=True) if weights == "imagenet" else weights
+    weight_files.load_into(model, os.fspath(path))
+    return model

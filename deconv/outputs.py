@@ -81,3 +81,18 @@ def write_bytes(path, data):
     with atomic_path(path) as temporary:
         with open(temporary, "wb") as stream:
             stream.write(data)
+
+
+def write_npy(path, array):
+    """Writes a NumPy array (`.npy`, no pickle), atomically."""
+    import numpy as np
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as stream:
+            np.save(stream, np.asarray(array), allow_pickle=False)
+
+
+def write_gif(path, frames, duration_ms):
+    """Writes uint8 frames as a looping GIF with imageio, atomically."""
+    import imageio.v3 as imageio
+    with atomic_path(path) as temporary:
+        imageio.imwrite(temporary, list(frames), extension=".gif", duration=duration_ms, loop=0)

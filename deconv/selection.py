@@ -34,7 +34,8 @@ def one_per_image(activations, features, positions):
 
 
 def whole_maps(activations, channel_mask):
-    """Keeps every activation of the maps where `channel_mask` (shape `(C,)`, 0 or 1) is 1.
+    """Keeps every activation where `channel_mask` is 1: shape `(C,)` for whole maps, or any
+    shape that broadcasts to the activations (a mask per image, per position).
 
     Returns:
       `(signal, values, positions)`: the masked activations; per image the largest kept
@@ -47,3 +48,51 @@ def whole_maps(activations, channel_mask):
     index = tf.argmax(flat, axis=1, output_type=tf.int32)
     values = tf.reduce_max(flat, axis=1)
     return signal, values, tf.stack([index // shape[2], index % shape[2]], axis=1)
+
+
+def count_of(rule, total):
+    """Turns a featuremap-InSights count rule into a count, for `total` items.
+
+    Args:
+      rule: an integer >= 1 is a count (capped at `total`); a number in (0, 1) a fraction of
+        `total` (rounded, at least 1); anything else means 1.
+      total: how many items there are.
+    """
+    if isinstance(rule, bool):
+        return 1
+    if isinstance(rule, int) or (isinstance(rule, float) and rule >= 1 and rule.is_integer()):
+        return min(int(rule), total) if rule >= 1 else 1
+    if isinstance(rule, float) and 0 < rule < 1:
+        return max(1, min(total, round(rule * total)))
+    return 1
+
+
+def top_maps_top_activations(activations, maps, per_map):
+    """Keeps, per image, the `per_map` strongest activations of each of its `maps` strongest
+    maps (ranked by their maximum), with their values; zeros elsewhere.
+
+    Args:
+      activations: `(N, h, w, C)`.
+      maps, per_map: int32 scalars, at most C and h * w.
+
+    Returns:
+      `(signal, values, positions)`: the kept activations; per image the largest kept one and
+      its `(y, x)`.
+    """
+    shape = tf.shape(activations)
+    n, height, width, channels = shape[0], shape[1], shape[2], shape[3]
+    _, strongest_maps = tf.math.top_k(tf.reduce_max(activations, axis=[1, 2]), k=maps)
+    chosen = tf.gather(activations, strongest_maps, axis=3, batch_dims=1)  # (N, h, w, maps)
+    flat = tf.transpose(tf.reshape(chosen, [n, height * width, maps]), [0, 2, 1])
+    _, places = tf.math.top_k(flat, k=per_map)  # (N, maps, per_map) flat positions
+    batch = tf.broadcast_to(tf.range(n)[:, None, None], tf.shape(places))
+    channel = tf.broadcast_to(strongest_maps[:, :, None], tf.shape(places))
+    indices = tf.stack([batch, places // width, places % width, channel], axis=-1)
+    mask = tf.scatter_nd(tf.reshape(indices, [-1, 4]),
+                         tf.ones([n * maps * per_map], activations.dtype), shape)
+    return whole_maps(activations, tf.minimum(mask, 1))
+
+
+def per_image_channel_masks(activations, masks):
+    """Keeps the whole maps where each image's own channel mask `masks` (N, C) is 1."""
+    return whole_maps(activations, masks[:, None, None, :])

@@ -118,11 +118,6 @@ SIGNATURES = {
 }
 
 
-def conv_layers(net):
-    """The Keras names of the network's convolutional layers, in order."""
-    return [step.name for step in net.steps if isinstance(step.layer, keras.layers.Conv2D)]
-
-
 def signature_names(net, layers):
     """Returns the signature names for `layers`: `project`, ... for one layer; `conv4_4_project`,
     ... (named by layer) for several."""

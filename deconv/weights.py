@@ -31,7 +31,19 @@ KERAS_FILES = {
               "6d6bbae143d832006294945121d1f1fc"),
 }
 
+# The same with the classifier (`include_top`), for occlusion's class probabilities.
+KERAS_TOP_FILES = {
+    "vgg19": ("vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+              "cbe5617147190e668d6c5d5026f83318"),
+    "vgg16": ("vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+              "64373286793e3c8b2b4e3219cbf3544b"),
+}
+
 PRETRAINED_ENV = "DECONV_PRETRAINED"
+OFFLINE_ENV = "DECONV_OFFLINE"  # set: never try Keras's download
+
+# The TF1 VGG dicts name the classifier fc6..fc8; Keras names it fc1, fc2, predictions.
+_NPY_CLASSIFIER = {"fc6": "fc1", "fc7": "fc2", "fc8": "predictions"}
 
 
 def pretrained_dirs():
@@ -58,8 +70,11 @@ def keras_cache_dir():
     return os.path.join(base, "models")
 
 
-def local_candidates(arch):
-    """Returns the file names that count as ImageNet weights for `arch` in a pretrained folder."""
+def local_candidates(arch, top=False):
+    """Returns the file names that count as ImageNet weights for `arch` in a pretrained folder
+    (`top`: with the classifier; a `.npy` dict holds it too)."""
+    if top:
+        return [KERAS_TOP_FILES[arch][0], f"{arch}_top.weights.h5", f"{arch}.npy"]
     return [KERAS_FILES[arch][0], f"{arch}.weights.h5", f"{arch}.npy"]
 
 
@@ -77,8 +92,8 @@ def md5(path):
     return digest.hexdigest()
 
 
-def _check_keras_file(path, arch):
-    fname, expected = KERAS_FILES[arch]
+def _check_keras_file(path, arch, top=False):
+    fname, expected = (KERAS_TOP_FILES if top else KERAS_FILES)[arch]
     if os.path.basename(path) != fname:
         return
     found = md5(path)
@@ -87,44 +102,49 @@ def _check_keras_file(path, arch):
                         "checked).", path, found, expected)
 
 
-def find_imagenet(arch, search_dirs=None, origin=None):
+def find_imagenet(arch, search_dirs=None, origin=None, top=False):
     """Returns the path of ImageNet weights for `arch`, downloading them the Keras way if needed.
 
     Looks, in order: in each folder of `search_dirs` (default `pretrained_dirs()`) for the names of
     `local_candidates`; in Keras's cache; then asks `keras.utils.get_file` to download Keras's file
-    (hash-checked, cached for next time).
+    (hash-checked, cached for next time), unless `$DECONV_OFFLINE` is set.
 
     Args:
       arch: `"vgg19"` or `"vgg16"`.
       search_dirs: folders to look in before Keras's cache.
       origin: URL to download from instead of Keras's own (tests use an unreachable one).
+      top: the weights of the whole network, classifier included.
 
     Raises:
       DeconvError: if every place fails; the message lists each place tried and how to fix it.
     """
-    fname, file_hash = KERAS_FILES[arch]
+    fname, file_hash = (KERAS_TOP_FILES if top else KERAS_FILES)[arch]
+    candidates = local_candidates(arch, top)
     tried = []
     for folder in pretrained_dirs() if search_dirs is None else search_dirs:
-        for candidate in local_candidates(arch):
+        for candidate in candidates:
             path = os.path.join(folder, candidate)
             if os.path.isfile(path):
-                _check_keras_file(path, arch)
+                _check_keras_file(path, arch, top)
                 return path
-        tried.append(f"{os.path.join(folder, '{' + ','.join(local_candidates(arch)) + '}')} "
-                     f"(not found)")
+        tried.append(f"{os.path.join(folder, '{' + ','.join(candidates) + '}')} (not found)")
     cached = os.path.join(keras_cache_dir(), fname)
     if os.path.isfile(cached):
-        _check_keras_file(cached, arch)
+        _check_keras_file(cached, arch, top)
         return cached
     tried.append(f"{cached} (Keras cache: not found)")
     url = origin or _KERAS_ORIGIN.format(arch=arch, fname=fname)
-    try:
-        return keras.utils.get_file(fname, url, cache_subdir="models", file_hash=file_hash)
-    except Exception as error:  # get_file raises bare Exception for network failures.
-        reason = " ".join(str(error).split())
-        tried.append(f"download {url} (failed: {reason})")
+    if os.environ.get(OFFLINE_ENV):
+        tried.append(f"download {url} (skipped: ${OFFLINE_ENV} is set)")
+    else:
+        try:
+            return keras.utils.get_file(fname, url, cache_subdir="models", file_hash=file_hash)
+        except Exception as error:  # get_file raises bare Exception for network failures.
+            reason = " ".join(str(error).split())
+            tried.append(f"download {url} (failed: {reason})")
+    what = "classifier (include_top) weights" if top else "weights"
     raise DeconvError(
-        f"No ImageNet weights for {arch}. Tried: "
+        f"No ImageNet {what} for {arch}. Tried: "
         + "; ".join(f"({i}) {place}" for i, place in enumerate(tried, 1))
         + f". Fix: on a connected machine run once to let Keras download {fname}, or copy that "
         f"file (or {arch}.npy) into pretrained/ or ${PRETRAINED_ENV}, or pass weights=PATH "
@@ -238,7 +258,8 @@ def read_weights(path, model):
         raise DeconvError(f"Weights file not found: {path!r}. Pass a Keras .h5/.weights.h5 file, "
                           f"a vgg19.npy-style dict, 'imagenet' or 'random'.")
     if path.endswith(".npy"):
-        return {names.keras_name(key) or key: value for key, value in read_npy_dict(path).items()}
+        return {_NPY_CLASSIFIER.get(key) or names.keras_name(key) or key: value
+                for key, value in read_npy_dict(path).items()}
     if path.endswith((".h5", ".hdf5")):
         return _read_h5(path, model)
     raise DeconvError(f"Unsupported weights file {path!r}: use a Keras .h5 / .weights.h5 file or "

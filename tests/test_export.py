@@ -102,7 +102,7 @@ def test_exported_layer_equals_library_without_deconv(vgg16, tmp_path):
 def test_all_layers_of_a_custom_cnn(tmp_path):
     net = deconv.Deconvnet(build_custom_cnn())
     path = tmp_path / "custom_all"
-    signatures = serving.export(net, serving.conv_layers(net), str(path))
+    signatures = serving.export(net, net.conv_layers, str(path))
     assert signatures == [f"{layer}_{kind}" for layer in ("c1", "c2", "c3")
                           for kind in ("project", "activations", "top_k")]
     images = photos((61, 50))

@@ -1,0 +1,144 @@
+"""Occlusion sensitivity (Zeiler & Fergus 2014, figure 7) from the command line.
+
+    python -m deconv.occlusion IMAGE [--size 50 --stride 8 --fill gray] [--feat conv5_4 [--id N]]
+                               [--classes [--label N]] [--out NAME]
+
+Slides a square over the image and records, for every position, the total activation of a
+feature map (the strongest map of the unoccluded image unless --id is given) and, with
+--classes, the probability of the correct class (--label, else the unoccluded image's top class)
+and the most probable class, using the whole VGG with its classifier. Writes heat maps overlaid
+on the image with a colour bar (NAME_feature.png, NAME_probability.png, NAME_top_class.png), the
+raw arrays (.npy) and NAME.json. Without classifier weights, the class part says why and the
+feature part still runs.
+"""
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+from deconv import cli  # first: quiets TensorFlow before it loads
+from deconv import images as image_files
+from deconv import layers as deconv_layers
+from deconv import models
+from deconv import outputs
+from deconv import preprocessing
+from deconv import render
+from deconv import sensitivity
+from deconv.errors import DeconvError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("size", 50, "Side of the occluding square, in pixels of the resized image.")
+flags.DEFINE_integer("stride", 8, "Step between the square's positions, in pixels.")
+flags.DEFINE_string("fill", "gray", "The square's colour: gray (the ImageNet mean), black, white, "
+                    "mean (the image's), a value 0-255 or r,g,b.")
+flags.DEFINE_string("feat", "conv5_4", "Layer whose feature map is watched.")
+flags.DEFINE_integer("id", None, "Feature map to watch; default: the strongest map of the "
+                     "unoccluded image.")
+flags.DEFINE_bool("classes", False, "Also record the correct class's probability and the most "
+                  "probable class, with the whole VGG (classifier included).")
+flags.DEFINE_integer("label", None, "The correct class (0-999); default: the top class of the "
+                     "unoccluded image.")
+flags.DEFINE_string("model", "vgg19", "vgg19, vgg16, or a .keras model (feature part only, unless "
+                    "--classifier is given).")
+flags.DEFINE_string("weights", "imagenet", "Conv weights: imagenet, a file, or random.")
+flags.DEFINE_string("classifier", None, "A .keras classifier (preprocessed images -> class "
+                    "probabilities) to use instead of VGG's own.")
+flags.DEFINE_string("classifier_weights", None, "Weights of VGG's classifier: imagenet (Keras's "
+                    "with-top file or a vgg19.npy), a file, or random; default: random with "
+                    "--weights random, else imagenet.")
+flags.DEFINE_integer("seed", 0, "Seed of random weights.")
+flags.DEFINE_integer("image_size", 224, "The image is resized to this square (the classifier "
+                     "needs 224).")
+flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How the image becomes square.")
+flags.DEFINE_enum("preprocessing", "auto", ["auto", *preprocessing.MODES], "Input "
+                  "preprocessing of --model.")
+flags.DEFINE_integer("batch_size", 16, "Occluded images per forward batch.")
+flags.DEFINE_string("out", None, "Output prefix; default: occlusion/<image name>.")
+flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+
+
+def _classifier(arch_or_path):
+    """Returns `(classifier, names, note)`: the classifier, class names (or None), and why the
+    class part is skipped (or None)."""
+    if FLAGS.classifier:
+        return models.load_model(FLAGS.classifier), None, None
+    if arch_or_path not in models.ARCHS:
+        return None, None, ("class part skipped: --model is a .keras model without a classifier; "
+                            "pass --classifier PATH.keras")
+    weights = FLAGS.classifier_weights or ("random" if FLAGS.weights == "random" else "imagenet")
+    try:
+        classifier = models.load_classifier(arch_or_path, weights, FLAGS.seed)
+    except DeconvError as error:
+        return None, None, f"class part skipped: {error}"
+    return classifier, [c[1] for c in sensitivity.imagenet_classes()], None
+
+
+def _write_class_maps(out, image, result, class_names):
+    written = {}
+    name = (lambda c: class_names[c] if class_names and c < len(class_names) else f"class {c}")
+    heat = sensitivity.to_pixels(result.target_probability, result, image.shape[:2])
+    picture = render.with_colour_bar(render.overlay(image, heat, low=0.0, high=1.0), 0.0, 1.0,
+                                     f"p({name(result.target)}), unoccluded "
+                                     f"{result.target_baseline:.3f}")
+    written["probability"] = _save(out, "probability", picture, result.target_probability)
+    classes = sensitivity.to_pixels(result.top_class, result, image.shape[:2])
+    picture = render.top_class_map(image, classes, name)
+    written["top_class"] = _save(out, "top_class", picture, result.top_class)
+    outputs.write_npy(f"{out}_top_probability.npy", result.top_probability)
+    return written
+
+
+def _save(out, kind, picture, array):
+    outputs.write_png(f"{out}_{kind}.png", picture)
+    outputs.write_npy(f"{out}_{kind}.npy", array)
+    return f"{out}_{kind}.png"
+
+
+@cli.one_line_errors
+def main(argv):
+    if len(argv) != 2:
+        raise DeconvError("Give one IMAGE, e.g. python -m deconv.occlusion photo.jpg; see --help.")
+    path = argv[1]
+    image, _, reason = image_files.read_image(path, FLAGS.image_size, FLAGS.aspect)
+    if reason is not None:
+        raise DeconvError(f"Cannot read {path}: {reason}.")
+    out = FLAGS.out or os.path.join("occlusion", os.path.splitext(os.path.basename(path))[0])
+    net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
+                                            deconv_layers.RULES[0], FLAGS.preprocessing)
+    layer = net.resolve(FLAGS.feat)
+    sensitivity.grid(image.shape[:2], FLAGS.size, FLAGS.stride)  # checks before loading
+    sensitivity.fill_color(FLAGS.fill, image)
+    outputs.ensure_folder(os.path.dirname(os.path.abspath(out)))
+    load_weights()
+    classifier, class_names, note = _classifier(FLAGS.model) if FLAGS.classes else (None, None,
+                                                                                      None)
+    bar = None
+    if FLAGS.progress:
+        from tqdm import tqdm  # a dependency of the command line only
+        rows, columns = sensitivity.grid(image.shape[:2], FLAGS.size, FLAGS.stride)
+        bar = tqdm(total=len(rows) * len(columns), unit="pos", file=sys.stderr)
+    result = sensitivity.occlude(
+        image, net, layer, FLAGS.id, classifier, FLAGS.label, FLAGS.size, FLAGS.stride,
+        FLAGS.fill, FLAGS.batch_size,
+        progress=(lambda done: bar.update(done - bar.n)) if bar is not None else None)
+    if bar is not None:
+        bar.close()
+    heat = sensitivity.to_pixels(result.feature_total, result, image.shape[:2])
+    low, high = float(result.feature_total.min()), float(result.feature_total.max())
+    picture = render.with_colour_bar(render.overlay(image, heat), low, high,
+                                     f"{FLAGS.feat} map {result.feature}: total activation "
+                                     f"(unoccluded {result.feature_baseline:.4g})")
+    written = {"feature": _save(out, "feature", picture, result.feature_total)}
+    if classifier is not None:
+        written.update(_write_class_maps(out, image, result, class_names))
+    summary = sensitivity.summary(result, class_names, path=path, fill=FLAGS.fill,
+                                  image_size=image.shape[:2], note=note, files=written)
+    outputs.write_json(f"{out}.json", summary)
+    if note:
+        print(f"note: {note}")
+    print(f"wrote {', '.join(written.values())} and {out}.json")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,95 @@
+"""Ranges of feature maps and activations of one image, as featuremap-InSights shows them.
+
+    python -m deconv.visualize IMAGE --out NAME -m 0.2 -a 9     # IMAGE mode: NAME.png
+    python -m deconv.visualize IMAGE -g --out NAME              # GIF mode: NAME_<layer>.gif
+
+IMAGE mode: for every conv layer, the -m strongest maps (ranked by their maximum activation) and
+in each the -a strongest activations are projected together; one grid shows all layers. GIF
+mode: per layer, frames from the single strongest map to all maps, in order of max activation.
+For -m and -a, an integer >= 1 is a count, a number in (0, 1) a fraction, anything else 1.
+"""
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+from deconv import cli  # first: quiets TensorFlow before it loads
+from deconv import images as image_files
+from deconv import layers as deconv_layers
+from deconv import models
+from deconv import names
+from deconv import outputs
+from deconv import ranges
+from deconv import render
+from deconv.errors import DeconvError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("out", None, "Output name, without extension; default: "
+                    "visualize/<image name>.")
+flags.DEFINE_string("maps", "1", "Maps kept per layer: a count >= 1 or a fraction in (0, 1).",
+                    short_name="m")
+flags.DEFINE_string("activations", "1", "Activations kept per map: a count >= 1 or a fraction "
+                    "in (0, 1).", short_name="a")
+flags.DEFINE_bool("gif", False, "GIF mode: per layer, frames from the strongest map to all.",
+                  short_name="g")
+flags.DEFINE_integer("frames", 24, "GIF mode: at most this many frames per layer (maps are "
+                     "added geometrically: 1, 2, 3, ... then faster).")
+flags.DEFINE_integer("duration", 300, "GIF mode: milliseconds per frame.")
+flags.DEFINE_list("layers", None, "Layers to show; default: every conv layer.")
+flags.DEFINE_string("model", "vgg19", "vgg19, vgg16, or the path of a .keras model.")
+flags.DEFINE_string("weights", "imagenet", "imagenet, a weights file, or random.")
+flags.DEFINE_integer("seed", 0, "Seed of --weights random.")
+flags.DEFINE_enum("rule", "deconvnet", deconv_layers.RULES, "How ReLUs are reversed: deconvnet "
+                  "or guided (guided backpropagation).")
+flags.DEFINE_integer("size", 224, "The image is resized to size x size, as featuremap-InSights "
+                     "does.")
+flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How the image becomes square.")
+flags.DEFINE_enum("normalize", "symmetric", render.NORMALISATIONS, "Display normalisation.")
+
+
+def count_rule(text):
+    """Parses -m / -a: an integer >= 1, a fraction in (0, 1), anything else means 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        return 1
+    return int(value) if value >= 1 and value.is_integer() else value
+
+
+@cli.one_line_errors
+def main(argv):
+    if len(argv) != 2:
+        raise DeconvError("Give one IMAGE, e.g. python -m deconv.visualize photo.jpg; see "
+                          "--help.")
+    path = argv[1]
+    image, _, reason = image_files.read_image(path, FLAGS.size, FLAGS.aspect)
+    if reason is not None:
+        raise DeconvError(f"Cannot read {path}: {reason}.")
+    out = FLAGS.out or os.path.join("visualize", os.path.splitext(os.path.basename(path))[0])
+    net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule)
+    layers = [net.resolve(layer) for layer in FLAGS.layers] if FLAGS.layers else net.conv_layers
+    outputs.ensure_folder(os.path.dirname(os.path.abspath(out)))
+    load_weights()
+    if FLAGS.gif:
+        written = []
+        for layer in layers:
+            frames = ranges.layer_frames(net, image, layer, FLAGS.frames, FLAGS.normalize)
+            written.append(f"{out}_{names.short(layer)}.gif")
+            ranges.write_gif(written[-1], frames, FLAGS.duration)
+            print(f"{written[-1]}: {len(frames)} frames", file=sys.stderr)
+        print(f"wrote {len(written)} GIFs: {', '.join(written)}")
+        return
+    results = ranges.layer_ranges(net, image, count_rule(FLAGS.maps),
+                                  count_rule(FLAGS.activations), layers)
+    outputs.write_png(f"{out}.png", ranges.ranges_grid(image, results, FLAGS.normalize))
+    outputs.write_json(f"{out}.json", {
+        "image": path, "maps": FLAGS.maps, "activations": FLAGS.activations,
+        "layers": [{"layer": names.short(layer), "maps_kept": maps, "activations_per_map": per,
+                    "largest_kept_value": value}
+                   for layer, _, (maps, per), value in results]})
+    print(f"wrote {out}.png and {out}.json")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,131 @@
+"""Occlusion sensitivity on tiny models whose answers are known."""
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import deconv
+from deconv import sensitivity
+from deconv.errors import DeconvError
+
+CORNER = 4  # the bright top-left block, in pixels
+
+
+def _corner_image(side=16):
+    image = np.zeros((side, side, 3), np.float32)
+    image[:CORNER, :CORNER] = 255
+    return image
+
+
+def _covers_corner(top, left, size):
+    return top == 0 and left == 0 and size >= CORNER
+
+
+def _overlaps_corner(top, left):
+    return top < CORNER and left < CORNER
+
+
+@pytest.fixture(scope="module")
+def corner_net():
+    """One map of 4x4 block sums: the image is black but for its top-left block."""
+    model = keras.Sequential([keras.Input((None, None, 3)),
+                              keras.layers.Conv2D(1, 4, strides=4, activation="relu",
+                                                  use_bias=False, name="blocks")])
+    model.get_layer("blocks").kernel.assign(np.full((4, 4, 3, 1), 1 / 48, np.float32))
+    return deconv.Deconvnet(model)
+
+
+def test_feature_loses_activation_only_where_the_corner_is_covered(corner_net):
+    image = _corner_image()
+    result = sensitivity.occlude(image, corner_net, "blocks", size=4, stride=2, fill="black")
+    assert result.feature == 0 and result.feature_baseline == pytest.approx(255)
+    assert list(result.tops) == [0, 2, 4, 6, 8, 10, 12]
+    for r, top in enumerate(result.tops):
+        for c, left in enumerate(result.lefts):
+            # Brute force: the occluded image's map total, computed by hand.
+            occluded = image.copy()
+            occluded[top:top + 4, left:left + 4] = 0
+            expected = occluded.reshape(4, 4, 4, 4, 3).sum(axis=(1, 3, 4)).sum() / 48
+            assert result.feature_total[r, c] == pytest.approx(expected, abs=1e-3)
+            assert (result.feature_total[r, c] < 255 - 1e-3) == _overlaps_corner(top, left)
+
+
+def test_classes_change_only_when_the_corner_is_covered():
+    classifier = keras.Sequential([keras.Input((16, 16, 3)),
+                                   keras.layers.Conv2D(2, 16, name="logits"),
+                                   keras.layers.Flatten(), keras.layers.Softmax()])
+    kernel = np.zeros((16, 16, 3, 2), np.float32)
+    kernel[:CORNER, :CORNER, :, 0] = 0.1  # class 0 sees the bright corner
+    classifier.get_layer("logits").set_weights([kernel, np.array([0.0, 1.0], np.float32)])
+    result = sensitivity.occlude(_corner_image(), classifier=classifier, size=4, stride=2,
+                                 fill="black", classifier_preprocessing="none")
+    assert result.target == 0 and result.target_baseline > 0.99
+    for r, top in enumerate(result.tops):
+        for c, left in enumerate(result.lefts):
+            covered = _covers_corner(top, left, 4)
+            assert result.top_class[r, c] == (1 if covered else 0)
+            assert (result.target_probability[r, c] < 0.5) == covered
+
+
+def test_grid_and_fill_rules():
+    tops, lefts = sensitivity.grid((20, 11), 5, 4)
+    assert list(tops) == [0, 4, 8, 12, 15] and list(lefts) == [0, 4, 6]
+    image = np.zeros((4, 4, 3))
+    image[..., 0] = 90
+    np.testing.assert_allclose(sensitivity.fill_color("mean", image), [90, 0, 0])
+    np.testing.assert_allclose(sensitivity.fill_color("10,20,30", image), [10, 20, 30])
+    with pytest.raises(DeconvError, match="Unknown fill 'pink'"):
+        sensitivity.fill_color("pink", image)
+    with pytest.raises(DeconvError, match="larger than the image"):
+        sensitivity.grid((20, 11), 12, 4)
+
+
+def test_class_names_are_shipped():
+    classes = sensitivity.imagenet_classes()
+    assert len(classes) == 1000
+    assert classes[0][:2] == ["n01440764", "tench"] and classes[281][1] == "tabby"
+
+
+def _occlusion_cli(*flags, env=None):
+    return subprocess.run([sys.executable, "-m", "deconv.occlusion", "--noprogress", *flags],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+def test_command_line_with_classes(tmp_path):
+    from tests.conftest import photos
+    from PIL import Image
+    Image.fromarray(photos((224, 224), ("chelsea",))[0]).save(tmp_path / "cat.png")
+    result = _occlusion_cli(str(tmp_path / "cat.png"), "--model", "vgg16", "--weights",
+                            "random", "--feat", "conv3_1", "--size", "112", "--stride", "112",
+                            "--classes", "--out", str(tmp_path / "out" / "cat"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "out" / "cat.json").read_text())
+    assert summary["feature"]["layer"] == "block3_conv1" and summary["tops"] == [0, 112]
+    assert summary["classes"]["target_name"]
+    for kind in ("feature", "probability", "top_class"):
+        assert (tmp_path / "out" / f"cat_{kind}.png").exists()
+        assert np.load(tmp_path / "out" / f"cat_{kind}.npy").shape == (2, 2)
+
+
+def test_command_line_without_classifier_weights(tmp_path, vgg16):
+    from tests.conftest import photos
+    from PIL import Image
+    Image.fromarray(photos((64, 64), ("coffee",))[0]).save(tmp_path / "coffee.png")
+    (tmp_path / "pre").mkdir()
+    vgg16.save_weights(tmp_path / "pre" / "vgg16.weights.h5")  # conv weights only
+    result = _occlusion_cli(str(tmp_path / "coffee.png"), "--model", "vgg16", "--feat",
+                            "conv2_2", "--image_size", "64", "--size", "16", "--stride", "16",
+                            "--classes", "--out", str(tmp_path / "coffee"),
+                            env={"DECONV_PRETRAINED": str(tmp_path / "pre"),
+                                 "DECONV_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "keras")})
+    assert result.returncode == 0, result.stderr[-2000:]
+    note = [line for line in result.stdout.splitlines() if line.startswith("note:")]
+    assert len(note) == 1 and "class part skipped: No ImageNet classifier (include_top) " \
+                               "weights for vgg16" in note[0]
+    assert np.load(tmp_path / "coffee_feature.npy").shape == (4, 4)
+    assert not (tmp_path / "coffee_probability.png").exists()
