@@ -29,3 +29,11 @@ for spec in "conv3_3 --id 12" "conv5_3"; do
   python -m deconv.run --model vgg16 --weights "$weights" --feat $spec --out "$out" --noprogress
 done
 cp "$out"/*_feat*.png "$out"/*_im*.png examples/figures/
+python -m deconv.occlusion examples/images/chelsea.jpg --model vgg16 --weights "$weights" \
+  --feat conv5_3 --out "$out/occlusion_chelsea" --noprogress
+cp "$out/occlusion_chelsea_feature.png" examples/figures/
+python -m deconv.visualize examples/images/chelsea.jpg --model vgg16 --weights "$weights" \
+  --out examples/figures/ranges_chelsea -m 0.2 -a 9 --layers conv1_2,conv2_2,conv3_3,conv4_2,conv5_1
+rm examples/figures/ranges_chelsea.json
+python -m deconv.visualize examples/images/chelsea.jpg --model vgg16 --weights "$weights" -g \
+  --frames 8 --size 160 --duration 500 --layers conv2_2 --out examples/figures/gif_chelsea
