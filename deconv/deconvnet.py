@@ -10,25 +10,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from deconv import geometry
+from deconv import graphs
 from deconv import layers as deconv_layers
 from deconv import names
 from deconv import preprocessing as preprocessing_lib
-from deconv import geometry
 from deconv import reverse
 from deconv import selection
 from deconv import window as window_lib
 from deconv.errors import DeconvError
 
 MODES = ("activation", "maps")
-# What each kind of projection keeps, and the selection it takes besides the images.
-_SELECTIONS = {
-    "activation": (selection.one_per_image, [tf.TensorSpec([None], tf.int32),
-                                             tf.TensorSpec([None, 2], tf.int32)]),
-    "maps": (selection.whole_maps, [tf.TensorSpec([None], tf.float32)]),
-    "ranges": (selection.top_maps_top_activations, [tf.TensorSpec([], tf.int32),
-                                                    tf.TensorSpec([], tf.int32)]),
-    "frames": (selection.per_image_channel_masks, [tf.TensorSpec([None, None], tf.float32)]),
-}
 # A window costs gathers besides its convolutions: it pays below about this share of
 # the image's area (VGG19 at 224x224, batch 8: conv5_1's 156x156 window, 49 %, is 1.4x faster
 # than the full reverse; conv5_4's 252x252 window, 127 %, 7 % slower).
@@ -58,7 +50,8 @@ class Deconvnet:
     The forward model is the caller's own layers, called on a new input (the same variables,
     never copies; the caller's weights and outputs are untouched, though Keras records the new
     calls as extra inbound nodes of its layers), with each max-pool replaced by `ArgmaxPool` so
-    its switches are recorded. Per target layer, a functional deconv model reverses the path to the pixels:
+    its switches are recorded. Per target layer, a functional deconv model reverses the path to
+    the pixels:
     unpool by the switches, rectify, transposed convolution with the forward kernel variable.
     Models are built once per layer and cached; the projection runs as one compiled graph.
 
@@ -129,7 +122,8 @@ class Deconvnet:
         return reverse.deconv_inputs(self.steps, self._index(layer), self.rule)
 
     def forward_model(self, layer):
-        """The forward model, with switches, from RGB images to `layer` and what its reverse needs."""
+        """The forward model, with switches, from RGB images to `layer` and what its reverse
+        needs."""
         name = self.resolve(layer)
         outputs = [name] + [key for key in self.deconv_inputs(name) if key != name]
         return self._cached(("forward", name), lambda: reverse.forward_model(
@@ -167,7 +161,7 @@ class Deconvnet:
     def activations_graph(self, layer):
         """Returns `images (float, [0, 255]) -> activations`, uncompiled (see `serving`)."""
         name = self.resolve(layer)
-        return _Activations(self.activation_model([name]), name)
+        return graphs.Activations(self.activation_model([name]), name)
 
     def projection_graph(self, layer, mode="activation"):
         """Returns `(images, *selection) -> (reconstructions, values, positions)`, uncompiled.
@@ -176,7 +170,7 @@ class Deconvnet:
         maximum, in mode "activation"; a channel mask `(C,)` float32 in mode "maps".
         """
         name = self.resolve(layer)
-        return _Project(self.forward_model(name), self.deconv_model(name), name,
+        return graphs.Project(self.forward_model(name), self.deconv_model(name), name,
                         self.deconv_inputs(name), mode)
 
     def windowed_graph(self, layer, one_image=False):
@@ -192,22 +186,23 @@ class Deconvnet:
             self.activations_graph(layer), input_signature=[_IMAGES_SPEC]))
 
     def _project_fn(self, layer, mode, windowed=False):
-        specs = [_IMAGES_SPEC, *_SELECTIONS[mode][1]]
-        return self._cached(("project_fn", layer, mode, windowed), lambda: _CompileOnReuse(
-            self.windowed_graph(layer) if windowed else self.projection_graph(layer, mode),
-            specs))
+        specs = [_IMAGES_SPEC, *graphs.SELECTIONS[mode][1]]
+        return self._cached(("project_fn", layer, mode, windowed), lambda: (
+            graphs.CompileOnReuse(self.windowed_graph(layer) if windowed
+                                  else self.projection_graph(layer, mode), specs)))
 
     def _project_each_fn(self, layer, windowed=False, mode="activation"):
-        specs = [_IMAGES_SPEC, *_SELECTIONS[mode][1]]
+        specs = [_IMAGES_SPEC, *graphs.SELECTIONS[mode][1]]
         if windowed:
-            return self._cached(("project_each_fn", layer, True), lambda: _CompileOnReuse(
-                self.windowed_graph(layer, one_image=True), specs))
+            return self._cached(("project_each_fn", layer, True), lambda: (
+                graphs.CompileOnReuse(self.windowed_graph(layer, one_image=True), specs)))
         keys = self.deconv_inputs(layer)
         prepool_of = {reverse.switches_key(step.name): step.input_key for step in self.steps
                       if reverse.switches_key(step.name) in keys}
-        return self._cached(("project_each_fn", layer, False, mode), lambda: _CompileOnReuse(
-            _ProjectEach(self.forward_model(layer), self.deconv_model(layer), layer, keys,
-                         prepool_of, _SELECTIONS[mode][0]), specs))
+        return self._cached(("project_each_fn", layer, False, mode), lambda: (
+            graphs.CompileOnReuse(graphs.ProjectEach(
+                self.forward_model(layer), self.deconv_model(layer), layer, keys, prepool_of,
+                graphs.SELECTIONS[mode][0]), specs)))
 
     # Checking what callers pass.
 
@@ -221,8 +216,10 @@ class Deconvnet:
             hint = " (for one image, pass images[None])" if images.ndim == 3 else ""
             raise DeconvError(f"images must be RGB with shape (N, H, W, 3); received shape "
                               f"{images.shape}{hint}.")
-        if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
-            raise DeconvError(f"images must be uint8 or float in [0, 255]; received {images.dtype}.")
+        if not (np.issubdtype(images.dtype, np.integer)
+                or np.issubdtype(images.dtype, np.floating)):
+            raise DeconvError(f"images must be uint8 or float in [0, 255]; received "
+                              f"{images.dtype}.")
         low, high = float(images.min()), float(images.max())
         if low < 0 or high > 255:
             raise DeconvError(f"images must hold pixel values in [0, 255]; received values in "
@@ -257,7 +254,8 @@ class Deconvnet:
         if positions.shape == (2,):
             positions = np.broadcast_to(positions, (count, 2))
         if positions.shape != (count, 2) or not np.issubdtype(positions.dtype, np.integer):
-            raise DeconvError(f"position must be (y, x) or one (y, x) per image, shape ({count}, 2); "
+            raise DeconvError(f"position must be (y, x) or one (y, x) per image, shape "
+                              f"({count}, 2); "
                               f"received {position!r}.")
         height, width = self.map_size(layer, image_size)
         strongest = (positions[:, 0] == -1) & (positions[:, 1] == -1)
@@ -448,76 +446,3 @@ def _check_batch_size(batch_size):
             batch_size < 1):
         raise DeconvError(f"batch_size must be an integer of at least 1; received "
                           f"{batch_size!r}.")
-
-
-class _CompileOnReuse:
-    """Runs a graph function eagerly on its first call, compiled with `tf.function` after.
-
-    Tracing a projection graph costs about a second; a single projection per layer (a sweep's
-    pass 2) runs faster eagerly (measured, VGG19 conv4_4, 9 images at 224x224: 1.3 s eagerly,
-    2.1 s traced and run), while repeated calls run faster compiled (1.1 s each).
-    """
-
-    def __init__(self, function, input_signature):
-        self.function = function
-        self.compiled = tf.function(function, input_signature=input_signature)
-        self.specs = input_signature
-        self.calls = 0
-
-    def __call__(self, *args):
-        self.calls += 1
-        if self.calls > 1:
-            return self.compiled(*args)
-        return self.function(*(tf.convert_to_tensor(arg, spec.dtype)
-                                for arg, spec in zip(args, self.specs)))
-
-
-# The graphs compiled by `tf.function` are callable objects rather than closures: TensorFlow
-# groups its retracing warnings by a function's code, which every closure of one function
-# shares, so one closure per layer would warn about "retracing" that is only one trace each.
-
-
-class _Activations:
-    """Images -> one layer's activations, through the plain forward model."""
-
-    def __init__(self, model, layer):
-        self.model, self.layer = model, layer
-
-    def __call__(self, images):
-        return self.model(images, training=False)[self.layer]
-
-
-class _Project:
-    """Images and a selection -> reconstructions, values and positions: forward with switches,
-    keep the selected activations, reverse through the deconv model."""
-
-    def __init__(self, forward, deconv, layer, keys, mode):
-        self.forward, self.deconv, self.layer, self.keys = forward, deconv, layer, keys
-        self.select = _SELECTIONS[mode][0]
-
-    def __call__(self, images, *selector):
-        tensors = self.forward(images, training=False)
-        signal, values, positions = self.select(tensors[self.layer], *selector)
-        inputs = {"signal": signal, **{key: tensors[key] for key in self.keys}}
-        return self.deconv(inputs, training=False), values, positions
-
-
-class _ProjectEach:
-    """One image and k selections -> k reconstructions: one forward pass, one batched reverse."""
-
-    def __init__(self, forward, deconv, layer, keys, prepool_of, select):
-        self.forward, self.deconv, self.layer, self.keys = forward, deconv, layer, keys
-        self.prepool_of, self.select = prepool_of, select
-
-    def __call__(self, image, *selector):
-        tensors = self.forward(image, training=False)
-        count = tf.shape(selector[0])[0]
-        tiled = {key: tf.repeat(tensors[key], count, axis=0) for key in {self.layer, *self.keys}}
-        # Switches index the whole batch: copy b's indices move b pre-pool tensors on.
-        for key, prepool in self.prepool_of.items():
-            per_image = tf.reduce_prod(tf.shape(tensors[prepool], out_type=tf.int64)[1:])
-            offsets = tf.range(tf.cast(count, tf.int64), dtype=tf.int64) * per_image
-            tiled[key] += offsets[:, None, None, None]
-        signal, values, positions = self.select(tiled[self.layer], *selector)
-        inputs = {"signal": signal, **{key: tiled[key] for key in self.keys}}
-        return self.deconv(inputs, training=False), values, positions

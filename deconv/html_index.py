@@ -67,7 +67,8 @@ def write(out_dir, datasets):
         settings = manifests[0]["settings"] if manifests else {}
         counts = manifests[0]["counts"] if manifests else {}
         body.append(f"<h2>{html.escape(name)}</h2><p>{counts.get('read', 0)} images read, "
-                    f"{counts.get('skipped', 0)} skipped; model {html.escape(str(settings.get('model')))}"
+                    f"{counts.get('skipped', 0)} skipped; model "
+                    f"{html.escape(str(settings.get('model')))}"
                     f", weights {html.escape(str(settings.get('weights')))}.</p>")
         body.extend(_sweep(manifest, prefix, lazy) for manifest in manifests)
     page = (f"<!DOCTYPE html><html><head><meta charset=utf-8><title>deconv results</title>"

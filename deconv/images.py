@@ -100,7 +100,8 @@ def _to_rgb(image):
 def _fit(image, size, aspect):
     if aspect == "crop":
         scale = size / min(image.size)
-        width, height = max(size, round(image.width * scale)), max(size, round(image.height * scale))
+        width = max(size, round(image.width * scale))
+        height = max(size, round(image.height * scale))
         image = image.resize((width, height), Image.Resampling.BILINEAR)
         left, top = (width - size) // 2, (height - size) // 2
         return image.crop((left, top, left + size, top + size))

@@ -18,7 +18,7 @@ def _pair(value):
 
 
 def pooled_size(size, pool, stride, padding):
-    """Returns the output length of a pooling or convolution window along one axis (None if unknown)."""
+    """Returns the output length of a pooling or convolution along one axis (None if unknown)."""
     if size is None:
         return None
     if padding == "same":

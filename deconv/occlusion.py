@@ -76,7 +76,9 @@ def _classifier(arch_or_path):
 
 def _write_class_maps(out, image, result, class_names):
     written = {}
-    name = (lambda c: class_names[c] if class_names and c < len(class_names) else f"class {c}")
+    def name(c):
+        return class_names[c] if class_names and c < len(class_names) else f"class {c}"
+
     heat = sensitivity.to_pixels(result.target_probability, result, image.shape[:2])
     picture = render.with_colour_bar(render.overlay(image, heat, low=0.0, high=1.0), 0.0, 1.0,
                                      f"p({name(result.target)}), unoccluded "

@@ -22,16 +22,13 @@ from absl import logging
 
 from deconv import cli  # first: quiets TensorFlow before it loads
 from deconv import config as config_lib
-from deconv import deconvnet
 from deconv import images as image_files
 from deconv import layers as deconv_layers
 from deconv import models
 from deconv import outputs
 from deconv import preprocessing
 from deconv import render
-from deconv import report
 from deconv import runner
-from deconv import sweep as sweeps_lib
 from deconv.errors import DeconvError
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -83,10 +83,10 @@ def scan_all(net, paths, sweeps, settings, state=None, on_batch=None):
     """
     state = state or sweeps_lib.ScanState.fresh(net, sweeps)
     started = time.perf_counter()
-    for state in sweeps_lib.scan(net, paths, sweeps, state, settings.size, settings.aspect,
-                                 settings.batch_size):
+    for current in sweeps_lib.scan(net, paths, sweeps, state, settings.size, settings.aspect,
+                                   settings.batch_size):
         if on_batch is not None:
-            on_batch(state)
+            on_batch(current)
     if state.read == 0:
         reasons = "; ".join(f"{path}: {reason}" for path, reason in state.skipped[:3])
         raise DeconvError(f"None of the {len(paths)} image files could be read ({reasons}).")

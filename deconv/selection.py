@@ -80,7 +80,7 @@ def top_maps_top_activations(activations, maps, per_map):
       its `(y, x)`.
     """
     shape = tf.shape(activations)
-    n, height, width, channels = shape[0], shape[1], shape[2], shape[3]
+    n, height, width = shape[0], shape[1], shape[2]
     _, strongest_maps = tf.math.top_k(tf.reduce_max(activations, axis=[1, 2]), k=maps)
     chosen = tf.gather(activations, strongest_maps, axis=3, batch_dims=1)  # (N, h, w, maps)
     flat = tf.transpose(tf.reshape(chosen, [n, height * width, maps]), [0, 2, 1])

@@ -208,7 +208,9 @@ def imagenet_classes():
 
 def summary(result, class_names=None, **extra):
     """Returns a JSON-ready summary of an `Occlusion` (the arrays go to .npy files)."""
-    name = (lambda c: class_names[c] if class_names and c < len(class_names) else None)
+    def name(c):
+        return class_names[c] if class_names and c < len(class_names) else None
+
     content = {**extra, "size": result.size, "tops": result.tops.tolist(),
                "lefts": result.lefts.tolist()}
     if result.feature_total is not None:

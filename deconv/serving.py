@@ -176,7 +176,7 @@ def readme(net, layers, signatures, described):
         "",
         "Signatures (dynamic batch N and image size H x W; images are RGB uint8):",
     ]
-    for signature, (layer, kind) in signatures.items():
+    for signature, (layer, _) in signatures.items():
         count = net.feature_count(layer)
         lines.append(f"  {signature}: layer {names.short(layer)} ({count} maps)")
     lines += [

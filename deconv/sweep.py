@@ -299,8 +299,10 @@ def project_views(net, views, size, aspect="stretch", batch_size=16):
         while next_view < len(views) and len(done[next_view]) == len(views[next_view][1]):
             results = done.pop(next_view)
             view, found = views[next_view]
-            yield (view, found, np.array([r for r, _ in results], np.float32).reshape(-1, size, size, 3),
-                   np.array([i for _, i in results], np.uint8).reshape(-1, size, size, 3))
+            reconstructions = np.array([r for r, _ in results], np.float32)
+            pixels = np.array([i for _, i in results], np.uint8)
+            yield (view, found, reconstructions.reshape(-1, size, size, 3),
+                   pixels.reshape(-1, size, size, 3))
             next_view += 1
     while next_view < len(views):  # views with no winners at all
         view, found = views[next_view]

@@ -188,7 +188,7 @@ def read_npy_dict(path):
             read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                            else np.lib.format.read_array_header_2_0)
             _, _, dtype = read_header(stream)
-            if dtype != object:
+            if dtype.kind != "O":
                 raise DeconvError(f"{path} holds a plain {dtype} array, not a dict of layers "
                                   f"like {{'conv1_1': [W, b], ...}}.")
             loaded = _ArrayOnlyUnpickler(stream, encoding="latin1").load()
@@ -221,6 +221,10 @@ def _keras3_paths(model):
     return paths
 
 
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _read_h5(path, model):
     """Returns `{model layer name: [arrays]}` from a legacy or Keras 3 HDF5 weights file."""
     try:
@@ -228,10 +232,9 @@ def _read_h5(path, model):
             root = h5["model_weights"] if "model_weights" in h5 else h5
             if "layer_names" in root.attrs:  # legacy layout, keyed by layer name
                 found = {}
-                for layer_name in root.attrs["layer_names"]:
-                    layer_name = layer_name.decode() if isinstance(layer_name, bytes) else layer_name
+                for layer_name in map(_text, root.attrs["layer_names"]):
                     group = root[layer_name]
-                    found[layer_name] = [np.asarray(group[w.decode() if isinstance(w, bytes) else w])
+                    found[layer_name] = [np.asarray(group[_text(w)])
                                          for w in group.attrs["weight_names"]]
                 return found
             if "layers" in root:  # Keras 3 layout, keyed by position

@@ -1,4 +1,5 @@
-"""Config-file sweeps: errors with lines, one pass for all sweeps, resuming, index.html, TensorBoard."""
+"""Config-file sweeps: errors with lines, one pass for all sweeps, resuming, index.html,
+TensorBoard."""
 import glob
 import json
 import os
@@ -124,7 +125,8 @@ def test_shipped_configs_are_valid(name, vgg16, net19):
 
 def test_one_pass_serves_every_sweep(net16, folders, tmp_path, monkeypatch):
     datasets_streamed, batches, reads = [], [], []
-    original_dataset, original_candidates = sweeps_lib.dataset.image_dataset, sweeps_lib.candidates_fn
+    original_dataset = sweeps_lib.dataset.image_dataset
+    original_candidates = sweeps_lib.candidates_fn
     original_read = image_files.read_image
 
     def counting_dataset(paths, *args, **kwargs):

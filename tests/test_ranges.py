@@ -80,7 +80,7 @@ def test_command_line_image_and_gif_modes(tmp_path):
     assert (tmp_path / "cat.png").exists()
     import json
     layers = json.loads((tmp_path / "cat.json").read_text())["layers"]
-    assert [(l["layer"], l["maps_kept"], l["activations_per_map"]) for l in layers] == [
+    assert [(x["layer"], x["maps_kept"], x["activations_per_map"]) for x in layers] == [
         ("conv1_2", 13, 9), ("conv3_1", 51, 9)]
     result = _visualize(image, "-g", "--out", str(tmp_path / "cat"), "--frames", "5",
                         "--weights", "random", "--size", "64", "--layers", "conv2_1")

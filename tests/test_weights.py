@@ -1,6 +1,5 @@
 """Weights: every supported file format, the ImageNet search and its error, safe loading."""
 import os
-import pickle
 import subprocess
 import sys
 
@@ -231,6 +230,7 @@ def test_keras_model_with_random_weights_is_reinitialised(tmp_path):
     b = deconv.load_model(str(tmp_path / "custom.keras"), weights="random", seed=1)
     saved = model.get_layer("c2").kernel.numpy()
     assert not np.allclose(a.get_layer("c2").kernel.numpy(), saved)
-    np.testing.assert_array_equal(a.get_layer("c2").kernel.numpy(), b.get_layer("c2").kernel.numpy())
+    np.testing.assert_array_equal(a.get_layer("c2").kernel.numpy(),
+                                  b.get_layer("c2").kernel.numpy())
     with pytest.raises(DeconvError, match="seed must be an integer"):
         deconv.load_model("vgg16", weights=None, seed="x")
