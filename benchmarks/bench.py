@@ -1,6 +1,6 @@
 """What a projection and a sweep cost, as ratios to the forward-pass floor, side by side.
 
-    python benchmarks/bench.py                      # the full set (about 15 minutes on 2 cores)
+    python benchmarks/bench.py                      # the full set (about 20 minutes on 2 cores)
     python benchmarks/bench.py --quick              # a tiny smoke run (the test suite's)
     python benchmarks/bench.py --parts projection   # one part: projection, sweep, all16, memory
 
@@ -121,7 +121,7 @@ def projection_part(net, layers, batches, size, repeats):
         switches_model, window_forward = net.forward_model(name), net.window_forward_model(name)
         fs = tf.function(lambda x, model=switches_model: model(x, training=False))
         fsw = tf.function(lambda x, model=window_forward: model(x, training=False))
-        reverse = tf.function(lambda inputs, model=net.deconv_model(name): model(
+        reverse = tf.function(lambda inputs, model=net.deconv_model(name): model(  # noqa: B008
             inputs, training=False))
         graph = net.windowed_graph(name)
         reverse_window = tf.function(lambda tensors, f, p, graph=graph: graph.reverse(
@@ -230,24 +230,30 @@ def _bare_command(images, layer, size, batch):
             layer, "--size", str(size), "--batch_size", str(batch)]
 
 
-def sweep_part(images, size, batch, repeats, work):
-    """Part 5: `python -m deconv.run` over the folder vs a bare forward over the same pipeline."""
+def _run_vs_bare(images, run_flags, bare_layer, out, size, batch, repeats):
+    """`python -m deconv.run` vs a bare forward over the same pipeline, alternating rounds."""
     times = {"run": [], "bare": [], "pass1": [], "pass2": [], "bare_loop": []}
     for round_number in range(repeats):
         for which in (["run", "bare"] if round_number % 2 == 0 else ["bare", "run"]):
             if which == "run":
-                wall, _, stdout = _run(_run_command(
-                    images, os.path.join(work, "sweep"), ["--feat", "conv4_4", "--id", "0",
-                                                          "--restart"], size, batch))
+                wall, _, stdout = _run(_run_command(images, out, [*run_flags, "--restart"], size,
+                                                    batch))
                 times["pass1"].append(_seconds(stdout, "pass 1"))
                 times["pass2"].append(_seconds(stdout, "pass 2"))
             else:
-                wall, _, stdout = _run(_bare_command(images, "conv4_4", size, batch))
+                wall, _, stdout = _run(_bare_command(images, bare_layer, size, batch))
                 times["bare_loop"].append(_seconds(stdout, "in"))
             times[which].append(wall)
-    return {"images": len(os.listdir(images)), **{k: float(np.median(v)) for k, v in times.items()},
+    return {"images": len(os.listdir(images)),
+            **{key: float(np.median(value)) for key, value in times.items()},
             "run/bare (wall)": _ratio(times, ["run"], ["bare"]),
             "pass1/bare loop": _ratio(times, ["pass1"], ["bare_loop"])}
+
+
+def sweep_part(images, size, batch, repeats, work):
+    """Part 5: one map's top 9 at conv4_4 vs a bare forward to conv4_4."""
+    return _run_vs_bare(images, ["--feat", "conv4_4", "--id", "0"], "conv4_4",
+                        os.path.join(work, "sweep"), size, batch, repeats)
 
 
 def all16_part(images, size, batch, repeats, work):
@@ -256,22 +262,8 @@ def all16_part(images, size, batch, repeats, work):
     with open(config, "w") as stream:
         stream.write("top = 9\n" + "".join(f"[[sweeps]]\nlayer = \"{layer}\"\n"
                                            for layer in CONV_LAYERS))
-    times = {"run": [], "bare": [], "pass1": [], "pass2": [], "bare_loop": []}
-    for round_number in range(repeats):
-        for which in (["run", "bare"] if round_number % 2 == 0 else ["bare", "run"]):
-            if which == "run":
-                wall, _, stdout = _run(_run_command(images, os.path.join(work, "all16"),
-                                                    ["--config", config, "--restart"], size,
-                                                    batch))
-                times["pass1"].append(_seconds(stdout, "pass 1"))
-                times["pass2"].append(_seconds(stdout, "pass 2"))
-            else:
-                wall, _, stdout = _run(_bare_command(images, "conv5_4", size, batch))
-                times["bare_loop"].append(_seconds(stdout, "in"))
-            times[which].append(wall)
-    return {"images": len(os.listdir(images)), **{k: float(np.median(v)) for k, v in times.items()},
-            "pass1/bare loop": _ratio(times, ["pass1"], ["bare_loop"]),
-            "run/bare (wall)": _ratio(times, ["run"], ["bare"])}
+    return _run_vs_bare(images, ["--config", config], "conv5_4", os.path.join(work, "all16"),
+                        size, batch, repeats)
 
 
 def memory_part(small, large, size, batch, work):

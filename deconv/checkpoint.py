@@ -21,6 +21,7 @@ from deconv.sweep import ScanState
 from deconv.topk import RunningTopK
 
 FILE_NAME = ".deconv_state.npz"
+DONE_NAME = ".deconv_done.json"
 
 
 def fingerprint(described, paths):
@@ -61,28 +62,69 @@ def load(path):
             topks = [RunningTopK.from_state({key: saved[f"topk{number}_{key}"]
                                              for key in ("k", "values", "images", "indices")})
                      for number in range(meta["sweeps"])]
-    except (OSError, ValueError, KeyError) as error:
-        raise DeconvError(f"Cannot read the saved state {path}: {error}. Start afresh with "
-                          f"--restart.") from None
+    except Exception as error:  # a damaged file raises zipfile, EOF, key or value errors
+        raise DeconvError(f"Cannot read the saved state {path}: {error or type(error).__name__}."
+                          f" Start afresh with --restart.") from None
     state = ScanState(topks, meta["cursor"], meta["read"], [tuple(s) for s in meta["skipped"]])
     return meta["fingerprint"], state
 
 
-def resume_or_start(path, print_, fresh, restart):
+def resume_or_start(path, print_, fresh):
     """Returns the state to start pass 1 from: the saved one, or `fresh` (a new `ScanState`).
 
     Raises:
-      DeconvError: if a saved state of a different run is there and `restart` is False.
+      DeconvError: if a saved state of a different run is there.
     """
-    if restart and os.path.exists(path):
-        os.remove(path)
     saved = load(path)
     if saved is None:
         return fresh
     saved_print, state = saved
     if saved_print != print_:
-        raise DeconvError(
-            f"{os.path.dirname(path) or '.'} holds an unfinished run with a different config, "
-            f"model, weights or image list, which cannot be resumed by this one. Pass --restart "
-            f"to discard it and start afresh, or choose another --out.")
+        raise _refusal(os.path.dirname(path))
     return state
+
+
+def _refusal(folder):
+    return DeconvError(
+        f"{folder or '.'} holds an unfinished run with a different config, model, weights or "
+        f"image list, which cannot be resumed by this one. Pass --restart to discard it and "
+        f"start afresh, or choose another --out.")
+
+
+def save_done(folder, print_, record):
+    """Records that a dataset's run is complete (its outcome, JSON-ready), atomically."""
+    outputs.write_json(os.path.join(folder, DONE_NAME), {"fingerprint": print_, **record})
+
+
+def load_done(folder, print_):
+    """Returns the record of a completed run in `folder` with this fingerprint, or None.
+
+    Raises:
+      DeconvError: if the record belongs to a different run.
+    """
+    path = os.path.join(folder, DONE_NAME)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as stream:
+            record = json.load(stream)
+    except (OSError, ValueError) as error:
+        raise DeconvError(f"Cannot read {path}: {error}. Start afresh with --restart.") from None
+    if record.get("fingerprint") != print_:
+        raise _refusal(folder)
+    return record
+
+
+def clear(folder):
+    """Removes a run's saved state and completion record from `folder`."""
+    for name in (FILE_NAME, DONE_NAME):
+        if os.path.exists(os.path.join(folder, name)):
+            os.remove(os.path.join(folder, name))
+
+
+def remove_partial_files(folder):
+    """Removes temporary files that a killed process left (`.NAME.*.part`, see outputs)."""
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name.startswith(".") and name.endswith(".part"):
+                os.remove(os.path.join(folder, name))

@@ -15,6 +15,7 @@ import tempfile
 from absl import flags
 from absl import logging
 
+from deconv import images as image_files
 from deconv.errors import DeconvError
 
 _STARTUP_NOISE = re.compile(
@@ -68,3 +69,20 @@ def one_line_errors(main):
             sys.exit(2)
 
     return wrapped
+
+
+def one_image(argv, size, aspect, command):
+    """Reads the single IMAGE argument of `python -m deconv.<command>`, resized to `size`.
+
+    Returns:
+      `(path, pixels)`.
+    """
+    if len(argv) != 2:
+        raise DeconvError(f"Give one IMAGE, e.g. python -m deconv.{command} photo.jpg; see "
+                          f"--help.")
+    if size < 1:
+        raise DeconvError(f"The image size must be at least 1; received {size}.")
+    pixels, _, reason = image_files.read_image(argv[1], size, aspect)
+    if reason is not None:
+        raise DeconvError(f"Cannot read {argv[1]}: {reason}.")
+    return argv[1], pixels

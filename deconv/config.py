@@ -62,6 +62,7 @@ class RunConfig:
     tensorboard: str = None
     checkpoint_every: int = 10
     source: str = None
+    dataset_defaults: dict = dataclasses.field(default_factory=dict)
 
 
 _STR, _INT = (str,), (int,)
@@ -187,7 +188,8 @@ def load(path):
         values = {k: v for k, v in defaults.items() if k in _SWEEP_KEYS} | entry
         values["features"] = checker.features(entry.get("features"), index)
         chosen = values.get("datasets")
-        if chosen is not None and (not isinstance(chosen, list) or set(chosen) - set(names)):
+        if chosen is not None and (not isinstance(chosen, list) or not all(
+                isinstance(name, str) for name in chosen) or set(chosen) - set(names)):
             raise DeconvError(f"{checker.where('sweeps', index, 'datasets')}'datasets' must list "
                               f"dataset names among {names}; received {chosen!r}.")
         sweeps.append(SweepConfig(**values, where=checker.where("sweeps", index)))
@@ -195,16 +197,53 @@ def load(path):
         raise DeconvError(f"{path}: no [[sweeps]]: add at least one, e.g. [[sweeps]] layer = "
                           f"\"conv4_4\".")
     return RunConfig(datasets, sweeps, source=path,
+                     dataset_defaults={k: v for k, v in defaults.items()
+                                       if k in _DATASET_KEYS and k != "images"},
                      **{k: v for k, v in top.items() if k in _RUN_KEYS})
+
+
+RUN_KEYS = tuple(_RUN_KEYS)
+DATASET_KEYS = ("imtype", "size", "aspect")  # what a flag sets on every dataset
+SWEEP_KEYS = ("top", "per_image", "mode")  # what a flag sets on every sweep
+
+
+def dataset_from(images, **values):
+    """A `DatasetConfig` for one folder, named after it."""
+    name = os.path.basename(os.path.normpath(images)) or "images"
+    return DatasetConfig(name, images, **values)
+
+
+def check(config):
+    """Checks a `RunConfig` built from flags as a file would be checked (no line numbers).
+
+    Raises:
+      DeconvError: a value out of range or not among the valid choices.
+    """
+    entries = [(vars(config), _RUN_KEYS, "")] + [
+        (vars(d), _DATASET_KEYS, f"dataset {d.name!r}: ") for d in config.datasets] + [
+        (vars(s), _SWEEP_KEYS, f"sweep {s.layer!r}: ") for s in config.sweeps]
+    for values, allowed, where in entries:
+        for key in allowed:
+            value = values.get(key)
+            if value is None:
+                continue
+            if key in _CHOICES and value not in _CHOICES[key]:
+                raise DeconvError(f"{where}--{key} must be one of {', '.join(_CHOICES[key])}; "
+                                  f"received {value!r}.")
+            if key in _POSITIVE and value < (1 if _POSITIVE[key] else 0):
+                raise DeconvError(f"{where}--{key} must be at least "
+                                  f"{1 if _POSITIVE[key] else 0}; received {value}.")
 
 
 def override(config, **values):
     """Returns `config` with the given run-level values, and dataset/sweep values applied to
     every dataset/sweep (what a flag given on the command line does to a file)."""
     run = {k: v for k, v in values.items() if k in _RUN_KEYS}
-    datasets = [dataclasses.replace(d, **{k: v for k, v in values.items() if k in _DATASET_KEYS})
-                for d in config.datasets]
-    sweeps = [dataclasses.replace(s, **{k: v for k, v in values.items()
-                                        if k in ("top", "per_image", "mode")})
+    dataset_values = {k: v for k, v in values.items() if k in DATASET_KEYS}
+    datasets = [dataclasses.replace(d, **dataset_values, **(
+        {"images": values["images"]} if "images" in values else {})) for d in config.datasets]
+    sweeps = [dataclasses.replace(s, **{k: v for k, v in values.items() if k in SWEEP_KEYS})
               for s in config.sweeps]
-    return dataclasses.replace(config, datasets=datasets, sweeps=sweeps, **run)
+    return dataclasses.replace(config, datasets=datasets, sweeps=sweeps,
+                               dataset_defaults={**config.dataset_defaults, **dataset_values},
+                               **run)

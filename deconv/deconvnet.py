@@ -5,11 +5,11 @@ Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Network
 """
 import dataclasses
 
-from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
 
+from deconv import checks
 from deconv import geometry
 from deconv import graphs
 from deconv import layers as deconv_layers
@@ -204,68 +204,17 @@ class Deconvnet:
                 self.forward_model(layer), self.deconv_model(layer), layer, keys, prepool_of,
                 graphs.SELECTIONS[mode][0]), specs)))
 
-    # Checking what callers pass.
+    # Checking what callers pass (see deconv.checks).
 
     def _check_images(self, images, layer):
-        try:
-            images = np.asarray(images)
-        except ValueError:
-            raise DeconvError("images must be one array (N, H, W, 3); received a ragged "
-                              "sequence of differently sized images.") from None
-        if images.ndim != 4 or images.shape[-1] != 3 or 0 in images.shape:
-            hint = " (for one image, pass images[None])" if images.ndim == 3 else ""
-            raise DeconvError(f"images must be RGB with shape (N, H, W, 3); received shape "
-                              f"{images.shape}{hint}.")
-        if not (np.issubdtype(images.dtype, np.integer)
-                or np.issubdtype(images.dtype, np.floating)):
-            raise DeconvError(f"images must be uint8 or float in [0, 255]; received "
-                              f"{images.dtype}.")
-        low, high = float(images.min()), float(images.max())
-        if low < 0 or high > 255:
-            raise DeconvError(f"images must hold pixel values in [0, 255]; received values in "
-                              f"[{low:g}, {high:g}].")
-        if np.issubdtype(images.dtype, np.floating) and 0 < high <= 1:
-            logging.warning("Images are floats in [0, %g]: deconv expects [0, 255], not [0, 1].",
-                            high)
-        index = self._index(layer)
-        height, width = geometry.map_sizes(self.steps[:index + 1], images.shape[1:3])[-1]
-        if height < 1 or width < 1:
-            side = geometry.min_image_size(self.steps, index)
-            raise DeconvError(f"Images of {images.shape[1]}x{images.shape[2]} are too small for "
-                              f"layer {layer!r}: it needs at least {side}x{side}.")
-        return images.astype(np.float32, copy=False)
+        return checks.images(images, layer, self.steps, self._index(layer))
 
     def _check_feature(self, feature, layer):
-        count = self.feature_count(layer)
-        values = np.atleast_1d(np.asarray(feature))
-        if values.ndim != 1 or not np.issubdtype(values.dtype, np.integer):
-            raise DeconvError(f"feature must be an integer map id or a list of them; received "
-                              f"{feature!r}.")
-        bad = values[(values < 0) | (values >= count)]
-        if bad.size:
-            raise DeconvError(f"Feature {int(bad[0])} is out of range for layer {layer!r}, which "
-                              f"has {count} feature maps (valid ids: 0 to {count - 1}).")
-        return values.astype(np.int32)
+        return checks.features(feature, layer, self.feature_count(layer))
 
     def _check_positions(self, position, count, layer, image_size):
-        if position is None:
-            return np.full((count, 2), -1, np.int32)
-        positions = np.asarray(position)
-        if positions.shape == (2,):
-            positions = np.broadcast_to(positions, (count, 2))
-        if positions.shape != (count, 2) or not np.issubdtype(positions.dtype, np.integer):
-            raise DeconvError(f"position must be (y, x) or one (y, x) per image, shape "
-                              f"({count}, 2); "
-                              f"received {position!r}.")
-        height, width = self.map_size(layer, image_size)
-        strongest = (positions[:, 0] == -1) & (positions[:, 1] == -1)
-        outside = ~strongest & ((positions[:, 0] < 0) | (positions[:, 0] >= height)
-                                | (positions[:, 1] < 0) | (positions[:, 1] >= width))
-        if outside.any():
-            y, x = positions[np.argmax(outside)]
-            raise DeconvError(f"Position ({y}, {x}) is outside layer {layer!r}'s {height}x{width} "
-                              f"maps (images of {image_size[0]}x{image_size[1]}).")
-        return positions.astype(np.int32)
+        return checks.positions(position, count, layer, image_size,
+                                self.map_size(layer, image_size))
 
     # The public entry points.
 
@@ -275,7 +224,7 @@ class Deconvnet:
         Runs the plain forward model (no switches), `batch_size` images at a time.
         """
         name = self.resolve(layer)
-        _check_batch_size(batch_size)
+        checks.batch_size(batch_size)
         images = self._check_images(images, layer)
         run = self._activations_fn(name)
         return np.concatenate([run(images[i:i + batch_size]).numpy()
@@ -285,7 +234,7 @@ class Deconvnet:
                         batch_size=16, windowed="auto"):
         """Like `project`, returning a `Projection` with the values and positions projected."""
         name = self.resolve(layer)
-        _check_batch_size(batch_size)
+        checks.batch_size(batch_size)
         if mode not in MODES:
             raise DeconvError(f"Unknown mode {mode!r}. Valid: {', '.join(MODES)}.")
         images = self._check_images(images, layer)
@@ -314,11 +263,7 @@ class Deconvnet:
         run = self._project_fn(name, mode, bool(windowed))
         parts = [run(images[i:i + batch_size], *selectors(i, i + batch_size))
                  for i in range(0, count, batch_size)]
-        return Projection(
-            reconstructions=np.concatenate([p[0].numpy() for p in parts]),
-            values=np.concatenate([p[1].numpy() for p in parts]),
-            positions=np.concatenate([p[2].numpy() for p in parts]),
-            features=features if mode == "activation" else np.full(count, -1, np.int32))
+        return _joined(parts, features if mode == "activation" else np.full(count, -1, np.int32))
 
     def project(self, images, layer, feature, position=None, mode="activation", batch_size=16,
                 windowed="auto"):
@@ -405,16 +350,13 @@ class Deconvnet:
           activation).
         """
         name = self.resolve(layer)
-        _check_batch_size(batch_size)
+        checks.batch_size(batch_size)
         images = self._check_images(images, name)
         kept_maps, per_map = self.range_counts(name, images.shape[1:3], maps, activations)
         run = self._project_fn(name, "ranges")
         parts = [run(images[i:i + batch_size], kept_maps, per_map)
                  for i in range(0, len(images), batch_size)]
-        return Projection(np.concatenate([p[0].numpy() for p in parts]),
-                          np.concatenate([p[1].numpy() for p in parts]),
-                          np.concatenate([p[2].numpy() for p in parts]),
-                          np.full(len(images), -1, np.int32))
+        return _joined(parts, np.full(len(images), -1, np.int32))
 
     def project_frames(self, image, layer, masks, batch_size=16):
         """Projects several sets of whole maps of ONE image: one forward pass, batched reverses.
@@ -429,7 +371,7 @@ class Deconvnet:
           float32 `(F, H, W, 3)` reconstructions.
         """
         name = self.resolve(layer)
-        _check_batch_size(batch_size)
+        checks.batch_size(batch_size)
         image = np.asarray(image)
         image = self._check_images(image[None] if image.ndim == 3 else image, name)
         masks = np.asarray(masks, np.float32)
@@ -441,8 +383,7 @@ class Deconvnet:
                                for i in range(0, len(masks), batch_size)])
 
 
-def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
-            batch_size < 1):
-        raise DeconvError(f"batch_size must be an integer of at least 1; received "
-                          f"{batch_size!r}.")
+def _joined(parts, features):
+    """One `Projection` from the `(reconstructions, values, positions)` of several calls."""
+    return Projection(*(np.concatenate([part[i].numpy() for part in parts]) for i in range(3)),
+                      features)

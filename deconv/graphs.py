@@ -41,7 +41,6 @@ class CompileOnReuse:
                                 for arg, spec in zip(args, self.specs)))
 
 
-
 class Activations:
     """Images -> one layer's activations, through the plain forward model."""
 

@@ -122,6 +122,8 @@ def read_image(path, size=None, aspect="stretch"):
       `(pixels, original_size, reason)`: `(H, W, 3)` uint8 (None if unreadable), `(height,
       width)` of the upright original, and None or why the file was skipped.
     """
+    if not os.path.exists(path):
+        return None, None, "file not found"
     try:
         if os.path.getsize(path) == 0:
             return None, None, "zero-byte file"

@@ -31,6 +31,12 @@ def _seeded_init(model, seed):
             extra.assign(np.zeros(extra.shape, np.float32))
 
 
+def _check_seed(seed):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or seed < 0):
+        raise DeconvError(f"seed must be a non-negative integer or None; received {seed!r}.")
+
+
 def _load_keras_file(path, weights, seed):
     if not os.path.isfile(path):
         raise DeconvError(f"Model file not found: {path!r}.")
@@ -67,8 +73,7 @@ def load_model(arch="vgg19", weights="imagenet", seed=None):
         names the file or the places searched.
     """
     arch = os.fspath(arch) if isinstance(arch, os.PathLike) else arch
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise DeconvError(f"seed must be an integer or None; received {seed!r}.")
+    _check_seed(seed)
     if isinstance(arch, str) and arch.endswith(".keras"):
         return _load_keras_file(arch, weights, seed)
     if arch not in ARCHS:
@@ -169,6 +174,7 @@ def load_classifier(arch="vgg19", weights="imagenet", seed=None):
     Raises:
       DeconvError: unknown arch, or weights that cannot be found or fitted.
     """
+    _check_seed(seed)
     if arch not in ARCHS:
         raise DeconvError(f"The classifier needs arch vgg19 or vgg16; received {arch!r}.")
     model = ARCHS[arch](include_top=True, weights=None)

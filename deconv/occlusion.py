@@ -21,6 +21,7 @@ from deconv import cli  # first: quiets TensorFlow before it loads
 from deconv import images as image_files
 from deconv import layers as deconv_layers
 from deconv import models
+from deconv import names
 from deconv import outputs
 from deconv import preprocessing
 from deconv import render
@@ -32,7 +33,8 @@ flags.DEFINE_integer("size", 50, "Side of the occluding square, in pixels of the
 flags.DEFINE_integer("stride", 8, "Step between the square's positions, in pixels.")
 flags.DEFINE_string("fill", "gray", "The square's colour: gray (the ImageNet mean), black, white, "
                     "mean (the image's), a value 0-255 or r,g,b.")
-flags.DEFINE_string("feat", "conv5_4", "Layer whose feature map is watched.")
+flags.DEFINE_string("feat", None, "Layer whose feature map is watched; default: the last conv "
+                    "layer (conv5_4 of VGG19, conv5_3 of VGG16).")
 flags.DEFINE_integer("id", None, "Feature map to watch; default: the strongest map of the "
                      "unoccluded image.")
 flags.DEFINE_bool("classes", False, "Also record the correct class's probability and the most "
@@ -60,24 +62,36 @@ flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
 
 def _classifier(arch_or_path):
     """Returns `(classifier, names, note)`: the classifier, class names (or None), and why the
-    class part is skipped (or None)."""
+    class part is skipped (or None). Weights asked for explicitly must load; the default search
+    for ImageNet weights may fail, which skips the class part with a note."""
     if FLAGS.classifier:
-        return models.load_model(FLAGS.classifier), None, None
+        classifier = models.load_model(FLAGS.classifier)
+        expected = tuple(classifier.input_shape[1:3])
+        if expected != (None, None) and expected != (FLAGS.image_size, FLAGS.image_size):
+            raise DeconvError(f"--classifier takes {expected[0]}x{expected[1]} images: pass "
+                              f"--image_size {expected[0]}.")
+        return classifier, None, None
     if arch_or_path not in models.ARCHS:
         return None, None, ("class part skipped: --model is a .keras model without a classifier; "
                             "pass --classifier PATH.keras")
+    if FLAGS.image_size != 224:
+        raise DeconvError(f"VGG's classifier takes 224x224 images: pass --image_size 224 (or "
+                          f"leave out --classes); received {FLAGS.image_size}.")
     weights = FLAGS.classifier_weights or ("random" if FLAGS.weights == "random" else "imagenet")
     try:
         classifier = models.load_classifier(arch_or_path, weights, FLAGS.seed)
     except DeconvError as error:
+        if FLAGS.classifier_weights:
+            raise
         return None, None, f"class part skipped: {error}"
     return classifier, [c[1] for c in sensitivity.imagenet_classes()], None
 
 
 def _write_class_maps(out, image, result, class_names):
     written = {}
+
     def name(c):
-        return class_names[c] if class_names and c < len(class_names) else f"class {c}"
+        return sensitivity.class_name(class_names, c, f"class {c}")
 
     heat = sensitivity.to_pixels(result.target_probability, result, image.shape[:2])
     picture = render.with_colour_bar(render.overlay(image, heat, low=0.0, high=1.0), 0.0, 1.0,
@@ -99,26 +113,24 @@ def _save(out, kind, picture, array):
 
 @cli.one_line_errors
 def main(argv):
-    if len(argv) != 2:
-        raise DeconvError("Give one IMAGE, e.g. python -m deconv.occlusion photo.jpg; see --help.")
-    path = argv[1]
-    image, _, reason = image_files.read_image(path, FLAGS.image_size, FLAGS.aspect)
-    if reason is not None:
-        raise DeconvError(f"Cannot read {path}: {reason}.")
+    path, image = cli.one_image(argv, FLAGS.image_size, FLAGS.aspect, "occlusion")
+    if FLAGS.label is not None and not FLAGS.classes:
+        raise DeconvError("--label names the correct class for --classes; add --classes.")
     out = FLAGS.out or os.path.join("occlusion", os.path.splitext(os.path.basename(path))[0])
     net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                             deconv_layers.RULES[0], FLAGS.preprocessing)
-    layer = net.resolve(FLAGS.feat)
-    sensitivity.grid(image.shape[:2], FLAGS.size, FLAGS.stride)  # checks before loading
+    layer = net.resolve(FLAGS.feat) if FLAGS.feat else net.conv_layers[-1]
+    rows, columns = sensitivity.grid(image.shape[:2], FLAGS.size, FLAGS.stride)
     sensitivity.fill_color(FLAGS.fill, image)
+    if FLAGS.batch_size < 1:
+        raise DeconvError(f"--batch_size must be at least 1; received {FLAGS.batch_size}.")
     outputs.ensure_folder(os.path.dirname(os.path.abspath(out)))
     load_weights()
-    classifier, class_names, note = _classifier(FLAGS.model) if FLAGS.classes else (None, None,
-                                                                                      None)
+    classifier, class_names, note = (_classifier(FLAGS.model) if FLAGS.classes
+                                     else (None, None, None))
     bar = None
     if FLAGS.progress:
         from tqdm import tqdm  # a dependency of the command line only
-        rows, columns = sensitivity.grid(image.shape[:2], FLAGS.size, FLAGS.stride)
         bar = tqdm(total=len(rows) * len(columns), unit="pos", file=sys.stderr)
     result = sensitivity.occlude(
         image, net, layer, FLAGS.id, classifier, FLAGS.label, FLAGS.size, FLAGS.stride,
@@ -129,8 +141,8 @@ def main(argv):
     heat = sensitivity.to_pixels(result.feature_total, result, image.shape[:2])
     low, high = float(result.feature_total.min()), float(result.feature_total.max())
     picture = render.with_colour_bar(render.overlay(image, heat), low, high,
-                                     f"{FLAGS.feat} map {result.feature}: total activation "
-                                     f"(unoccluded {result.feature_baseline:.4g})")
+                                     f"{names.short(layer)} map {result.feature}: total "
+                                     f"activation (unoccluded {result.feature_baseline:.4g})")
     written = {"feature": _save(out, "feature", picture, result.feature_total)}
     if classifier is not None:
         written.update(_write_class_maps(out, image, result, class_names))

@@ -81,6 +81,8 @@ def write_bytes(path, data):
     with atomic_path(path) as temporary:
         with open(temporary, "wb") as stream:
             stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
 
 
 def write_npy(path, array):

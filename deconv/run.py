@@ -125,18 +125,14 @@ def _progress_factory(enabled):
     return start
 
 
-_OVERRIDABLE = ("out", "model", "weights", "seed", "batch_size", "normalize", "min_tile", "rule",
-                "preprocessing", "tensorboard", "checkpoint_every", "images", "imtype", "size",
-                "aspect", "top", "per_image", "mode")
-
-
-def _flag_dataset():
-    name = os.path.basename(os.path.normpath(FLAGS.images)) or "images"
-    return config_lib.DatasetConfig(name, FLAGS.images, FLAGS.imtype, FLAGS.size, FLAGS.aspect)
+_OVERRIDABLE = (*config_lib.RUN_KEYS, "images", *config_lib.DATASET_KEYS,
+                *config_lib.SWEEP_KEYS)
 
 
 def run_config():
     """The `RunConfig` of this command: --config's file with the flags given, or the flags."""
+    if FLAGS.id is not None and not FLAGS.feat:
+        raise DeconvError("--id needs --feat: the layer whose map it names.")
     flag_sweep = config_lib.SweepConfig(FLAGS.feat, FLAGS.id, FLAGS.top, FLAGS.per_image,
                                         FLAGS.mode) if FLAGS.feat else None
     if FLAGS.config:
@@ -145,16 +141,19 @@ def run_config():
         config = config_lib.override(config, **given)
         if flag_sweep is not None:
             config.sweeps = [flag_sweep]
-        if not config.datasets:
-            config.datasets = [_flag_dataset()]
-        return config
-    if flag_sweep is None:
+        if not config.datasets:  # the file names no folder: --images, with the file's defaults
+            defaults = {"imtype": FLAGS.imtype, "size": FLAGS.size, "aspect": FLAGS.aspect,
+                        **config.dataset_defaults}
+            config.datasets = [config_lib.dataset_from(FLAGS.images, **defaults)]
+    elif flag_sweep is None:
         raise DeconvError("--feat is required (or --config), e.g. --feat conv4_4; see --help.")
-    return config_lib.RunConfig(
-        [_flag_dataset()],
-        [flag_sweep], **{name: FLAGS[name].value for name in (
-            "out", "model", "weights", "seed", "batch_size", "normalize", "min_tile", "rule",
-            "preprocessing", "tensorboard", "checkpoint_every")})
+    else:
+        config = config_lib.RunConfig(
+            [config_lib.dataset_from(FLAGS.images, imtype=FLAGS.imtype, size=FLAGS.size,
+                                     aspect=FLAGS.aspect)],
+            [flag_sweep], **{name: FLAGS[name].value for name in config_lib.RUN_KEYS})
+    config_lib.check(config)
+    return config
 
 
 def summary(name, outcome):
@@ -193,8 +192,7 @@ def main(argv):
     if config.tensorboard:
         from deconv import summaries  # TensorBoard's summary ops, only when asked for
         board = summaries.Writer(config.tensorboard)
-    identity = {"weights": load_weights(), "preprocessing": net.preprocessing.name,
-                "rule": net.rule}
+    identity = {"weights": load_weights(), "preprocessing": net.preprocessing.name}
     if config.weights == "random":
         logging.warning("--weights random: the pictures show an untrained network.")
     progress = _progress_factory(FLAGS.progress)

@@ -83,10 +83,11 @@ def scan_all(net, paths, sweeps, settings, state=None, on_batch=None):
     """
     state = state or sweeps_lib.ScanState.fresh(net, sweeps)
     started = time.perf_counter()
-    for current in sweeps_lib.scan(net, paths, sweeps, state, settings.size, settings.aspect,
-                                   settings.batch_size):
-        if on_batch is not None:
-            on_batch(current)
+    if state.cursor < len(paths):  # a state saved after pass 1 goes straight to pass 2
+        for current in sweeps_lib.scan(net, paths, sweeps, state, settings.size,
+                                       settings.aspect, settings.batch_size):
+            if on_batch is not None:
+                on_batch(current)
     if state.read == 0:
         reasons = "; ".join(f"{path}: {reason}" for path, reason in state.skipped[:3])
         raise DeconvError(f"None of the {len(paths)} image files could be read ({reasons}).")
@@ -148,15 +149,34 @@ def run(net, paths, sweeps, out_dir, settings, described, state=None, on_batch=N
       An `Outcome`.
     """
     state, scan_seconds = scan_all(net, paths, sweeps, settings, state, on_batch)
+    return _finish(net, paths, sweeps, state, out_dir, settings, described, on_written, None,
+                   scan_seconds)
+
+
+def _finish(net, paths, sweeps, state, out_dir, settings, described, on_written, ignored,
+            scan_seconds):
     started = time.perf_counter()
     written, manifests, notes = project_all(net, paths, sweeps, state, out_dir, settings,
-                                            described, on_written)
+                                            described, on_written, ignored)
     return Outcome(state, written, manifests, notes, scan_seconds, time.perf_counter() - started)
+
+
+def pass_one_fingerprint(identity, sweeps, settings, paths):
+    """The fingerprint a resumed pass 1 must match: what decides its result, and nothing else
+    (a changed mode, rule or display setting only changes pass 2, which is redone anyway)."""
+    return checkpoint.fingerprint({
+        "identity": identity,
+        "sweeps": [[sweep.layer, sweep.feature, sweep.top, sweep.per_image] for sweep in sweeps],
+        "size": settings.size, "aspect": settings.aspect, "batch_size": settings.batch_size},
+        paths)
 
 
 def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, restart=False,
                   on_batch=None, on_written=None, ignored=None):
     """`run`, saving pass 1's state in `out_dir` so that a killed run continues where it stopped.
+
+    Once the dataset is done, a record of it stays in `out_dir` (until `run_config` has done
+    every dataset), so re-running a killed multi-dataset configuration skips finished datasets.
 
     Args:
       identity: a JSON-ready description of everything else that decides pass 1 (model and
@@ -167,12 +187,19 @@ def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, re
     Raises:
       DeconvError: a saved state of a different run is in `out_dir` and `restart` is False.
     """
+    print_ = pass_one_fingerprint(identity, sweeps, settings, paths)
+    checkpoint.remove_partial_files(out_dir)
+    if restart:
+        checkpoint.clear(out_dir)
+    done = checkpoint.load_done(out_dir, print_)
+    if done is not None:
+        logging.warning("%s was finished by an earlier run of this command: kept.", out_dir)
+        return Outcome(sweeps_lib.ScanState([], done["cursor"], done["read"],
+                                            [tuple(s) for s in done["skipped"]]),
+                       done["written"], done["manifests"], done["notes"], done["scan_seconds"],
+                       done["project_seconds"])
     path = os.path.join(out_dir, checkpoint.FILE_NAME)
-    print_ = checkpoint.fingerprint({"identity": identity, "sweeps": [
-        dataclasses.asdict(sweep) for sweep in sweeps], "size": settings.size,
-        "aspect": settings.aspect, "batch_size": settings.batch_size}, paths)
-    state = checkpoint.resume_or_start(path, print_, sweeps_lib.ScanState.fresh(net, sweeps),
-                                       restart)
+    state = checkpoint.resume_or_start(path, print_, sweeps_lib.ScanState.fresh(net, sweeps))
     if state.cursor:
         logging.warning("Resuming %s at image %d of %d.", out_dir, state.cursor, len(paths))
     batches = [0]
@@ -186,11 +213,14 @@ def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, re
 
     state, scan_seconds = scan_all(net, paths, sweeps, settings, state, save_now_and_then)
     checkpoint.save(path, state, print_)  # pass 1 done: a kill in pass 2 resumes at pass 2
-    started = time.perf_counter()
-    written, manifests, notes = project_all(net, paths, sweeps, state, out_dir, settings,
-                                            described, on_written, ignored)
+    outcome = _finish(net, paths, sweeps, state, out_dir, settings, described, on_written,
+                      ignored, scan_seconds)
+    checkpoint.save_done(out_dir, print_, {
+        "cursor": state.cursor, "read": state.read, "skipped": state.skipped,
+        "written": outcome.written, "manifests": outcome.manifests, "notes": outcome.notes,
+        "scan_seconds": outcome.scan_seconds, "project_seconds": outcome.project_seconds})
     os.remove(path)
-    return Outcome(state, written, manifests, notes, scan_seconds, time.perf_counter() - started)
+    return outcome
 
 
 def plan(net, config):
@@ -210,6 +240,10 @@ def plan(net, config):
         for name in entry.datasets or planned:
             planned[name].extend(sweep for sweep in sweeps if sweep not in planned[name])
     for dataset in config.datasets:
+        if not planned[dataset.name]:
+            raise DeconvError(f"{config.source or 'The configuration'}: dataset "
+                              f"{dataset.name!r} has no sweeps: every [[sweeps]] names other "
+                              f"datasets.")
         settings = Settings(dataset.size, dataset.aspect, config.batch_size)
         sweeps_lib.check_settings(net, planned[dataset.name], settings.size, settings.batch_size)
     return planned
@@ -261,4 +295,7 @@ def run_config(net, config, identity, described, restart=False, progress=None,
             written_hook, ignored)
         relative = dataset.name if out_dir != config.out else ""
         pages.append((dataset.name, relative, outcomes[dataset.name].manifests))
-    return outcomes, html_index.write(config.out, pages)
+    index = html_index.write(config.out, pages)
+    for dataset in config.datasets:  # the whole configuration is done: nothing to resume
+        checkpoint.clear(dataset_folder(config, dataset))
+    return outcomes, index

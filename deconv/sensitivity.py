@@ -115,6 +115,35 @@ class _Probabilities:
         return self.classifier(self.preprocess(images), training=False)
 
 
+_SPEC = [tf.TensorSpec([None, None, None, 3], tf.float32)]
+
+
+def _feature_scorer(result, image, net, layer, feature):
+    """Sets the feature part's baseline in `result`; returns its compiled scorer."""
+    name = net.resolve(layer)
+    baseline = net.activations(image[None], name)[0]
+    if feature is None:
+        feature = int(baseline.max(axis=(0, 1)).argmax())
+    elif not 0 <= feature < baseline.shape[-1]:
+        raise DeconvError(f"Feature {feature} is out of range for layer {layer!r}, which has "
+                          f"{baseline.shape[-1]} feature maps.")
+    result.layer, result.feature = name, int(feature)
+    result.feature_baseline = float(baseline[..., feature].sum())
+    return tf.function(_MapTotal(net.activations_graph(name), feature), input_signature=_SPEC)
+
+
+def _class_scorer(result, image, classifier, target, mode):
+    """Sets the class part's target and baseline in `result`; returns its compiled scorer."""
+    scorer = tf.function(_Probabilities(classifier, mode), input_signature=_SPEC)
+    probabilities = scorer(image[None]).numpy()[0]
+    result.target = int(probabilities.argmax()) if target is None else int(target)
+    if not 0 <= result.target < len(probabilities):
+        raise DeconvError(f"Class {target} is out of range: the classifier has "
+                          f"{len(probabilities)} classes.")
+    result.target_baseline = float(probabilities[result.target])
+    return scorer
+
+
 def occlude(image, net=None, layer=None, feature=None, classifier=None, target=None, size=50,
             stride=8, fill="gray", batch_size=16, classifier_preprocessing="caffe",
             progress=None):
@@ -137,53 +166,34 @@ def occlude(image, net=None, layer=None, feature=None, classifier=None, target=N
     """
     if net is None and classifier is None:
         raise DeconvError("occlude needs a feature map to watch (net, layer) or a classifier.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise DeconvError(f"batch_size must be an integer of at least 1; received {batch_size!r}.")
     image = np.asarray(image, np.float32)
     tops, lefts = grid(image.shape[:2], size, stride)
-    result = Occlusion(tops, lefts, size)
-    spec = [tf.TensorSpec([None, None, None, 3], tf.float32)]
-    scorers = {}
-    if net is not None:
-        name = net.resolve(layer)
-        baseline = net.activations(image[None], name)[0]
-        if feature is None:
-            feature = int(baseline.max(axis=(0, 1)).argmax())
-        elif not 0 <= feature < baseline.shape[-1]:
-            raise DeconvError(f"Feature {feature} is out of range for layer {layer!r}, which has "
-                              f"{baseline.shape[-1]} feature maps.")
-        result.layer, result.feature = name, int(feature)
-        result.feature_baseline = float(baseline[..., feature].sum())
-        scorers["feature"] = tf.function(_MapTotal(net.activations_graph(name), feature),
-                                         input_signature=spec)
-    if classifier is not None:
-        scorers["classes"] = tf.function(_Probabilities(classifier, classifier_preprocessing),
-                                         input_signature=spec)
-        probabilities = scorers["classes"](image[None]).numpy()[0]
-        result.target = int(probabilities.argmax()) if target is None else int(target)
-        if not 0 <= result.target < len(probabilities):
-            raise DeconvError(f"Class {target} is out of range: the classifier has "
-                              f"{len(probabilities)} classes.")
-        result.target_baseline = float(probabilities[result.target])
-    shape = (len(tops), len(lefts))
-    totals, target_p, top_c, top_p = (np.zeros(shape, np.float32), np.zeros(shape, np.float32),
-                                      np.zeros(shape, np.int32), np.zeros(shape, np.float32))
-    done = 0
     color = fill_color(fill, image)
+    result = Occlusion(tops, lefts, size)
+    shape = (len(tops), len(lefts))
+    if net is not None:
+        features = _feature_scorer(result, image, net, layer, feature)
+        result.feature_total = np.zeros(shape, np.float32)
+    if classifier is not None:
+        classes = _class_scorer(result, image, classifier, target, classifier_preprocessing)
+        result.target_probability = np.zeros(shape, np.float32)
+        result.top_class = np.zeros(shape, np.int32)
+        result.top_probability = np.zeros(shape, np.float32)
+    done = 0
     for chunk, batch in _occluded(image, tops, lefts, size, color, batch_size):
-        rows, columns = (np.array(axis) for axis in zip(*chunk))
-        if "feature" in scorers:
-            totals[rows, columns] = scorers["feature"](batch).numpy()
-        if "classes" in scorers:
-            probabilities = scorers["classes"](batch).numpy()
-            target_p[rows, columns] = probabilities[:, result.target]
-            top_c[rows, columns] = probabilities.argmax(axis=1)
-            top_p[rows, columns] = probabilities.max(axis=1)
+        where = tuple(np.array(axis) for axis in zip(*chunk))
+        if net is not None:
+            result.feature_total[where] = features(batch).numpy()
+        if classifier is not None:
+            probabilities = classes(batch).numpy()
+            result.target_probability[where] = probabilities[:, result.target]
+            result.top_class[where] = probabilities.argmax(axis=1)
+            result.top_probability[where] = probabilities.max(axis=1)
         done += len(chunk)
         if progress is not None:
             progress(done)
-    if "feature" in scorers:
-        result.feature_total = totals
-    if "classes" in scorers:
-        result.target_probability, result.top_class, result.top_probability = target_p, top_c, top_p
     return result
 
 
@@ -206,10 +216,15 @@ def imagenet_classes():
         return json.load(stream)["classes"]
 
 
+def class_name(class_names, index, unknown=None):
+    """The name of class `index`, or `unknown` without names."""
+    return class_names[index] if class_names and 0 <= index < len(class_names) else unknown
+
+
 def summary(result, class_names=None, **extra):
     """Returns a JSON-ready summary of an `Occlusion` (the arrays go to .npy files)."""
     def name(c):
-        return class_names[c] if class_names and c < len(class_names) else None
+        return class_name(class_names, c)
 
     content = {**extra, "size": result.size, "tops": result.tops.tolist(),
                "lefts": result.lefts.tolist()}

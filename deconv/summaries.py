@@ -8,6 +8,7 @@ import json
 import numpy as np
 import tensorflow as tf
 
+from deconv import outputs
 from deconv.errors import DeconvError
 
 
@@ -18,6 +19,7 @@ class Writer:
         if importlib.util.find_spec("tensorboard") is None:
             raise DeconvError("--tensorboard needs the tensorboard package: pip install "
                               "tensorboard (or pip install -e '.[tensorboard]').")
+        outputs.ensure_folder(log_dir)
         self._writer = tf.summary.create_file_writer(log_dir)
 
     def add(self, dataset, view, files, feat_grid, im_grid, manifest):

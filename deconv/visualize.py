@@ -59,13 +59,10 @@ def count_rule(text):
 
 @cli.one_line_errors
 def main(argv):
-    if len(argv) != 2:
-        raise DeconvError("Give one IMAGE, e.g. python -m deconv.visualize photo.jpg; see "
-                          "--help.")
-    path = argv[1]
-    image, _, reason = image_files.read_image(path, FLAGS.size, FLAGS.aspect)
-    if reason is not None:
-        raise DeconvError(f"Cannot read {path}: {reason}.")
+    path, image = cli.one_image(argv, FLAGS.size, FLAGS.aspect, "visualize")
+    if FLAGS.frames < 1 or FLAGS.duration < 1:
+        raise DeconvError(f"--frames and --duration must be at least 1; received "
+                          f"{FLAGS.frames} and {FLAGS.duration}.")
     out = FLAGS.out or os.path.join("visualize", os.path.splitext(os.path.basename(path))[0])
     net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule)
     layers = [net.resolve(layer) for layer in FLAGS.layers] if FLAGS.layers else net.conv_layers

@@ -302,3 +302,147 @@ def test_tensorboard_summaries(net16, folders, tmp_path):
     assert len(images) == 2 + 2  # width, height, then the two encoded PNGs
     text = tf.make_ndarray(tags["dog/conv2_2_4/manifest"].tensor).item().decode()
     assert json.loads(text.strip("`\n"))["feature"] == 4
+
+
+def test_file_defaults_apply_to_the_images_flag(tmp_path, folders):
+    path = _write(tmp_path, "size = 40\naspect = 'crop'\nimtype = '.png'\n[[sweeps]]\n"
+                            "layer = 'conv1_1'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "deconv.run", "--config", path, "--weights", "random", "--model",
+         "vgg16", "--images", str(folders / "dog"), "--out", str(tmp_path / "out"),
+         "--noprogress"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = json.loads((tmp_path / "out" / "conv1_1.json").read_text())
+    dataset = manifest["settings"]["dataset"]
+    assert (dataset["size"], dataset["aspect"], dataset["imtype"]) == (40, "crop", ".png")
+
+
+def test_a_dataset_without_sweeps_is_refused(tmp_path, net16):
+    path = _write(tmp_path, "[[datasets]]\nname = 'a'\nimages = 'x'\n[[datasets]]\nname = 'b'\n"
+                            "images = 'y'\n[[sweeps]]\nlayer = 'conv1_1'\ndatasets = ['a']\n")
+    with pytest.raises(DeconvError, match="dataset 'b' has no sweeps"):
+        runner.plan(net16, config_lib.load(path))
+
+
+def _two_dataset_config(tmp_path, folders, **extra):
+    lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in extra.items())
+    return config_lib.load(_write(tmp_path, f"""
+out = "{tmp_path / 'out'}"
+size = 32
+batch_size = 2
+top = 2
+{lines}
+[[datasets]]
+name = "people"
+images = "{folders / 'people'}"
+[[datasets]]
+name = "dog"
+images = "{folders / 'dog'}"
+[[sweeps]]
+layer = "conv2_1"
+"""))
+
+
+def test_multi_dataset_resume_skips_finished_datasets(net16, folders, tmp_path, monkeypatch):
+    config = _two_dataset_config(tmp_path, folders)
+    reference, _ = runner.run_config(net16, config, {"w": 1}, {})
+    expected = (tmp_path / "out" / "dog" / "conv2_1.json").read_text()
+    # A run killed in dataset 2: dataset 1 finished, dataset 2 saved after its first batch.
+    calls = []
+    original = runner.run_resumable
+
+    def killed_in_dog(net, paths, sweeps, out_dir, *args, **kwargs):
+        calls.append(os.path.basename(out_dir))
+        if out_dir.endswith("dog"):
+            raise KeyboardInterrupt
+        return original(net, paths, sweeps, out_dir, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_resumable", killed_in_dog)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_config(net16, config, {"w": 1}, {})
+    monkeypatch.setattr(runner, "run_resumable", original)
+    assert os.path.exists(tmp_path / "out" / "people" / checkpoint.DONE_NAME)
+    counting = []
+    real_scan = sweeps_lib.scan
+
+    def counting_scan(net, paths, *args, **kwargs):
+        counting.append(os.path.basename(os.path.dirname(paths[0])))
+        return real_scan(net, paths, *args, **kwargs)
+
+    monkeypatch.setattr(sweeps_lib, "scan", counting_scan)
+    outcomes, _ = runner.run_config(net16, config, {"w": 1}, {})
+    assert counting == ["dog"]  # people was not scanned again
+    assert outcomes["people"].state.read == reference["people"].state.read == 5
+    assert (tmp_path / "out" / "dog" / "conv2_1.json").read_text() == expected
+    assert not os.path.exists(tmp_path / "out" / "people" / checkpoint.DONE_NAME)
+
+
+def _resumable(net16, folders, tmp_path, paths=None, **settings):
+    paths = paths or image_files.find_images(str(folders / "people"),
+                                             image_files.parse_extensions(None))
+    sweeps = [sweeps_lib.make_sweep(net16, "conv2_1", 4, top=2, mode=settings.pop("mode",
+                                                                                "activation"))]
+    return runner.run_resumable(net16, paths, sweeps, str(tmp_path / "out"),
+                                runner.Settings(**{"size": 32, "batch_size": 2, **settings}),
+                                {}, {"weights": "w"})
+
+
+def _half_done(net16, folders, tmp_path):
+    """Leaves the saved state of a run stopped after pass 1's first batch."""
+    paths = image_files.find_images(str(folders / "people"), image_files.parse_extensions(None))
+    sweeps = [sweeps_lib.make_sweep(net16, "conv2_1", 4, top=2)]
+    settings = runner.Settings(32, batch_size=2)
+    state = sweeps_lib.ScanState.fresh(net16, sweeps)
+    state = next(sweeps_lib.scan(net16, paths, sweeps, state, 32, "stretch", 2))
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    print_ = runner.pass_one_fingerprint({"weights": "w"}, sweeps, settings, paths)
+    checkpoint.save(str(out / checkpoint.FILE_NAME), state, print_)
+    return paths
+
+
+def test_fingerprint_ignores_pass_two_settings(net16, folders, tmp_path):
+    _half_done(net16, folders, tmp_path)
+    outcome = _resumable(net16, folders, tmp_path, mode="maps", normalize="minmax")
+    assert outcome.state.cursor == 5 and outcome.state.read == 5
+
+
+@pytest.mark.parametrize("change", ["added image", "touched image", "size"])
+def test_fingerprint_refuses_what_changes_pass_one(net16, folders, tmp_path, change):
+    paths = _half_done(net16, folders, tmp_path)
+    settings = {}
+    if change == "added image":
+        shutil.copy(paths[0], tmp_path / "extra.png")
+        paths = paths + [str(tmp_path / "extra.png")]
+    elif change == "touched image":
+        copy = tmp_path / "copy.png"
+        shutil.copy(paths[0], copy)
+        paths = [str(copy)] + paths[1:]
+    else:
+        settings["size"] = 40
+    with pytest.raises(DeconvError, match="different config, model, weights or image list"):
+        _resumable(net16, folders, tmp_path, paths=paths, **settings)
+
+
+def test_a_killed_pass_two_resumes_at_pass_two(net16, folders, tmp_path, monkeypatch):
+    reference = _resumable(net16, folders, tmp_path)
+    expected = (tmp_path / "out" / "conv2_1_4.json").read_text()
+    checkpoint.clear(str(tmp_path / "out"))
+    original = runner.project_all
+    monkeypatch.setattr(runner, "project_all",
+                        lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        _resumable(net16, folders, tmp_path)
+    monkeypatch.setattr(runner, "project_all", original)
+    monkeypatch.setattr(sweeps_lib, "scan", lambda *a, **k: pytest.fail("pass 1 ran again"))
+    outcome = _resumable(net16, folders, tmp_path)
+    assert outcome.state.read == reference.state.read
+    assert (tmp_path / "out" / "conv2_1_4.json").read_text() == expected
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not a zip"])
+def test_damaged_state_files_are_reported(net16, folders, tmp_path, content):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / checkpoint.FILE_NAME).write_bytes(content)
+    with pytest.raises(DeconvError, match="Cannot read the saved state .* --restart"):
+        _resumable(net16, folders, tmp_path)

@@ -203,3 +203,20 @@ def test_deconv_model_saves_and_loads_without_custom_objects(custom_cnn, images_
               **{key: tensors[key] for key in net.deconv_inputs("c3")}}
     np.testing.assert_allclose(loaded(inputs).numpy(), model(inputs).numpy(), rtol=1e-5,
                                atol=1e-5)
+
+
+def test_windowed_equals_full_at_every_position(custom_cnn, images_67x45):
+    """Every position of every layer, borders included, with a different position per image."""
+    net = deconv.Deconvnet(custom_cnn)
+    for layer in ("c1", "p1", "c2", "a3"):
+        height, width = net.map_size(layer, (67, 45))
+        positions = np.array([(y, x) for y in range(height) for x in range(width)])
+        images = np.repeat(images_67x45[:1], len(positions), axis=0)
+        features = np.arange(len(positions)) % net.feature_count(layer)
+        full = net.project_details(images, layer, features, positions, batch_size=64,
+                                   windowed=False)
+        windowed = net.project_details(images, layer, features, positions, batch_size=64,
+                                       windowed=True)
+        np.testing.assert_allclose(windowed.values, full.values, rtol=1e-6)
+        scale = np.abs(full.reconstructions).max(axis=(1, 2, 3), keepdims=True) + 1e-30
+        assert np.abs((windowed.reconstructions - full.reconstructions) / scale).max() < 1e-5

@@ -115,11 +115,11 @@ def test_command_line_with_classes(tmp_path):
 def test_command_line_without_classifier_weights(tmp_path, vgg16):
     from tests.conftest import photos
     from PIL import Image
-    Image.fromarray(photos((64, 64), ("coffee",))[0]).save(tmp_path / "coffee.png")
+    Image.fromarray(photos((224, 224), ("coffee",))[0]).save(tmp_path / "coffee.png")
     (tmp_path / "pre").mkdir()
     vgg16.save_weights(tmp_path / "pre" / "vgg16.weights.h5")  # conv weights only
     result = _occlusion_cli(str(tmp_path / "coffee.png"), "--model", "vgg16", "--feat",
-                            "conv2_2", "--image_size", "64", "--size", "16", "--stride", "16",
+                            "conv2_2", "--size", "56", "--stride", "56",
                             "--classes", "--out", str(tmp_path / "coffee"),
                             env={"DECONV_PRETRAINED": str(tmp_path / "pre"),
                                  "DECONV_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "keras")})
@@ -129,3 +129,40 @@ def test_command_line_without_classifier_weights(tmp_path, vgg16):
                                "weights for vgg16" in note[0]
     assert np.load(tmp_path / "coffee_feature.npy").shape == (4, 4)
     assert not (tmp_path / "coffee_probability.png").exists()
+
+
+def test_heat_maps_align_with_the_square_positions():
+    result = sensitivity.Occlusion(np.array([0, 4, 8]), np.array([0, 6]), size=4)
+    values = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    pixels = sensitivity.to_pixels(values, result, (12, 10))
+    # Each pixel takes the position whose square's centre (top + 2, left + 2) is nearest.
+    assert pixels[0, 0] == 1 and pixels[0, 9] == 2 and pixels[11, 0] == 5
+    assert pixels[7, 0] == 3 and pixels[8, 0] == 5  # row centres 7.5, 8.5; square centres 6 | 10
+    assert pixels[0, 4] == 1 and pixels[0, 5] == 2  # columns 2 | 8: nearest at 4 is 2
+
+
+def test_command_line_values_and_errors(tmp_path, corner_net):
+    from PIL import Image
+    Image.fromarray(_corner_image(32).astype(np.uint8)).save(tmp_path / "corner.png")
+    corner_net.model.save(tmp_path / "corner.keras")
+    result = _occlusion_cli(str(tmp_path / "corner.png"), "--model", str(tmp_path /
+                            "corner.keras"), "--image_size", "32", "--size", "8", "--stride",
+                            "8", "--fill", "black", "--out", str(tmp_path / "c"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = sensitivity.occlude(_corner_image(32), corner_net, "blocks", size=8, stride=8,
+                                   fill="black")
+    np.testing.assert_allclose(np.load(tmp_path / "c_feature.npy"), expected.feature_total,
+                               rtol=1e-6)
+    summary = json.loads((tmp_path / "c.json").read_text())
+    assert summary["feature"]["layer"] == "blocks"  # the last conv layer by default
+    for flags, message in [
+            (["--label", "3"], "--label names the correct class for --classes"),
+            (["--classes", "--model", "vgg16", "--image_size", "100"],
+             "VGG's classifier takes 224x224 images"),
+            (["--batch_size", "0"], "--batch_size must be at least 1"),
+            (["--image_size", "0"], "The image size must be at least 1")]:
+        result = _occlusion_cli(str(tmp_path / "corner.png"), "--weights", "random", *flags)
+        assert result.returncode == 2 and message in result.stderr.splitlines()[-1], flags
+    result = _occlusion_cli(str(tmp_path / "nothing.png"))
+    assert result.stderr.splitlines()[-1].endswith("Cannot read " + str(tmp_path /
+                                                   "nothing.png") + ": file not found.")

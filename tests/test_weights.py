@@ -232,5 +232,5 @@ def test_keras_model_with_random_weights_is_reinitialised(tmp_path):
     assert not np.allclose(a.get_layer("c2").kernel.numpy(), saved)
     np.testing.assert_array_equal(a.get_layer("c2").kernel.numpy(),
                                   b.get_layer("c2").kernel.numpy())
-    with pytest.raises(DeconvError, match="seed must be an integer"):
+    with pytest.raises(DeconvError, match="seed must be a non-negative integer"):
         deconv.load_model("vgg16", weights=None, seed="x")
