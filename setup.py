@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.10",
     install_requires=["tensorflow>=2.16", "numpy", "pillow", "absl-py", "imageio", "tqdm",
                       'tomli>=1.1; python_version < "3.11"'],
-    extras_require={"test": ["pytest", "scikit-image", "tensorboard", "matplotlib"],
+    extras_require={"test": ["pytest", "scikit-image", "scipy", "tensorboard", "matplotlib"],
                     "tensorboard": ["tensorboard"],
                     "plot": ["matplotlib"]},
     package_data={"deconv": ["data/*.json"]},

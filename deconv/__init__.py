@@ -15,6 +15,7 @@ TensorFlow's start-up logging before TensorFlow loads.
 import importlib
 
 _EXPORTS = {
+    "ActivationMaximizer": "deconv.maximization",
     "Deconvnet": "deconv.deconvnet",
     "Projection": "deconv.deconvnet",
     "DeconvError": "deconv.errors",

@@ -37,3 +37,32 @@ python -m deconv.visualize examples/images/chelsea.jpg --model vgg16 --weights "
 rm examples/figures/ranges_chelsea.json
 python -m deconv.visualize examples/images/chelsea.jpg --model vgg16 --weights "$weights" -g \
   --frames 8 --size 160 --duration 500 --layers conv2_2 --out examples/figures/gif_chelsea
+python -m deconv.maximize --model vgg16 --weights "$weights" --feat conv4_3 --id 0-11 \
+  --rounds 10 --tile 100 --out "$out" --noprogress
+cp "$out/conv4_3_grid.png" examples/figures/maximize_conv4_3_grid.png
+python -m deconv.overlay examples/images/chelsea.jpg --model vgg16 --weights "$weights" \
+  --feat conv4_3 --top 5 --out "$out" --noprogress
+cp "$out/chelsea_conv4_3_top5.png" examples/figures/overlay_top_maps.png
+python - "$out/textures" <<'PY'
+import os
+import sys
+
+import numpy as np
+from PIL import Image
+from skimage import data
+
+rng = np.random.default_rng(0)
+for name in ("brick", "grass", "gravel"):
+    picture = getattr(data, name)()
+    os.makedirs(os.path.join(sys.argv[1], name), exist_ok=True)
+    for i in range(12):
+        top, left = rng.integers(0, picture.shape[0] - 128, 2)
+        Image.fromarray(picture[top:top + 128, left:left + 128]).convert("RGB").save(
+            os.path.join(sys.argv[1], name, f"{name}{i:02d}.png"))
+PY
+python -m deconv.classwise --images "$out/textures" --feat conv5_3 --model vgg16 \
+  --weights "$weights" --per_class 10 --out "$out/classwise.json" --noprogress
+python -m deconv.overlay --images "$out/textures" --feat conv5_3 --model vgg16 \
+  --weights "$weights" --class_maps "$out/classwise.json" --plot "$out/class_maps_plot.png" \
+  --noprogress
+cp "$out/class_maps_plot.png" examples/figures/

@@ -1,0 +1,117 @@
+"""Class-wise top feature maps from the command line (FeatureMapVisualizer's method).
+
+    python -m deconv.classwise --images DIR --feat conv5_4
+    python -m deconv.classwise --images DIR --feat conv5_3 --per_image 25 --per_class 25 \
+                               --model vgg16 --weights my.weights.h5 --out classwise.json
+
+DIR holds one sub-folder per class. In one streaming pass, each image's --per_image maps with the
+largest mean activation are found; per class, the --per_class maps that are most often among its
+images' top maps are kept. Writes --out, {class: [map ids]} (most recurrent first), and beside it
+<out>_details.json: per class its images and each map's count, share and mean activation; the
+files skipped (corrupt, truncated, not images) with their reasons. The maps feed
+`python -m deconv.overlay --class_maps`.
+"""
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from deconv import cli  # first: quiets TensorFlow before it loads
+from deconv import class_maps
+from deconv import images as image_files
+from deconv import models
+from deconv import names
+from deconv import outputs
+from deconv import preprocessing
+from deconv.errors import DeconvError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("images", None, "Folder with one sub-folder of images per class (searched "
+                    "recursively; an image directly in the folder belongs to no class).")
+flags.DEFINE_string("feat", None, "Layer: conv1_1 ... conv5_4, pool1 ... pool5, or Keras names "
+                    "such as block5_conv4.")
+flags.DEFINE_integer("per_image", 25, "Top maps per image, by mean activation.")
+flags.DEFINE_integer("per_class", 25, "Maps kept per class: those most often among its images' "
+                     "top maps.")
+flags.DEFINE_string("out", "classwise.json", "Output JSON {class: [map ids]}; details go to "
+                    "<out>_details.json.")
+flags.DEFINE_string("imtype", None, "Only files with these extensions, e.g. '.jpg' or "
+                    "'jpg,png'. Default: every type Pillow reads.")
+flags.DEFINE_integer("size", 224, "Images are resized to size x size pixels.")
+flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How a non-square image becomes "
+                  "square: stretch both sides, or crop the centre.")
+flags.DEFINE_integer("batch_size", 16, "Images per forward batch.")
+flags.DEFINE_string("model", "vgg19", "vgg19, vgg16, or the path of a .keras model.")
+flags.DEFINE_string("weights", "imagenet", "imagenet (see pretrained/README.md), a weights "
+                    "file, or random (an untrained network: for smoke tests only).")
+flags.DEFINE_integer("seed", 0, "Seed of --weights random.")
+flags.DEFINE_enum("preprocessing", "auto", ["auto", *preprocessing.MODES], "Input "
+                  "preprocessing of --model.")
+flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+
+
+def details_path(out):
+    """`classwise.json` -> `classwise_details.json`."""
+    stem, ext = os.path.splitext(out)
+    return f"{stem}_details{ext or '.json'}"
+
+
+def _progress(total):
+    if not FLAGS.progress:
+        return None, None
+    from tqdm import tqdm  # a dependency of the command line only
+    bar = tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True)
+    return bar, lambda done, _: bar.update(done - bar.n)
+
+
+@cli.one_line_errors
+def main(argv):
+    if len(argv) > 1:
+        raise DeconvError(f"Unexpected arguments: {' '.join(argv[1:])}; give the folder with "
+                          f"--images.")
+    if not FLAGS.images or not FLAGS.feat:
+        raise DeconvError("--images and --feat are required, e.g. --images data/train "
+                          "--feat conv5_4; see --help.")
+    if FLAGS.size < 1 or FLAGS.batch_size < 1:
+        raise DeconvError(f"--size and --batch_size must be at least 1; received {FLAGS.size} "
+                          f"and {FLAGS.batch_size}.")
+    started = time.perf_counter()
+    net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
+                                            preprocessing=FLAGS.preprocessing)
+    layer = net.resolve(FLAGS.feat)
+    class_maps.check_counts(FLAGS.per_image, FLAGS.per_class)
+    class_maps.check_image_size(net, layer, FLAGS.size)
+    extensions = image_files.parse_extensions(FLAGS.imtype)
+    folder = class_maps.scan_classes(FLAGS.images, extensions)
+    outputs.ensure_folder(os.path.dirname(os.path.abspath(FLAGS.out)))
+    identity = load_weights()
+    if FLAGS.weights == "random":
+        logging.warning("--weights random: the results show an untrained network.")
+    bar, update = _progress(int((folder.labels >= 0).sum()))
+    try:
+        result = class_maps.class_maps(net, layer, FLAGS.images, FLAGS.per_image,
+                                       FLAGS.per_class, FLAGS.size, FLAGS.aspect,
+                                       FLAGS.batch_size, extensions, update)
+    finally:
+        if bar is not None:
+            bar.close()
+    outputs.write_json(FLAGS.out, result.maps)
+    outputs.write_json(details_path(FLAGS.out), class_maps.details(
+        result, images=FLAGS.images, weights=identity, size=FLAGS.size, aspect=FLAGS.aspect))
+    for path, reason in result.skipped:
+        print(f"note: skipped {path}: {reason}")
+    if result.outside:
+        print(f"note: left out {len(result.outside)} images directly in {FLAGS.images} (in no "
+              f"class sub-folder)")
+    classes = ", ".join(f"{name} ({int(n)})" for name, n in zip(result.classes, result.images))
+    print(f"{names.short(layer)}: read {int(result.images.sum())} images in "
+          f"{len(result.classes)} classes: {classes}; skipped {len(result.skipped)}; "
+          f"{time.perf_counter() - started:.1f} s; wrote {FLAGS.out} and "
+          f"{details_path(FLAGS.out)}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,153 @@
+"""Activation maximization from the command line: the image each feature map responds to most.
+
+    python -m deconv.maximize --feat conv4_4 --id 350
+    python -m deconv.maximize --feat conv4_3 --id 0-15 --model vgg16 --weights my.weights.h5
+    python -m deconv.maximize --feat conv4_4 --id 350 --init_size 56 --steps 20 --rounds 12 \
+                              --factor 1.2 --lr 0.1 --blur 0.5 --seed 0 --out maximize
+
+Starts each map from a small gray image with faint noise, raises the map's mean by gradient
+ascent (Adam), and enlarges the image with a light blur between rounds (Erhan et al. 2009; the
+schedule of the PyTorch VGG16 tools). All --id maps are optimised together, as one batch.
+Writes, in --out, {feat}_{id}.png per map, {feat}_grid.png (all maps, labelled) and
+{feat}.json (settings, objective at the start and the end per map). The same --seed gives the
+same pictures.
+"""
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+from deconv import cli  # first: quiets TensorFlow before it loads
+from deconv import map_ids
+from deconv import maximization
+from deconv import models
+from deconv import names
+from deconv import outputs
+from deconv import preprocessing
+from deconv import render
+from deconv.errors import DeconvError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("feat", None, "Layer: conv1_1 ... conv5_4, pool1 ... pool5, or Keras names "
+                    "such as block4_conv4.")
+flags.DEFINE_list("id", None, "Feature maps of --feat, comma-separated; ranges allowed, e.g. "
+                  "350 or 0-15,40. All are optimised together as one batch.")
+flags.DEFINE_integer("init_size", 56, "Side of the random start, in pixels.")
+flags.DEFINE_integer("steps", 20, "Gradient-ascent (Adam) steps per round.")
+flags.DEFINE_integer("rounds", 12, "Rounds; the image is enlarged by --factor between rounds "
+                     "(56 px, 12 rounds, 1.2: a 408 px result).")
+flags.DEFINE_float("factor", 1.2, "Enlargement between rounds (1: none).")
+flags.DEFINE_float("lr", 0.1, "Adam's step, in standard deviations of ImageNet pixels "
+                   "(0.1: about 6 of 255 per step).")
+flags.DEFINE_float("blur", 0.5, "Sigma, in pixels, of the Gaussian blur after each enlargement "
+                   "(0: none).")
+flags.DEFINE_integer("seed", 0, "Seeds the random starts (and --weights random).")
+flags.DEFINE_bool("pre_relu", True, "Raise a conv map before its ReLU, as the PyTorch tools "
+                  "do (a map that is zero at the start still gets a gradient); --nopre_relu "
+                  "raises the activation itself.")
+flags.DEFINE_integer("batch_size", 0, "Maps per batch; 0: all together (lower it if memory runs "
+                     "short: a VGG at 400 px takes about 0.5 GB per map).")
+flags.DEFINE_string("out", "maximize", "Output folder.")
+flags.DEFINE_integer("tile", 0, "Side of each tile of the grid, resized (bilinear); 0: the "
+                     "images' own size, enlarged (nearest) to at least 128 px. The per-map PNGs "
+                     "keep their size.")
+flags.DEFINE_string("model", "vgg19", "vgg19, vgg16, or the path of a .keras model.")
+flags.DEFINE_string("weights", "imagenet", "imagenet (see pretrained/README.md), a weights "
+                    "file, or random (an untrained network: for smoke tests only).")
+flags.DEFINE_enum("preprocessing", "auto", ["auto", *preprocessing.MODES], "Input "
+                  "preprocessing of --model.")
+flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+
+
+def _progress():
+    if not FLAGS.progress:
+        return None, None
+    from tqdm import tqdm  # a dependency of the command line only
+    bar = tqdm(total=FLAGS.rounds * FLAGS.steps, unit="step", file=sys.stderr,
+               dynamic_ncols=True)
+
+    def update(done, total):
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return bar, update
+
+
+def _tile(picture, side):
+    if not side:
+        return render.upscale(picture, 128)
+    from PIL import Image
+    return np.asarray(Image.fromarray(picture).resize((side, side), Image.Resampling.BILINEAR))
+
+
+def _write(result, feat, out, identity):
+    written, tiles = [], []
+    pictures = result.images.round().clip(0, 255).astype("uint8")
+    for feature, picture, value in zip(result.features, pictures, result.values):
+        written.append(os.path.join(out, f"{feat}_{feature}.png"))
+        outputs.write_png(written[-1], picture)
+        tiles.append(render.label(_tile(picture, FLAGS.tile), f"map {feature}: {value:.3g}"))
+    grid = os.path.join(out, f"{feat}_grid.png")
+    outputs.write_png(grid, render.grid(tiles))
+    outputs.write_json(os.path.join(out, f"{feat}.json"), {
+        "layer": feat, "weights": identity, "objective": result.objective,
+        "settings": {name: FLAGS[name].value for name in (
+            "init_size", "steps", "rounds", "factor", "lr", "blur", "seed", "pre_relu")},
+        "sizes": result.sizes,
+        "maps": [{"map": int(feature), "start": float(start), "end": float(end),
+                  "file": os.path.basename(path)}
+                 for feature, start, end, path in zip(result.features, result.start_values,
+                                                      result.values, written)],
+        "grid": os.path.basename(grid)})
+    return written, grid
+
+
+@cli.one_line_errors
+def main(argv):
+    if len(argv) > 1:
+        raise DeconvError(f"Unexpected arguments: {' '.join(argv[1:])}; the maps are chosen with "
+                          f"--feat and --id.")
+    if not FLAGS.feat:
+        raise DeconvError("--feat is required, e.g. --feat conv4_4 --id 350; see --help.")
+    started = time.perf_counter()
+    net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
+                                            preprocessing=FLAGS.preprocessing)
+    layer = net.resolve(FLAGS.feat)
+    feat = names.short(layer)
+    if not FLAGS.id:
+        raise DeconvError(f"--id is required: the maps of {feat} to show (0 to "
+                          f"{net.feature_count(layer) - 1}), e.g. --id 350 or --id 0-15.")
+    features = map_ids.parse(FLAGS.id, net.feature_count(layer), layer)
+    maximizer = maximization.ActivationMaximizer(net, layer, FLAGS.pre_relu)
+    if FLAGS.tile < 0:
+        raise DeconvError(f"--tile must be 0 (the images' size) or a side in pixels; received "
+                          f"{FLAGS.tile}.")
+    maximizer.check(features, FLAGS.init_size, FLAGS.steps, FLAGS.rounds, FLAGS.factor,
+                    FLAGS.lr, FLAGS.blur, FLAGS.batch_size, FLAGS.seed)
+    outputs.ensure_folder(FLAGS.out)
+    identity = load_weights()
+    if FLAGS.weights == "random":
+        logging.warning("--weights random: the results show an untrained network.")
+    bar, update = _progress()
+    try:
+        result = maximizer.run(features, FLAGS.init_size, FLAGS.steps, FLAGS.rounds, FLAGS.factor,
+                               FLAGS.lr, FLAGS.blur, FLAGS.seed, FLAGS.batch_size or None,
+                               update)
+    finally:
+        if bar is not None:
+            bar.close()
+    written, grid = _write(result, feat, FLAGS.out, identity)
+    files = ", ".join(written) if len(written) <= 3 else f"{len(written)} PNGs"
+    print(f"{feat}: {len(features)} maps, {result.sizes[0]} to {result.sizes[-1]} px in "
+          f"{len(result.sizes)} rounds, {result.objective} from "
+          f"{result.start_values.mean():.3g} to {result.values.mean():.3g} on average; "
+          f"{time.perf_counter() - started:.1f} s; wrote {files}, {grid} and "
+          f"{os.path.join(FLAGS.out, feat + '.json')}")
+
+
+if __name__ == "__main__":
+    app.run(main)

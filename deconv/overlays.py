@@ -1,0 +1,210 @@
+"""Activation overlays: feature maps upsampled to the image and laid over it as heat maps.
+
+Three views: one image with its most activated maps, one tile per map; one map over many
+images; the sum of several maps over many images. A map is upsampled bilinearly with its cells'
+centres on the pixels they stand for (half-pixel centres, as `tf.image.resize`), so a cell of a
+layer with stride s colours the s x s pixels under it, blended towards its neighbours.
+"""
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from deconv import class_maps as class_maps_lib
+from deconv import dataset
+from deconv import map_ids
+from deconv import names
+from deconv import render
+from deconv.errors import DeconvError
+
+SCALES = ("each", "shared")
+_PIXELS = tf.TensorSpec([None, None, None, 3], tf.uint8)
+
+
+def _interpolation(size_in, size_out):
+    """The `(size_out, size_in)` matrix of 1-D linear interpolation, half-pixel centres."""
+    matrix = np.zeros((size_out, size_in), np.float64)
+    source = np.clip((np.arange(size_out) + 0.5) * size_in / size_out - 0.5, 0, size_in - 1)
+    low = np.floor(source).astype(int)
+    high = np.minimum(low + 1, size_in - 1)
+    weight = source - low
+    matrix[np.arange(size_out), low] += 1 - weight
+    matrix[np.arange(size_out), high] += weight
+    return matrix
+
+
+def upsample(maps, size):
+    """Resizes maps `(..., h, w)` to `size` = `(H, W)`, bilinearly (a linear map, so the sum of
+    upsampled maps is the upsampled sum). Returns float64 `(..., H, W)`."""
+    maps = np.asarray(maps, np.float64)
+    rows = _interpolation(maps.shape[-2], size[0])
+    columns = _interpolation(maps.shape[-1], size[1])
+    return np.einsum("yh,...hw,xw->...yx", rows, maps, columns)
+
+
+def _checked(features, count, layer):
+    return map_ids.parse(np.atleast_1d(features).tolist(), count, layer, "feature")
+
+
+@dataclasses.dataclass
+class TopMaps:
+    """One image's chosen maps, strongest (by mean activation) first.
+
+    Attributes:
+      features: `(k,)` map ids; `means`, `maxima`: `(k,)` their mean and largest activation.
+      maps: `(k, h, w)` the maps; `heats`: `(k, H, W)` upsampled to the image.
+    """
+    features: np.ndarray
+    means: np.ndarray
+    maxima: np.ndarray
+    maps: np.ndarray
+    heats: np.ndarray
+
+
+def top_maps(net, image, layer, top=16, features=None):
+    """Finds one image's most activated maps (or the `features` given) and upsamples them.
+
+    Args:
+      net: a `deconv.Deconvnet`.
+      image: RGB `(H, W, 3)` in [0, 255].
+      layer: the layer's name.
+      top: how many maps, ranked by mean activation (ties: lower id first).
+      features: map ids to show instead, in this order.
+
+    Returns:
+      A `TopMaps`.
+    """
+    image = np.asarray(image)
+    activations = net.activations(image[None], layer)[0]
+    means = activations.mean(axis=(0, 1))
+    if features is None:
+        if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not (
+                1 <= top <= len(means)):
+            raise DeconvError(f"top must be an integer from 1 to {len(means)} (the maps of "
+                              f"{names.short(net.resolve(layer))!r}); received {top!r}.")
+        features = np.argsort(-means, kind="stable")[:top]
+    else:
+        features = _checked(features, len(means), net.resolve(layer))
+    features = np.asarray(features, np.int64)
+    maps = np.moveaxis(activations[..., features], -1, 0)
+    return TopMaps(features, means[features], maps.max(axis=(1, 2)), maps,
+                   upsample(maps, image.shape[:2]))
+
+
+def summed_maps(net, images, layer, features):
+    """Returns the sum of maps `features` of `layer`, `(N, h, w)`, for RGB `images` `(N, H, W,
+    3)` in [0, 255]."""
+    features = _checked(features, net.feature_count(layer), net.resolve(layer))
+    return net.activations(images, layer)[..., features].sum(axis=-1)
+
+
+class _MapSum:
+    """uint8 images and map ids -> the sum of those maps, `(n, h, w)`."""
+
+    def __init__(self, activations):
+        self.activations = activations
+
+    def __call__(self, pixels, features):
+        activations = self.activations(tf.cast(pixels, tf.float32))
+        return tf.reduce_sum(tf.gather(activations, features, axis=3), axis=3)
+
+
+@dataclasses.dataclass
+class FolderMaps:
+    """The summed maps of every readable image of a stream.
+
+    Attributes:
+      numbers: `(n,)` indices into the paths streamed, of the images read.
+      sums: `(n, h, w)` the summed maps, at the layer's resolution.
+      skipped: `[(path, reason)]` the files that could not be read.
+    """
+    numbers: np.ndarray
+    sums: np.ndarray
+    skipped: list
+
+    def order(self, strongest):
+        """Positions into `numbers`/`sums`: as read, or by mean of the summed map, largest
+        first (ties: the earlier image)."""
+        if not strongest:
+            return np.arange(len(self.numbers))
+        return np.argsort(-self.sums.mean(axis=(1, 2)), kind="stable")
+
+
+def stream_map_sums(net, layer, features, paths, size=224, aspect="stretch", batch_size=16,
+                    progress=None):
+    """Streams `paths` once (tf.data) and keeps each image's sum of maps `features`.
+
+    Memory holds one `(h, w)` map per image, not the images.
+
+    Args:
+      net, layer: the `deconv.Deconvnet` and the layer.
+      features: map ids, summed.
+      paths, size, aspect, batch_size, progress: see `deconv.class_maps.stream_means`.
+
+    Returns:
+      A `FolderMaps`.
+    """
+    layer = net.resolve(layer)
+    features = _checked(features, net.feature_count(layer), layer)
+    class_maps_lib.check_image_size(net, layer, size)
+    if batch_size < 1:
+        raise DeconvError(f"batch_size must be at least 1; received {batch_size}.")
+    run = tf.function(_MapSum(net.activations_graph(layer)),
+                      input_signature=[_PIXELS, tf.TensorSpec([None], tf.int32)])
+    ids = tf.constant(list(features), tf.int32)
+    numbers, sums, skipped, done = [], [], [], 0
+    for batch_numbers, pixels, reasons in dataset.image_dataset(paths, size, aspect, batch_size):
+        reasons = [reason.decode() for reason in reasons.numpy()]
+        good = np.array([not reason for reason in reasons], bool)
+        batch_numbers = batch_numbers.numpy()
+        numbers.append(batch_numbers[good])
+        sums.append(run(pixels, ids).numpy()[good])
+        skipped += [(paths[n], r) for n, r in zip(batch_numbers, reasons) if r]
+        done += len(reasons)
+        if progress is not None:
+            progress(done, len(paths))
+    return FolderMaps(np.concatenate(numbers), np.concatenate(sums), skipped)
+
+
+def colour_range(heats, scale):
+    """Returns the `(low, high)` of each heat map's colours: per map (`"each"`) or one range
+    for all (`"shared"`); low is at most 0, so an inactive map stays dark."""
+    if scale not in SCALES:
+        raise DeconvError(f"Unknown scale {scale!r}; valid: {', '.join(SCALES)}.")
+    heats = np.asarray(heats, np.float64)
+    if scale == "shared":
+        bounds = (min(0.0, float(heats.min())), float(heats.max()))
+        return [bounds] * len(heats)
+    return [(min(0.0, float(heat.min())), float(heat.max())) for heat in heats]
+
+
+def overlay_grid(images, heats, captions, alpha=0.55, scale="each", title=None, first=None,
+                 bounds=None):
+    """Lays each image with its heat map over it out in a grid, each tile captioned.
+
+    Args:
+      images: uint8 `(N, H, W, 3)` (or one `(H, W, 3)` for all heats).
+      heats: `(N, H, W)` at the images' size.
+      captions: N strings.
+      alpha: the heat's weight in the blend.
+      scale: `"each"`: every tile spans the whole colour map; `"shared"`: one range for all,
+        shown by a colour bar (with `title` above the grid).
+      first: an uncoloured uint8 tile put first (e.g. the image itself), or None.
+      bounds: with `"shared"`, the `(low, high)` of the colours; default: `colour_range`'s.
+
+    Returns:
+      uint8 `(H', W', 3)`.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = np.broadcast_to(images, (len(heats), *images.shape))
+    tiles = [] if first is None else [render.label(first, "input")]
+    ranges = colour_range(heats, scale)
+    if scale == "shared" and bounds is not None:
+        ranges = [tuple(bounds)] * len(heats)
+    for image, heat, caption, (low, high) in zip(images, heats, captions, ranges):
+        tiles.append(render.label(render.overlay(image, heat, alpha, low, high), caption))
+    picture = render.grid(tiles)
+    if scale == "shared":
+        return render.with_colour_bar(picture, *ranges[0], title or "activation")
+    return render.label(picture, title) if title else picture

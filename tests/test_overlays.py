@@ -1,0 +1,164 @@
+"""Activation overlays and the class plot, checked against maps computed by hand."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import deconv
+from deconv import class_plot
+from deconv import images as image_files
+from deconv import overlays
+from deconv.errors import DeconvError
+from tests import colour_model
+from tests.colour_model import BLUE, CONSTANT, GREEN, RED
+
+VIRIDIS_LOW, VIRIDIS_HIGH = (68, 1, 84), (253, 231, 37)
+
+
+@pytest.fixture(scope="module")
+def colour_net():
+    return deconv.Deconvnet(colour_model.colour_model())
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("classes")
+    return root, colour_model.make_folder(root)
+
+
+def test_upsample_is_tensorflow_bilinear_resize():
+    maps = np.random.default_rng(0).normal(size=(3, 5, 7))
+    for size in ((20, 21), (5, 7), (11, 30)):
+        oracle = tf.image.resize(maps[..., None], size, method="bilinear").numpy()[..., 0]
+        np.testing.assert_allclose(overlays.upsample(maps, size), oracle, atol=1e-5)
+    np.testing.assert_allclose(overlays.upsample(np.full((2, 3), 4.0), (8, 12)), 4.0)
+
+
+def test_top_maps_of_one_image_are_its_colours_by_hand(colour_net):
+    image = colour_model.tinted(np.random.default_rng(1), 0, (12, 10))
+    image[:4, :, 2] = 250  # a blue-ish band: red is stronger on average, blue second
+    image[:4, :, 0] = 0
+    found = overlays.top_maps(colour_net, image, "colours", top=3)
+    maps = colour_model.by_hand(image[None])[0]
+    assert found.features.tolist() == [RED, BLUE, CONSTANT]
+    # A 1x1 conv keeps the image's size: each heat is the map itself.
+    np.testing.assert_allclose(found.heats, np.moveaxis(maps[..., [RED, BLUE, CONSTANT]], -1, 0),
+                               atol=1e-6)
+    np.testing.assert_allclose(found.means, maps.mean(axis=(0, 1))[[RED, BLUE, CONSTANT]],
+                               atol=1e-6)
+    pooled = overlays.top_maps(colour_net, image, "pooled", features=[GREEN, RED])
+    assert pooled.maps.shape == (2, 6, 5) and pooled.heats.shape == (2, 12, 10)
+    by_hand = maps[..., [GREEN, RED]].reshape(6, 2, 5, 2, 2).max(axis=(1, 3))
+    oracle = tf.image.resize(by_hand, (12, 10), method="bilinear").numpy()
+    np.testing.assert_allclose(pooled.heats, np.moveaxis(oracle, -1, 0), atol=1e-5)
+
+
+def test_overlay_colours_follow_the_heat(colour_net):
+    image = np.full((8, 8, 3), 255, np.uint8)
+    image[:, :4] = (0, 0, 255)  # blue left half, white right half
+    found = overlays.top_maps(colour_net, image, "colours", features=[BLUE])
+    picture = overlays.overlay_grid(image, found.heats, ["blue"], alpha=1.0)
+    tile = picture[2 + 14:, 2:]  # inside the grid's gap, below the tile's caption
+    assert tuple(tile[0, 0]) == VIRIDIS_HIGH and tuple(tile[0, 7]) == VIRIDIS_LOW
+    assert overlays.colour_range([np.ones((2, 2)), 3 * np.ones((2, 2))], "each") == [
+        (0.0, 1.0), (0.0, 3.0)]
+    assert overlays.colour_range([np.ones((2, 2)), -np.ones((2, 2))], "shared") == [
+        (-1.0, 1.0)] * 2
+
+
+def test_sum_of_maps_over_a_folder_is_the_sum_of_separate_maps(colour_net, folder):
+    root, written = folder
+    paths = image_files.find_images(str(root), image_files.parse_extensions(None))
+    found = overlays.stream_map_sums(colour_net, "pooled", [RED, BLUE], paths, size=16,
+                                     batch_size=3)
+    names = [os.path.relpath(paths[n], root) for n in found.numbers]
+    assert len(found.numbers) == 8 and len(found.skipped) == 3  # loose.png is read too
+    pixels = np.stack([image_files.read_image(paths[n], 16)[0] for n in found.numbers])
+    separate = [overlays.summed_maps(colour_net, pixels, "pooled", [m]) for m in (RED, BLUE)]
+    np.testing.assert_allclose(found.sums, separate[0] + separate[1], atol=1e-6)
+    for name, summed in zip(names, found.sums):
+        if name in written:  # and against the maps by hand
+            by_hand = colour_model.by_hand(written[name][None])[0][..., [RED, BLUE]]
+            np.testing.assert_allclose(summed, by_hand.reshape(8, 2, 8, 2, 2).max(
+                axis=(1, 3)).sum(axis=-1), atol=1e-6)
+    heats = overlays.upsample(found.sums, (16, 16))
+    np.testing.assert_allclose(heats, overlays.upsample(separate[0], (16, 16))
+                               + overlays.upsample(separate[1], (16, 16)), atol=1e-9)
+    strongest = found.order(strongest=True)
+    means = found.sums.mean(axis=(1, 2))
+    assert np.all(np.diff(means[strongest]) <= 0) and names[strongest[-1]] == "loose.png"
+
+
+def test_class_plot_data_and_picture(colour_net, folder, tmp_path):
+    root, _ = folder
+    maps = {"red": [RED, CONSTANT], "blue": [BLUE]}
+    scores = class_plot.class_scores(colour_net, "colours", maps, str(root), size=16,
+                                     batch_size=4)
+    assert scores.series == ["red", "blue"] and len(scores.skipped) == 3
+    assert scores.groups == ["blue"] * 3 + [""] + ["red"] * 4
+    pixels = np.stack([image_files.read_image(path, 16)[0] for path in scores.paths])
+    means = colour_model.by_hand(pixels).mean(axis=(1, 2))
+    np.testing.assert_allclose(scores.scores[:, 0], means[:, RED] + means[:, CONSTANT],
+                               atol=1e-6)
+    np.testing.assert_allclose(scores.scores[:, 1], means[:, BLUE], atol=1e-6)
+    data = class_plot.to_json(scores)
+    by_folder = data["mean_score_by_folder"]
+    assert by_folder["red"]["red"] > 0.4 > by_folder["red"]["blue"]
+    assert by_folder["blue"]["blue"] > 0.4 > by_folder["blue"]["red"]
+    assert by_folder["(top level)"]["red"] == pytest.approx(0.05, abs=1e-6)
+    class_plot.plot(tmp_path / "plot.png", scores)
+    with Image.open(tmp_path / "plot.png") as picture:
+        assert picture.format == "PNG" and picture.width >= 600
+        colours = {tuple(c) for c in np.asarray(picture.convert("RGB")).reshape(-1, 3)}
+    assert (31, 119, 180) in colours and (255, 127, 14) in colours  # the two series' lines
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
+    with pytest.raises(DeconvError, match=r"needs matplotlib.*pip install matplotlib"):
+        class_plot.require_matplotlib()
+
+
+def _overlay_cli(*flags):
+    return subprocess.run([sys.executable, "-m", "deconv.overlay", "--noprogress", *flags],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_command_line_modes(folder, tmp_path):
+    root, _ = folder
+    model = tmp_path / "colours.keras"
+    colour_model.colour_model().save(model)
+    common = ["--model", str(model), "--size", "16", "--out", str(tmp_path / "out")]
+    (tmp_path / "maps.json").write_text(json.dumps({"red": [RED], "blue": [BLUE]}))
+    many = _overlay_cli("--images", str(root), "--feat", "pooled", "--id", f"{RED},{BLUE}",
+                        "--order", "strongest", "--each", *common)
+    assert many.returncode == 0, many.stderr[-2000:]
+    summary = json.loads((tmp_path / "out" / "pooled_sum2_0+1.json").read_text())
+    assert summary["maps"] == [RED, BLUE] and len(summary["per_image"]) == 8
+    assert len(summary["skipped"]) == 3 and summary["shown"][-1].endswith("loose.png")
+    assert len(os.listdir(tmp_path / "out" / "pooled_sum2_0+1")) == 8
+    plot = _overlay_cli("--images", str(root), "--feat", "colours", "--class_maps",
+                        str(tmp_path / "maps.json"), "--plot", str(tmp_path / "plot.png"),
+                        *common)
+    assert plot.returncode == 0, plot.stderr[-2000:]
+    data = json.loads((tmp_path / "plot.json").read_text())
+    assert data["mean_score_by_folder"]["red"]["red"] > 0.4 and (tmp_path / "plot.png").exists()
+    one = _overlay_cli(str(root / "red" / "red1.png"), "--feat", "colours", "--top", "2",
+                       *common)
+    assert one.returncode == 0, one.stderr[-2000:]
+    top = json.loads((tmp_path / "out" / "red1_colours_top2.json").read_text())
+    assert [m["map"] for m in top["maps"]] == [RED, CONSTANT]
+    with Image.open(tmp_path / "out" / "red1_colours_top2.png") as picture:
+        assert picture.size == (2 * 16 + 3 * 2, 14 + 2 * (14 + 16) + 3 * 2)  # 2x2 grid, title
+    bad = _overlay_cli(str(root / "red" / "red1.png"), "--feat", "colours", "--id", "7",
+                       *common)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == (
+        "python -m deconv.overlay: error: --id 7 is out of range for layer 'colours', which "
+        "has 5 feature maps (valid ids: 0 to 4).")
