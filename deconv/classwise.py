@@ -25,7 +25,6 @@ from deconv import images as image_files
 from deconv import models
 from deconv import names
 from deconv import outputs
-from deconv import preprocessing
 from deconv.errors import DeconvError
 
 FLAGS = flags.FLAGS
@@ -38,19 +37,8 @@ flags.DEFINE_integer("per_class", 25, "Maps kept per class: those most often amo
                      "top maps.")
 flags.DEFINE_string("out", "classwise.json", "Output JSON {class: [map ids]}; details go to "
                     "<out>_details.json.")
-flags.DEFINE_string("imtype", None, "Only files with these extensions, e.g. '.jpg' or "
-                    "'jpg,png'. Default: every type Pillow reads.")
-flags.DEFINE_integer("size", 224, "Images are resized to size x size pixels.")
-flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How a non-square image becomes "
-                  "square: stretch both sides, or crop the centre.")
-flags.DEFINE_integer("batch_size", 16, "Images per forward batch.")
-flags.DEFINE_string("model", "vgg19", "vgg19, vgg16, or the path of a .keras model.")
-flags.DEFINE_string("weights", "imagenet", "imagenet (see pretrained/README.md), a weights "
-                    "file, or random (an untrained network: for smoke tests only).")
-flags.DEFINE_integer("seed", 0, "Seed of --weights random.")
-flags.DEFINE_enum("preprocessing", "auto", ["auto", *preprocessing.MODES], "Input "
-                  "preprocessing of --model.")
-flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+cli.define_model_flags()
+cli.define_folder_flags()
 
 
 def details_path(out):

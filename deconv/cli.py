@@ -86,3 +86,59 @@ def one_image(argv, size, aspect, command):
     if reason is not None:
         raise DeconvError(f"Cannot read {argv[1]}: {reason}.")
     return argv[1], pixels
+
+
+def _command_module():
+    """The name absl files a command line's own flags under (its --help lists them)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    name = frame.f_globals.get("__name__") if frame is not None else None
+    return sys.argv[0] if name in (None, "__main__") else name
+
+
+def _define(kind, name, default, help_text, enum_values=None):
+    """Defines a flag for the calling command line, unless one imported beside it did."""
+    if name in flags.FLAGS:
+        return
+    module = _command_module()
+    if kind == "enum":
+        flags.DEFINE_enum(name, default, enum_values, help_text, module_name=module)
+    else:
+        getattr(flags, f"DEFINE_{kind}")(name, default, help_text, module_name=module)
+
+
+def define_model_flags(model_help=None, rule=False):
+    """--model, --weights, --seed, --preprocessing (and --rule): one meaning in every command."""
+    from deconv import layers as deconv_layers  # here: TensorFlow must load quietly first
+    from deconv import preprocessing
+    _define("string", "model", "vgg19", model_help or "vgg19, vgg16, or the path of a .keras model "
+            "(a chain of Conv2D/MaxPooling2D/ReLU layers; loaded with safe_mode).")
+    _define("string", "weights", "imagenet", "imagenet: from pretrained/, Keras's cache or "
+            "Keras's download (see pretrained/README.md); a weights file (.h5, .weights.h5, "
+            "vgg19.npy); or random (an untrained network, seeded by --seed: smoke tests only).")
+    _define("integer", "seed", 0, "Seed of --weights random.")
+    _define("enum", "preprocessing", "auto", "Input preprocessing; auto: caffe (BGR, ImageNet "
+            "mean) for vgg19/vgg16, none for a .keras model.",
+            enum_values=["auto", *preprocessing.MODES])
+    if rule:
+        _define("enum", "rule", "deconvnet", "How ReLUs are reversed: deconvnet (the paper) or "
+                "guided (guided backpropagation).", enum_values=list(deconv_layers.RULES))
+
+
+def define_folder_flags():
+    """--imtype, --size, --aspect, --batch_size, --progress: how a folder of images is read."""
+    _define("string", "imtype", None, "Only files with these extensions, e.g. '.jpg' or "
+            "'jpg,png'. Default: every type Pillow reads.")
+    _define("integer", "size", 224, "Images are resized to size x size pixels (see --aspect).")
+    _define("enum", "aspect", "stretch", "How a non-square image becomes size x size: stretch "
+            "resizes both sides, changing the aspect ratio (as the TF1 deconvnet does); crop "
+            "resizes the shorter side to --size and keeps the centre square.",
+            enum_values=list(image_files.ASPECTS))
+    _define("integer", "batch_size", 16, "Images per forward batch.")
+    define_progress_flag()
+
+
+def define_progress_flag():
+    """--progress: a progress bar on standard error."""
+    _define("bool", "progress", True, "Show a progress bar on stderr.")

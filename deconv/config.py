@@ -83,6 +83,16 @@ _POSITIVE = {"seed": False, "batch_size": True, "min_tile": True, "checkpoint_ev
              "size": True, "top": True, "per_image": True}
 
 
+def _value_problem(key, value):
+    """What is wrong with a well-typed value (not among the choices, below the minimum), or
+    None."""
+    if key in _CHOICES and value not in _CHOICES[key]:
+        return f"must be one of {', '.join(_CHOICES[key])}; received {value!r}."
+    if key in _POSITIVE and value < (1 if _POSITIVE[key] else 0):
+        return f"must be at least {1 if _POSITIVE[key] else 0}; received {value}."
+    return None
+
+
 def _key_lines(text):
     """Returns `{(table, index, key): line}` for `key = ...` lines, and table header lines."""
     lines, table, counts = {}, "", {}
@@ -121,12 +131,9 @@ class _Checker:
                 kind = "an integer" if types == _INT else "a string"
                 raise DeconvError(f"{self.where(table, index, key)}{key!r} must be {kind}; "
                                   f"received {type(value).__name__} {value!r}.")
-            if key in _CHOICES and value not in _CHOICES[key]:
-                raise DeconvError(f"{self.where(table, index, key)}{key!r} must be one of "
-                                  f"{', '.join(_CHOICES[key])}; received {value!r}.")
-            if key in _POSITIVE and value < (1 if _POSITIVE[key] else 0):
-                raise DeconvError(f"{self.where(table, index, key)}{key!r} must be at least "
-                                  f"{1 if _POSITIVE[key] else 0}; received {value}.")
+            problem = _value_problem(key, value)
+            if problem:
+                raise DeconvError(f"{self.where(table, index, key)}{key!r} {problem}")
 
     def features(self, value, index):
         if value is None or value == "all":
@@ -227,12 +234,9 @@ def check(config):
             value = values.get(key)
             if value is None:
                 continue
-            if key in _CHOICES and value not in _CHOICES[key]:
-                raise DeconvError(f"{where}--{key} must be one of {', '.join(_CHOICES[key])}; "
-                                  f"received {value!r}.")
-            if key in _POSITIVE and value < (1 if _POSITIVE[key] else 0):
-                raise DeconvError(f"{where}--{key} must be at least "
-                                  f"{1 if _POSITIVE[key] else 0}; received {value}.")
+            problem = _value_problem(key, value)
+            if problem:
+                raise DeconvError(f"{where}--{key} {problem}")
 
 
 def override(config, **values):

@@ -13,8 +13,6 @@ from absl import app
 from absl import flags
 
 from deconv import cli  # first: quiets TensorFlow before it loads
-from deconv import layers as deconv_layers
-from deconv import preprocessing
 from deconv import models
 from deconv import serving
 from deconv.errors import DeconvError
@@ -24,12 +22,7 @@ flags.DEFINE_string("feat", None, "The layer to export, e.g. conv4_4 or block4_c
 flags.DEFINE_bool("all_layers", False, "Export every conv layer in one SavedModel, with "
                   "signatures named by layer (conv4_4_project, ...).")
 flags.DEFINE_string("out", None, "The SavedModel folder to write.")
-flags.DEFINE_string("model", "vgg19", "vgg19, vgg16, or the path of a .keras model.")
-flags.DEFINE_string("weights", "imagenet", "imagenet, a weights file, or random (smoke tests).")
-flags.DEFINE_integer("seed", 0, "Seed of --weights random.")
-flags.DEFINE_enum("rule", "deconvnet", deconv_layers.RULES, "How ReLUs are reversed.")
-flags.DEFINE_enum("preprocessing", "auto", ["auto", *preprocessing.MODES],
-                  "Input preprocessing built into the graph; auto: caffe for VGG, none for .keras.")
+cli.define_model_flags(rule=True)
 
 
 @cli.one_line_errors

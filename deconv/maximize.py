@@ -27,7 +27,6 @@ from deconv import maximization
 from deconv import models
 from deconv import names
 from deconv import outputs
-from deconv import preprocessing
 from deconv import render
 from deconv.errors import DeconvError
 
@@ -55,12 +54,8 @@ flags.DEFINE_string("out", "maximize", "Output folder.")
 flags.DEFINE_integer("tile", 0, "Side of each tile of the grid, resized (bilinear); 0: the "
                      "images' own size, enlarged (nearest) to at least 128 px. The per-map PNGs "
                      "keep their size.")
-flags.DEFINE_string("model", "vgg19", "vgg19, vgg16, or the path of a .keras model.")
-flags.DEFINE_string("weights", "imagenet", "imagenet (see pretrained/README.md), a weights "
-                    "file, or random (an untrained network: for smoke tests only).")
-flags.DEFINE_enum("preprocessing", "auto", ["auto", *preprocessing.MODES], "Input "
-                  "preprocessing of --model.")
-flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+cli.define_model_flags()
+cli.define_progress_flag()
 
 
 def _progress():

@@ -23,7 +23,6 @@ from deconv import layers as deconv_layers
 from deconv import models
 from deconv import names
 from deconv import outputs
-from deconv import preprocessing
 from deconv import render
 from deconv import sensitivity
 from deconv.errors import DeconvError
@@ -41,23 +40,19 @@ flags.DEFINE_bool("classes", False, "Also record the correct class's probability
                   "probable class, with the whole VGG (classifier included).")
 flags.DEFINE_integer("label", None, "The correct class (0-999); default: the top class of the "
                      "unoccluded image.")
-flags.DEFINE_string("model", "vgg19", "vgg19, vgg16, or a .keras model (feature part only, unless "
-                    "--classifier is given).")
-flags.DEFINE_string("weights", "imagenet", "Conv weights: imagenet, a file, or random.")
+cli.define_model_flags(model_help="vgg19, vgg16, or a .keras model (feature part only, unless "
+                        "--classifier is given).")
+cli.define_progress_flag()
 flags.DEFINE_string("classifier", None, "A .keras classifier (preprocessed images -> class "
                     "probabilities) to use instead of VGG's own.")
 flags.DEFINE_string("classifier_weights", None, "Weights of VGG's classifier: imagenet (Keras's "
                     "with-top file or a vgg19.npy), a file, or random; default: random with "
                     "--weights random, else imagenet.")
-flags.DEFINE_integer("seed", 0, "Seed of random weights.")
 flags.DEFINE_integer("image_size", 224, "The image is resized to this square (the classifier "
                      "needs 224).")
 flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How the image becomes square.")
-flags.DEFINE_enum("preprocessing", "auto", ["auto", *preprocessing.MODES], "Input "
-                  "preprocessing of --model.")
 flags.DEFINE_integer("batch_size", 16, "Occluded images per forward batch.")
 flags.DEFINE_string("out", None, "Output prefix; default: occlusion/<image name>.")
-flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
 
 
 def _classifier(arch_or_path):

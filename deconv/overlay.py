@@ -31,7 +31,6 @@ from deconv import models
 from deconv import names
 from deconv import outputs
 from deconv import overlays
-from deconv import preprocessing
 from deconv import render
 from deconv.errors import DeconvError
 
@@ -56,18 +55,8 @@ flags.DEFINE_integer("max_images", 36, "--images: at most this many images in th
 flags.DEFINE_enum("order", "folder", ["folder", "strongest"], "--images: grid in folder order, "
                   "or the images with the largest mean of the (summed) map first.")
 flags.DEFINE_bool("each", False, "--images: also write every image's overlay, one PNG each.")
-flags.DEFINE_string("imtype", None, "Only files with these extensions, e.g. 'jpg,png'.")
-flags.DEFINE_integer("size", 224, "Images are resized to size x size pixels.")
-flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How a non-square image becomes "
-                  "square: stretch both sides, or crop the centre.")
-flags.DEFINE_integer("batch_size", 16, "Images per forward batch.")
-flags.DEFINE_string("model", "vgg19", "vgg19, vgg16, or the path of a .keras model.")
-flags.DEFINE_string("weights", "imagenet", "imagenet (see pretrained/README.md), a weights "
-                    "file, or random (an untrained network: for smoke tests only).")
-flags.DEFINE_integer("seed", 0, "Seed of --weights random.")
-flags.DEFINE_enum("preprocessing", "auto", ["auto", *preprocessing.MODES], "Input "
-                  "preprocessing of --model.")
-flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+cli.define_model_flags()
+cli.define_folder_flags()
 
 
 def _scale(default):

@@ -23,10 +23,8 @@ from absl import logging
 from deconv import cli  # first: quiets TensorFlow before it loads
 from deconv import config as config_lib
 from deconv import images as image_files
-from deconv import layers as deconv_layers
 from deconv import models
 from deconv import outputs
-from deconv import preprocessing
 from deconv import render
 from deconv import runner
 from deconv.errors import DeconvError
@@ -43,29 +41,12 @@ flags.DEFINE_integer("top", 9, "How many activations to show (the paper shows 9)
 flags.DEFINE_integer("per_image", 1, "How many of the top activations may come from one image.")
 flags.DEFINE_string("images", DEFAULT_IMAGES, "Folder of images, searched recursively (class "
                     "sub-folders are fine). Default: the photos shipped in examples/images.")
-flags.DEFINE_string("imtype", None, "Only files with these extensions, e.g. '.jpg' or "
-                    "'jpg,png'. Default: every type Pillow reads.")
+cli.define_model_flags(rule=True)
+cli.define_folder_flags()
 flags.DEFINE_string("out", "results", "Output folder.")
-flags.DEFINE_string("model", "vgg19", "vgg19, vgg16, or the path of a .keras model (a chain of "
-                    "Conv2D/MaxPooling2D/ReLU layers; loaded with safe_mode).")
-flags.DEFINE_string("weights", "imagenet", "imagenet: from pretrained/, Keras's cache or Keras's "
-                    "download (see pretrained/README.md); a weights file (.h5, .weights.h5, "
-                    "vgg19.npy); or random (seeded by --seed; for smoke runs only).")
-flags.DEFINE_integer("seed", 0, "Seed of --weights random.")
-flags.DEFINE_integer("size", 224, "Images are resized to size x size pixels (see --aspect).")
-flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How a non-square image becomes "
-                  "size x size: stretch resizes both sides, changing the aspect ratio (as the TF1 "
-                  "deconvnet does); crop resizes the shorter side to --size and keeps the centre "
-                  "square. Boxes are also given in original-image pixels in the manifest.")
-flags.DEFINE_integer("batch_size", 16, "Images per forward batch.")
 flags.DEFINE_enum("normalize", "symmetric", render.NORMALISATIONS, "Display of reconstructions: "
                   "symmetric keeps zero at mid-gray; minmax stretches each to [0, 255].")
 flags.DEFINE_integer("min_tile", 64, "Enlarge tiles smaller than this many pixels.")
-flags.DEFINE_enum("rule", "deconvnet", deconv_layers.RULES, "How ReLUs are reversed: deconvnet "
-                  "(the paper) or guided (guided backpropagation).")
-flags.DEFINE_enum("preprocessing", "auto", ["auto", *preprocessing.MODES], "Input preprocessing; "
-                  "auto: caffe (BGR, ImageNet mean) for vgg19/vgg16, none for a .keras model.")
-flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
 flags.DEFINE_enum("mode", "activation", config_lib.MODES, "What is projected for each of the top "
                   "activations: the activation alone, or its whole feature map in that image.")
 flags.DEFINE_string("config", None, "A TOML run configuration (see configs/README.md): datasets, "

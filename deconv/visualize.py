@@ -16,7 +16,6 @@ from absl import flags
 
 from deconv import cli  # first: quiets TensorFlow before it loads
 from deconv import images as image_files
-from deconv import layers as deconv_layers
 from deconv import models
 from deconv import names
 from deconv import outputs
@@ -37,11 +36,7 @@ flags.DEFINE_integer("frames", 24, "GIF mode: at most this many frames per layer
                      "added geometrically: 1, 2, 3, ... then faster).")
 flags.DEFINE_integer("duration", 300, "GIF mode: milliseconds per frame.")
 flags.DEFINE_list("layers", None, "Layers to show; default: every conv layer.")
-flags.DEFINE_string("model", "vgg19", "vgg19, vgg16, or the path of a .keras model.")
-flags.DEFINE_string("weights", "imagenet", "imagenet, a weights file, or random.")
-flags.DEFINE_integer("seed", 0, "Seed of --weights random.")
-flags.DEFINE_enum("rule", "deconvnet", deconv_layers.RULES, "How ReLUs are reversed: deconvnet "
-                  "or guided (guided backpropagation).")
+cli.define_model_flags(rule=True)
 flags.DEFINE_integer("size", 224, "The image is resized to size x size, as featuremap-InSights "
                      "does.")
 flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How the image becomes square.")
