@@ -5,6 +5,7 @@ it and go on.
 """
 import os
 
+from absl import logging
 import numpy as np
 from PIL import Image
 from PIL import ImageOps
@@ -45,8 +46,10 @@ def parse_extensions(imtype):
 
 
 def scan_folder(root, extensions):
-    """Returns `(paths, others)`: the sorted paths under `root` (searched recursively) with one
-    of `extensions`, and `{extension: count}` of the files left out.
+    """Returns `(paths, others)`: the sorted paths under `root` (searched recursively, following
+    links to folders, each real folder once) with one of `extensions`, and `{extension: count}`
+    of the files left out; sub-folders that cannot be read are logged and counted there as
+    `"(unreadable folder)"`.
 
     Raises:
       DeconvError: if `root` is missing, not a folder or unreadable, holds no files, or none of
@@ -59,7 +62,13 @@ def scan_folder(root, extensions):
     if not os.access(root, os.R_OK | os.X_OK):
         raise DeconvError(f"Image folder {root!r} cannot be read (permission denied).")
     found, others, unreadable = [], {}, []
-    for folder, subfolders, files in os.walk(root, onerror=unreadable.append):
+    visited = set()
+    for folder, subfolders, files in os.walk(root, onerror=unreadable.append, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in visited:  # a link back up the tree, or a second way to one folder
+            subfolders[:] = []
+            continue
+        visited.add(real)
         subfolders.sort()
         for name in files:
             ext = os.path.splitext(name)[1].lower()
@@ -69,6 +78,10 @@ def scan_folder(root, extensions):
                 others[ext or "(none)"] = others.get(ext or "(none)", 0) + 1
     if unreadable and not found:
         raise DeconvError(f"Image folder {root!r} cannot be read: {unreadable[0]}.")
+    for error in unreadable:
+        logging.warning("Skipped a folder that cannot be read: %s", error)
+    if unreadable:
+        others["(unreadable folder)"] = len(unreadable)
     if not found:
         if not others:
             raise DeconvError(f"Image folder {root!r} is empty.")

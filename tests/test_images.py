@@ -85,3 +85,42 @@ def test_find_images_recursive_filtered_and_errors(tmp_path):
         images.find_images(str(tmp_path / "empty"), images.parse_extensions(None))
     with pytest.raises(DeconvError, match="Image folder not found"):
         images.find_images(str(tmp_path / "missing"), images.parse_extensions(None))
+
+
+def test_find_images_follows_folder_links_once(tmp_path):
+    (tmp_path / "data" / "cats").mkdir(parents=True)
+    (tmp_path / "data" / "cats" / "a.jpg").write_bytes(b"x")
+    only_link = tmp_path / "only_link"
+    only_link.mkdir()
+    os.symlink(tmp_path / "data" / "cats", only_link / "cats")
+    found = images.find_images(str(only_link), images.parse_extensions(None))
+    assert [os.path.relpath(p, only_link) for p in found] == ["cats/a.jpg"]
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "b.png").write_bytes(b"x")
+    os.symlink(tmp_path / "data" / "cats", root / "cats")          # a linked class folder
+    os.symlink(tmp_path / "data" / "cats", root / "cats_again")    # the same folder twice
+    os.symlink(root, tmp_path / "data" / "cats" / "up")            # a loop back up the tree
+    found = images.find_images(str(root), images.parse_extensions(None))
+    assert [os.path.relpath(p, root) for p in found] == ["b.png", "cats/a.jpg"]
+
+
+def test_unreadable_subfolder_is_warned_and_counted(tmp_path, monkeypatch):
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "b.jpg").write_bytes(b"x")
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if os.path.basename(str(path)) == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    warnings = []
+    monkeypatch.setattr(images.logging, "warning", lambda *args: warnings.append(args[0] % args[1:]))
+    paths, others = images.scan_folder(str(tmp_path), images.parse_extensions(None))
+    assert [os.path.relpath(p, tmp_path) for p in paths] == ["ok/a.jpg"]
+    assert others == {"(unreadable folder)": 1}
+    assert len(warnings) == 1 and "locked" in warnings[0]
