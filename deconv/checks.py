@@ -25,6 +25,10 @@ def images(values, layer, steps, index):
                           f"{values.shape}{hint}.")
     if not (np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)):
         raise DeconvError(f"images must be uint8 or float in [0, 255]; received {values.dtype}.")
+    if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+        count = int(values.size - np.isfinite(values).sum())
+        raise DeconvError(f"images must hold pixel values in [0, 255]; received {count} NaN or "
+                          f"infinite values.")
     low, high = float(values.min()), float(values.max())
     if low < 0 or high > 255:
         raise DeconvError(f"images must hold pixel values in [0, 255]; received values in "

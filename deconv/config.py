@@ -90,6 +90,10 @@ def _value_problem(key, value):
         return f"must be one of {', '.join(_CHOICES[key])}; received {value!r}."
     if key in _POSITIVE and value < (1 if _POSITIVE[key] else 0):
         return f"must be at least {1 if _POSITIVE[key] else 0}; received {value}."
+    if key == "name" and (not value.strip() or value in (".", "..") or "/" in value
+                          or "\\" in value or "\0" in value):
+        return (f"must be a plain folder name (the dataset's results go to <out>/<name>): no "
+                f"'/', '\\', '.' or '..'; received {value!r}.")
     return None
 
 

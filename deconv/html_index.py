@@ -5,6 +5,7 @@ records whether it loaded (`data-loaded="1"` or `"0"`), which the tests read in 
 """
 import html
 import os
+import urllib.parse
 
 from deconv import outputs
 
@@ -20,9 +21,15 @@ td.path { text-align: left; } .note { color: #a40; }
 """
 
 
+def _text(name):
+    """A file name as text: bytes that are not UTF-8 (old archives) shown as \ufffd."""
+    return html.escape(os.fsencode(name).decode("utf-8", "replace"))
+
+
 def _image(src, alt, lazy):
     loading = ' loading="lazy"' if lazy else ""
-    return (f'<img src="{html.escape(src)}" alt="{html.escape(alt)}"{loading} '
+    url = urllib.parse.quote(os.fsencode(src))  # '#', '?', '%' and non-UTF-8 bytes are literal
+    return (f'<img src="{html.escape(url)}" alt="{_text(alt)}"{loading} '
             f'onload="this.dataset.loaded=1" onerror="this.dataset.loaded=0">')
 
 
@@ -31,14 +38,14 @@ def _sweep(manifest, folder, lazy):
     feature = manifest["feature"]
     title = f"{manifest['layer']}" + ("" if feature is None else f", map {feature}")
     rows = "".join(
-        f"<tr><td>{r['rank']}</td><td class=path>{html.escape(os.path.basename(r['path']))}</td>"
+        f"<tr><td>{r['rank']}</td><td class=path>{_text(os.path.basename(r['path']))}</td>"
         f"<td>{r['feature']}</td><td>{r['position'][0]}, {r['position'][1]}</td>"
         f"<td>{r['value']:.4g}</td><td>{', '.join(map(str, r['box']))}</td></tr>"
         for r in manifest["results"])
-    notes = "".join(f'<p class="note">{html.escape(note)}</p>' for note in manifest["notes"])
+    notes = "".join(f'<p class="note">{_text(note)}</p>' for note in manifest["notes"])
     feat = os.path.join(folder, manifest["files"]["feat"])
     im = os.path.join(folder, manifest["files"]["im"])
-    return (f'<section id="{html.escape(folder + label)}"><h3>{html.escape(title)} '
+    return (f'<section id="{_text(folder + label)}"><h3>{_text(title)} '
             f'<small>(top {manifest["top"]}, {manifest["per_image"]} per image)</small></h3>'
             f'<div class="pair"><figure>{_image(feat, title + " reconstructions", lazy)}'
             f"<figcaption>reconstructions</figcaption></figure>"
@@ -66,7 +73,7 @@ def write(out_dir, datasets):
         prefix = f"{folder}/" if folder else ""
         settings = manifests[0]["settings"] if manifests else {}
         counts = manifests[0]["counts"] if manifests else {}
-        body.append(f"<h2>{html.escape(name)}</h2><p>{counts.get('read', 0)} images read, "
+        body.append(f"<h2>{_text(name)}</h2><p>{counts.get('read', 0)} images read, "
                     f"{counts.get('skipped', 0)} skipped; model "
                     f"{html.escape(str(settings.get('model')))}"
                     f", weights {html.escape(str(settings.get('weights')))}.</p>")

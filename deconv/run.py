@@ -151,9 +151,11 @@ def summary(name, outcome):
     views = len(outcome.written)
     files = (", ".join(path for written in outcome.written.values() for path in written.values())
              if views <= 3 else f"{views} sweeps' grids and manifests")
-    rate = state.cursor / outcome.scan_seconds if outcome.scan_seconds > 0 else float("inf")
+    scanned = outcome.files_scanned
+    rate = scanned / outcome.scan_seconds if outcome.scan_seconds > 0 else float("inf")
+    resumed = f" for the last {scanned} files" if scanned < state.cursor else ""
     return (f"{name}: read {state.read} images, skipped {len(state.skipped)}{reasons}; pass 1 "
-            f"{outcome.scan_seconds:.1f} s ({rate:.1f} img/s), pass 2 "
+            f"{outcome.scan_seconds:.1f} s{resumed} ({rate:.1f} img/s), pass 2 "
             f"{outcome.project_seconds:.1f} s; wrote {files}")
 
 
@@ -167,6 +169,10 @@ def main(argv):
                                   config.preprocessing)
     runner.plan(net, config)  # every sweep checked before any file is read
     for dataset in config.datasets:
+        if dataset.images == DEFAULT_IMAGES and not os.path.isdir(DEFAULT_IMAGES):
+            raise DeconvError(f"The default image folder {DEFAULT_IMAGES} is missing: it comes "
+                              f"with a clone of the repository (installed with pip install -e "
+                              f".). Pass --images DIR, a folder of your own images.")
         image_files.find_images(dataset.images, image_files.parse_extensions(dataset.imtype))
         outputs.ensure_folder(runner.dataset_folder(config, dataset))
     board = None

@@ -14,6 +14,7 @@ from absl import logging
 from deconv import checkpoint
 from deconv import html_index
 from deconv import images as image_files
+from deconv import names
 from deconv import outputs
 from deconv import report
 from deconv import sweep as sweeps_lib
@@ -42,13 +43,15 @@ class Settings:
 
 @dataclasses.dataclass
 class Outcome:
-    """What a run did: the final scan state, files and manifests per view, notes, timings."""
+    """What a run did: the final scan state, files and manifests per view, notes, timings, and
+    how many files pass 1 read in `scan_seconds` (fewer than the state's after a resume)."""
     state: sweeps_lib.ScanState
     written: dict
     manifests: list
     notes: dict
     scan_seconds: float
     project_seconds: float
+    files_scanned: int = 0
 
 
 def expand(net, sweep):
@@ -148,17 +151,19 @@ def run(net, paths, sweeps, out_dir, settings, described, state=None, on_batch=N
     Returns:
       An `Outcome`.
     """
+    start = 0 if state is None else state.cursor
     state, scan_seconds = scan_all(net, paths, sweeps, settings, state, on_batch)
     return _finish(net, paths, sweeps, state, out_dir, settings, described, on_written, None,
-                   scan_seconds)
+                   scan_seconds, state.cursor - start)
 
 
 def _finish(net, paths, sweeps, state, out_dir, settings, described, on_written, ignored,
-            scan_seconds):
+            scan_seconds, files_scanned):
     started = time.perf_counter()
     written, manifests, notes = project_all(net, paths, sweeps, state, out_dir, settings,
                                             described, on_written, ignored)
-    return Outcome(state, written, manifests, notes, scan_seconds, time.perf_counter() - started)
+    return Outcome(state, written, manifests, notes, scan_seconds, time.perf_counter() - started,
+                   files_scanned)
 
 
 def pass_one_fingerprint(identity, sweeps, settings, paths):
@@ -176,7 +181,8 @@ def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, re
     """`run`, saving pass 1's state in `out_dir` so that a killed run continues where it stopped.
 
     Once the dataset is done, a record of it stays in `out_dir` (until `run_config` has done
-    every dataset), so re-running a killed multi-dataset configuration skips finished datasets.
+    every dataset), so re-running a killed multi-dataset configuration skips finished datasets,
+    or only projects them again if the pass-2 settings (mode, rule, display) changed.
 
     Args:
       identity: a JSON-ready description of everything else that decides pass 1 (model and
@@ -188,16 +194,25 @@ def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, re
       DeconvError: a saved state of a different run is in `out_dir` and `restart` is False.
     """
     print_ = pass_one_fingerprint(identity, sweeps, settings, paths)
+    # What else decides the outputs: a finished dataset is kept only if this matches too.
+    outputs_print = checkpoint.fingerprint({
+        "pass_one": print_, "described": described,
+        "sweeps": [dataclasses.asdict(sweep) for sweep in sweeps],
+        "display": [settings.normalize, settings.min_tile]}, [])
     checkpoint.remove_partial_files(out_dir)
     if restart:
         checkpoint.clear(out_dir)
     done = checkpoint.load_done(out_dir, print_)
+    if done is not None and done.get("outputs") != outputs_print:
+        logging.warning("%s was finished by an earlier run with other projection or display "
+                        "settings: projecting again.", out_dir)
+        done = None
     if done is not None:
         logging.warning("%s was finished by an earlier run of this command: kept.", out_dir)
         return Outcome(sweeps_lib.ScanState([], done["cursor"], done["read"],
                                             [tuple(s) for s in done["skipped"]]),
                        done["written"], done["manifests"], done["notes"], done["scan_seconds"],
-                       done["project_seconds"])
+                       done["project_seconds"], done.get("files_scanned", 0))
     path = os.path.join(out_dir, checkpoint.FILE_NAME)
     state = checkpoint.resume_or_start(path, print_, sweeps_lib.ScanState.fresh(net, sweeps))
     if state.cursor:
@@ -211,16 +226,37 @@ def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, re
         if on_batch is not None:
             on_batch(current)
 
+    start = state.cursor
     state, scan_seconds = scan_all(net, paths, sweeps, settings, state, save_now_and_then)
     checkpoint.save(path, state, print_)  # pass 1 done: a kill in pass 2 resumes at pass 2
     outcome = _finish(net, paths, sweeps, state, out_dir, settings, described, on_written,
-                      ignored, scan_seconds)
+                      ignored, scan_seconds, state.cursor - start)
     checkpoint.save_done(out_dir, print_, {
+        "outputs": outputs_print,
         "cursor": state.cursor, "read": state.read, "skipped": state.skipped,
         "written": outcome.written, "manifests": outcome.manifests, "notes": outcome.notes,
-        "scan_seconds": outcome.scan_seconds, "project_seconds": outcome.project_seconds})
-    os.remove(path)
+        "scan_seconds": outcome.scan_seconds, "project_seconds": outcome.project_seconds,
+        "files_scanned": outcome.files_scanned})
+    # The finished pass 1 stays (until `run_config` is done) for a re-run with other pass-2
+    # settings.
     return outcome
+
+
+def _check_files_differ(net, sweeps, entry, where):
+    """Raises if two sweeps of one dataset would write the same files (same layer, map and
+    mode, other `top` or `per_image`; or a map also covered by a sweep of every map)."""
+    for sweep in sweeps:
+        for _, view in expand(net, sweep):
+            label = view.label
+            other, other_entry = where.setdefault(label, (sweep, entry))
+            if other != sweep:
+                first = other_entry.where.rstrip(": ") or "a sweep"
+                raise DeconvError(
+                    f"{entry.where}this sweep and the one at {first} would both write "
+                    f"{label}.json and its grids ({names.short(sweep.layer)}, map "
+                    f"{view.feature}, mode {sweep.mode}; top {other.top} vs {sweep.top}, "
+                    f"per_image {other.per_image} vs {sweep.per_image}): keep one, or run the "
+                    f"other with another --out.")
 
 
 def plan(net, config):
@@ -230,6 +266,7 @@ def plan(net, config):
       DeconvError: a bad sweep; the message starts with its file and line.
     """
     planned = {dataset.name: [] for dataset in config.datasets}
+    where = {dataset.name: {} for dataset in config.datasets}  # file label -> (sweep, entry)
     for entry in config.sweeps:
         features = entry.features if isinstance(entry.features, list) else [entry.features]
         try:
@@ -239,6 +276,7 @@ def plan(net, config):
             raise DeconvError(f"{entry.where}{error}") from None
         for name in entry.datasets or planned:
             planned[name].extend(sweep for sweep in sweeps if sweep not in planned[name])
+            _check_files_differ(net, planned[name], entry, where[name])
     for dataset in config.datasets:
         if not planned[dataset.name]:
             raise DeconvError(f"{config.source or 'The configuration'}: dataset "

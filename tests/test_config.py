@@ -66,6 +66,8 @@ def net16(vgg16):
     ("[[sweeps]]\nlayer = \n", r"run.toml: invalid TOML: "),
     ("out = 'x'\n", r"run.toml: no \[\[sweeps\]\]"),
     ("[[sweeps]]\ntop = 3\n", r"run.toml:1: \[\[sweeps\]\] #1 needs a 'layer'"),
+    ("[[datasets]]\nimages = 'x'\nname = '../elsewhere'\n[[sweeps]]\nlayer = 'conv1_1'\n",
+     r"run.toml:3: 'name' must be a plain folder name .*received '\.\./elsewhere'"),
 ])
 def test_config_errors_name_file_and_line(tmp_path, text, match):
     with pytest.raises(DeconvError, match=match):
@@ -78,6 +80,19 @@ def test_bad_sweeps_are_reported_with_their_line_before_reading(tmp_path, net16)
     with pytest.raises(DeconvError, match=r"run.toml:5: Feature 300 is out of range for layer "
                                           r"'conv3_1', which has 256 feature maps"):
         runner.plan(net16, config_lib.load(path))
+
+
+@pytest.mark.parametrize("second", ["features = 3\ntop = 4", "features = 'all'\ntop = 1"])
+def test_sweeps_that_would_write_the_same_files_are_refused(tmp_path, net16, second):
+    path = _write(tmp_path, f"images = 'x'\n[[sweeps]]\nlayer = 'conv1_2'\nfeatures = 3\n\n"
+                            f"[[sweeps]]\nlayer = 'conv1_2'\n{second}\n")
+    with pytest.raises(DeconvError, match=r"run.toml:6: this sweep and the one at .*run.toml:2 "
+                                          r"would both write conv1_2_3.json"):
+        runner.plan(net16, config_lib.load(path))
+    other_mode = _write(tmp_path, "images = 'x'\n[[sweeps]]\nlayer = 'conv1_2'\nfeatures = 3\n"
+                                  "[[sweeps]]\nlayer = 'conv1_2'\nfeatures = 'all'\n"
+                                  "mode = 'maps'\n", name="ok.toml")
+    assert len(runner.plan(net16, config_lib.load(other_mode))["x"]) == 2
 
 
 def test_defaults_datasets_and_overrides(tmp_path):
@@ -223,6 +238,8 @@ def test_killed_run_resumes_to_identical_manifests(tmp_path):
                              timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert f"Resuming {out} at image " in resumed.stderr
+    resumed_at = int(resumed.stderr.split(f"Resuming {out} at image ")[1].split()[0])
+    assert f" s for the last {150 - resumed_at} files (" in resumed.stdout  # its own rate
     assert not state.exists()  # a finished run leaves no state behind
     assert {name: (out / name).read_bytes() for name in os.listdir(out)} == expected
 
@@ -250,7 +267,12 @@ def _chromium():
 
 
 def test_index_html_renders_every_grid_in_chromium(net16, folders, tmp_path):
+    """Also with a '#' in a dataset's name (its folder) and file names that are not UTF-8."""
     out = tmp_path / "out"
+    latin1 = tmp_path / "latin1"
+    latin1.mkdir()
+    for number, path in enumerate(sorted((folders / "dog").iterdir())):
+        os.link(path, os.path.join(os.fsencode(latin1), b"caf\xe9%d.png" % number))
     config = config_lib.load(_write(tmp_path, f"""
 out = "{out}"
 size = 32
@@ -259,14 +281,14 @@ top = 3
 name = "people"
 images = "{folders / 'people'}"
 [[datasets]]
-name = "dog"
-images = "{folders / 'dog'}"
+name = "dog #2"
+images = "{latin1}"
 [[sweeps]]
 layer = "conv2_1"
 [[sweeps]]
 layer = "conv3_2"
 features = 17
-datasets = ["dog"]
+datasets = ["dog #2"]
 """))
     _, index = runner.run_config(net16, config, {"weights": "test"}, {})
     assert index == str(out / "index.html")
@@ -279,7 +301,7 @@ datasets = ["dog"]
     images = dom.count("<img ")
     assert images == 2 * 3  # people: conv2_1; dog: conv2_1 and conv3_2/17
     assert dom.count('data-loaded="1"') == images, dom[:2000]
-    for text in ("people", "dog", "conv3_2, map 17", "dog0.png", "image patches"):
+    for text in ("people", "dog #2", "conv3_2, map 17", "caf\ufffd0.png", "image patches"):
         assert text in dom
 
 
@@ -438,6 +460,18 @@ def test_a_killed_pass_two_resumes_at_pass_two(net16, folders, tmp_path, monkeyp
     outcome = _resumable(net16, folders, tmp_path)
     assert outcome.state.read == reference.state.read
     assert (tmp_path / "out" / "conv2_1_4.json").read_text() == expected
+
+
+def test_a_finished_dataset_is_projected_again_when_pass_two_settings_change(
+        net16, folders, tmp_path, monkeypatch):
+    _resumable(net16, folders, tmp_path)  # finished: its record stays until the config is done
+    assert os.path.exists(tmp_path / "out" / checkpoint.DONE_NAME)
+    monkeypatch.setattr(sweeps_lib, "scan", lambda *a, **k: pytest.fail("pass 1 ran again"))
+    outcome = _resumable(net16, folders, tmp_path, mode="maps")
+    assert list(outcome.written) == ["conv2_1_4_maps"]
+    assert json.loads((tmp_path / "out" / "conv2_1_4_maps.json").read_text())["mode"] == "maps"
+    monkeypatch.setattr(runner, "project_all", lambda *a, **k: pytest.fail("projected again"))
+    assert list(_resumable(net16, folders, tmp_path, mode="maps").written) == ["conv2_1_4_maps"]
 
 
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not a zip"])

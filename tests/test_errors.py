@@ -25,6 +25,8 @@ def test_feature_out_of_range_states_map_count(net19, images_64x48):
     (np.zeros((2, 32, 32, 4)), r"shape \(N, H, W, 3\); received shape \(2, 32, 32, 4\)"),
     (np.zeros((32, 32, 3)), r"pass images\[None\]"),
     (np.full((1, 32, 32, 3), 300.0), r"\[0, 255\]; received values in \[300, 300\]"),
+    (np.where(np.eye(32)[None, :, :, None] > 0, np.nan, 5.0).repeat(3, -1),
+     r"\[0, 255\]; received 96 NaN or infinite values"),
     (np.zeros((1, 8, 8, 3)), r"8x8 are too small for layer 'conv5_4': it needs at least 16x16"),
     (np.zeros((1, 32, 32, 3), dtype=bool), "uint8 or float"),
 ])

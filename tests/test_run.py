@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 
@@ -16,6 +17,8 @@ from deconv import render
 from deconv import runner
 from deconv import sweep as sweeps_lib
 from deconv.errors import DeconvError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SIZE = 32
 GOOD = 7
@@ -224,6 +227,19 @@ def test_command_line_errors_are_one_line(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "python -m deconv.run: error: --feat is required (or --config), e.g. --feat conv4_4; "
         "see --help."]  # TensorFlow's start-up lines are filtered too
+
+
+def test_missing_default_folder_says_how_to_give_one(tmp_path):
+    """An install without the clone's examples/ (pip install ., not -e) has no default images."""
+    shutil.copytree(os.path.join(ROOT, "deconv"), tmp_path / "site" / "deconv",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    result = subprocess.run(
+        [sys.executable, "-m", "deconv.run", "--feat", "conv1_1", "--model", "vgg16",
+         "--weights", "random"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert "default image folder" in last and "is missing" in last and "--images DIR" in last
 
 
 def _expected_grids(net, sweep, manifest, size=SIZE, aspect="stretch"):
