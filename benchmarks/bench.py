@@ -2,9 +2,10 @@
 
     python benchmarks/bench.py                      # the full set (about 20 minutes on 2 cores)
     python benchmarks/bench.py --quick              # a tiny smoke run (the test suite's)
-    python benchmarks/bench.py --parts projection   # one part: projection, sweep, all16, memory
+    python benchmarks/bench.py --parts projection   # parts: ops, projection, sweep, all16, memory
 
-VGG19 with seeded random weights, warm (each graph run once before timing). Timings are medians
+VGG19 with seeded random weights, warm (each graph run twice before timing: a projection
+runs eagerly on its first call and is traced on its second, see `deconv.graphs`). Timings are medians
 of repeated runs; every ratio is the median of per-repeat ratios of runs made side by side, in
 rotating order, so machine noise hits both sides alike. Results go to stdout as Markdown tables
 and to --out as JSON.
@@ -12,9 +13,11 @@ and to --out as JSON.
   F    forward pass to the layer (Keras's MaxPool), the floor
   Fs   the same with switches recorded (`max_pool_with_argmax`): our forward model
   R    our reverse pass alone (the functional deconv model over the whole image, switches given)
-  Rw   our reverse pass inside the activation's receptive-field window (deconv.window) alone
-  P    our projection as `Deconvnet.project` runs it: Fs, selection, and Rw or R (whichever
-       `uses_window` picks: the window where it is under 80 % of the image)
+  Rw   our reverse pass as `Deconvnet.project` plans it (deconv.window), alone: inside the
+       activation's receptive-field window, handed over to the full reverse pass where the
+       window grows past 80 % of its maps
+  P    our projection as `Deconvnet.project` runs it: Fs, selection, then Rw (or R, where the
+       plan has no window)
   G    the modified-gradient method of other tools (Captum, iNNvestigate): a forward pass and a
        GradientTape backward with ReLU's backward replaced by relu(upstream)
   R9   nine activations of ONE image projected together (one forward, one batched reverse)
@@ -56,11 +59,13 @@ def _median_time(function, repeats):
 
 
 def _side_by_side(functions, repeats):
-    """Runs `{name: fn}` once each to warm up, then `repeats` rounds in rotating order.
+    """Runs `{name: fn}` twice each to warm up (eager call, then tracing), then `repeats`
+    rounds in rotating order.
 
     Returns `{name: [seconds per round]}`.
     """
     for function in functions.values():
+        function()
         function()
     times = {name: [] for name in functions}
     order = list(functions)
@@ -117,19 +122,22 @@ def projection_part(net, layers, batches, size, repeats):
     for layer in layers:
         name = net.resolve(layer)
         windowed = net.uses_window(name, (size, size))
+        plan = net._full_from(name, "auto", (size, size))
+        full_from = -1 if plan is None else plan  # Rw: the window all the way if not planned
         forward = net._activations_fn(name)
-        switches_model, window_forward = net.forward_model(name), net.window_forward_model(name)
+        switches_model = net.forward_model(name)
+        window_forward = net.window_forward_model(name, full_from)
         fs = tf.function(lambda x, model=switches_model: model(x, training=False))
         fsw = tf.function(lambda x, model=window_forward: model(x, training=False))
         reverse = tf.function(lambda inputs, model=net.deconv_model(name): model(  # noqa: B008
             inputs, training=False))
-        graph = net.windowed_graph(name)
+        graph = net.windowed_graph(name, full_from=full_from)
         reverse_window = tf.function(lambda tensors, f, p, graph=graph: graph.reverse(
             tensors, f, p, (size, size))[0])
         gradient = tf.function(ModifiedGradient(net, name),
                                input_signature=[spec, tf.TensorSpec([None], tf.int32)])
-        ours = net._project_fn(name, "activation", windowed)
-        each = net._project_each_fn(name, windowed)
+        ours = net._project_fn(name, "activation", plan)
+        each = net._project_each_fn(name, plan)
         for batch in batches:
             images = tf.constant(rng.uniform(0, 255, (batch, size, size, 3)), tf.float32)
             features = tf.zeros([batch], tf.int32)
@@ -151,6 +159,8 @@ def projection_part(net, layers, batches, size, repeats):
                                                                      1e-30))
             rows.append({
                 "layer": names.short(name), "batch": batch, "window": windowed,
+                "full_from": None if plan is None else names.short(net.steps[plan].name)
+                if plan >= 0 else "-",
                 **{key: float(np.median(value)) for key, value in times.items()},
                 "R/F": _ratio(times, ["R"], ["F"]), "Rw/F": _ratio(times, ["Rw"], ["F"]),
                 "Fs/F": _ratio(times, ["Fs"], ["F"]), "P/F": _ratio(times, ["P"], ["F"]),
@@ -169,6 +179,43 @@ def projection_part(net, layers, batches, size, repeats):
                      **{key: float(np.median(value)) for key, value in times.items()},
                      "R9/F9": _ratio(times, ["R9"], ["F9"]), "G9/R9": _ratio(times, ["G9"],
                                                                             ["R9"])})
+    return rows
+
+
+def ops_part(size, batch, repeats):
+    """The pooling ops alone, on the pre-pool shapes of VGG19's five pools: the switches'
+    `max_pool_with_argmax` vs Keras's MaxPool, and unpooling by `tf.scatter_nd` vs
+    `MaxPoolGradWithArgmax` (what `deconv.layers.Unpool` runs)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for level, channels in enumerate([64, 128, 256, 512, 512]):
+        side = size // 2 ** level
+        x = tf.constant(rng.standard_normal((batch, side, side, channels)), tf.float32)
+        pooled, switches = tf.nn.max_pool_with_argmax(x, 2, 2, "VALID",
+                                                      include_batch_in_index=True)
+        grad = tf.constant(rng.standard_normal(pooled.shape), tf.float32)
+        maxpool = tf.function(lambda x: tf.nn.max_pool2d(x, 2, 2, "VALID"))
+        argmax = tf.function(lambda x: tf.nn.max_pool_with_argmax(
+            x, 2, 2, "VALID", include_batch_in_index=True)[0])
+        scatter = tf.function(lambda g, s, x: tf.reshape(tf.scatter_nd(
+            tf.reshape(s, [-1, 1]), tf.reshape(g, [-1]), [tf.size(x, out_type=tf.int64)]),
+            tf.shape(x)))
+        by_argmax = tf.function(lambda g, s, x: tf.raw_ops.MaxPoolGradWithArgmax(
+            input=tf.zeros_like(x), grad=g, argmax=s, ksize=(1, 2, 2, 1), strides=(1, 2, 2, 1),
+            padding="VALID", include_batch_in_index=True))
+        np.testing.assert_array_equal(scatter(grad, switches, x).numpy(),
+                                      by_argmax(grad, switches, x).numpy())
+        times = _side_by_side({
+            "MaxPool": lambda: maxpool(x).numpy(),
+            "argmax": lambda: argmax(x).numpy(),
+            "scatter_nd": lambda: scatter(grad, switches, x).numpy(),
+            "GradWithArgmax": lambda: by_argmax(grad, switches, x).numpy(),
+        }, repeats)
+        rows.append({"pool": f"pool{level + 1}", "input": f"{batch}x{side}x{side}x{channels}",
+                     **{key: float(np.median(value)) for key, value in times.items()},
+                     "argmax/MaxPool": _ratio(times, ["argmax"], ["MaxPool"]),
+                     "scatter_nd/GradWithArgmax": _ratio(times, ["scatter_nd"],
+                                                         ["GradWithArgmax"])})
     return rows
 
 
@@ -296,7 +343,7 @@ def _table(rows, keys):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
-    parser.add_argument("--parts", default="projection,sweep,all16,memory")
+    parser.add_argument("--parts", default="ops,projection,sweep,all16,memory")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "deconv-bench"))
     args = parser.parse_args()
@@ -308,13 +355,17 @@ def main():
                            "python": platform.python_version(), "tensorflow": tf.__version__,
                            "devices": [d.device_type for d in tf.config.list_physical_devices()]},
                "size": size, "quick": quick}
+    if "ops" in parts:
+        results["ops"] = ops_part(size, 2 if quick else 8, repeats)
+        print(_table(results["ops"], list(results["ops"][0])))
     if "projection" in parts:
         net = deconv.Deconvnet(deconv.load_model("vgg19", weights=None, seed=0))
         layers = ["conv1_2", "conv3_4"] if quick else ["conv1_2", "conv3_4", "conv4_4", "conv5_4"]
         rows = projection_part(net, layers, [1, 2] if quick else [1, 8], size, repeats)
         results["projection"] = rows
         print(_table([r for r in rows if r["batch"] != 9],
-                     ["layer", "batch", "window", "F", "Fs", "R", "Rw", "P", "G", "R/F", "Rw/F",
+                     ["layer", "batch", "window", "full_from", "F", "Fs", "R", "Rw", "P", "G",
+                      "R/F", "Rw/F",
                       "Fs/F", "P/F", "P/G", "(Fs+R)/G", "P_vs_G_rel_error"]))
         print(_table([r for r in rows if r["batch"] == 9],
                      ["layer", "window", "F9", "R9", "G9", "R9/F9", "G9/R9"]))

@@ -21,9 +21,10 @@ from deconv import window as window_lib
 from deconv.errors import DeconvError
 
 MODES = ("activation", "maps")
-# A window costs gathers besides its convolutions: it pays below about this share of
-# the image's area (VGG19 at 224x224, batch 8: conv5_1's 156x156 window, 49 %, is 1.4x faster
-# than the full reverse; conv5_4's 252x252 window, 127 %, 7 % slower).
+# A window costs gathers besides its convolutions: it pays while it covers less than about this
+# share of its maps, and hands over to the full reverse pass where it grows past it (VGG19 at
+# 224x224, batch 8: conv5_4's reverse windowed down to pool3's output, 86 % of its maps, then
+# full, was 0.72x the full reverse; windowed all the way, 1.07-1.12x).
 WINDOW_AREA_LIMIT = 0.8
 _IMAGES_SPEC = tf.TensorSpec([None, None, None, 3], tf.float32)
 
@@ -136,19 +137,30 @@ class Deconvnet:
             self.steps, self._index(name), self.preprocessing.name, self.rule,
             self._graph(True)[1]))
 
-    def window_forward_model(self, layer):
-        """The forward model, with switches, outputting what the windowed reverse reads."""
+    def window_forward_model(self, layer, full_from=-1):
+        """The forward model, with switches, outputting what the windowed reverse reads (and,
+        with `full_from` >= 0, what the deconv model of `steps[full_from]` reads)."""
         name = self.resolve(layer)
         keys = reverse.window_inputs(self.steps, self._index(name), self.rule)
+        if full_from >= 0:
+            keys += [key for key in reverse.deconv_inputs(self.steps, full_from, self.rule)
+                     if key not in keys]
         outputs = [name] + [key for key in keys if key != name]
-        return self._cached(("window_forward", name), lambda: reverse.forward_model(
+        return self._cached(("window_forward", name, full_from), lambda: reverse.forward_model(
             self._graph(True), outputs, f"forward_window_{name}"))
 
+    def window_plan(self, layer, image_size):
+        """Where projecting one activation of `layer` in images of `image_size` leaves its
+        receptive-field window (`deconv.window`) for the full reverse pass: the index of the
+        first step reversed over whole maps; -1 for the window all the way down; the layer's
+        own index for no window."""
+        return window_lib.full_from(self.steps, self._index(layer), tuple(image_size),
+                                    WINDOW_AREA_LIMIT)
+
     def uses_window(self, layer, image_size):
-        """Whether projecting one activation of `layer` in images of `image_size` is cheaper
-        inside its receptive-field window (`deconv.window`) than over the whole image."""
-        height, width = window_lib.pixel_window_size(self.steps, self._index(layer))
-        return height * width <= WINDOW_AREA_LIMIT * image_size[0] * image_size[1]
+        """Whether projecting one activation of `layer` in images of `image_size` starts in its
+        receptive-field window (`deconv.window`) rather than over the whole maps."""
+        return self.window_plan(layer, image_size) < self._index(layer)
 
     def activation_model(self, layers):
         """A plain forward model (Keras's own max-pooling, no switches) outputting `layers`."""
@@ -173,29 +185,50 @@ class Deconvnet:
         return graphs.Project(self.forward_model(name), self.deconv_model(name), name,
                         self.deconv_inputs(name), mode)
 
-    def windowed_graph(self, layer, one_image=False):
+    def windowed_graph(self, layer, one_image=False, full_from=-1):
         """Returns the windowed counterpart of `projection_graph(layer)` (mode "activation");
-        with `one_image`, every selection is made in one image, forwarded once."""
+        with `one_image`, every selection is made in one image, forwarded once. Steps
+        `full_from` and below (if >= 0) are reversed over whole maps (see `window_plan`)."""
         name = self.resolve(layer)
+        index = self._index(name)
+        if not -1 <= full_from < index:
+            raise DeconvError(f"full_from must be -1 or a step below {name!r} (0 to "
+                              f"{index - 1}); received {full_from}.")
+        lower = None
+        if full_from >= 0:
+            keys = self.deconv_inputs(self.steps[full_from].name)
+            prepool_of = {reverse.switches_key(step.name): step.input_key
+                          for step in self.steps if reverse.switches_key(step.name) in keys}
+            lower = (full_from, self.deconv_model(self.steps[full_from].name), keys, prepool_of)
         return window_lib.WindowedProjection(
-            self.steps[:self._index(name) + 1], self.window_forward_model(name),
-            self.preprocessing.name, self.rule, one_image)
+            self.steps[:index + 1], self.window_forward_model(name, full_from),
+            self.preprocessing.name, self.rule, one_image, lower)
 
     def _activations_fn(self, layer):
         return self._cached(("activations_fn", layer), lambda: tf.function(
             self.activations_graph(layer), input_signature=[_IMAGES_SPEC]))
 
-    def _project_fn(self, layer, mode, windowed=False):
+    def _full_from(self, layer, windowed, image_size):
+        """`windowed` ("auto", True, False) as a `windowed_graph` hand-over step, or None for
+        the full reverse pass."""
+        if windowed == "auto":
+            full_from = self.window_plan(layer, image_size)
+            return None if full_from >= self._index(layer) else full_from
+        return -1 if windowed else None
+
+    def _project_fn(self, layer, mode, full_from=None):
         specs = [_IMAGES_SPEC, *graphs.SELECTIONS[mode][1]]
-        return self._cached(("project_fn", layer, mode, windowed), lambda: (
-            graphs.CompileOnReuse(self.windowed_graph(layer) if windowed
+        return self._cached(("project_fn", layer, mode, full_from), lambda: (
+            graphs.CompileOnReuse(self.windowed_graph(layer, full_from=full_from)
+                                  if full_from is not None
                                   else self.projection_graph(layer, mode), specs)))
 
-    def _project_each_fn(self, layer, windowed=False, mode="activation"):
+    def _project_each_fn(self, layer, full_from=None, mode="activation"):
         specs = [_IMAGES_SPEC, *graphs.SELECTIONS[mode][1]]
-        if windowed:
-            return self._cached(("project_each_fn", layer, True), lambda: (
-                graphs.CompileOnReuse(self.windowed_graph(layer, one_image=True), specs)))
+        if full_from is not None:
+            return self._cached(("project_each_fn", layer, full_from), lambda: (
+                graphs.CompileOnReuse(self.windowed_graph(layer, one_image=True,
+                                                          full_from=full_from), specs)))
         keys = self.deconv_inputs(layer)
         prepool_of = {reverse.switches_key(step.name): step.input_key for step in self.steps
                       if reverse.switches_key(step.name) in keys}
@@ -255,12 +288,14 @@ class Deconvnet:
             mask = np.zeros(self.feature_count(layer), np.float32)
             mask[features] = 1
             selectors = lambda i, j: (mask,)  # noqa: E731
-        if windowed == "auto":
-            windowed = mode == "activation" and self.uses_window(name, images.shape[1:3])
-        if windowed and mode != "activation":
+        if windowed not in ("auto", True, False):
+            raise DeconvError(f"windowed must be 'auto', True or False; received {windowed!r}.")
+        if windowed is True and mode != "activation":
             raise DeconvError("windowed projection needs mode 'activation': whole maps have no "
                               "window.")
-        run = self._project_fn(name, mode, bool(windowed))
+        full_from = (self._full_from(name, windowed, images.shape[1:3])
+                     if mode == "activation" else None)
+        run = self._project_fn(name, mode, full_from)
         parts = [run(images[i:i + batch_size], *selectors(i, i + batch_size))
                  for i in range(0, count, batch_size)]
         return _joined(parts, features if mode == "activation" else np.full(count, -1, np.int32))
@@ -285,8 +320,9 @@ class Deconvnet:
           mode: `"activation"` (one activation) or `"maps"` (whole feature maps).
           batch_size: images per compiled call.
           windowed: reverse inside each activation's receptive-field window (`deconv.window`:
-            the same numbers, a fraction of the work for all but the deepest layers); "auto"
-            does so where the window is smaller than the image.
+            the same numbers, a fraction of the work); True: the window all the way to the
+            pixels; False: the whole maps; "auto": the window while it covers at most
+            `WINDOW_AREA_LIMIT` of its maps, then the whole maps.
 
         Returns:
           float32 `(N, H, W, 3)`: RGB, aligned with the input pixels, unnormalised (see
@@ -318,10 +354,10 @@ class Deconvnet:
             raise DeconvError(f"project_each takes one image; received {len(image)}.")
         features = self._check_feature(features, layer)
         positions = self._check_positions(positions, len(features), layer, image.shape[1:3])
-        if windowed == "auto":
-            windowed = self.uses_window(name, image.shape[1:3])
-        reconstructions, values, found = self._project_each_fn(name, bool(windowed))(
-            image, features, positions)
+        if windowed not in ("auto", True, False):
+            raise DeconvError(f"windowed must be 'auto', True or False; received {windowed!r}.")
+        reconstructions, values, found = self._project_each_fn(
+            name, self._full_from(name, windowed, image.shape[1:3]))(image, features, positions)
         return Projection(reconstructions.numpy(), values.numpy(), found.numpy(), features)
 
     def range_counts(self, layer, image_size, maps=1, activations=1):

@@ -7,6 +7,7 @@ about "retracing" that is only one trace each.
 import tensorflow as tf
 
 from deconv import selection
+from deconv import window
 
 # What each kind of projection keeps, and the selection it takes besides the images.
 SELECTIONS = {
@@ -76,12 +77,8 @@ class ProjectEach:
     def __call__(self, image, *selector):
         tensors = self.forward(image, training=False)
         count = tf.shape(selector[0])[0]
-        tiled = {key: tf.repeat(tensors[key], count, axis=0) for key in {self.layer, *self.keys}}
-        # Switches index the whole batch: copy b's indices move b pre-pool tensors on.
-        for key, prepool in self.prepool_of.items():
-            per_image = tf.reduce_prod(tf.shape(tensors[prepool], out_type=tf.int64)[1:])
-            offsets = tf.range(tf.cast(count, tf.int64), dtype=tf.int64) * per_image
-            tiled[key] += offsets[:, None, None, None]
+        tiled = window.repeat_for_each({key: tensors[key] for key in {self.layer, *self.keys}},
+                                       count, self.prepool_of, tensors)
         signal, values, positions = self.select(tiled[self.layer], *selector)
         inputs = {"signal": signal, **{key: tiled[key] for key in self.keys}}
         return self.deconv(inputs, training=False), values, positions

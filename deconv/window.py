@@ -144,6 +144,32 @@ def place(signal, window, image_size):
     return out * tf.cast(inside, out.dtype)[..., None]
 
 
+def full_from(steps, index, image_size, limit):
+    """Where the windowed reverse of an activation of `steps[index]` should hand over to the
+    full reverse pass, for images of `image_size` (static ints).
+
+    Going down, a window grows until it fills its maps; from there on its gathers cost more
+    than the area they save. The handover is at the first layer whose output window covers more
+    than `limit` of its maps' area.
+
+    Returns:
+      The index of the first step reversed over whole maps (from it down to the pixels), or -1
+      to stay in the window all the way; `index` itself means no window at all.
+    """
+    sizes = geometry.input_sizes(steps[:index + 1], image_size)
+    window = (1, 1)
+    for i in range(index, -1, -1):
+        height, width = sizes[i + 1]
+        if window[0] * window[1] > limit * height * width:
+            return i
+        layer_geometry = steps[i].rule.geometry(steps[i].layer)
+        if layer_geometry is not None:
+            window = tuple(min((window[a] - 1) * layer_geometry.strides[a]
+                               + (layer_geometry.kernel[a] - 1) * layer_geometry.dilation[a] + 1,
+                               sizes[i][a]) for a in (0, 1))
+    return -1
+
+
 def pixel_window_size(steps, index):
     """The static `(height, width)` of the pixel window of an activation of `steps[index]`."""
     size = (1, 1)
@@ -158,21 +184,27 @@ def pixel_window_size(steps, index):
 
 class WindowedProjection:
     """`(images, features, positions) -> (reconstructions, values, positions)`, like the full
-    projection graph of mode "activation", reversing inside each activation's window.
+    projection graph of mode "activation", reversing inside each activation's window, then,
+    optionally, over whole maps from the layer where the window has grown to fill them.
 
     Args:
       steps: the chain, up to and including the target layer.
-      forward: a forward model (switches recorded) outputting the target layer and the keys of
-        `reverse.window_inputs`.
+      forward: a forward model (switches recorded) outputting the target layer, the keys of
+        `reverse.window_inputs` and those of `lower`.
       mode: the preprocessing mode.
       rule: the ReLU reverse rule.
       one_image: if True, `images` holds one image and every selection is made in it (one
         forward pass for them all).
+      lower: None (windowed down to the pixels), or `(index, deconv_model, keys, prepool_of)`:
+        steps `index` and below are reversed by `deconv_model` (the deconv model of
+        `steps[index]`, reading the forward tensors `keys`; `prepool_of` maps its switches'
+        keys to their pre-pool tensors' keys, to offset copies of one image's switches).
     """
 
-    def __init__(self, steps, forward, mode, rule, one_image=False):
+    def __init__(self, steps, forward, mode, rule, one_image=False, lower=None):
         self.steps, self.forward, self.rule, self.one_image = steps, forward, rule, one_image
         self.adjoint = preprocessing.PreprocessAdjoint(mode)
+        self.lower = lower
 
     def __call__(self, images, features, positions):
         tensors = self.forward(images, training=False)
@@ -194,8 +226,34 @@ class WindowedProjection:
         signal = (tf.one_hot(features, channels, dtype=activations.dtype)
                   * values[:, None])[:, None, None, :]
         window = Window(found, (1, 1), sizes[-1], source)
-        for index in range(len(self.steps) - 1, -1, -1):
+        stop = -1 if self.lower is None else self.lower[0]
+        for index in range(len(self.steps) - 1, stop, -1):
             step = self.steps[index]
             signal, window = step.rule.reverse_window(step, signal, window, tensors, self.rule,
                                                       sizes, index)
-        return self.adjoint(place(signal, window, image_size)), values, found
+        if self.lower is None:
+            return self.adjoint(place(signal, window, image_size)), values, found
+        _, deconv_model, keys, prepool_of = self.lower
+        inputs = {key: tensors[key] for key in keys}
+        if self.one_image:
+            inputs = repeat_for_each(inputs, count, prepool_of, tensors)
+        inputs["signal"] = place(signal, window, sizes[stop + 1])
+        return deconv_model(inputs, training=False), values, found
+
+
+def repeat_for_each(tensors, count, prepool_of, forward_tensors):
+    """Repeats one image's forward tensors `count` times along the batch, moving each copy's
+    switches (indices into the whole pre-pool batch) onto its own copy of the image.
+
+    Args:
+      tensors: `{key: (1, ...) tensor}` to repeat.
+      prepool_of: `{switches key: pre-pool tensor key}` for the switches among `tensors`.
+      forward_tensors: where the pre-pool tensors are found (for their sizes).
+    """
+    repeated = {key: tf.repeat(value, count, axis=0) for key, value in tensors.items()}
+    for key, prepool in prepool_of.items():
+        if key in repeated:
+            per_image = tf.reduce_prod(tf.shape(forward_tensors[prepool], out_type=tf.int64)[1:])
+            offsets = tf.range(tf.cast(count, tf.int64), dtype=tf.int64) * per_image
+            repeated[key] += offsets[:, None, None, None]
+    return repeated

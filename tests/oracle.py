@@ -53,16 +53,28 @@ def _forward(model, x, target, relu):
     raise AssertionError(f"no layer {target}")
 
 
+# The preprocessing modes as their usual formulas (Keras's imagenet_utils, torchvision).
+PREPROCESS = {
+    "caffe": lambda x: x[..., ::-1] - CAFFE_MEAN_BGR,
+    "tf": lambda x: x / 127.5 - 1.0,
+    "torch": lambda x: (x / 255.0 - np.array([0.485, 0.456, 0.406], np.float32))
+    / np.array([0.229, 0.224, 0.225], np.float32),
+    "unit": lambda x: x / 255.0,
+    "none": lambda x: x,
+}
+
+
 def gradient(model, images, target, seed_fn, rule="deconvnet", caffe=True):
     """Returns `(activations, input gradient)` for the upstream gradient `seed_fn(activations)`.
 
-    `images` are RGB in [0, 255]; with `caffe`, the input is made BGR and mean-subtracted inside
-    the tape, so the gradient is with respect to the RGB pixels.
+    `images` are RGB in [0, 255]; `caffe` (True: "caffe", False: "none", or a `PREPROCESS`
+    name) is applied inside the tape, so the gradient is with respect to the RGB pixels.
     """
+    preprocess = PREPROCESS[caffe if isinstance(caffe, str) else ("caffe" if caffe else "none")]
     x = tf.constant(np.asarray(images, np.float32))
     with tf.GradientTape() as tape:
         tape.watch(x)
-        h = x[..., ::-1] - CAFFE_MEAN_BGR if caffe else x
+        h = preprocess(x)
         activations = _forward(model, h, target, _relu_for(rule))
     seed = tf.constant(seed_fn(activations.numpy()), tf.float32)
     return activations.numpy(), tape.gradient(activations, x, output_gradients=seed).numpy()

@@ -15,7 +15,8 @@ def test_benchmark_quick_mode_runs(tmp_path):
         capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert {"projection", "sweep", "all16", "memory"} <= set(results)
+    assert {"ops", "projection", "sweep", "all16", "memory"} <= set(results)
+    assert all(row["argmax/MaxPool"] > 0 for row in results["ops"])
     for row in results["projection"]:
         if row["batch"] != 9:
             assert row["P_vs_G_rel_error"] < 1e-4, row  # both methods project the same

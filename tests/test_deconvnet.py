@@ -40,9 +40,9 @@ def test_projection_equals_modified_gradient(net19, vgg19, layer, features, size
 
 
 def test_full_size_vgg19_projection_equals_oracle(net19, vgg19):
+    """The one full-size projection of the default suite (conv4_2 runs windowed at 224)."""
     images = np.random.default_rng(3).uniform(0, 255, (1, 224, 224, 3))
     _assert_matches_oracle(net19, vgg19, images, "conv5_4", 11)
-    _assert_matches_oracle(net19, vgg19, images, "conv4_2", 11, windowed=True)
 
 
 @pytest.mark.parametrize("windowed", [False, True], ids=["full", "windowed"])
@@ -60,6 +60,50 @@ def test_custom_cnn_projection_equals_oracle(custom_cnn, images_67x45, windowed)
     assert net.preprocessing.name == "none"
     for layer, feature in [("c1", 2), ("p1", 0), ("c2", 2), ("c3", 0), ("a3", 1)]:
         _assert_matches_oracle(net, custom_cnn, images_67x45, layer, feature, caffe=False,
+                               windowed=windowed)
+
+
+@pytest.mark.parametrize("layer,feature", [("conv3_2", 3), ("conv5_1", 3)])
+def test_window_handed_over_at_every_step_equals_oracle(net19, vgg19, images_64x48, layer,
+                                                        feature):
+    """The reverse pass in the window down to some layer, then over whole maps: any hand-over
+    gives the oracle's numbers, batched and for several activations of one image."""
+    expected, values, positions = oracle.project_max(vgg19, images_64x48, deconv.names.keras_name(
+        layer), feature)
+    index = net19._index(layer)
+    features = np.full(len(images_64x48), feature, np.int32)
+    minus = -np.ones((len(images_64x48), 2), np.int32)
+    for full_from in range(-1, index):
+        graph = net19.windowed_graph(layer, full_from=full_from)
+        reconstructions, found_values, found = graph(
+            tf.constant(images_64x48, tf.float32), tf.constant(features), tf.constant(minus))
+        np.testing.assert_array_equal(found.numpy(), positions)
+        np.testing.assert_allclose(found_values.numpy(), values, rtol=1e-5)
+        assert oracle.relative_error(reconstructions.numpy(), expected).max() <= 1e-4, full_from
+        each = net19.windowed_graph(layer, one_image=True, full_from=full_from)
+        several = each(tf.constant(images_64x48[:1], tf.float32), tf.constant([feature, 5]),
+                       tf.constant([[-1, -1], [1, 2]], tf.int32))[0].numpy()
+        alone = net19.project(images_64x48[:1].repeat(2, 0), layer, [feature, 5],
+                              [[-1, -1], [1, 2]], windowed=False)
+        assert oracle.relative_error(several, alone).max() <= 1e-5, full_from
+
+
+def test_window_plan_hands_over_where_the_window_fills_its_maps(net19):
+    # conv5_4 at 224: the window reaches 26x26 of pool3's 28x28 maps (86 %): full from pool3.
+    assert net19.window_plan("conv5_4", (224, 224)) == net19._index("pool3")
+    assert net19.window_plan("conv3_4", (224, 224)) == -1  # 40x40 pixels: window all the way
+    assert net19.window_plan("conv5_4", (16, 16)) == net19._index("conv5_4")  # 1x1 maps
+    assert not net19.uses_window("conv5_4", (16, 16)) and net19.uses_window("conv5_4", (224, 224))
+    with pytest.raises(deconv.DeconvError, match="full_from must be -1 or a step below"):
+        net19.windowed_graph("conv2_1", full_from=net19._index("conv2_1"))
+
+
+@pytest.mark.parametrize("mode", ["tf", "torch", "unit"])
+def test_other_preprocessing_modes_equal_oracle(custom_cnn, images_67x45, mode):
+    """The adjoint of each mode's affine map brings the reconstruction back to RGB pixels."""
+    net = deconv.Deconvnet(custom_cnn, preprocessing=mode)
+    for windowed in (False, True):
+        _assert_matches_oracle(net, custom_cnn, images_67x45, "c2", 2, caffe=mode,
                                windowed=windowed)
 
 
