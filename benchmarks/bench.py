@@ -2,13 +2,13 @@
 
     python benchmarks/bench.py                      # the full set (about 20 minutes on 2 cores)
     python benchmarks/bench.py --quick              # a tiny smoke run (the test suite's)
-    python benchmarks/bench.py --parts projection   # parts: ops, projection, sweep, all16, memory
+    python benchmarks/bench.py --parts ops,projection # parts: ops, projection, sweep, all16, memory
 
 VGG19 with seeded random weights, warm (each graph run twice before timing: a projection
-runs eagerly on its first call and is traced on its second, see `deconv.graphs`). Timings are medians
-of repeated runs; every ratio is the median of per-repeat ratios of runs made side by side, in
-rotating order, so machine noise hits both sides alike. Results go to stdout as Markdown tables
-and to --out as JSON.
+runs eagerly on its first call and is traced on its second, see `deconv.graphs`). Timings are
+medians of repeated runs; every ratio is the median of per-repeat ratios of runs made side by
+side, in rotating order, so machine noise hits both sides alike. Results go to stdout as
+Markdown tables and to --out as JSON.
 
   F    forward pass to the layer (Keras's MaxPool), the floor
   Fs   the same with switches recorded (`max_pool_with_argmax`): our forward model

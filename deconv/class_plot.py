@@ -5,6 +5,7 @@ image: the sum of their mean activations. Plotted over all images, grouped by th
 image came from, a class whose maps describe it stands out over its own images. matplotlib is an
 optional extra (`pip install matplotlib`), imported only to draw.
 """
+import colorsys
 import dataclasses
 
 import numpy as np
@@ -14,9 +15,32 @@ from deconv import names
 from deconv import outputs
 from deconv.errors import DeconvError
 
-# The ten colours of matplotlib's `tab10`, so a class keeps its colour with or without it.
+# matplotlib's `tab20`, its ten dark colours (`tab10`) first, then their ten light partners;
+# written out so a class keeps its colour with or without matplotlib.
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")
+           "#7f7f7f", "#bcbd22", "#17becf",
+           "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2",
+           "#c7c7c7", "#dbdb8d", "#9edae5")
+
+
+def colours(count):
+    """Returns `count` distinct colours (hex strings), a colour per class: `COLOURS` in order,
+    then, beyond 20, hues spread evenly around the HSV circle, alternating two brightnesses so
+    that neighbours differ (and so that none repeats a `COLOURS` entry)."""
+    chosen = list(COLOURS[:count])
+    extra = count - len(chosen)
+    for i in range(extra):
+        red, green, blue = colorsys.hsv_to_rgb((i + 0.5) / extra, 0.75, 0.6 if i % 2 else 0.9)
+        chosen.append("#{:02x}{:02x}{:02x}".format(*(round(255 * c) for c in (red, green, blue))))
+    # Rounding could in principle meet a colour already used: nudge it until it is new.
+    seen = set()
+    for i, colour in enumerate(chosen):
+        while colour in seen:
+            value = int(colour[1:], 16)
+            colour = f"#{(value + 1) % 0x1000000:06x}"
+        seen.add(colour)
+        chosen[i] = colour
+    return chosen
 
 
 @dataclasses.dataclass
@@ -133,9 +157,10 @@ def plot(path, scores, title=None):
             axes.axvspan(start - 0.5, end - 0.5, color="#eeeeee", zorder=0)
         axes.text((start + end - 1) / 2, 1.01, scores.groups[start] or "(top level)",
                   transform=axes.get_xaxis_transform(), ha="center", va="bottom", fontsize=8)
+    palette = colours(len(scores.series))
     for column, name in enumerate(scores.series):
         axes.plot(x, scores.scores[:, column], marker="o", markersize=3, linewidth=1.2,
-                  color=COLOURS[column % len(COLOURS)],
+                  color=palette[column],
                   label=f"{name} ({len(scores.maps[name])} maps)")
     axes.set_xlim(-0.5, len(x) - 0.5)
     axes.set_xlabel("images, grouped by folder")

@@ -3,11 +3,11 @@ ascent from noise, growing from a small image to a large one.
 
 The method of Erhan et al. (2009), "Visualizing higher-layer features of a deep network", as the
 PyTorch VGG16 tools run it: start from a small gray image with faint noise (56x56), take Adam
-steps that raise the mean of the chosen map, enlarge the image by a factor (1.2) with a light
-blur, and repeat for a number of rounds. Structure found while the image is small becomes large
-patterns later; the blur keeps high frequencies from taking over. Many maps are optimised
-together, one image per map in one batch: the images do not interact, so each result is the one
-it would be alone.
+steps that raise the mean of the chosen map (by default of a conv map before its ReLU: the
+"pre-ReLU mean"), enlarge the image by a factor (1.2) with a light blur, and repeat for a number
+of rounds. Structure found while the image is small becomes large patterns later; the blur keeps
+high frequencies from taking over. Many maps are optimised together, one image per map in one
+batch: the images do not interact, so each result is the one it would be alone.
 """
 import dataclasses
 import math
@@ -72,18 +72,30 @@ def random_start(features, size, seed):
 
 
 def gaussian_blur(images, sigma):
-    """Blurs `(N, H, W, C)` images with a Gaussian of `sigma` pixels (reflected borders)."""
+    """Blurs `(N, H, W, C)` images with a Gaussian of `sigma` pixels (reflected borders).
+
+    The kernel reaches `ceil(3 * sigma)` pixels each way, clamped per axis to the side minus
+    one (a reflected border must be smaller than the image): on a small image the Gaussian is
+    truncated there and renormalised, and a side of one pixel is left as it is. So every
+    `blur` works with every `init_size`.
+    """
     if sigma <= 0:
         return images
-    radius = max(1, math.ceil(3 * sigma))
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    taps = tf.constant(taps / taps.sum(), tf.float32)
+    reach = max(1, math.ceil(3 * sigma))
     channels = images.shape[-1]
-    padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
-    rows = tf.tile(tf.reshape(taps, [-1, 1, 1, 1]), [1, 1, channels, 1])
-    columns = tf.tile(tf.reshape(taps, [1, -1, 1, 1]), [1, 1, channels, 1])
-    blurred = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
-    return tf.nn.depthwise_conv2d(blurred, columns, [1, 1, 1, 1], "VALID")
+    for axis in (1, 2):
+        radius = min(reach, images.shape[axis] - 1)
+        if radius < 1:
+            continue
+        taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+        shape = [-1, 1, 1, 1] if axis == 1 else [1, -1, 1, 1]
+        kernel = tf.tile(tf.reshape(tf.constant(taps / taps.sum(), tf.float32), shape),
+                         [1, 1, channels, 1])
+        padding = [[0, 0]] * 4
+        padding[axis] = [radius, radius]
+        images = tf.nn.depthwise_conv2d(tf.pad(images, padding, "REFLECT"), kernel,
+                                        [1, 1, 1, 1], "VALID")
+    return images
 
 
 def enlarge(images, size, sigma):
@@ -202,7 +214,8 @@ class ActivationMaximizer:
             side `round_sizes(init_size, rounds, factor)[-1]`.
           factor: the enlargement between rounds (1: none).
           lr: Adam's step, in standard deviations of ImageNet pixels (0.1: about 6 of 255).
-          blur: sigma, in pixels, of the Gaussian blur after each enlargement (0: none).
+          blur: sigma, in pixels, of the Gaussian blur after each enlargement (0: none); on
+            an image smaller than the blur's reach it is truncated (see `gaussian_blur`).
           seed: seeds the random starts; the same seed gives the same images.
           batch_size: maps per batch; None: all together.
           progress: called as `progress(done, total)` after each step, counted in steps of

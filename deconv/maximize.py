@@ -7,10 +7,11 @@
 
 Starts each map from a small gray image with faint noise, raises the map's mean by gradient
 ascent (Adam), and enlarges the image with a light blur between rounds (Erhan et al. 2009; the
-schedule of the PyTorch VGG16 tools). All --id maps are optimised together, as one batch.
-Writes, in --out, {feat}_{id}.png per map, {feat}_grid.png (all maps, labelled) and
-{feat}.json (settings, objective at the start and the end per map). The same --seed gives the
-same pictures.
+schedule of the PyTorch VGG16 tools). The objective is the pre-ReLU mean: the mean of a conv
+map before its ReLU (--nopre_relu: the mean activation, after it). All --id maps are optimised
+together, as one batch. Writes, in --out, {feat}_{id}.png per map, {feat}_grid.png (all maps,
+each labelled with its final pre-ReLU mean) and {feat}.json (settings, the objective's name, its
+value at the start and the end per map). The same --seed gives the same pictures.
 """
 import os
 import sys
@@ -43,11 +44,11 @@ flags.DEFINE_float("factor", 1.2, "Enlargement between rounds (1: none).")
 flags.DEFINE_float("lr", 0.1, "Adam's step, in standard deviations of ImageNet pixels "
                    "(0.1: about 6 of 255 per step).")
 flags.DEFINE_float("blur", 0.5, "Sigma, in pixels, of the Gaussian blur after each enlargement "
-                   "(0: none).")
+                   "(0: none); it reaches 3 sigma, at most the image side minus one.")
 flags.DEFINE_integer("seed", 0, "Seeds the random starts (and --weights random).")
-flags.DEFINE_bool("pre_relu", True, "Raise a conv map before its ReLU, as the PyTorch tools "
-                  "do (a map that is zero at the start still gets a gradient); --nopre_relu "
-                  "raises the activation itself.")
+flags.DEFINE_bool("pre_relu", True, "Raise a conv map's pre-ReLU mean (before its ReLU), as "
+                  "the PyTorch tools do (a map that is zero at the start still gets a gradient); "
+                  "--nopre_relu raises the mean activation itself.")
 flags.DEFINE_integer("batch_size", 0, "Maps per batch; 0: all together (lower it if memory runs "
                      "short: a VGG at 400 px takes about 0.5 GB per map).")
 flags.DEFINE_string("out", "maximize", "Output folder.")
@@ -87,12 +88,13 @@ def _write(result, feat, out, identity):
         outputs.write_png(written[-1], picture)
         tiles.append(render.label(_tile(picture, FLAGS.tile), f"map {feature}: {value:.3g}"))
     grid = os.path.join(out, f"{feat}_grid.png")
-    outputs.write_png(grid, render.grid(tiles))
+    outputs.write_png(grid, render.label(render.grid(tiles), f"{feat}: {result.objective}"))
     outputs.write_json(os.path.join(out, f"{feat}.json"), {
         "layer": feat, "weights": identity, "objective": result.objective,
         "settings": {name: FLAGS[name].value for name in (
             "init_size", "steps", "rounds", "factor", "lr", "blur", "seed", "pre_relu")},
         "sizes": result.sizes,
+        "values": f"{result.objective} of the map, on the start and on the result",
         "maps": [{"map": int(feature), "start": float(start), "end": float(end),
                   "file": os.path.basename(path)}
                  for feature, start, end, path in zip(result.features, result.start_values,

@@ -6,10 +6,12 @@
 Slides a square over the image and records, for every position, the total activation of a
 feature map (the strongest map of the unoccluded image unless --id is given) and, with
 --classes, the probability of the correct class (--label, else the unoccluded image's top class)
-and the most probable class, using the whole VGG with its classifier. Writes heat maps overlaid
-on the image with a colour bar (NAME_feature.png, NAME_probability.png, NAME_top_class.png), the
-raw arrays (.npy) and NAME.json. Without classifier weights, the class part says why and the
-feature part still runs.
+and the most probable class, using the whole VGG with its classifier (or --classifier, fed
+images preprocessed as the model's: --preprocessing, unless --classifier_preprocessing). Writes
+heat maps overlaid on the image with a colour bar (NAME_feature.png, NAME_probability.png,
+NAME_top_class.png), the raw arrays (.npy) and NAME.json. Without classifier weights, the class
+part says why and the feature part still runs. Every input is checked before anything is
+written.
 """
 import os
 import sys
@@ -18,11 +20,13 @@ from absl import app
 from absl import flags
 
 from deconv import cli  # first: quiets TensorFlow before it loads
+from deconv import geometry
 from deconv import images as image_files
 from deconv import layers as deconv_layers
 from deconv import models
 from deconv import names
 from deconv import outputs
+from deconv import preprocessing
 from deconv import render
 from deconv import sensitivity
 from deconv.errors import DeconvError
@@ -45,6 +49,9 @@ cli.define_model_flags(model_help="vgg19, vgg16, or a .keras model (feature part
 cli.define_progress_flag()
 flags.DEFINE_string("classifier", None, "A .keras classifier (preprocessed images -> class "
                     "probabilities) to use instead of VGG's own.")
+flags.DEFINE_enum("classifier_preprocessing", "auto", ["auto", *preprocessing.MODES],
+                  "The classifier's input preprocessing; auto: the model's (--preprocessing: "
+                  "caffe for vgg19/vgg16, none for a .keras model).")
 flags.DEFINE_string("classifier_weights", None, "Weights of VGG's classifier: imagenet (Keras's "
                     "with-top file or a vgg19.npy), a file, or random; default: random with "
                     "--weights random, else imagenet.")
@@ -106,6 +113,18 @@ def _save(out, kind, picture, array):
     return f"{out}_{kind}.png"
 
 
+def _check_ids(net, layer, classifier):
+    """Checks --id and --label against the layer and the classifier, before any output."""
+    count = net.feature_count(layer)
+    if FLAGS.id is not None and not 0 <= FLAGS.id < count:
+        raise DeconvError(f"--id {FLAGS.id} is out of range for layer {names.short(layer)!r}, "
+                          f"which has {count} feature maps (valid ids: 0 to {count - 1}).")
+    classes = classifier.output_shape[-1] if classifier is not None else None
+    if FLAGS.label is not None and classes is not None and not 0 <= FLAGS.label < classes:
+        raise DeconvError(f"--label {FLAGS.label} is out of range: the classifier has {classes} "
+                          f"classes (valid: 0 to {classes - 1}).")
+
+
 @cli.one_line_errors
 def main(argv):
     path, image = cli.one_image(argv, FLAGS.image_size, FLAGS.aspect, "occlusion")
@@ -115,21 +134,29 @@ def main(argv):
     net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                             deconv_layers.RULES[0], FLAGS.preprocessing)
     layer = net.resolve(FLAGS.feat) if FLAGS.feat else net.conv_layers[-1]
+    if min(net.map_size(layer, image.shape[:2])) < 1:
+        side = geometry.min_image_size(net.steps, net.layer_names.index(layer))
+        raise DeconvError(f"--image_size {FLAGS.image_size} is too small for layer "
+                          f"{names.short(layer)!r}: it needs at least {side}.")
     rows, columns = sensitivity.grid(image.shape[:2], FLAGS.size, FLAGS.stride)
     sensitivity.fill_color(FLAGS.fill, image)
     if FLAGS.batch_size < 1:
         raise DeconvError(f"--batch_size must be at least 1; received {FLAGS.batch_size}.")
-    outputs.ensure_folder(os.path.dirname(os.path.abspath(out)))
     load_weights()
     classifier, class_names, note = (_classifier(FLAGS.model) if FLAGS.classes
                                      else (None, None, None))
+    _check_ids(net, layer, classifier)
+    # Every input is checked: only now is anything written.
+    outputs.ensure_folder(os.path.dirname(os.path.abspath(out)))
     bar = None
     if FLAGS.progress:
         from tqdm import tqdm  # a dependency of the command line only
         bar = tqdm(total=len(rows) * len(columns), unit="pos", file=sys.stderr)
+    classifier_preprocessing = (net.preprocessing.name if FLAGS.classifier_preprocessing == "auto"
+                                else FLAGS.classifier_preprocessing)
     result = sensitivity.occlude(
         image, net, layer, FLAGS.id, classifier, FLAGS.label, FLAGS.size, FLAGS.stride,
-        FLAGS.fill, FLAGS.batch_size,
+        FLAGS.fill, FLAGS.batch_size, classifier_preprocessing,
         progress=(lambda done: bar.update(done - bar.n)) if bar is not None else None)
     if bar is not None:
         bar.close()
@@ -141,8 +168,10 @@ def main(argv):
     written = {"feature": _save(out, "feature", picture, result.feature_total)}
     if classifier is not None:
         written.update(_write_class_maps(out, image, result, class_names))
-    summary = sensitivity.summary(result, class_names, path=path, fill=FLAGS.fill,
-                                  image_size=image.shape[:2], note=note, files=written)
+    summary = sensitivity.summary(
+        result, class_names, path=path, fill=FLAGS.fill, image_size=image.shape[:2], note=note,
+        classifier_preprocessing=classifier_preprocessing if classifier is not None else None,
+        files=written)
     outputs.write_json(f"{out}.json", summary)
     if note:
         print(f"note: {note}")

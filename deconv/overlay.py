@@ -7,7 +7,8 @@
     python -m deconv.overlay --images DIR --feat conv5_4 --class_maps classwise.json \
                              --plot class_scores.png               # per class, over all images
 
-Maps are upsampled bilinearly to the image and blended over it (viridis). One image: a grid of
+Maps are upsampled bilinearly to the image, each cell at the centre of its receptive field, and
+blended over it (viridis). One image: a grid of
 the image and one tile per map, each captioned with the map's mean activation. Many images: one
 streaming pass; a grid of --max_images images (in folder order, or --order strongest) with one
 colour scale and its bar; --each also writes every image's overlay. With --class_maps (from
@@ -97,16 +98,17 @@ def one_image(net, layer, path, image, features):
     return [f"{out}.png", f"{out}.json"]
 
 
-def _overlay_of(path, low_res):
-    """Re-reads one image; returns `(pixels, heat)` with the map upsampled to it."""
+def _overlay_of(net, layer, path, low_res):
+    """Re-reads one image; returns `(pixels, heat)` with the map upsampled to it, each cell at
+    its true centre."""
     pixels = image_files.read_image(path, FLAGS.size, FLAGS.aspect)[0]
-    return pixels, overlays.upsample(low_res, pixels.shape[:2])
+    return pixels, overlays.to_image(net, layer, low_res, pixels.shape[:2])
 
 
-def _write_each(folder, paths, found, bounds):
+def _write_each(net, layer, folder, paths, found, bounds):
     for position in range(len(found.numbers)):
         path = paths[found.numbers[position]]
-        pixels, heat = _overlay_of(path, found.sums[position])
+        pixels, heat = _overlay_of(net, layer, path, found.sums[position])
         low, high = bounds if bounds else overlays.colour_range(heat[None], "each")[0]
         name = os.path.splitext(os.path.basename(path))[0]
         outputs.write_png(os.path.join(folder, f"{position:05d}_{name}.png"),
@@ -130,7 +132,8 @@ def many_images(net, layer, paths, features):
     scale = _scale("shared")
     # One colour range over every image read, so the grid and --each files compare.
     bounds = overlays.colour_range(found.sums, "shared")[0] if scale == "shared" else None
-    pixels, heats = zip(*(_overlay_of(paths[found.numbers[p]], found.sums[p]) for p in shown))
+    pixels, heats = zip(*(_overlay_of(net, layer, paths[found.numbers[p]], found.sums[p])
+                          for p in shown))
     captions = [f"{os.path.basename(paths[found.numbers[p]])[:18]}: {found.sums[p].mean():.3g}"
                 for p in shown]
     title = f"{feat} " + (f"map {features[0]}" if len(features) == 1 else
@@ -146,7 +149,7 @@ def many_images(net, layer, paths, features):
         "skipped": [{"path": p, "reason": r} for p, r in found.skipped]})
     written = [f"{out}.png", f"{out}.json"]
     if FLAGS.each:
-        _write_each(out, paths, found, bounds)
+        _write_each(net, layer, out, paths, found, bounds)
         written.append(f"{len(found.numbers)} PNGs in {out}/")
     return written
 

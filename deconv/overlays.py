@@ -1,9 +1,13 @@
 """Activation overlays: feature maps upsampled to the image and laid over it as heat maps.
 
 Three views: one image with its most activated maps, one tile per map; one map over many
-images; the sum of several maps over many images. A map is upsampled bilinearly with its cells'
-centres on the pixels they stand for (half-pixel centres, as `tf.image.resize`), so a cell of a
-layer with stride s colours the s x s pixels under it, blended towards its neighbours.
+images; the sum of several maps over many images. A map is upsampled bilinearly with each cell
+at its true centre in pixels: the centre of its receptive field (`cell_centres`, from
+`deconv.geometry`), `stride * j + (stride - 1) / 2` for a VGG layer of total stride `stride`.
+Pixels beyond the first or last centre take that cell's value. Where pooling drops leftover
+pixels (an image side that is not a multiple of the stride) the cells do not stretch over them,
+so every cell stays over the pixels it saw; for a side that is a multiple of the stride (224 at
+VGG's pool5) this is the half-pixel resize of `tf.image.resize`.
 """
 import dataclasses
 
@@ -12,6 +16,7 @@ import tensorflow as tf
 
 from deconv import class_maps as class_maps_lib
 from deconv import dataset
+from deconv import geometry
 from deconv import map_ids
 from deconv import names
 from deconv import render
@@ -21,10 +26,17 @@ SCALES = ("each", "shared")
 _PIXELS = tf.TensorSpec([None, None, None, 3], tf.uint8)
 
 
-def _interpolation(size_in, size_out):
-    """The `(size_out, size_in)` matrix of 1-D linear interpolation, half-pixel centres."""
+def _interpolation(size_in, size_out, centres=None):
+    """The `(size_out, size_in)` matrix of 1-D linear interpolation from cells whose centres
+    (increasing, in output pixels) are `centres`; default: half-pixel centres spread over the
+    output. Outside the first and last centre, the nearest cell's value."""
+    if centres is None:
+        centres = (np.arange(size_in) + 0.5) * size_out / size_in - 0.5
+    centres = np.asarray(centres, np.float64)
+    if centres.shape != (size_in,):
+        raise ValueError(f"{size_in} cells need {size_in} centres; received {centres.shape}.")
     matrix = np.zeros((size_out, size_in), np.float64)
-    source = np.clip((np.arange(size_out) + 0.5) * size_in / size_out - 0.5, 0, size_in - 1)
+    source = np.interp(np.arange(size_out), centres, np.arange(size_in))
     low = np.floor(source).astype(int)
     high = np.minimum(low + 1, size_in - 1)
     weight = source - low
@@ -33,13 +45,42 @@ def _interpolation(size_in, size_out):
     return matrix
 
 
-def upsample(maps, size):
+def cell_centres(net, layer, image_size):
+    """Returns `(rows, columns)`: the centre, in pixels, of each cell of `layer`'s maps for an
+    image of `image_size` = `(H, W)`, along each axis: the centre of its receptive field
+    (unclipped), e.g. `16 * j + 7.5` at VGG's conv5 layers."""
+    name = net.resolve(layer)
+    index = net.layer_names.index(name)
+    height, width = net.map_size(name, image_size)
+    in_sizes = geometry.input_sizes(net.steps, image_size)
+    boxes = [geometry.window(net.steps, index, y, 0, in_sizes) for y in range(height)]
+    rows = [(top + bottom - 1) / 2 for top, _, bottom, _ in boxes]
+    boxes = [geometry.window(net.steps, index, 0, x, in_sizes) for x in range(width)]
+    columns = [(left + right - 1) / 2 for _, left, _, right in boxes]
+    return np.array(rows, np.float64), np.array(columns, np.float64)
+
+
+def upsample(maps, size, centres=None):
     """Resizes maps `(..., h, w)` to `size` = `(H, W)`, bilinearly (a linear map, so the sum of
-    upsampled maps is the upsampled sum). Returns float64 `(..., H, W)`."""
+    upsampled maps is the upsampled sum). Returns float64 `(..., H, W)`.
+
+    Args:
+      maps: `(..., h, w)`.
+      size: `(H, W)`.
+      centres: `(rows, columns)`, the cells' centres in pixels (`cell_centres`); default:
+        half-pixel centres spread over the whole image, as `tf.image.resize`.
+    """
     maps = np.asarray(maps, np.float64)
-    rows = _interpolation(maps.shape[-2], size[0])
-    columns = _interpolation(maps.shape[-1], size[1])
+    row_centres, column_centres = centres if centres is not None else (None, None)
+    rows = _interpolation(maps.shape[-2], size[0], row_centres)
+    columns = _interpolation(maps.shape[-1], size[1], column_centres)
     return np.einsum("yh,...hw,xw->...yx", rows, maps, columns)
+
+
+def to_image(net, layer, maps, size):
+    """Upsamples maps `(..., h, w)` of `layer` to an image of `size` = `(H, W)`, each cell at
+    its true centre (`cell_centres`). Returns float64 `(..., H, W)`."""
+    return upsample(maps, size, cell_centres(net, layer, tuple(size)))
 
 
 def _checked(features, count, layer):
@@ -88,7 +129,7 @@ def top_maps(net, image, layer, top=16, features=None):
     features = np.asarray(features, np.int64)
     maps = np.moveaxis(activations[..., features], -1, 0)
     return TopMaps(features, means[features], maps.max(axis=(1, 2)), maps,
-                   upsample(maps, image.shape[:2]))
+                   to_image(net, layer, maps, image.shape[:2]))
 
 
 def summed_maps(net, images, layer, features):

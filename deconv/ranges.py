@@ -19,7 +19,8 @@ def layer_ranges(net, image, maps=1, activations=1, layers=None):
       net: the `Deconvnet`.
       image: RGB `(H, W, 3)` in [0, 255].
       maps, activations: per layer, how many maps and how many activations in each (an integer
-        >= 1 a count, a number in (0, 1) a fraction, anything else 1).
+        >= 1 a count, a number in (0, 1) a fraction, rounded half up and at least 1, anything
+        else 1; see `deconv.selection.count_of`).
       layers: layer names; default: every conv layer.
 
     Returns:

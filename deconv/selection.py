@@ -4,6 +4,8 @@ Each selector takes the layer's activations `(N, h, w, C)` and returns the signa
 kept activations with their own values, zeros elsewhere), with the value and position of each
 image's kept activation (the strongest one, for several).
 """
+import math
+
 import tensorflow as tf
 
 
@@ -39,14 +41,21 @@ def whole_maps(activations, channel_mask):
 
     Returns:
       `(signal, values, positions)`: the masked activations; per image the largest kept
-      activation and its `(y, x)`.
+      activation and its `(y, x)` (the maximum is over kept activations only, so maps that are
+      negative everywhere, e.g. of a linear conv, report their own maximum, not a masked-out
+      zero; an image with nothing kept reports 0 at `(0, 0)`).
     """
     signal = activations * channel_mask
+    kept = tf.broadcast_to(channel_mask > 0, tf.shape(activations))
+    candidates = tf.where(kept, activations, tf.constant(-float("inf"), activations.dtype))
     shape = tf.shape(signal)
-    strongest = tf.reduce_max(signal, axis=3)
+    strongest = tf.reduce_max(candidates, axis=3)
     flat = tf.reshape(strongest, [shape[0], shape[1] * shape[2]])
     index = tf.argmax(flat, axis=1, output_type=tf.int32)
     values = tf.reduce_max(flat, axis=1)
+    anything = tf.reduce_any(tf.reshape(kept, [shape[0], -1]), axis=1)
+    values = tf.where(anything, values, tf.zeros_like(values))
+    index = tf.where(anything, index, tf.zeros_like(index))
     return signal, values, tf.stack([index // shape[2], index % shape[2]], axis=1)
 
 
@@ -55,7 +64,8 @@ def count_of(rule, total):
 
     Args:
       rule: an integer >= 1 is a count (capped at `total`); a number in (0, 1) a fraction of
-        `total` (rounded, at least 1); anything else means 1.
+        `total`, rounded half up (`floor(rule * total + 0.5)`: 0.5 of 5 is 3, of 7 is 4) and at
+        least 1; anything else means 1.
       total: how many items there are.
     """
     if isinstance(rule, bool):
@@ -63,7 +73,7 @@ def count_of(rule, total):
     if isinstance(rule, int) or (isinstance(rule, float) and rule >= 1 and rule.is_integer()):
         return min(int(rule), total) if rule >= 1 else 1
     if isinstance(rule, float) and 0 < rule < 1:
-        return max(1, min(total, round(rule * total)))
+        return max(1, min(total, math.floor(rule * total + 0.5)))
     return 1
 
 

@@ -145,20 +145,23 @@ def _class_scorer(result, image, classifier, target, mode):
 
 
 def occlude(image, net=None, layer=None, feature=None, classifier=None, target=None, size=50,
-            stride=8, fill="gray", batch_size=16, classifier_preprocessing="caffe",
+            stride=8, fill="gray", batch_size=16, classifier_preprocessing=None,
             progress=None):
     """Slides an occluder over `image` and scores every position.
 
     Args:
       image: RGB `(H, W, 3)` in [0, 255].
-      net, layer, feature: the `Deconvnet` and the map to watch (default: the map with the
-        largest activation in the unoccluded image). Without `net`, no feature part.
+      net, layer, feature: the `Deconvnet`, the layer (default: its last conv layer) and the
+        map to watch (default: the map with the largest activation in the unoccluded image).
+        Without `net`, no feature part.
       classifier: a Keras model from preprocessed images to class probabilities (e.g.
         `deconv.models.load_classifier`), or None. `target`: the correct class (default: the
         top class of the unoccluded image).
       size, stride: the square's side and step, in pixels. `fill`: see `fill_color`.
       batch_size: occluded images per forward batch.
-      classifier_preprocessing: the classifier's input preprocessing mode.
+      classifier_preprocessing: the classifier's input preprocessing mode (see
+        `deconv.preprocessing.MODES`); default: `net`'s, or `caffe` (that of
+        `deconv.models.load_classifier`'s VGGs) without `net`.
       progress: called with the number of positions done after each batch.
 
     Returns:
@@ -173,7 +176,11 @@ def occlude(image, net=None, layer=None, feature=None, classifier=None, target=N
     color = fill_color(fill, image)
     result = Occlusion(tops, lefts, size)
     shape = (len(tops), len(lefts))
+    if classifier_preprocessing is None:
+        classifier_preprocessing = net.preprocessing.name if net is not None else "caffe"
+    classifier_preprocessing = preprocessing.get(classifier_preprocessing).name
     if net is not None:
+        layer = net.conv_layers[-1] if layer is None else layer
         features = _feature_scorer(result, image, net, layer, feature)
         result.feature_total = np.zeros(shape, np.float32)
     if classifier is not None:

@@ -6,7 +6,8 @@
 IMAGE mode: for every conv layer, the -m strongest maps (ranked by their maximum activation) and
 in each the -a strongest activations are projected together; one grid shows all layers. GIF
 mode: per layer, frames from the single strongest map to all maps, in order of max activation.
-For -m and -a, an integer >= 1 is a count, a number in (0, 1) a fraction, anything else 1.
+For -m and -a, an integer >= 1 is a count, a number in (0, 1) a fraction (rounded half up, at
+least 1: -a 0.5 keeps 3 of 5 and 4 of 7), anything else 1.
 """
 import os
 import sys
@@ -26,10 +27,11 @@ from deconv.errors import DeconvError
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "Output name, without extension; default: "
                     "visualize/<image name>.")
-flags.DEFINE_string("maps", "1", "Maps kept per layer: a count >= 1 or a fraction in (0, 1).",
-                    short_name="m")
+flags.DEFINE_string("maps", "1", "Maps kept per layer: a count >= 1 or a fraction in (0, 1) "
+                    "of the layer's maps (rounded half up, at least 1).", short_name="m")
 flags.DEFINE_string("activations", "1", "Activations kept per map: a count >= 1 or a fraction "
-                    "in (0, 1).", short_name="a")
+                    "in (0, 1) of the map's activations (rounded half up, at least 1).",
+                    short_name="a")
 flags.DEFINE_bool("gif", False, "GIF mode: per layer, frames from the strongest map to all.",
                   short_name="g")
 flags.DEFINE_integer("frames", 24, "GIF mode: at most this many frames per layer (maps are "

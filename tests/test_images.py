@@ -119,7 +119,8 @@ def test_unreadable_subfolder_is_warned_and_counted(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "scandir", scandir)
     warnings = []
-    monkeypatch.setattr(images.logging, "warning", lambda *args: warnings.append(args[0] % args[1:]))
+    monkeypatch.setattr(images.logging, "warning",
+                        lambda *args: warnings.append(args[0] % args[1:]))
     paths, others = images.scan_folder(str(tmp_path), images.parse_extensions(None))
     assert [os.path.relpath(p, tmp_path) for p in paths] == ["ok/a.jpg"]
     assert others == {"(unreadable folder)": 1}

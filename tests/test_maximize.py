@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import scipy.ndimage
 import tensorflow as tf
+from PIL import Image
 
 import deconv
 from deconv import maximization
+from deconv import render
 from deconv.errors import DeconvError
 
 FEATURES = [0, 3, 7, 12]
@@ -139,6 +141,26 @@ def test_schedule_and_blur():
     np.testing.assert_array_equal(maximization.gaussian_blur(images, 0), images)
 
 
+def test_blur_reach_is_clamped_to_small_images(net16):
+    """A reflected border must be smaller than the image: the Gaussian's reach (3 sigma) is cut
+    to the side minus one per axis, and a 1-pixel side is left alone."""
+    images = np.random.default_rng(1).uniform(0, 1, (2, 5, 3, 3)).astype(np.float32)
+    oracle = scipy.ndimage.gaussian_filter1d(images, 5.0, axis=1, mode="mirror", radius=4)
+    oracle = scipy.ndimage.gaussian_filter1d(oracle, 5.0, axis=2, mode="mirror", radius=2)
+    np.testing.assert_allclose(maximization.gaussian_blur(tf.constant(images), 5.0), oracle,
+                               atol=1e-6)
+    line = images[:, :1]
+    oracle = scipy.ndimage.gaussian_filter1d(line, 0.5, axis=2, mode="mirror", radius=2)
+    np.testing.assert_allclose(maximization.gaussian_blur(tf.constant(line), 0.5), oracle,
+                               atol=1e-6)
+    # Schedules whose blur reaches past the image ran into TensorFlow's MirrorPad before.
+    maximizer = maximization.ActivationMaximizer(net16, "conv1_1")
+    for init_size, blur in ((4, 5.0), (1, 0.5)):
+        found = maximizer.run([0], init_size=init_size, steps=1, rounds=2, blur=blur)
+        assert found.sizes == [init_size, init_size + 1]
+        assert np.all(np.isfinite(found.images)) and np.all(np.isfinite(found.values))
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(features=[256]), (r"feature 256 is out of range for layer 'conv3_3', which has 256 "
                             r"feature maps \(valid ids: 0 to 255\)")),
@@ -168,6 +190,13 @@ def test_command_line_writes_reproducible_pictures(tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     manifest = json.loads((tmp_path / "a" / "conv2_2.json").read_text())
     assert [m["map"] for m in manifest["maps"]] == [5, 0, 1] and manifest["sizes"] == [20, 24]
+    # The default objective, named wherever values are shown: the manifest and the grid's title.
+    assert manifest["objective"] == "pre-ReLU mean" and manifest["settings"]["pre_relu"]
+    assert manifest["values"].startswith("pre-ReLU mean")
+    with Image.open(tmp_path / "a" / "conv2_2_5.png") as picture:
+        tile = render.label(render.upscale(np.asarray(picture), 128), "map 5")
+    with Image.open(tmp_path / "a" / "conv2_2_grid.png") as grid:
+        assert grid.height == render.grid([tile] * 3).shape[0] + 14  # a title line on top
     bad = _maximize_cli("--id", "5,128", "--out", "b", cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines()[-1] == (

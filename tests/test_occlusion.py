@@ -71,6 +71,42 @@ def test_classes_change_only_when_the_corner_is_covered():
             assert (result.target_probability[r, c] < 0.5) == covered
 
 
+def _sum_classifier(side):
+    """Class 0's logit is 0.01 times the sum of the preprocessed pixels, class 1's is 1: on a
+    black image with a white corner, class 0 wins with raw pixels (`none`) and loses with
+    caffe's mean subtracted."""
+    classifier = keras.Sequential([keras.Input((side, side, 3)),
+                                   keras.layers.Conv2D(2, side, name="logits"),
+                                   keras.layers.Flatten(), keras.layers.Softmax()])
+    kernel = np.zeros((side, side, 3, 2), np.float32)
+    kernel[..., 0] = 0.01
+    classifier.get_layer("logits").set_weights([kernel, np.array([0.0, 1.0], np.float32)])
+    return classifier
+
+
+def test_classifier_gets_the_nets_preprocessing_by_default(corner_net):
+    assert corner_net.preprocessing.name == "none"  # a .keras model's
+    classifier = _sum_classifier(16)
+    found = sensitivity.occlude(_corner_image(), corner_net, "blocks", classifier=classifier,
+                                size=8, stride=8)
+    assert found.target == 0 and found.target_baseline > 0.99
+    caffe = sensitivity.occlude(_corner_image(), corner_net, "blocks", classifier=classifier,
+                                size=8, stride=8, classifier_preprocessing="caffe")
+    assert caffe.target == 1 and caffe.target_baseline > 0.99
+    with pytest.raises(DeconvError, match=r"Unknown preprocessing 'bgr'. Valid: caffe, none, "):
+        sensitivity.occlude(_corner_image(), classifier=classifier, size=8,
+                            classifier_preprocessing="bgr")
+
+
+def test_layer_defaults_to_the_last_conv_layer(custom_cnn):
+    net = deconv.Deconvnet(custom_cnn)
+    image = np.random.default_rng(5).uniform(0, 255, (16, 16, 3)).astype(np.float32)
+    found = sensitivity.occlude(image, net, size=8, stride=8)
+    named = sensitivity.occlude(image, net, "c3", size=8, stride=8)
+    assert found.layer == "c3" and found.feature == named.feature
+    np.testing.assert_array_equal(found.feature_total, named.feature_total)
+
+
 def test_grid_and_fill_rules():
     tops, lefts = sensitivity.grid((20, 11), 5, 4)
     assert list(tops) == [0, 4, 8, 12, 15] and list(lefts) == [0, 4, 6]
@@ -90,9 +126,9 @@ def test_class_names_are_shipped():
     assert classes[0][:2] == ["n01440764", "tench"] and classes[281][1] == "tabby"
 
 
-def _occlusion_cli(*flags, env=None):
+def _occlusion_cli(*flags, cwd, env=None):
     return subprocess.run([sys.executable, "-m", "deconv.occlusion", "--noprogress", *flags],
-                          capture_output=True, text=True, timeout=600,
+                          capture_output=True, text=True, timeout=600, cwd=cwd,
                           env={**os.environ, **(env or {})})
 
 
@@ -102,7 +138,7 @@ def test_command_line_with_classes(tmp_path):
     Image.fromarray(photos((224, 224), ("chelsea",))[0]).save(tmp_path / "cat.png")
     result = _occlusion_cli(str(tmp_path / "cat.png"), "--model", "vgg16", "--weights",
                             "random", "--feat", "conv3_1", "--size", "112", "--stride", "112",
-                            "--classes", "--out", str(tmp_path / "out" / "cat"))
+                            "--classes", "--out", str(tmp_path / "out" / "cat"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((tmp_path / "out" / "cat.json").read_text())
     assert summary["feature"]["layer"] == "block3_conv1" and summary["tops"] == [0, 112]
@@ -121,8 +157,9 @@ def test_command_line_without_classifier_weights(tmp_path, vgg16):
     result = _occlusion_cli(str(tmp_path / "coffee.png"), "--model", "vgg16", "--feat",
                             "conv2_2", "--size", "56", "--stride", "56",
                             "--classes", "--out", str(tmp_path / "coffee"),
-                            env={"DECONV_PRETRAINED": str(tmp_path / "pre"),
-                                 "DECONV_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "keras")})
+                            cwd=tmp_path, env={"DECONV_PRETRAINED": str(tmp_path / "pre"),
+                                               "DECONV_OFFLINE": "1",
+                                               "KERAS_HOME": str(tmp_path / "keras")})
     assert result.returncode == 0, result.stderr[-2000:]
     note = [line for line in result.stdout.splitlines() if line.startswith("note:")]
     assert len(note) == 1 and "class part skipped: No ImageNet classifier (include_top) " \
@@ -145,9 +182,11 @@ def test_command_line_values_and_errors(tmp_path, corner_net):
     from PIL import Image
     Image.fromarray(_corner_image(32).astype(np.uint8)).save(tmp_path / "corner.png")
     corner_net.model.save(tmp_path / "corner.keras")
-    result = _occlusion_cli(str(tmp_path / "corner.png"), "--model", str(tmp_path /
-                            "corner.keras"), "--image_size", "32", "--size", "8", "--stride",
-                            "8", "--fill", "black", "--out", str(tmp_path / "c"))
+    _sum_classifier(32).save(tmp_path / "sum.keras")
+    model = ["--model", str(tmp_path / "corner.keras"), "--image_size", "32", "--size", "8",
+             "--stride", "8", "--fill", "black"]
+    result = _occlusion_cli(str(tmp_path / "corner.png"), *model, "--out", str(tmp_path / "c"),
+                            cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     expected = sensitivity.occlude(_corner_image(32), corner_net, "blocks", size=8, stride=8,
                                    fill="black")
@@ -155,14 +194,35 @@ def test_command_line_values_and_errors(tmp_path, corner_net):
                                rtol=1e-6)
     summary = json.loads((tmp_path / "c.json").read_text())
     assert summary["feature"]["layer"] == "blocks"  # the last conv layer by default
+    # --classifier is fed the model's preprocessing (none for a .keras model), or the one given.
+    for flags, target, mode in (([], 0, "none"), (["--classifier_preprocessing", "caffe"], 1,
+                                                  "caffe")):
+        result = _occlusion_cli(str(tmp_path / "corner.png"), *model, "--classes",
+                                "--classifier", str(tmp_path / "sum.keras"), *flags, "--out",
+                                str(tmp_path / "k"), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        summary = json.loads((tmp_path / "k.json").read_text())
+        assert summary["classes"]["target"] == target, flags
+        assert summary["classifier_preprocessing"] == mode
+    # Errors are found before anything is written: no occlusion/ folder in the working folder.
+    (tmp_path / "cwd").mkdir()
     for flags, message in [
             (["--label", "3"], "--label names the correct class for --classes"),
             (["--classes", "--model", "vgg16", "--image_size", "100"],
              "VGG's classifier takes 224x224 images"),
             (["--batch_size", "0"], "--batch_size must be at least 1"),
-            (["--image_size", "0"], "The image size must be at least 1")]:
-        result = _occlusion_cli(str(tmp_path / "corner.png"), "--weights", "random", *flags)
-        assert result.returncode == 2 and message in result.stderr.splitlines()[-1], flags
-    result = _occlusion_cli(str(tmp_path / "nothing.png"))
+            (["--image_size", "0"], "The image size must be at least 1"),
+            (["--id", "512"], ("--id 512 is out of range for layer 'conv5_4', which has 512 "
+                               "feature maps (valid ids: 0 to 511).")),
+            ([*model, "--image_size", "3", "--size", "2"],
+             "--image_size 3 is too small for layer 'blocks': it needs at least 4."),
+            ([*model, "--classes", "--classifier", str(tmp_path / "sum.keras"), "--label", "2"],
+             "--label 2 is out of range: the classifier has 2 classes (valid: 0 to 1).")]:
+        result = _occlusion_cli(str(tmp_path / "corner.png"), "--weights", "random", *flags,
+                                cwd=tmp_path / "cwd")
+        assert result.returncode == 2 and message in result.stderr.splitlines()[-1], (
+            flags, result.stderr[-500:])
+        assert not os.listdir(tmp_path / "cwd"), flags
+    result = _occlusion_cli(str(tmp_path / "nothing.png"), cwd=tmp_path / "cwd")
     assert result.stderr.splitlines()[-1].endswith("Cannot read " + str(tmp_path /
                                                    "nothing.png") + ": file not found.")

@@ -39,6 +39,41 @@ def test_upsample_is_tensorflow_bilinear_resize():
     np.testing.assert_allclose(overlays.upsample(np.full((2, 3), 4.0), (8, 12)), 4.0)
 
 
+def _bilinear_by_hand(cells, row_centres, column_centres, size):
+    """Linear interpolation along each axis between the cells' centres (np.interp: the ends
+    hold their value)."""
+    rows = np.stack([np.interp(np.arange(size[0]), row_centres, column)
+                     for column in cells.T], axis=1)
+    return np.stack([np.interp(np.arange(size[1]), column_centres, row) for row in rows])
+
+
+def test_heat_cells_sit_at_their_receptive_field_centres(vgg16):
+    """VGG16 conv5_3 has stride 16: cell j is centred on pixel 16 j + 7.5. At 100 x 120 px
+    pooling drops 4 rows and 8 columns, so stretching the 6 x 7 map over the whole image (the
+    old half-pixel resize) would put the last cell 3.7 and 8.6 pixels too far down and right."""
+    net = deconv.Deconvnet(vgg16)
+    rows, columns = overlays.cell_centres(net, "conv5_3", (100, 120))
+    np.testing.assert_array_equal(rows, 16 * np.arange(6) + 7.5)
+    np.testing.assert_array_equal(columns, 16 * np.arange(7) + 7.5)
+    image = np.random.default_rng(2).uniform(0, 255, (100, 120, 3)).astype(np.float32)
+    found = overlays.top_maps(net, image, "conv5_3", features=[3, 17])
+    assert np.all(found.maps.max(axis=(1, 2)) > 0)
+    for cells, heat in zip(found.maps, found.heats):
+        np.testing.assert_allclose(heat, _bilinear_by_hand(cells, rows, columns, (100, 120)),
+                                   atol=1e-6 * np.abs(cells).max())
+    hot = np.zeros((6, 7))
+    hot[5, 6] = 1.0
+    heat = overlays.to_image(net, "conv5_3", hot, (100, 120))
+    assert np.all(heat[88:, 104:] == 1.0)  # beyond the last centre (87.5, 103.5)
+    np.testing.assert_allclose(heat[87, 104:], 31 / 32)  # half a pixel before it
+    assert not heat[:72].any() and not heat[:, :88].any()  # up to the cells before (71.5)
+    # At 224 px (a multiple of the stride) the true centres are the half-pixel ones.
+    maps = np.random.default_rng(3).normal(size=(2, 14, 14))
+    oracle = tf.image.resize(maps[..., None], (224, 224), method="bilinear").numpy()[..., 0]
+    np.testing.assert_allclose(overlays.to_image(net, "conv5_3", maps, (224, 224)), oracle,
+                               atol=1e-5)
+
+
 def test_top_maps_of_one_image_are_its_colours_by_hand(colour_net):
     image = colour_model.tinted(np.random.default_rng(1), 0, (12, 10))
     image[:4, :, 2] = 250  # a blue-ish band: red is stronger on average, blue second
@@ -116,6 +151,26 @@ def test_class_plot_data_and_picture(colour_net, folder, tmp_path):
         assert picture.format == "PNG" and picture.width >= 600
         colours = {tuple(c) for c in np.asarray(picture.convert("RGB")).reshape(-1, 3)}
     assert (31, 119, 180) in colours and (255, 127, 14) in colours  # the two series' lines
+
+
+def test_every_class_of_many_gets_its_own_colour(tmp_path):
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+    tab20 = [to_hex(c) for c in colormaps["tab20"].colors]
+    assert class_plot.colours(12) == tab20[0::2] + tab20[1:4:2]  # tab10 first, as before
+    for count in (1, 12, 20, 21, 45, 300):
+        palette = class_plot.colours(count)
+        assert len(palette) == len(set(palette)) == count
+    # In the picture: a line per class, the 11th and 12th in their own colours (not the 1st's).
+    series = [f"class{i}" for i in range(12)]
+    scores = class_plot.ClassScores("block1_conv1", series, {name: [0] for name in series},
+                                    [f"{i}.png" for i in range(4)], ["a", "a", "b", "b"],
+                                    np.arange(48, dtype=np.float64).reshape(4, 12), [])
+    class_plot.plot(tmp_path / "many.png", scores)
+    with Image.open(tmp_path / "many.png") as picture:
+        drawn = {tuple(c) for c in np.asarray(picture.convert("RGB")).reshape(-1, 3)}
+    for colour in class_plot.colours(12):
+        assert tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5)) in drawn, colour
 
 
 def test_plot_without_matplotlib_says_how_to_install_it(monkeypatch):

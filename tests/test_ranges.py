@@ -4,9 +4,13 @@ import subprocess
 import sys
 
 import imageio.v3 as imageio
+import keras
 import numpy as np
 import pytest
 
+import deconv
+from deconv import images as image_files
+from deconv import models
 from deconv import ranges
 from deconv import selection
 from deconv import visualize
@@ -15,6 +19,7 @@ from tests import oracle
 
 @pytest.mark.parametrize("rule,total,expected", [
     (9, 512, 9), (1000, 512, 512), (0.2, 512, 102), (0.001, 512, 1), (0.5, 3, 2),
+    (0.5, 5, 3), (0.5, 7, 4), (0.25, 10, 3), (0.1, 25, 3),  # halves round up, not to even
     (0, 512, 1), (-3, 512, 1), (1.5, 512, 1), (1.0, 512, 1), (2.0, 512, 2), ("x", 512, 1),
     (True, 512, 1)])
 def test_count_rules(rule, total, expected):
@@ -51,6 +56,35 @@ def test_ranges_keep_the_right_activations_and_project_them_together(net19, vgg1
     assert oracle.relative_error(projection.reconstructions, expected).max() <= 1e-4
 
 
+def test_whole_maps_of_a_linear_layer_report_their_own_maximum():
+    """Maps of a linear conv can be negative everywhere: the reported value and position are
+    the largest kept activation, not a zero of a masked-out map."""
+    model = keras.Sequential([keras.Input((None, None, 3)),
+                              keras.layers.Conv2D(4, 3, padding="same", activation="relu",
+                                                  name="c1"),
+                              keras.layers.MaxPooling2D(2, name="p1"),
+                              keras.layers.Conv2D(3, 3, padding="same", name="linear")])
+    rng = np.random.default_rng(8)
+    for layer in (model.get_layer("c1"), model.get_layer("linear")):
+        layer.kernel.assign(rng.normal(0, 0.3, layer.kernel.shape).astype(np.float32))
+    model.get_layer("linear").kernel.assign(model.get_layer("linear").kernel * 0.01)
+    model.get_layer("linear").bias.assign(np.full(3, -57.0, np.float32))
+    net = deconv.Deconvnet(model)
+    images = rng.uniform(0, 255, (2, 12, 10, 3)).astype(np.float32)
+    acts = net.activations(images, "linear")
+    assert acts.max() < 0
+    found = net.project_details(images, "linear", [0, 2], mode="maps")
+    kept = acts[..., [0, 2]].max(axis=-1).reshape(2, -1)
+    np.testing.assert_allclose(found.values, kept.max(axis=1), rtol=1e-6)
+    np.testing.assert_array_equal(found.positions, np.stack(
+        np.unravel_index(kept.argmax(axis=1), acts.shape[1:3]), axis=1))
+    # The projection is unchanged: the reverse pass of the kept maps with their own values.
+    mask = np.zeros(3, np.float32)
+    mask[[0, 2]] = 1
+    _, expected = oracle.gradient(model, images, "linear", lambda a: a * mask, caffe=False)
+    assert oracle.relative_error(found.reconstructions, expected).max() <= 1e-5
+
+
 def test_frames_add_maps_by_strength(net19, images_64x48):
     counts = ranges.frame_counts(512, 24)
     assert counts[:4] == [1, 2, 3, 4] and counts[-1] == 512 and len(counts) <= 24
@@ -85,6 +119,15 @@ def test_command_line_image_and_gif_modes(tmp_path):
     result = _visualize(image, "-g", "--out", str(tmp_path / "cat"), "--frames", "5",
                         "--weights", "random", "--size", "64", "--layers", "conv2_1")
     assert result.returncode == 0, result.stderr[-2000:]
-    frames = imageio.imread(tmp_path / "cat_conv2_1.gif", index=None)
-    assert frames.shape[0] == len(ranges.frame_counts(128, 5)) == 5
-    assert frames.shape[1:3] == (64 + 14, 64)  # the image, with a caption line above
+    written = imageio.imread(tmp_path / "cat_conv2_1.gif", index=None)[..., :3]
+    assert written.shape[0] == len(ranges.frame_counts(128, 5)) == 5
+    assert written.shape[1:3] == (64 + 14, 64)  # the image, with a caption line above
+    # The file's frames, in order, are the frames rendered with the same network (GIF's
+    # palette changes pixels a little: each written frame is nearest its own rendered one).
+    net, load_weights = models.deferred_net("vgg19", "random", 0)
+    load_weights()
+    pixels = image_files.read_image(image, 64, "stretch")[0]
+    rendered = np.stack(ranges.layer_frames(net, pixels, "conv2_1", 5)).astype(np.float64)
+    distances = np.abs(written[:, None].astype(np.float64) - rendered[None]).mean(axis=(2, 3, 4))
+    assert distances.argmin(axis=1).tolist() == list(range(5)), distances
+    assert np.all(np.diag(distances) < 4), distances
