@@ -346,6 +346,8 @@ def main():
     parser.add_argument("--parts", default="ops,projection,sweep,all16,memory")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "deconv-bench"))
+    parser.add_argument("--count", type=int, default=None,
+                        help="images of the sweep and all16 parts (default 200; quick: 6)")
     args = parser.parse_args()
     quick = args.quick
     size = 32 if quick else 224
@@ -370,7 +372,7 @@ def main():
         print(_table([r for r in rows if r["batch"] == 9],
                      ["layer", "window", "F9", "R9", "G9", "R9/F9", "G9/R9"]))
     work = args.work + ("-quick" if quick else "")
-    count = 6 if quick else 200
+    count = args.count or (6 if quick else 200)
     if "sweep" in parts or "all16" in parts:
         images = make_images(os.path.join(work, f"images{count}"), count)
     if "sweep" in parts:
