@@ -92,7 +92,8 @@ def main(argv):
     for path, reason in result.skipped:
         print(f"note: skipped {path}: {reason}")
     if result.outside:
-        print(f"note: left out {len(result.outside)} images directly in {FLAGS.images} (in no "
+        count = len(result.outside)
+        print(f"note: left out {count} image{'s' * (count != 1)} directly in {FLAGS.images} (in no "
               f"class sub-folder)")
     classes = ", ".join(f"{name} ({int(n)})" for name, n in zip(result.classes, result.images))
     print(f"{names.short(layer)}: read {int(result.images.sum())} images in "

@@ -139,7 +139,8 @@ def main(argv):
             bar.close()
     written, grid = _write(result, feat, FLAGS.out, identity)
     files = ", ".join(written) if len(written) <= 3 else f"{len(written)} PNGs"
-    print(f"{feat}: {len(features)} maps, {result.sizes[0]} to {result.sizes[-1]} px in "
+    maps = f"{len(features)} map{'s' * (len(features) != 1)}"
+    print(f"{feat}: {maps}, {result.sizes[0]} to {result.sizes[-1]} px in "
           f"{len(result.sizes)} rounds, {result.objective} from "
           f"{result.start_values.mean():.3g} to {result.values.mean():.3g} on average; "
           f"{time.perf_counter() - started:.1f} s; wrote {files}, {grid} and "

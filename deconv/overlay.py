@@ -64,9 +64,12 @@ def _scale(default):
     return default if FLAGS.scale == "auto" else FLAGS.scale
 
 
-def _label(features):
+def _label(features, summed=True):
+    """The file-name part for maps `features`: `map12`, `sum3_12+40+41` (summed over images)
+    or `maps12+40` (one tile each)."""
     shown = features if len(features) <= 6 else [*features[:3], "...", features[-1]]
-    return ("map" if len(features) == 1 else f"sum{len(features)}_") + "+".join(map(str, shown))
+    kind = "map" if len(features) == 1 else (f"sum{len(features)}_" if summed else "maps")
+    return kind + "+".join(map(str, shown))
 
 
 def _progress(total):
@@ -88,7 +91,7 @@ def one_image(net, layer, path, image, features):
     picture = overlays.overlay_grid(image, found.heats, captions, FLAGS.alpha, scale, title,
                                     first=image)
     stem = os.path.splitext(os.path.basename(path))[0]
-    what = f"top{FLAGS.top}" if features is None else _label(features)
+    what = f"top{FLAGS.top}" if features is None else _label(features, summed=False)
     out = os.path.join(FLAGS.out, f"{stem}_{feat}_{what}")
     outputs.write_png(f"{out}.png", picture)
     outputs.write_json(f"{out}.json", {

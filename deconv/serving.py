@@ -38,13 +38,20 @@ class _Endpoint:
         self.count = net.feature_count(self.layer)
 
     def _sizes(self, images):
+        """Returns `(sizes, image size, map size, checks)`: `checks` are assertion ops that
+        the computation must wait for (with `_after`), so that bad input always fails with our
+        message rather than a kernel's."""
         shape = tf.shape(images)
         sizes = geometry.input_sizes(self.steps[:self.index + 1], (shape[1], shape[2]))
         height, width = sizes[-1]
-        tf.debugging.assert_positive(
+        checks = [tf.debugging.assert_positive(
             tf.minimum(height, width),
-            message=f"images are too small for layer {self.label}: its maps would be empty")
-        return sizes, (shape[1], shape[2]), (height, width)
+            message=f"images are too small for layer {self.label}: its maps would be empty")]
+        return sizes, (shape[1], shape[2]), (height, width), checks
+
+    @staticmethod
+    def _after(checks):
+        return tf.control_dependencies([check for check in checks if check is not None])
 
     def _boxes(self, y, x, sizes, image_size):
         top, left, bottom, right = geometry.window(self.steps, self.index, y, x, sizes,
@@ -60,8 +67,9 @@ class _Activations(_Endpoint):
         self.activations = net.activations_graph(layer)
 
     def __call__(self, images):
-        self._sizes(images)
-        return {"activations": self.activations(tf.cast(images, tf.float32))}
+        checks = self._sizes(images)[3]
+        with self._after(checks):
+            return {"activations": self.activations(tf.cast(images, tf.float32))}
 
 
 class _Project(_Endpoint):
@@ -70,22 +78,26 @@ class _Project(_Endpoint):
         self.project = net.projection_graph(layer)
 
     def __call__(self, images, feature, position):
-        sizes, image_size, (height, width) = self._sizes(images)
+        sizes, image_size, (height, width), checks = self._sizes(images)
         count = tf.shape(images)[0]
-        tf.debugging.assert_equal(tf.shape(feature)[0], count,
-                                  message="feature needs one map id per image")
-        tf.debugging.assert_equal(tf.shape(position)[0], count,
-                                  message="position needs one (y, x) per image")
-        tf.debugging.assert_non_negative(feature, message="feature ids start at 0")
-        tf.debugging.assert_less(feature, self.count, message=(
-            f"feature out of range: layer {self.label} has {self.count} feature maps"))
+        checks += [
+            tf.debugging.assert_equal(tf.shape(feature)[0], count,
+                                      message="feature needs one map id per image"),
+            tf.debugging.assert_equal(tf.shape(position)[0], count,
+                                      message="position needs one (y, x) per image"),
+            tf.debugging.assert_non_negative(feature, message="feature ids start at 0"),
+            tf.debugging.assert_less(feature, self.count, message=(
+                f"feature out of range: layer {self.label} has {self.count} feature maps"))]
         strongest = tf.reduce_all(tf.equal(position, -1), axis=1)
-        inside = ((position[:, 0] >= 0) & (position[:, 0] < height) & (position[:, 1] >= 0)
-                  & (position[:, 1] < width))
-        tf.debugging.assert_equal(strongest | inside, True, message=(
-            f"position outside layer {self.label}'s maps (use -1, -1 for a map's maximum)"))
-        reconstruction, value, found = self.project(tf.cast(images, tf.float32), feature,
-                                                    position)
+        with self._after(checks[-2:]):  # the comparisons below need matching lengths
+            inside = ((position[:, 0] >= 0) & (position[:, 0] < height) & (position[:, 1] >= 0)
+                      & (position[:, 1] < width))
+            checks.append(tf.debugging.assert_equal(strongest | inside, True, message=(
+                f"position outside layer {self.label}'s maps (use -1, -1 for a map's "
+                f"maximum)")))
+        with self._after(checks):
+            reconstruction, value, found = self.project(tf.cast(images, tf.float32), feature,
+                                                        position)
         return {"reconstruction": reconstruction, "value": value, "position": found,
                 "box": self._boxes(found[:, 0], found[:, 1], sizes, image_size)}
 
@@ -96,13 +108,15 @@ class _TopK(_Endpoint):
         self.activations = net.activations_graph(layer)
 
     def __call__(self, images, k):
-        sizes, image_size, (height, width) = self._sizes(images)
-        activations = self.activations(tf.cast(images, tf.float32))
-        flat = tf.reshape(activations, [tf.shape(images)[0], -1])
-        tf.debugging.assert_positive(k, message="k must be at least 1")
-        tf.debugging.assert_less_equal(k, tf.shape(flat)[1], message=(
-            f"k is larger than the number of activations of layer {self.label}"))
-        value, index = tf.math.top_k(flat, k)
+        sizes, image_size, (height, width), checks = self._sizes(images)
+        checks += [
+            tf.debugging.assert_positive(k, message="k must be at least 1"),
+            tf.debugging.assert_less_equal(k, height * width * self.count, message=(
+                f"k is larger than the number of activations of layer {self.label}"))]
+        with self._after(checks):
+            activations = self.activations(tf.cast(images, tf.float32))
+            flat = tf.reshape(activations, [tf.shape(images)[0], -1])
+            value, index = tf.math.top_k(flat, k)
         spatial = index // self.count
         y, x = spatial // width, spatial % width
         return {"value": value, "map": index % self.count,

@@ -143,12 +143,13 @@ def find_imagenet(arch, search_dirs=None, origin=None, top=False):
             reason = " ".join(str(error).split())
             tried.append(f"download {url} (failed: {reason})")
     what = "classifier (include_top) weights" if top else "weights"
+    flag = "--classifier_weights" if top else "--weights"
     raise DeconvError(
         f"No ImageNet {what} for {arch}. Tried: "
         + "; ".join(f"({i}) {place}" for i, place in enumerate(tried, 1))
         + f". Fix: on a connected machine run once to let Keras download {fname}, or copy that "
         f"file (or {arch}.npy) into pretrained/ or ${PRETRAINED_ENV}, or pass weights=PATH "
-        f"(--weights PATH); --weights random runs with random weights.")
+        f"({flag} PATH); {flag} random runs with random weights.")
 
 
 class _ArrayOnlyUnpickler(pickle.Unpickler):

@@ -46,6 +46,17 @@ _LOADER = textwrap.dedent("""
             position=tf.constant(inputs["position"]))
     except tf.errors.InvalidArgumentError as error:
         results["error"] = np.array(" ".join(error.message.split()))
+    # Bad input fails with the export's own message every time, never a kernel's first.
+    messages = []
+    for _ in range(6):
+        for name, arguments in (("top_k", dict(images=images, k=tf.constant(10 ** 8))),
+                                ("activations", dict(images=images[:, :2, :2]))):
+            try:
+                model.signatures[prefix + name](**arguments)
+                messages.append("no error")
+            except tf.errors.InvalidArgumentError as error:
+                messages.append(" ".join(error.message.split()))
+    results["bad_input_errors"] = np.array(messages)
     np.savez(sys.argv[4], **results)
 """)
 
@@ -82,6 +93,9 @@ def _assert_matches_library(net, layer, results, images, feature, position):
         np.testing.assert_array_equal(results["top_k_box"][i], [
             deconv.receptive_field(net, layer, p, size) for p in positions])
     assert "feature out of range" in str(results["error"]) and str(count) in str(results["error"])
+    messages = list(results["bad_input_errors"])
+    assert all("k is larger than the number of activations" in m for m in messages[::2]), messages
+    assert all("images are too small for layer" in m for m in messages[1::2]), messages
 
 
 def test_exported_layer_equals_library_without_deconv(vgg16, tmp_path):

@@ -164,6 +164,7 @@ def test_command_line_without_classifier_weights(tmp_path, vgg16):
     note = [line for line in result.stdout.splitlines() if line.startswith("note:")]
     assert len(note) == 1 and "class part skipped: No ImageNet classifier (include_top) " \
                                "weights for vgg16" in note[0]
+    assert "(--classifier_weights PATH); --classifier_weights random" in note[0]
     assert np.load(tmp_path / "coffee_feature.npy").shape == (4, 4)
     assert not (tmp_path / "coffee_probability.png").exists()
 

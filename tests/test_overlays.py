@@ -212,6 +212,10 @@ def test_command_line_modes(folder, tmp_path):
     assert [m["map"] for m in top["maps"]] == [RED, CONSTANT]
     with Image.open(tmp_path / "out" / "red1_colours_top2.png") as picture:
         assert picture.size == (2 * 16 + 3 * 2, 14 + 2 * (14 + 16) + 3 * 2)  # 2x2 grid, title
+    chosen = _overlay_cli(str(root / "red" / "red1.png"), "--feat", "colours", "--id",
+                          f"{RED},{BLUE}", *common)  # one tile per map: not named a sum
+    assert chosen.returncode == 0, chosen.stderr[-2000:]
+    assert (tmp_path / "out" / f"red1_colours_maps{RED}+{BLUE}.png").exists()
     bad = _overlay_cli(str(root / "red" / "red1.png"), "--feat", "colours", "--id", "7",
                        *common)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == (
