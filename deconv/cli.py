@@ -60,13 +60,17 @@ def one_line_errors(main):
     def wrapped(argv):
         if not flags.FLAGS["verbosity"].present:  # TensorFlow's INFO lines drown our output
             logging.set_verbosity(logging.WARNING)
+        spec = getattr(sys.modules.get(main.__module__), "__spec__", None)
+        prog = f"python -m {spec.name}" if spec else os.path.basename(sys.argv[0])
         try:
             return main(argv)
         except DeconvError as error:
-            spec = getattr(sys.modules.get(main.__module__), "__spec__", None)
-            prog = f"python -m {spec.name}" if spec else os.path.basename(sys.argv[0])
             print(f"{prog}: error: {error}", file=sys.stderr)
             sys.exit(2)
+        except KeyboardInterrupt:
+            print(f"{prog}: interrupted. Files written so far are complete; a sweep resumes "
+                  f"where it stopped when the same command is run again.", file=sys.stderr)
+            sys.exit(130)
 
     return wrapped
 

@@ -4,6 +4,7 @@ Images are linked relatively, so the output folder can be moved or zipped as a w
 records whether it loaded (`data-loaded="1"` or `"0"`), which the tests read in headless Chromium.
 """
 import html
+import json
 import os
 import urllib.parse
 
@@ -53,6 +54,29 @@ def _sweep(manifest, folder, lazy):
             f"<figcaption>image patches</figcaption></figure></div>{notes}"
             f"<table><tr><th>rank</th><th>image</th><th>map</th><th>y, x</th><th>value</th>"
             f"<th>box (top, left, bottom, right)</th></tr>{rows}</table></section>")
+
+
+def earlier_manifests(folder, current):
+    """Returns the manifests of earlier runs left in `folder` (JSON files with a manifest's
+    keys whose grids are still there), leaving out those named in `current`, sorted by name:
+    an index lists them too, so a second run into one folder does not hide the first's."""
+    names = {manifest["files"]["manifest"] for manifest in current}
+    found = []
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if not name.endswith(".json") or name in names or name.startswith("."):
+            continue
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8") as stream:
+                manifest = json.load(stream)
+            files = manifest["files"]
+            if (files["manifest"] == name and all(
+                    os.path.exists(os.path.join(folder, files[key])) for key in ("feat", "im"))
+                    and {"layer", "feature", "results", "notes", "top", "per_image"} <= set(
+                        manifest)):
+                found.append(manifest)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # not one of our manifests
+    return found
 
 
 def write(out_dir, datasets):

@@ -11,6 +11,7 @@ from absl import flags
 from deconv import cli  # first: quiets TensorFlow before it loads
 from deconv import models
 from deconv import weights
+from deconv.errors import DeconvError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("convert", None, "A vgg19.npy / vgg16.npy dict {'conv1_1': [W, b], ...} "
@@ -36,7 +37,8 @@ def _show_search():
 @cli.one_line_errors
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+        raise DeconvError(f"Unexpected arguments: {' '.join(argv[1:])}; "
+                          f"a file to convert is given with --convert; see --help.")
     if not FLAGS.convert:
         _show_search()
         return

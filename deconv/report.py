@@ -27,9 +27,15 @@ def file_names(sweep):
 def tiles(net, sweep, found, reconstructions, pixels, size, normalize="symmetric", min_tile=64):
     """Returns `(feat_tiles, im_tiles)`: each winner's reconstruction and image patch, cropped
     to its receptive field, placed in the whole window (so all tiles of a layer share one size),
-    normalised for display and enlarged to at least `min_tile` pixels."""
+    normalised for display and enlarged to at least `min_tile` pixels. In mode "maps" a whole
+    map reaches the whole image: the tiles are the whole reconstruction and image."""
     feat_tiles, im_tiles = [], []
     for winner, reconstruction, image in zip(found, reconstructions, pixels):
+        if sweep.mode == "maps":
+            feat_tiles.append(render.upscale(render.to_uint8(reconstruction, normalize),
+                                             min_tile))
+            im_tiles.append(render.upscale(np.asarray(image), min_tile))
+            continue
         window = geometry.receptive_field(net, sweep.layer, winner.position, (size, size),
                                           clip=False)
         feat = render.place(render.crop(reconstruction, winner.box), winner.box, window, 0.0)

@@ -162,7 +162,8 @@ def summary(name, outcome):
 @cli.one_line_errors
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+        raise DeconvError(f"Unexpected arguments: {' '.join(argv[1:])}; "
+                          f"the images are given as a folder with --images; see --help.")
     started = time.perf_counter()
     config = run_config()
     net, load_weights = models.deferred_net(config.model, config.weights, config.seed, config.rule,
@@ -186,6 +187,8 @@ def main(argv):
     described = {**{k: v for k, v in dataclasses.asdict(config).items()
                     if k not in ("datasets", "sweeps")},
                  "sweeps": [dataclasses.asdict(s) for s in config.sweeps]}
+    if config.model.endswith(".keras") and config.weights == "imagenet":
+        described["weights"] = "the .keras file's own"  # what the default means for a file
     try:
         outcomes, index = runner.run_config(
             net, config, identity, described, FLAGS.restart, progress,

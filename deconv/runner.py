@@ -332,7 +332,9 @@ def run_config(net, config, identity, described, restart=False, progress=None,
             {**described, "dataset": dataclasses.asdict(dataset)}, identity, restart, on_batch,
             written_hook, ignored)
         relative = dataset.name if out_dir != config.out else ""
-        pages.append((dataset.name, relative, outcomes[dataset.name].manifests))
+        manifests = outcomes[dataset.name].manifests
+        pages.append((dataset.name, relative,
+                      manifests + html_index.earlier_manifests(out_dir, manifests)))
     index = html_index.write(config.out, pages)
     for dataset in config.datasets:  # the whole configuration is done: nothing to resume
         checkpoint.clear(dataset_folder(config, dataset))

@@ -282,17 +282,19 @@ def load_into(model, path):
 def assign(model, found, path):
     """Assigns `{layer name: [arrays]}` read from `path` to `model`, all shapes checked first."""
     assignments = []
-    for layer in model.layers:
-        if not layer.weights:
-            continue
+    weighted = [layer for layer in model.layers if layer.weights]
+    hint = ("" if len(found) == len(weighted) else
+            f" The file has weights for {len(found)} layers, the model {len(weighted)}: is it "
+            f"for another architecture (--model vgg16 or vgg19)?")
+    for layer in weighted:
         expected = [tuple(w.shape) for w in layer.weights]
         if layer.name not in found:
             raise DeconvError(f"Weights file {path} has no weights for layer {layer.name!r} "
-                              f"(it has: {', '.join(sorted(found)) or 'none'}).")
+                              f"(it has: {', '.join(sorted(found)) or 'none'}).{hint}")
         got = [tuple(a.shape) for a in found[layer.name]]
         if got != expected:
             raise DeconvError(f"Weights file {path} does not fit layer {layer.name!r}: the model "
-                              f"expects shapes {expected}, the file has {got}.")
+                              f"expects shapes {expected}, the file has {got}.{hint}")
         for array in found[layer.name]:
             if array.dtype.kind not in "fiu" or not np.isfinite(array).all():
                 raise DeconvError(f"Weights file {path} has {array.dtype} or non-finite values "

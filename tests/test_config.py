@@ -474,6 +474,31 @@ def test_a_finished_dataset_is_projected_again_when_pass_two_settings_change(
     assert list(_resumable(net16, folders, tmp_path, mode="maps").written) == ["conv2_1_4_maps"]
 
 
+def test_index_keeps_earlier_runs_in_the_folder(net16, folders, tmp_path):
+    out = str(tmp_path / "out")
+    dataset = config_lib.DatasetConfig("dog", str(folders / "dog"), size=32)
+    for features in (4, None):
+        config = config_lib.RunConfig([dataset], [config_lib.SweepConfig("conv2_1", features,
+                                                                         top=2)], out=out)
+        _, index = runner.run_config(net16, config, {"weights": "test"}, {})
+    page = open(index, encoding="utf-8").read()
+    assert page.index('src="conv2_1_feat.png"') < page.index('src="conv2_1_feat_4.png"')
+    (tmp_path / "out" / "conv2_1_feat_4.png").unlink()  # a manifest without its grids: left out
+    _, index = runner.run_config(net16, config, {"weights": "test"}, {})
+    assert "conv2_1_feat_4" not in open(index, encoding="utf-8").read()
+
+
+def test_mode_maps_shows_whole_images(net16, folders, tmp_path):
+    """A whole map reaches the whole image: its tiles are not cut to one activation's field."""
+    from deconv import render
+    _resumable(net16, folders, tmp_path, mode="maps")
+    manifest = json.loads((tmp_path / "out" / "conv2_1_4_maps.json").read_text())
+    pixels = [image_files.read_image(r["path"], 32, "stretch")[0] for r in manifest["results"]]
+    expected = render.grid([render.upscale(image, 64) for image in pixels])
+    written = np.asarray(Image.open(tmp_path / "out" / manifest["files"]["im"]))
+    np.testing.assert_array_equal(written, expected)
+
+
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not a zip"])
 def test_damaged_state_files_are_reported(net16, folders, tmp_path, content):
     (tmp_path / "out").mkdir()

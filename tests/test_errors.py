@@ -96,3 +96,16 @@ def test_models_deconv_cannot_read():
 def test_receptive_field_positions_must_be_two_integers(vgg16, position):
     with pytest.raises(DeconvError, match=r"position must be two integers \(y, x\)"):
         deconv.receptive_field(vgg16, "conv3_1", position)
+
+
+def test_interrupted_command_says_so_in_one_line(capsys):
+    from deconv import cli
+
+    def main(argv):
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.one_line_errors(main)(["prog"])
+    assert exit_info.value.code == 130
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "interrupted" in lines[0] and "resumes" in lines[0]

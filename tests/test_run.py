@@ -222,11 +222,26 @@ def test_command_line_errors_are_one_line(tmp_path):
     result = _run_cli("--feat", "conv1_1", "--images", str(tmp_path / "one.jpg"))
     assert result.stderr.strip().splitlines()[-1].endswith("is a file, not a folder: --images "
                                                            "takes a folder of images.")
+    result = _run_cli("photo.jpg", "--feat", "conv1_1")  # no help dump for a stray argument
+    assert result.stderr.strip().splitlines() == [
+        "python -m deconv.run: error: Unexpected arguments: photo.jpg; the images are given as a "
+        "folder with --images; see --help."]
     result = _run_cli("--images", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "python -m deconv.run: error: --feat is required (or --config), e.g. --feat conv4_4; "
         "see --help."]  # TensorFlow's start-up lines are filtered too
+
+
+def test_a_keras_file_is_recorded_with_its_own_weights(image_folder, tmp_path):
+    from tests.conftest import build_custom_cnn
+    build_custom_cnn().save(tmp_path / "mine.keras")
+    result = _run_cli("--feat", "c2", "--model", str(tmp_path / "mine.keras"), "--images",
+                      str(image_folder), "--size", str(SIZE), "--top", "2", "--out",
+                      str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = _manifest(tmp_path / "out", "c2.json")
+    assert manifest["settings"]["weights"] == "the .keras file's own"
 
 
 def test_missing_default_folder_says_how_to_give_one(tmp_path):
