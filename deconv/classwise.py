@@ -57,9 +57,7 @@ def _progress(total):
 
 @cli.one_line_errors
 def main(argv):
-    if len(argv) > 1:
-        raise DeconvError(f"Unexpected arguments: {' '.join(argv[1:])}; give the folder with "
-                          f"--images.")
+    cli.no_arguments(argv, "give the folder with --images.")
     if not FLAGS.images or not FLAGS.feat:
         raise DeconvError("--images and --feat are required, e.g. --images data/train "
                           "--feat conv5_4; see --help.")

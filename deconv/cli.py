@@ -75,6 +75,13 @@ def one_line_errors(main):
     return wrapped
 
 
+def no_arguments(argv, hint):
+    """Raises a one-line error if a command that takes only flags got positional arguments;
+    `hint` says where that input goes instead."""
+    if len(argv) > 1:
+        raise DeconvError(f"Unexpected arguments: {' '.join(argv[1:])}; {hint}")
+
+
 def one_image(argv, size, aspect, command):
     """Reads the single IMAGE argument of `python -m deconv.<command>`, resized to `size`.
 

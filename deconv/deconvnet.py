@@ -208,9 +208,16 @@ class Deconvnet:
         return self._cached(("activations_fn", layer), lambda: tf.function(
             self.activations_graph(layer), input_signature=[_IMAGES_SPEC]))
 
-    def _full_from(self, layer, windowed, image_size):
+    def _full_from(self, layer, windowed, image_size, mode="activation"):
         """`windowed` ("auto", True, False) as a `windowed_graph` hand-over step, or None for
-        the full reverse pass."""
+        the full reverse pass (always, for whole maps: they have no window)."""
+        if windowed not in ("auto", True, False):
+            raise DeconvError(f"windowed must be 'auto', True or False; received {windowed!r}.")
+        if mode != "activation":
+            if windowed is True:
+                raise DeconvError("windowed projection needs mode 'activation': whole maps have "
+                                  "no window.")
+            return None
         if windowed == "auto":
             full_from = self.window_plan(layer, image_size)
             return None if full_from >= self._index(layer) else full_from
@@ -288,14 +295,8 @@ class Deconvnet:
             mask = np.zeros(self.feature_count(layer), np.float32)
             mask[features] = 1
             selectors = lambda i, j: (mask,)  # noqa: E731
-        if windowed not in ("auto", True, False):
-            raise DeconvError(f"windowed must be 'auto', True or False; received {windowed!r}.")
-        if windowed is True and mode != "activation":
-            raise DeconvError("windowed projection needs mode 'activation': whole maps have no "
-                              "window.")
-        full_from = (self._full_from(name, windowed, images.shape[1:3])
-                     if mode == "activation" else None)
-        run = self._project_fn(name, mode, full_from)
+        run = self._project_fn(name, mode, self._full_from(name, windowed, images.shape[1:3],
+                                                           mode))
         parts = [run(images[i:i + batch_size], *selectors(i, i + batch_size))
                  for i in range(0, count, batch_size)]
         return _joined(parts, features if mode == "activation" else np.full(count, -1, np.int32))
@@ -354,8 +355,6 @@ class Deconvnet:
             raise DeconvError(f"project_each takes one image; received {len(image)}.")
         features = self._check_feature(features, layer)
         positions = self._check_positions(positions, len(features), layer, image.shape[1:3])
-        if windowed not in ("auto", True, False):
-            raise DeconvError(f"windowed must be 'auto', True or False; received {windowed!r}.")
         reconstructions, values, found = self._project_each_fn(
             name, self._full_from(name, windowed, image.shape[1:3]))(image, features, positions)
         return Projection(reconstructions.numpy(), values.numpy(), found.numpy(), features)

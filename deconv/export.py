@@ -27,9 +27,7 @@ cli.define_model_flags(rule=True)
 
 @cli.one_line_errors
 def main(argv):
-    if len(argv) > 1:
-        raise DeconvError(f"Unexpected arguments: {' '.join(argv[1:])}; "
-                          f"the layer is given with --feat; see --help.")
+    cli.no_arguments(argv, "the layer is given with --feat; see --help.")
     if not FLAGS.out:
         raise DeconvError("--out is required: the SavedModel folder to write; see --help.")
     if bool(FLAGS.feat) == FLAGS.all_layers:

@@ -105,9 +105,7 @@ def _write(result, feat, out, identity):
 
 @cli.one_line_errors
 def main(argv):
-    if len(argv) > 1:
-        raise DeconvError(f"Unexpected arguments: {' '.join(argv[1:])}; the maps are chosen with "
-                          f"--feat and --id.")
+    cli.no_arguments(argv, "the maps are chosen with --feat and --id.")
     if not FLAGS.feat:
         raise DeconvError("--feat is required, e.g. --feat conv4_4 --id 350; see --help.")
     started = time.perf_counter()

@@ -53,11 +53,9 @@ def cell_centres(net, layer, image_size):
     index = net.layer_names.index(name)
     height, width = net.map_size(name, image_size)
     in_sizes = geometry.input_sizes(net.steps, image_size)
-    boxes = [geometry.window(net.steps, index, y, 0, in_sizes) for y in range(height)]
-    rows = [(top + bottom - 1) / 2 for top, _, bottom, _ in boxes]
-    boxes = [geometry.window(net.steps, index, 0, x, in_sizes) for x in range(width)]
-    columns = [(left + right - 1) / 2 for _, left, _, right in boxes]
-    return np.array(rows, np.float64), np.array(columns, np.float64)
+    top, left, bottom, right = geometry.window(net.steps, index, np.arange(height),
+                                               np.arange(width), in_sizes)  # every cell at once
+    return (top + bottom - 1) / 2.0, (left + right - 1) / 2.0
 
 
 def upsample(maps, size, centres=None):

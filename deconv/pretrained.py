@@ -11,7 +11,6 @@ from absl import flags
 from deconv import cli  # first: quiets TensorFlow before it loads
 from deconv import models
 from deconv import weights
-from deconv.errors import DeconvError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("convert", None, "A vgg19.npy / vgg16.npy dict {'conv1_1': [W, b], ...} "
@@ -36,9 +35,7 @@ def _show_search():
 
 @cli.one_line_errors
 def main(argv):
-    if len(argv) > 1:
-        raise DeconvError(f"Unexpected arguments: {' '.join(argv[1:])}; "
-                          f"a file to convert is given with --convert; see --help.")
+    cli.no_arguments(argv, "a file to convert is given with --convert; see --help.")
     if not FLAGS.convert:
         _show_search()
         return

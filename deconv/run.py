@@ -161,9 +161,7 @@ def summary(name, outcome):
 
 @cli.one_line_errors
 def main(argv):
-    if len(argv) > 1:
-        raise DeconvError(f"Unexpected arguments: {' '.join(argv[1:])}; "
-                          f"the images are given as a folder with --images; see --help.")
+    cli.no_arguments(argv, "the images are given as a folder with --images; see --help.")
     started = time.perf_counter()
     config = run_config()
     net, load_weights = models.deferred_net(config.model, config.weights, config.seed, config.rule,

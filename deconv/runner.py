@@ -243,7 +243,8 @@ def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, re
 
 
 def _check_files_differ(net, sweeps, entry, where):
-    """Raises if two sweeps of one dataset would write the same files (same layer, map and
+    """Registers the file labels of `entry`'s new `sweeps` in `where` (`{label: (sweep,
+    entry)}` of one dataset), raising if one is taken by another sweep (same layer, map and
     mode, other `top` or `per_image`; or a map also covered by a sweep of every map)."""
     for sweep in sweeps:
         for _, view in expand(net, sweep):
@@ -275,8 +276,10 @@ def plan(net, config):
         except DeconvError as error:
             raise DeconvError(f"{entry.where}{error}") from None
         for name in entry.datasets or planned:
-            planned[name].extend(sweep for sweep in sweeps if sweep not in planned[name])
-            _check_files_differ(net, planned[name], entry, where[name])
+            added = [sweep for number, sweep in enumerate(sweeps)
+                     if sweep not in planned[name] and sweep not in sweeps[:number]]
+            _check_files_differ(net, added, entry, where[name])
+            planned[name].extend(added)
     for dataset in config.datasets:
         if not planned[dataset.name]:
             raise DeconvError(f"{config.source or 'The configuration'}: dataset "

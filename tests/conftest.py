@@ -79,3 +79,18 @@ def images_67x45():
 def images_64x48():
     """Two real photos as uint8, an even size."""
     return photos((64, 48))
+
+
+@pytest.fixture(scope="session")
+def colour_net():
+    """The hand-set colour model's deconvnet (`tests.colour_model`)."""
+    from tests import colour_model
+    return deconv.Deconvnet(colour_model.colour_model())
+
+
+@pytest.fixture(scope="session")
+def colour_folder(tmp_path_factory):
+    """`(root, {name: pixels})`: a red/blue class folder with bad files (read only)."""
+    from tests import colour_model
+    root = tmp_path_factory.mktemp("classes")
+    return root, colour_model.make_folder(root)

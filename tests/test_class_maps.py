@@ -8,26 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import deconv
 from deconv import class_maps
 from deconv.errors import DeconvError
 from tests import colour_model
 from tests.colour_model import BLUE, CONSTANT, RED
 
 
-@pytest.fixture(scope="module")
-def colour_net():
-    return deconv.Deconvnet(colour_model.colour_model())
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("classes")
-    return root, colour_model.make_folder(root)
-
-
-def test_names_the_map_of_each_class(colour_net, folder):
-    root, _ = folder
+def test_names_the_map_of_each_class(colour_net, colour_folder):
+    root, _ = colour_folder
     result = class_maps.class_maps(colour_net, "colours", str(root), per_image=1, per_class=3,
                                    size=16, batch_size=2)
     assert result.classes == ["blue", "red"]
@@ -38,8 +26,9 @@ def test_names_the_map_of_each_class(colour_net, folder):
     assert result.counts.sum() == 7
 
 
-def test_ties_in_count_go_to_the_stronger_map_and_files_are_accounted_for(colour_net, folder):
-    root, written = folder
+def test_ties_in_count_go_to_the_stronger_map_and_files_are_accounted_for(colour_net,
+                                                                          colour_folder):
+    root, written = colour_folder
     result = class_maps.class_maps(colour_net, "pooled", str(root), per_image=2, per_class=5,
                                    size=16, batch_size=3)
     # Every red image votes for red and the constant map: the tie goes to red (stronger).
@@ -76,8 +65,8 @@ def test_ranking_rules():
     assert ids.tolist() == [[1, 2, 0]] and kept.tolist() == [[True, True, False]]
 
 
-def test_bad_input(colour_net, folder, tmp_path):
-    root, _ = folder
+def test_bad_input(colour_net, colour_folder, tmp_path):
+    root, _ = colour_folder
     with pytest.raises(DeconvError, match=r"per_image must be an integer of at least 1 \(more "
                                           r"than the layer's maps means all of them\); "
                                           r"received 0"):
@@ -94,8 +83,8 @@ def test_bad_input(colour_net, folder, tmp_path):
         class_maps.load(str(tmp_path / "bad.json"))
 
 
-def test_command_line(folder, tmp_path):
-    root, _ = folder
+def test_command_line(colour_folder, tmp_path):
+    root, _ = colour_folder
     model = tmp_path / "colours.keras"
     colour_model.colour_model().save(model)
     out = tmp_path / "result" / "classwise.json"

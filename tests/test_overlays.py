@@ -20,17 +20,6 @@ from tests.colour_model import BLUE, CONSTANT, GREEN, RED
 VIRIDIS_LOW, VIRIDIS_HIGH = (68, 1, 84), (253, 231, 37)
 
 
-@pytest.fixture(scope="module")
-def colour_net():
-    return deconv.Deconvnet(colour_model.colour_model())
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("classes")
-    return root, colour_model.make_folder(root)
-
-
 def test_upsample_is_tensorflow_bilinear_resize():
     maps = np.random.default_rng(0).normal(size=(3, 5, 7))
     for size in ((20, 21), (5, 7), (11, 30)):
@@ -106,8 +95,8 @@ def test_overlay_colours_follow_the_heat(colour_net):
         (-1.0, 1.0)] * 2
 
 
-def test_sum_of_maps_over_a_folder_is_the_sum_of_separate_maps(colour_net, folder):
-    root, written = folder
+def test_sum_of_maps_over_a_folder_is_the_sum_of_separate_maps(colour_net, colour_folder):
+    root, written = colour_folder
     paths = image_files.find_images(str(root), image_files.parse_extensions(None))
     found = overlays.stream_map_sums(colour_net, "pooled", [RED, BLUE], paths, size=16,
                                      batch_size=3)
@@ -129,8 +118,8 @@ def test_sum_of_maps_over_a_folder_is_the_sum_of_separate_maps(colour_net, folde
     assert np.all(np.diff(means[strongest]) <= 0) and names[strongest[-1]] == "loose.png"
 
 
-def test_class_plot_data_and_picture(colour_net, folder, tmp_path):
-    root, _ = folder
+def test_class_plot_data_and_picture(colour_net, colour_folder, tmp_path):
+    root, _ = colour_folder
     maps = {"red": [RED, CONSTANT], "blue": [BLUE]}
     scores = class_plot.class_scores(colour_net, "colours", maps, str(root), size=16,
                                      batch_size=4)
@@ -186,8 +175,8 @@ def _overlay_cli(*flags):
                           capture_output=True, text=True, timeout=600)
 
 
-def test_command_line_modes(folder, tmp_path):
-    root, _ = folder
+def test_command_line_modes(colour_folder, tmp_path):
+    root, _ = colour_folder
     model = tmp_path / "colours.keras"
     colour_model.colour_model().save(model)
     common = ["--model", str(model), "--size", "16", "--out", str(tmp_path / "out")]
