@@ -62,17 +62,22 @@ class Window:
           maps, into the padding), and that box moved and cut to lie inside the maps while
           still holding every position it covers there.
         """
-        strides = layer_geometry.strides
-        extents = [(layer_geometry.kernel[a] - 1) * layer_geometry.dilation[a] + 1
-                   for a in (0, 1)]
-        size = tuple((self.size[a] - 1) * strides[a] + extents[a] for a in (0, 1))
-        offsets = self.offsets * tf.constant(strides, tf.int32) - tf.stack(
+        size = grown(self.size, layer_geometry)
+        offsets = self.offsets * tf.constant(layer_geometry.strides, tf.int32) - tf.stack(
             [tf.cast(pads[0], tf.int32), tf.cast(pads[1], tf.int32)])
         produced = Window(offsets, size, map_size, self.source)
         inside = tuple(tf.minimum(size[a], map_size[a]) for a in (0, 1))
         limits = tf.stack([map_size[0] - inside[0], map_size[1] - inside[1]])
         clamped = tf.clip_by_value(offsets, 0, limits[None])
         return produced, Window(clamped, inside, map_size, self.source)
+
+
+def grown(size, layer_geometry):
+    """The `(height, width)` of the input a layer reads to produce `size` outputs (before
+    clipping to its maps): `(size - 1) * stride + (kernel - 1) * dilation + 1` per axis."""
+    return tuple((size[a] - 1) * layer_geometry.strides[a]
+                 + (layer_geometry.kernel[a] - 1) * layer_geometry.dilation[a] + 1
+                 for a in (0, 1))
 
 
 def rewindow(tensor, produced, below):
@@ -164,9 +169,8 @@ def full_from(steps, index, image_size, limit):
             return i
         layer_geometry = steps[i].rule.geometry(steps[i].layer)
         if layer_geometry is not None:
-            window = tuple(min((window[a] - 1) * layer_geometry.strides[a]
-                               + (layer_geometry.kernel[a] - 1) * layer_geometry.dilation[a] + 1,
-                               sizes[i][a]) for a in (0, 1))
+            window = tuple(min(side, sizes[i][a])
+                           for a, side in enumerate(grown(window, layer_geometry)))
     return -1
 
 
@@ -176,9 +180,7 @@ def pixel_window_size(steps, index):
     for step in reversed(steps[:index + 1]):
         layer_geometry = step.rule.geometry(step.layer)
         if layer_geometry is not None:
-            size = tuple((size[a] - 1) * layer_geometry.strides[a]
-                         + (layer_geometry.kernel[a] - 1) * layer_geometry.dilation[a] + 1
-                         for a in (0, 1))
+            size = grown(size, layer_geometry)
     return size
 
 
