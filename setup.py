@@ -15,5 +15,5 @@ setup(
     extras_require={"test": ["pytest", "scikit-image", "scipy", "tensorboard", "matplotlib"],
                     "tensorboard": ["tensorboard"],
                     "plot": ["matplotlib"]},
-    package_data={"deconv": ["data/*.json"]},
+    package_data={"deconv.models": ["data/*.json"]},
 )

@@ -15,8 +15,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 import deconv  # noqa: E402
-from deconv import dataset  # noqa: E402
-from deconv import images as image_files  # noqa: E402
+from deconv.core import compiled  # noqa: E402
+from deconv.io import streaming  # noqa: E402
+from deconv.io import images as image_files  # noqa: E402
 
 
 def main():
@@ -29,12 +30,12 @@ def main():
     args = parser.parse_args()
     net = deconv.Deconvnet(deconv.load_model(args.model, weights=None, seed=0))
     layer = net.resolve(args.layer)
-    forward = tf.function(net.activations_graph(layer),
-                          input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    forward = tf.function(net.builder.activations_graph(layer),
+                          input_signature=[compiled.IMAGES])
     paths = image_files.find_images(args.images, image_files.parse_extensions(None))
     started = time.perf_counter()
     count = 0
-    for _, pixels, _ in dataset.image_dataset(paths, args.size, "stretch", args.batch_size):
+    for _, pixels, _ in streaming.image_dataset(paths, args.size, "stretch", args.batch_size):
         forward(tf.cast(pixels, tf.float32)).numpy()
         count += len(pixels)
     print(f"forward {count} images to {layer} in {time.perf_counter() - started:.3f} s")

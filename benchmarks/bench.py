@@ -5,7 +5,7 @@
     python benchmarks/bench.py --parts ops,projection # parts: ops, projection, sweep, all16, memory
 
 VGG19 with seeded random weights, warm (each graph run twice before timing: a projection
-runs eagerly on its first call and is traced on its second, see `deconv.graphs`). Timings are
+runs eagerly on its first call and is traced on its second, see `deconv.core.compiled`). Timings are
 medians of repeated runs; every ratio is the median of per-repeat ratios of runs made side by
 side, in rotating order, so machine noise hits both sides alike. Results go to stdout as
 Markdown tables and to --out as JSON.
@@ -13,7 +13,7 @@ Markdown tables and to --out as JSON.
   F    forward pass to the layer (Keras's MaxPool), the floor
   Fs   the same with switches recorded (`max_pool_with_argmax`): our forward model
   R    our reverse pass alone (the functional deconv model over the whole image, switches given)
-  Rw   our reverse pass as `Deconvnet.project` plans it (deconv.window), alone: inside the
+  Rw   our reverse pass as `Deconvnet.project` plans it (deconv.core.window), alone: inside the
        activation's receptive-field window, handed over to the full reverse pass where the
        window grows past 80 % of its maps
   P    our projection as `Deconvnet.project` runs it: Fs, selection, then Rw (or R, where the
@@ -39,8 +39,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import deconv  # noqa: E402
-from deconv import names  # noqa: E402
-from deconv import selection  # noqa: E402
+from deconv.core import compiled  # noqa: E402
+from deconv.core import names  # noqa: E402
+from deconv.core import selection  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -118,33 +119,33 @@ def projection_part(net, layers, batches, size, repeats):
     """Parts 1-4: F, Fs, R, Rw, P, G and R9 per layer and batch size."""
     rng = np.random.default_rng(0)
     rows = []
-    spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+    spec = compiled.IMAGES
     for layer in layers:
         name = net.resolve(layer)
         windowed = net.uses_window(name, (size, size))
-        plan = net._full_from(name, "auto", (size, size))
+        plan = net.builder.full_from(name, "auto", (size, size))
         full_from = -1 if plan is None else plan  # Rw: the window all the way if not planned
-        forward = net._activations_fn(name)
-        switches_model = net.forward_model(name)
-        window_forward = net.window_forward_model(name, full_from)
+        forward = net.builder.activations_fn(name)
+        switches_model = net.builder.forward_model(name)
+        window_forward = net.builder.window_forward_model(name, full_from)
         fs = tf.function(lambda x, model=switches_model: model(x, training=False))
         fsw = tf.function(lambda x, model=window_forward: model(x, training=False))
-        reverse = tf.function(lambda inputs, model=net.deconv_model(name): model(  # noqa: B008
+        reverse = tf.function(lambda inputs, model=net.builder.deconv_model(name): model(  # noqa: B008
             inputs, training=False))
-        graph = net.windowed_graph(name, full_from=full_from)
+        graph = net.builder.windowed_graph(name, full_from=full_from)
         reverse_window = tf.function(lambda tensors, f, p, graph=graph: graph.reverse(
             tensors, f, p, (size, size))[0])
         gradient = tf.function(ModifiedGradient(net, name),
                                input_signature=[spec, tf.TensorSpec([None], tf.int32)])
-        ours = net._project_fn(name, "activation", plan)
-        each = net._project_each_fn(name, plan)
+        ours = net.builder.project_fn(name, "activation", plan)
+        each = net.builder.project_each_fn(name, plan)
         for batch in batches:
             images = tf.constant(rng.uniform(0, 255, (batch, size, size, 3)), tf.float32)
             features = tf.zeros([batch], tf.int32)
             minus = -tf.ones([batch, 2], tf.int32)
             tensors, window_tensors = fs(images), fsw(images)
             signal, _, _ = selection.one_per_image(tensors[name], features, minus)
-            inputs = {"signal": signal, **{key: tensors[key] for key in net.deconv_inputs(name)}}
+            inputs = {"signal": signal, **{key: tensors[key] for key in net.builder.deconv_inputs(name)}}
             times = _side_by_side({
                 "F": lambda: forward(images).numpy(),
                 "Fs": lambda: fs(images)[name].numpy(),  # the rest stays in memory, as in use
@@ -185,7 +186,7 @@ def projection_part(net, layers, batches, size, repeats):
 def ops_part(size, batch, repeats):
     """The pooling ops alone, on the pre-pool shapes of VGG19's five pools: the switches'
     `max_pool_with_argmax` vs Keras's MaxPool, and unpooling by `tf.scatter_nd` vs
-    `MaxPoolGradWithArgmax` (what `deconv.layers.Unpool` runs)."""
+    `MaxPoolGradWithArgmax` (what `deconv.core.layers.Unpool` runs)."""
     rng = np.random.default_rng(0)
     rows = []
     for level, channels in enumerate([64, 128, 256, 512, 512]):

@@ -9,19 +9,53 @@ arXiv 1311.2901) attached to Keras VGG19/VGG16 or a user's VGG-style Keras CNN.
     reconstruction = net.project(images, "conv4_4", feature=350)
     box = deconv.receptive_field(net, "conv4_4", position, image_size=(224, 224))
 
-The public names are imported on first use, so `python -m deconv.<command>` can quiet
-TensorFlow's start-up logging before TensorFlow loads.
+The analyses share one call shape, `(net, layer, inputs, *, options) -> result`:
+
+    deconv.occlude(net, "conv5_4", image, occluder=deconv.Occluder(50, 8, "gray"))
+    deconv.layer_ranges(net, ["conv3_3", "conv5_1"], image, maps=0.2, activations=9)
+    deconv.maximize_maps(net, "conv4_4", [350], schedule=deconv.Schedule(rounds=6))
+    deconv.class_maps(net, "conv5_4", "data/train", per_image=25, per_class=25)
+    deconv.top_maps(net, "conv5_4", image, top=16)
+
+Their names differ from the commands' modules (`python -m deconv.maximize` and the like), which
+would shadow them once imported. The public names are imported on first use, so `python -m
+deconv.<command>` can quiet TensorFlow's start-up logging before TensorFlow loads; importing
+`deconv` has no side effects.
 """
 import importlib
 
 _EXPORTS = {
-    "ActivationMaximizer": "deconv.maximization",
-    "Deconvnet": "deconv.deconvnet",
-    "Projection": "deconv.deconvnet",
+    # The engine.
+    "Deconvnet": "deconv.core.deconvnet",
+    "Projection": "deconv.core.deconvnet",
+    "receptive_field": "deconv.core.receptive_field",
     "DeconvError": "deconv.errors",
-    "load_model": "deconv.models",
-    "receptive_field": "deconv.geometry",
-    "to_uint8": "deconv.render",
+    # Models and pictures.
+    "load_model": "deconv.models.loading",
+    "load_classifier": "deconv.models.loading",
+    "to_uint8": "deconv.io.render",
+    "Reading": "deconv.io.streaming",
+    # Analyses.
+    "occlude": "deconv.analysis.occlusion",
+    "Occluder": "deconv.analysis.occlusion",
+    "Occlusion": "deconv.analysis.occlusion",
+    "layer_ranges": "deconv.analysis.ranges",
+    "layer_frames": "deconv.analysis.ranges",
+    "LayerRange": "deconv.analysis.ranges",
+    "maximize_maps": "deconv.analysis.maximization",
+    "ActivationMaximizer": "deconv.analysis.maximization",
+    "Schedule": "deconv.analysis.maximization",
+    "Maximization": "deconv.analysis.maximization",
+    "class_maps": "deconv.analysis.class_maps",
+    "ClassMaps": "deconv.analysis.class_maps",
+    "class_scores": "deconv.analysis.class_plot",
+    "ClassScores": "deconv.analysis.class_plot",
+    "top_maps": "deconv.analysis.overlays",
+    "TopMaps": "deconv.analysis.overlays",
+    "map_sums": "deconv.analysis.overlays",
+    "FolderMaps": "deconv.analysis.overlays",
+    # Export.
+    "export_saved_model": "deconv.serving.saved_model",
 }
 
 __all__ = sorted(_EXPORTS)

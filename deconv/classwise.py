@@ -12,20 +12,18 @@ files skipped (corrupt, truncated, not images) with their reasons. The maps feed
 `python -m deconv.overlay --class_maps`.
 """
 import os
-import sys
 import time
 
 from absl import app
 from absl import flags
-from absl import logging
 
-from deconv import cli  # first: quiets TensorFlow before it loads
-from deconv import class_maps
-from deconv import images as image_files
-from deconv import models
-from deconv import names
-from deconv import outputs
+from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv.analysis import class_maps
+from deconv.core import names
 from deconv.errors import DeconvError
+from deconv.io import images as image_files
+from deconv.io import outputs
+from deconv.io import streaming
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("images", None, "Folder with one sub-folder of images per class (searched "
@@ -37,8 +35,8 @@ flags.DEFINE_integer("per_class", 25, "Maps kept per class: those most often amo
                      "top maps.")
 flags.DEFINE_string("out", "classwise.json", "Output JSON {class: [map ids]}; details go to "
                     "<out>_details.json.")
-cli.define_model_flags()
-cli.define_folder_flags()
+_cli.define_model_flags()
+_cli.define_folder_flags()
 
 
 def details_path(out):
@@ -47,26 +45,16 @@ def details_path(out):
     return f"{stem}_details{ext or '.json'}"
 
 
-def _progress(total):
-    if not FLAGS.progress:
-        return None, None
-    from tqdm import tqdm  # a dependency of the command line only
-    bar = tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True)
-    return bar, lambda done, _: bar.update(done - bar.n)
-
-
-@cli.one_line_errors
+@_cli.one_line_errors
 def main(argv):
-    cli.no_arguments(argv, "give the folder with --images.")
+    _cli.no_arguments(argv, "give the folder with --images.")
     if not FLAGS.images or not FLAGS.feat:
         raise DeconvError("--images and --feat are required, e.g. --images data/train "
                           "--feat conv5_4; see --help.")
-    if FLAGS.size < 1 or FLAGS.batch_size < 1:
-        raise DeconvError(f"--size and --batch_size must be at least 1; received {FLAGS.size} "
-                          f"and {FLAGS.batch_size}.")
+    reading = streaming.Reading(FLAGS.size, FLAGS.aspect, FLAGS.batch_size)
     started = time.perf_counter()
-    net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
-                                            preprocessing=FLAGS.preprocessing)
+    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
+                                      preprocessing=FLAGS.preprocessing)
     layer = net.resolve(FLAGS.feat)
     class_maps.check_counts(FLAGS.per_image, FLAGS.per_class)
     class_maps.check_image_size(net, layer, FLAGS.size)
@@ -74,16 +62,10 @@ def main(argv):
     folder = class_maps.scan_classes(FLAGS.images, extensions)
     outputs.ensure_folder(os.path.dirname(os.path.abspath(FLAGS.out)))
     identity = load_weights()
-    if FLAGS.weights == "random":
-        logging.warning("--weights random: the results show an untrained network.")
-    bar, update = _progress(int((folder.labels >= 0).sum()))
-    try:
-        result = class_maps.class_maps(net, layer, FLAGS.images, FLAGS.per_image,
-                                       FLAGS.per_class, FLAGS.size, FLAGS.aspect,
-                                       FLAGS.batch_size, extensions, update)
-    finally:
-        if bar is not None:
-            bar.close()
+    with _cli.progress_bar(FLAGS.progress, int((folder.labels >= 0).sum()), "img") as update:
+        result = class_maps.class_maps(net, layer, FLAGS.images, per_image=FLAGS.per_image,
+                                       per_class=FLAGS.per_class, reading=reading,
+                                       extensions=extensions, progress=update)
     outputs.write_json(FLAGS.out, result.maps)
     outputs.write_json(details_path(FLAGS.out), class_maps.details(
         result, images=FLAGS.images, weights=identity, size=FLAGS.size, aspect=FLAGS.aspect))

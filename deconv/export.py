@@ -12,9 +12,8 @@ import sys
 from absl import app
 from absl import flags
 
-from deconv import cli  # first: quiets TensorFlow before it loads
-from deconv import models
-from deconv import serving
+from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv.serving import saved_model
 from deconv.errors import DeconvError
 
 FLAGS = flags.FLAGS
@@ -22,21 +21,21 @@ flags.DEFINE_string("feat", None, "The layer to export, e.g. conv4_4 or block4_c
 flags.DEFINE_bool("all_layers", False, "Export every conv layer in one SavedModel, with "
                   "signatures named by layer (conv4_4_project, ...).")
 flags.DEFINE_string("out", None, "The SavedModel folder to write.")
-cli.define_model_flags(rule=True)
+_cli.define_model_flags(rule=True)
 
 
-@cli.one_line_errors
+@_cli.one_line_errors
 def main(argv):
-    cli.no_arguments(argv, "the layer is given with --feat; see --help.")
+    _cli.no_arguments(argv, "the layer is given with --feat; see --help.")
     if not FLAGS.out:
         raise DeconvError("--out is required: the SavedModel folder to write; see --help.")
     if bool(FLAGS.feat) == FLAGS.all_layers:
         raise DeconvError("Give either --feat LAYER or --all_layers; see --help.")
-    net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
+    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
                                       FLAGS.preprocessing)
     layers = net.conv_layers if FLAGS.all_layers else [net.resolve(FLAGS.feat)]
     load_weights()
-    signatures = serving.export(net, layers, FLAGS.out,
+    signatures = saved_model.export_saved_model(net, layers, FLAGS.out,
                                 f"{FLAGS.model} with weights {FLAGS.weights}")
     print(f"wrote {FLAGS.out}: signatures {', '.join(signatures)}; see {FLAGS.out}/README.txt",
           file=sys.stdout)

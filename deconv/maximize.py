@@ -13,23 +13,17 @@ together, as one batch. Writes, in --out, {feat}_{id}.png per map, {feat}_grid.p
 each labelled with its final pre-ReLU mean) and {feat}.json (settings, the objective's name, its
 value at the start and the end per map). The same --seed gives the same pictures.
 """
-import os
-import sys
 import time
 
 from absl import app
 from absl import flags
-from absl import logging
-import numpy as np
 
-from deconv import cli  # first: quiets TensorFlow before it loads
-from deconv import map_ids
-from deconv import maximization
-from deconv import models
-from deconv import names
-from deconv import outputs
-from deconv import render
+from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv.analysis import maximization
+from deconv.core import map_ids
+from deconv.core import names
 from deconv.errors import DeconvError
+from deconv.io import outputs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("feat", None, "Layer: conv1_1 ... conv5_4, pool1 ... pool5, or Keras names "
@@ -55,62 +49,23 @@ flags.DEFINE_string("out", "maximize", "Output folder.")
 flags.DEFINE_integer("tile", 0, "Side of each tile of the grid, resized (bilinear); 0: the "
                      "images' own size, enlarged (nearest) to at least 128 px. The per-map PNGs "
                      "keep their size.")
-cli.define_model_flags()
-cli.define_progress_flag()
+_cli.define_model_flags()
+_cli.define_progress_flag()
 
 
-def _progress():
-    if not FLAGS.progress:
-        return None, None
-    from tqdm import tqdm  # a dependency of the command line only
-    bar = tqdm(total=FLAGS.rounds * FLAGS.steps, unit="step", file=sys.stderr,
-               dynamic_ncols=True)
-
-    def update(done, total):
-        bar.total = total
-        bar.update(done - bar.n)
-
-    return bar, update
+def _schedule():
+    return maximization.Schedule(FLAGS.init_size, FLAGS.steps, FLAGS.rounds, FLAGS.factor,
+                                 FLAGS.lr, FLAGS.blur, FLAGS.seed, FLAGS.batch_size or None)
 
 
-def _tile(picture, side):
-    if not side:
-        return render.upscale(picture, 128)
-    from PIL import Image
-    return np.asarray(Image.fromarray(picture).resize((side, side), Image.Resampling.BILINEAR))
-
-
-def _write(result, feat, out, identity):
-    written, tiles = [], []
-    pictures = result.images.round().clip(0, 255).astype("uint8")
-    for feature, picture, value in zip(result.features, pictures, result.values):
-        written.append(os.path.join(out, f"{feat}_{feature}.png"))
-        outputs.write_png(written[-1], picture)
-        tiles.append(render.label(_tile(picture, FLAGS.tile), f"map {feature}: {value:.3g}"))
-    grid = os.path.join(out, f"{feat}_grid.png")
-    outputs.write_png(grid, render.label(render.grid(tiles), f"{feat}: {result.objective}"))
-    outputs.write_json(os.path.join(out, f"{feat}.json"), {
-        "layer": feat, "weights": identity, "objective": result.objective,
-        "settings": {name: FLAGS[name].value for name in (
-            "init_size", "steps", "rounds", "factor", "lr", "blur", "seed", "pre_relu")},
-        "sizes": result.sizes,
-        "values": f"{result.objective} of the map, on the start and on the result",
-        "maps": [{"map": int(feature), "start": float(start), "end": float(end),
-                  "file": os.path.basename(path)}
-                 for feature, start, end, path in zip(result.features, result.start_values,
-                                                      result.values, written)],
-        "grid": os.path.basename(grid)})
-    return written, grid
-
-
-@cli.one_line_errors
+@_cli.one_line_errors
 def main(argv):
-    cli.no_arguments(argv, "the maps are chosen with --feat and --id.")
+    _cli.no_arguments(argv, "the maps are chosen with --feat and --id.")
     if not FLAGS.feat:
         raise DeconvError("--feat is required, e.g. --feat conv4_4 --id 350; see --help.")
     started = time.perf_counter()
-    net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
-                                            preprocessing=FLAGS.preprocessing)
+    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
+                                      preprocessing=FLAGS.preprocessing)
     layer = net.resolve(FLAGS.feat)
     feat = names.short(layer)
     if not FLAGS.id:
@@ -121,28 +76,22 @@ def main(argv):
     if FLAGS.tile < 0:
         raise DeconvError(f"--tile must be 0 (the images' size) or a side in pixels; received "
                           f"{FLAGS.tile}.")
-    maximizer.check(features, FLAGS.init_size, FLAGS.steps, FLAGS.rounds, FLAGS.factor,
-                    FLAGS.lr, FLAGS.blur, FLAGS.batch_size, FLAGS.seed)
+    schedule = _schedule()
+    maximizer.check(features, schedule)
     outputs.ensure_folder(FLAGS.out)
     identity = load_weights()
-    if FLAGS.weights == "random":
-        logging.warning("--weights random: the results show an untrained network.")
-    bar, update = _progress()
-    try:
-        result = maximizer.run(features, FLAGS.init_size, FLAGS.steps, FLAGS.rounds, FLAGS.factor,
-                               FLAGS.lr, FLAGS.blur, FLAGS.seed, FLAGS.batch_size or None,
-                               update)
-    finally:
-        if bar is not None:
-            bar.close()
-    written, grid = _write(result, feat, FLAGS.out, identity)
+    with _cli.progress_bar(FLAGS.progress, FLAGS.rounds * FLAGS.steps, "step") as update:
+        result = maximizer.run(features, schedule, update)
+    settings = ("init_size", "steps", "rounds", "factor", "lr", "blur", "seed", "pre_relu")
+    written, grid, summary = maximization.write(FLAGS.out, feat, result, {
+        "layer": feat, "weights": identity, "objective": result.objective,
+        "settings": {name: FLAGS[name].value for name in settings}}, FLAGS.tile)
     files = ", ".join(written) if len(written) <= 3 else f"{len(written)} PNGs"
     maps = f"{len(features)} map{'s' * (len(features) != 1)}"
     print(f"{feat}: {maps}, {result.sizes[0]} to {result.sizes[-1]} px in "
           f"{len(result.sizes)} rounds, {result.objective} from "
           f"{result.start_values.mean():.3g} to {result.values.mean():.3g} on average; "
-          f"{time.perf_counter() - started:.1f} s; wrote {files}, {grid} and "
-          f"{os.path.join(FLAGS.out, feat + '.json')}")
+          f"{time.perf_counter() - started:.1f} s; wrote {files}, {grid} and {summary}")
 
 
 if __name__ == "__main__":

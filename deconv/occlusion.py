@@ -1,7 +1,7 @@
 """Occlusion sensitivity (Zeiler & Fergus 2014, figure 7) from the command line.
 
-    python -m deconv.occlusion IMAGE [--size 50 --stride 8 --fill gray] [--feat conv5_4 [--id N]]
-                               [--classes [--label N]] [--out NAME]
+    python -m deconv.occlusion IMAGE [--occluder 50 --stride 8 --fill gray]
+                               [--feat conv5_4 [--id N]] [--classes [--label N]] [--out NAME]
 
 Slides a square over the image and records, for every position, the total activation of a
 feature map (the strongest map of the unoccluded image unless --id is given) and, with
@@ -14,25 +14,26 @@ part says why and the feature part still runs. Every input is checked before any
 written.
 """
 import os
-import sys
 
 from absl import app
 from absl import flags
 
-from deconv import cli  # first: quiets TensorFlow before it loads
-from deconv import geometry
-from deconv import images as image_files
-from deconv import layers as deconv_layers
-from deconv import models
-from deconv import names
-from deconv import outputs
-from deconv import preprocessing
-from deconv import render
-from deconv import sensitivity
+from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv.analysis import occlusion
+from deconv.core import checks
+from deconv.core import names
+from deconv.core import preprocessing
 from deconv.errors import DeconvError
+from deconv.io import images as image_files
+from deconv.io import outputs
+from deconv.models import classes
+from deconv.models import loading
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("size", 50, "Side of the occluding square, in pixels of the resized image.")
+flags.DEFINE_integer("occluder", 50, "Side of the occluding square, in pixels of the resized "
+                     "image.")
+flags.DEFINE_integer("size", None, "Not used here: the occluder's side is --occluder, the "
+                     "image's --image_size.")
 flags.DEFINE_integer("stride", 8, "Step between the square's positions, in pixels.")
 flags.DEFINE_string("fill", "gray", "The square's colour: gray (the ImageNet mean), black, white, "
                     "mean (the image's), a value 0-255 or r,g,b.")
@@ -44,9 +45,9 @@ flags.DEFINE_bool("classes", False, "Also record the correct class's probability
                   "probable class, with the whole VGG (classifier included).")
 flags.DEFINE_integer("label", None, "The correct class (0-999); default: the top class of the "
                      "unoccluded image.")
-cli.define_model_flags(model_help="vgg19, vgg16, or a .keras model (feature part only, unless "
+_cli.define_model_flags(model_help="vgg19, vgg16, or a .keras model (feature part only, unless "
                         "--classifier is given).")
-cli.define_progress_flag()
+_cli.define_progress_flag()
 flags.DEFINE_string("classifier", None, "A .keras classifier (preprocessed images -> class "
                     "probabilities) to use instead of VGG's own.")
 flags.DEFINE_enum("classifier_preprocessing", "auto", ["auto", *preprocessing.MODES],
@@ -67,13 +68,13 @@ def _classifier(arch_or_path):
     class part is skipped (or None). Weights asked for explicitly must load; the default search
     for ImageNet weights may fail, which skips the class part with a note."""
     if FLAGS.classifier:
-        classifier = models.load_model(FLAGS.classifier)
+        classifier = loading.load_model(FLAGS.classifier)
         expected = tuple(classifier.input_shape[1:3])
         if expected != (None, None) and expected != (FLAGS.image_size, FLAGS.image_size):
             raise DeconvError(f"--classifier takes {expected[0]}x{expected[1]} images: pass "
                               f"--image_size {expected[0]}.")
         return classifier, None, None
-    if arch_or_path not in models.ARCHS:
+    if arch_or_path not in loading.ARCHS:
         return None, None, ("class part skipped: --model is a .keras model without a classifier; "
                             "pass --classifier PATH.keras")
     if FLAGS.image_size != 224:
@@ -81,36 +82,12 @@ def _classifier(arch_or_path):
                           f"leave out --classes); received {FLAGS.image_size}.")
     weights = FLAGS.classifier_weights or ("random" if FLAGS.weights == "random" else "imagenet")
     try:
-        classifier = models.load_classifier(arch_or_path, weights, FLAGS.seed)
+        classifier = loading.load_classifier(arch_or_path, weights, FLAGS.seed)
     except DeconvError as error:
         if FLAGS.classifier_weights:
             raise
         return None, None, f"class part skipped: {error}"
-    return classifier, [c[1] for c in sensitivity.imagenet_classes()], None
-
-
-def _write_class_maps(out, image, result, class_names):
-    written = {}
-
-    def name(c):
-        return sensitivity.class_name(class_names, c, f"class {c}")
-
-    heat = sensitivity.to_pixels(result.target_probability, result, image.shape[:2])
-    picture = render.with_colour_bar(render.overlay(image, heat, low=0.0, high=1.0), 0.0, 1.0,
-                                     f"p({name(result.target)}), unoccluded "
-                                     f"{result.target_baseline:.3f}")
-    written["probability"] = _save(out, "probability", picture, result.target_probability)
-    classes = sensitivity.to_pixels(result.top_class, result, image.shape[:2])
-    picture = render.top_class_map(image, classes, name)
-    written["top_class"] = _save(out, "top_class", picture, result.top_class)
-    outputs.write_npy(f"{out}_top_probability.npy", result.top_probability)
-    return written
-
-
-def _save(out, kind, picture, array):
-    outputs.write_png(f"{out}_{kind}.png", picture)
-    outputs.write_npy(f"{out}_{kind}.npy", array)
-    return f"{out}_{kind}.png"
+    return classifier, [c[1] for c in classes.imagenet_classes()], None
 
 
 def _check_ids(net, layer, classifier):
@@ -119,63 +96,54 @@ def _check_ids(net, layer, classifier):
     if FLAGS.id is not None and not 0 <= FLAGS.id < count:
         raise DeconvError(f"--id {FLAGS.id} is out of range for layer {names.short(layer)!r}, "
                           f"which has {count} feature maps (valid ids: 0 to {count - 1}).")
-    classes = classifier.output_shape[-1] if classifier is not None else None
-    if FLAGS.label is not None and classes is not None and not 0 <= FLAGS.label < classes:
-        raise DeconvError(f"--label {FLAGS.label} is out of range: the classifier has {classes} "
-                          f"classes (valid: 0 to {classes - 1}).")
+    classes_count = classifier.output_shape[-1] if classifier is not None else None
+    if FLAGS.label is not None and classes_count is not None and not (
+            0 <= FLAGS.label < classes_count):
+        raise DeconvError(f"--label {FLAGS.label} is out of range: the classifier has "
+                          f"{classes_count} classes (valid: 0 to {classes_count - 1}).")
 
 
-@cli.one_line_errors
-def main(argv):
-    path, image = cli.one_image(argv, FLAGS.image_size, FLAGS.aspect, "occlusion")
+def _check_flags():
+    if FLAGS["size"].present:
+        raise DeconvError(f"--size {FLAGS.size}: the occluder's side is --occluder (e.g. "
+                          f"--occluder 50), the image's --image_size.")
     if FLAGS.label is not None and not FLAGS.classes:
         raise DeconvError("--label names the correct class for --classes; add --classes.")
+
+
+@_cli.one_line_errors
+def main(argv):
+    _check_flags()
+    path, image = _cli.one_image(argv, FLAGS.image_size, FLAGS.aspect, "occlusion")
     out = FLAGS.out or os.path.join("occlusion", os.path.splitext(os.path.basename(path))[0])
-    net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
-                                            deconv_layers.RULES[0], FLAGS.preprocessing)
+    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
+                                      preprocessing=FLAGS.preprocessing)
     layer = net.resolve(FLAGS.feat) if FLAGS.feat else net.conv_layers[-1]
-    if min(net.map_size(layer, image.shape[:2])) < 1:
-        side = geometry.min_image_size(net.steps, net.layer_names.index(layer))
-        raise DeconvError(f"--image_size {FLAGS.image_size} is too small for layer "
-                          f"{names.short(layer)!r}: it needs at least {side}.")
-    rows, columns = sensitivity.grid(image.shape[:2], FLAGS.size, FLAGS.stride)
-    sensitivity.fill_color(FLAGS.fill, image)
-    if FLAGS.batch_size < 1:
-        raise DeconvError(f"--batch_size must be at least 1; received {FLAGS.batch_size}.")
+    checks.image_size(net.steps, net.layer_names.index(layer), FLAGS.image_size, "--image_size")
+    occluder = occlusion.Occluder(FLAGS.occluder, FLAGS.stride, FLAGS.fill)
+    rows, columns = occlusion.grid(image.shape[:2], occluder.size, occluder.stride)
+    occlusion.fill_color(occluder.fill, image)
+    checks.batch_size(FLAGS.batch_size, "--batch_size")
     load_weights()
     classifier, class_names, note = (_classifier(FLAGS.model) if FLAGS.classes
                                      else (None, None, None))
     _check_ids(net, layer, classifier)
     # Every input is checked: only now is anything written.
     outputs.ensure_folder(os.path.dirname(os.path.abspath(out)))
-    bar = None
-    if FLAGS.progress:
-        from tqdm import tqdm  # a dependency of the command line only
-        bar = tqdm(total=len(rows) * len(columns), unit="pos", file=sys.stderr)
     classifier_preprocessing = (net.preprocessing.name if FLAGS.classifier_preprocessing == "auto"
                                 else FLAGS.classifier_preprocessing)
-    result = sensitivity.occlude(
-        image, net, layer, FLAGS.id, classifier, FLAGS.label, FLAGS.size, FLAGS.stride,
-        FLAGS.fill, FLAGS.batch_size, classifier_preprocessing,
-        progress=(lambda done: bar.update(done - bar.n)) if bar is not None else None)
-    if bar is not None:
-        bar.close()
-    heat = sensitivity.to_pixels(result.feature_total, result, image.shape[:2])
-    low, high = float(result.feature_total.min()), float(result.feature_total.max())
-    picture = render.with_colour_bar(render.overlay(image, heat), low, high,
-                                     f"{names.short(layer)} map {result.feature}: total "
-                                     f"activation (unoccluded {result.feature_baseline:.4g})")
-    written = {"feature": _save(out, "feature", picture, result.feature_total)}
-    if classifier is not None:
-        written.update(_write_class_maps(out, image, result, class_names))
-    summary = sensitivity.summary(
-        result, class_names, path=path, fill=FLAGS.fill, image_size=image.shape[:2], note=note,
-        classifier_preprocessing=classifier_preprocessing if classifier is not None else None,
-        files=written)
-    outputs.write_json(f"{out}.json", summary)
+    with _cli.progress_bar(FLAGS.progress, len(rows) * len(columns), "pos") as update:
+        result = occlusion.occlude(
+            net, layer, image, feature=FLAGS.id, classifier=classifier, target=FLAGS.label,
+            occluder=occluder, batch_size=FLAGS.batch_size,
+            classifier_preprocessing=classifier_preprocessing, progress=update)
+    written = occlusion.write(out, image, result, {
+        "path": path, "fill": FLAGS.fill, "image_size": image.shape[:2], "note": note,
+        "classifier_preprocessing": classifier_preprocessing if classifier is not None else None},
+        class_names)
     if note:
         print(f"note: {note}")
-    print(f"wrote {', '.join(written.values())} and {out}.json")
+    print(f"wrote {', '.join(written.values())}")
 
 
 if __name__ == "__main__":

@@ -16,24 +16,22 @@ python -m deconv.classwise): per class, the summed mean activation of its maps i
 one line per class (needs matplotlib). Every picture has a JSON of its numbers beside it.
 """
 import os
-import sys
 import time
 
 from absl import app
 from absl import flags
-from absl import logging
 
-from deconv import cli  # first: quiets TensorFlow before it loads
-from deconv import class_maps
-from deconv import class_plot
-from deconv import images as image_files
-from deconv import map_ids
-from deconv import models
-from deconv import names
-from deconv import outputs
-from deconv import overlays
-from deconv import render
+from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv.analysis import class_maps
+from deconv.analysis import class_plot
+from deconv.analysis import overlay_pictures
+from deconv.analysis import overlays
+from deconv.core import map_ids
+from deconv.core import names
 from deconv.errors import DeconvError
+from deconv.io import images as image_files
+from deconv.io import outputs
+from deconv.io import streaming
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("feat", None, "Layer: conv1_1 ... conv5_4, pool1 ... pool5, or Keras names "
@@ -56,124 +54,8 @@ flags.DEFINE_integer("max_images", 36, "--images: at most this many images in th
 flags.DEFINE_enum("order", "folder", ["folder", "strongest"], "--images: grid in folder order, "
                   "or the images with the largest mean of the (summed) map first.")
 flags.DEFINE_bool("each", False, "--images: also write every image's overlay, one PNG each.")
-cli.define_model_flags()
-cli.define_folder_flags()
-
-
-def _scale(default):
-    return default if FLAGS.scale == "auto" else FLAGS.scale
-
-
-def _label(features, summed=True):
-    """The file-name part for maps `features`: `map12`, `sum3_12+40+41` (summed over images)
-    or `maps12+40` (one tile each)."""
-    shown = features if len(features) <= 6 else [*features[:3], "...", features[-1]]
-    kind = "map" if len(features) == 1 else (f"sum{len(features)}_" if summed else "maps")
-    return kind + "+".join(map(str, shown))
-
-
-def _progress(total):
-    if not FLAGS.progress:
-        return None, None
-    from tqdm import tqdm  # a dependency of the command line only
-    bar = tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True)
-    return bar, lambda done, _: bar.update(done - bar.n)
-
-
-def one_image(net, layer, path, image, features):
-    """Mode (a): one image's strongest (or chosen) maps; returns the files written."""
-    feat = names.short(layer)
-    found = overlays.top_maps(net, image, layer, FLAGS.top, features)
-    captions = [f"map {f}: mean {m:.3g}" for f, m in zip(found.features, found.means)]
-    scale = _scale("each")
-    title = (f"{feat}: {'top ' + str(FLAGS.top) if features is None else 'chosen'} maps, "
-             + ("each coloured from 0 to its maximum" if scale == "each" else "activation"))
-    picture = overlays.overlay_grid(image, found.heats, captions, FLAGS.alpha, scale, title,
-                                    first=image)
-    stem = os.path.splitext(os.path.basename(path))[0]
-    what = f"top{FLAGS.top}" if features is None else _label(features, summed=False)
-    out = os.path.join(FLAGS.out, f"{stem}_{feat}_{what}")
-    outputs.write_png(f"{out}.png", picture)
-    outputs.write_json(f"{out}.json", {
-        "image": path, "layer": feat, "size": FLAGS.size, "scale": scale,
-        "maps": [{"map": int(f), "mean": float(m), "max": float(x)}
-                 for f, m, x in zip(found.features, found.means, found.maxima)]})
-    return [f"{out}.png", f"{out}.json"]
-
-
-def _overlay_of(net, layer, path, low_res):
-    """Re-reads one image; returns `(pixels, heat)` with the map upsampled to it, each cell at
-    its true centre."""
-    pixels = image_files.read_image(path, FLAGS.size, FLAGS.aspect)[0]
-    return pixels, overlays.to_image(net, layer, low_res, pixels.shape[:2])
-
-
-def _write_each(net, layer, folder, paths, found, bounds):
-    for position in range(len(found.numbers)):
-        path = paths[found.numbers[position]]
-        pixels, heat = _overlay_of(net, layer, path, found.sums[position])
-        low, high = bounds if bounds else overlays.colour_range(heat[None], "each")[0]
-        name = os.path.splitext(os.path.basename(path))[0]
-        outputs.write_png(os.path.join(folder, f"{position:05d}_{name}.png"),
-                          render.overlay(pixels, heat, FLAGS.alpha, low, high))
-
-
-def many_images(net, layer, paths, features):
-    """Modes (b) and (c): one map, or the sum of several, over a folder; returns the files."""
-    feat = names.short(layer)
-    bar, update = _progress(len(paths))
-    try:
-        found = overlays.stream_map_sums(net, layer, features, paths, FLAGS.size, FLAGS.aspect,
-                                         FLAGS.batch_size, update)
-    finally:
-        if bar is not None:
-            bar.close()
-    if not len(found.numbers):
-        raise DeconvError(f"No image of {FLAGS.images} could be read; e.g. "
-                          f"{found.skipped[0][0]}: {found.skipped[0][1]}.")
-    shown = found.order(FLAGS.order == "strongest")[:FLAGS.max_images]
-    scale = _scale("shared")
-    # One colour range over every image read, so the grid and --each files compare.
-    bounds = overlays.colour_range(found.sums, "shared")[0] if scale == "shared" else None
-    pixels, heats = zip(*(_overlay_of(net, layer, paths[found.numbers[p]], found.sums[p])
-                          for p in shown))
-    captions = [f"{os.path.basename(paths[found.numbers[p]])[:18]}: {found.sums[p].mean():.3g}"
-                for p in shown]
-    title = f"{feat} " + (f"map {features[0]}" if len(features) == 1 else
-                          f"sum of {len(features)} maps")
-    out = os.path.join(FLAGS.out, f"{feat}_{_label(features)}")
-    outputs.write_png(f"{out}.png", overlays.overlay_grid(
-        pixels, heats, captions, FLAGS.alpha, scale, title, bounds=bounds))
-    outputs.write_json(f"{out}.json", {
-        "images": FLAGS.images, "layer": feat, "maps": features, "size": FLAGS.size,
-        "order": FLAGS.order, "scale": scale, "shown": [paths[found.numbers[p]] for p in shown],
-        "per_image": [{"path": paths[n], "mean": float(s.mean()), "max": float(s.max())}
-                      for n, s in zip(found.numbers, found.sums)],
-        "skipped": [{"path": p, "reason": r} for p, r in found.skipped]})
-    written = [f"{out}.png", f"{out}.json"]
-    if FLAGS.each:
-        _write_each(net, layer, out, paths, found, bounds)
-        written.append(f"{len(found.numbers)} PNGs in {out}/")
-    return written
-
-
-def class_scores(net, layer, identity):
-    """Mode (d): each class's maps scored in every image, one plot; returns the files."""
-    plot = FLAGS.plot or os.path.join(FLAGS.out, f"{names.short(layer)}_class_scores.png")
-    extensions = image_files.parse_extensions(FLAGS.imtype)
-    bar, update = _progress(len(class_maps.scan_classes(FLAGS.images, extensions).paths))
-    try:
-        scores = class_plot.class_scores(net, layer, class_maps.load(FLAGS.class_maps),
-                                         FLAGS.images, FLAGS.size, FLAGS.aspect,
-                                         FLAGS.batch_size, extensions, update)
-    finally:
-        if bar is not None:
-            bar.close()
-    class_plot.plot(plot, scores)
-    data = f"{os.path.splitext(plot)[0]}.json"
-    outputs.write_json(data, class_plot.to_json(scores, images=FLAGS.images,
-                                                class_maps=FLAGS.class_maps, weights=identity))
-    return [plot, data]
+_cli.define_model_flags()
+_cli.define_folder_flags()
 
 
 def _check(argv):
@@ -211,7 +93,37 @@ def _check_plot(net, layer):
         outputs.ensure_folder(os.path.dirname(os.path.abspath(FLAGS.plot)))
 
 
-@cli.one_line_errors
+def _class_scores(net, layer, reading, identity):
+    """Mode (d): each class's maps scored in every image, one plot; returns the files."""
+    plot = FLAGS.plot or os.path.join(FLAGS.out, f"{names.short(layer)}_class_scores.png")
+    extensions = image_files.parse_extensions(FLAGS.imtype)
+    total = len(class_maps.scan_classes(FLAGS.images, extensions).paths)
+    with _cli.progress_bar(FLAGS.progress, total, "img") as update:
+        return overlay_pictures.class_scores_plot(
+            net, layer, FLAGS.images, plot, maps=class_maps.load(FLAGS.class_maps),
+            described={"images": FLAGS.images, "class_maps": FLAGS.class_maps,
+                       "weights": identity},
+            reading=reading, extensions=extensions, progress=update)[0]
+
+
+def _write(net, layer, argv, image, features, paths, identity):
+    """Runs the mode the flags chose; returns the files written."""
+    reading = streaming.Reading(FLAGS.size, FLAGS.aspect, FLAGS.batch_size)
+    style = overlay_pictures.Style(FLAGS.alpha, FLAGS.scale)
+    if image is not None:  # (a)
+        return overlay_pictures.image_maps(net, layer, argv[1], image, FLAGS.out, top=FLAGS.top,
+                                           features=features, style=style)
+    if features is not None:  # (b) and (c)
+        grid = overlay_pictures.FolderGrid(FLAGS.max_images, FLAGS.order == "strongest",
+                                           FLAGS.each)
+        with _cli.progress_bar(FLAGS.progress, len(paths), "img") as update:
+            return overlay_pictures.folder_maps(
+                net, layer, paths, FLAGS.out, features=features, root=FLAGS.images,
+                reading=reading, style=style, grid=grid, progress=update)[0]
+    return _class_scores(net, layer, reading, identity)  # (d)
+
+
+@_cli.one_line_errors
 def main(argv):
     _check(argv)
     started = time.perf_counter()
@@ -220,11 +132,12 @@ def main(argv):
         image, _, reason = image_files.read_image(argv[1], FLAGS.size, FLAGS.aspect)
         if reason is not None:
             raise DeconvError(f"Cannot read {argv[1]}: {reason}.")
-    net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
-                                            preprocessing=FLAGS.preprocessing)
+    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
+                                      preprocessing=FLAGS.preprocessing)
     layer = net.resolve(FLAGS.feat)
     class_maps.check_image_size(net, layer, FLAGS.size)
     features = map_ids.parse(FLAGS.id, net.feature_count(layer), layer) if FLAGS.id else None
+    paths = None
     if image is None and features is None:
         _check_plot(net, layer)
     elif image is None:
@@ -235,14 +148,7 @@ def main(argv):
     if image is not None or features is not None or not FLAGS.plot:
         outputs.ensure_folder(FLAGS.out)
     identity = load_weights()
-    if FLAGS.weights == "random":
-        logging.warning("--weights random: the results show an untrained network.")
-    if image is not None:
-        written = one_image(net, layer, argv[1], image, features)
-    elif features is not None:
-        written = many_images(net, layer, paths, features)
-    else:
-        written = class_scores(net, layer, identity)
+    written = _write(net, layer, argv, image, features, paths, identity)
     print(f"{time.perf_counter() - started:.1f} s; wrote {', '.join(written)}")
 
 

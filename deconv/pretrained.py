@@ -8,21 +8,21 @@ import os
 from absl import app
 from absl import flags
 
-from deconv import cli  # first: quiets TensorFlow before it loads
-from deconv import models
-from deconv import weights
+from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv.models import loading
+from deconv.models import weights
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("convert", None, "A vgg19.npy / vgg16.npy dict {'conv1_1': [W, b], ...} "
                     "to convert to a Keras weights file.")
 flags.DEFINE_string("out", None, "Where --convert writes (must end with .weights.h5); default: "
                     "pretrained/<arch>.weights.h5, which the 'imagenet' search finds.")
-flags.DEFINE_enum("arch", None, list(models.ARCHS), "Architecture of --convert's file; default: "
+flags.DEFINE_enum("arch", None, list(loading.ARCHS), "Architecture of --convert's file; default: "
                   "vgg19 if it has conv5_4, else vgg16.")
 
 
 def _show_search():
-    for arch in models.ARCHS:
+    for arch in loading.ARCHS:
         print(f"{arch}:")
         for folder in weights.pretrained_dirs():
             for name in weights.local_candidates(arch):
@@ -33,14 +33,14 @@ def _show_search():
         print("  then Keras's own download (needs internet).")
 
 
-@cli.one_line_errors
+@_cli.one_line_errors
 def main(argv):
-    cli.no_arguments(argv, "a file to convert is given with --convert; see --help.")
+    _cli.no_arguments(argv, "a file to convert is given with --convert; see --help.")
     if not FLAGS.convert:
         _show_search()
         return
     out = FLAGS.out or os.path.join(weights.pretrained_dirs()[0], "{arch}.weights.h5")
-    arch, out = models.convert_npy(FLAGS.convert, out, FLAGS.arch)
+    arch, out = loading.convert_npy(FLAGS.convert, out, FLAGS.arch)
     print(f"wrote {out} ({arch}); load_model('{arch}') finds it when it lies in pretrained/.")
 
 

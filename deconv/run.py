@@ -13,21 +13,20 @@ Runs are resumable: re-running a killed command continues where it stopped.
 """
 import dataclasses
 import os
-import sys
 import time
 
 from absl import app
 from absl import flags
-from absl import logging
 
-from deconv import cli  # first: quiets TensorFlow before it loads
-from deconv import config as config_lib
-from deconv import images as image_files
-from deconv import models
-from deconv import outputs
-from deconv import render
-from deconv import runner
+from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv.core import selection
 from deconv.errors import DeconvError
+from deconv.io import images as image_files
+from deconv.io import outputs
+from deconv.io import render
+from deconv.sweeps import config as config_lib
+from deconv.sweeps import plan as plan_lib
+from deconv.sweeps import runner
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_IMAGES = os.path.join(_REPO, "examples", "images")
@@ -41,13 +40,13 @@ flags.DEFINE_integer("top", 9, "How many activations to show (the paper shows 9)
 flags.DEFINE_integer("per_image", 1, "How many of the top activations may come from one image.")
 flags.DEFINE_string("images", DEFAULT_IMAGES, "Folder of images, searched recursively (class "
                     "sub-folders are fine). Default: the photos shipped in examples/images.")
-cli.define_model_flags(rule=True)
-cli.define_folder_flags()
+_cli.define_model_flags(rule=True)
+_cli.define_folder_flags()
 flags.DEFINE_string("out", "results", "Output folder.")
 flags.DEFINE_enum("normalize", "symmetric", render.NORMALISATIONS, "Display of reconstructions: "
                   "symmetric keeps zero at mid-gray; minmax stretches each to [0, 255].")
 flags.DEFINE_integer("min_tile", 64, "Enlarge tiles smaller than this many pixels.")
-flags.DEFINE_enum("mode", "activation", config_lib.MODES, "What is projected for each of the top "
+flags.DEFINE_enum("mode", "activation", selection.MODES, "What is projected for each of the top "
                   "activations: the activation alone, or its whole feature map in that image.")
 flags.DEFINE_string("config", None, "A TOML run configuration (see configs/README.md): datasets, "
                     "model, weights, output and a list of sweeps, all served by one pass over "
@@ -60,40 +59,19 @@ flags.DEFINE_bool("restart", False, "Discard the saved state of an unfinished ru
                   "start afresh.")
 
 
-class _AboveTheBar:
-    """A stream for log records that prints them above tqdm's bar instead of through it."""
-
-    def __init__(self, tqdm):
-        self.tqdm = tqdm
-
-    def write(self, text):
-        if text.strip():
-            self.tqdm.write(text.rstrip("\n"), file=sys.stderr)
-
-    def flush(self):
-        sys.stderr.flush()
-
-    def close(self):
-        """absl closes its stream at exit; standard error stays open."""
-
-
 def _progress_factory(enabled):
-    """Returns `start(name, total) -> on_batch`, one tqdm bar per dataset's pass 1, or None.
+    """Returns `start(name, total) -> on_batch`, one progress bar per dataset's pass 1, or None.
 
-    Each bar closes when its pass 1 ends, so its rate is pass 1's; log records print above it.
+    Each bar closes when its pass 1 ends, so its rate is pass 1's.
     """
     if not enabled:
         return None
-    from tqdm import tqdm  # a dependency of the command line only
-
-    logging.get_absl_handler().python_handler.stream = _AboveTheBar(tqdm)
     bars = []
 
     def start(name, total):
         for bar in bars:
             bar.close()
-        bars.append(tqdm(total=total, unit="img", desc=f"pass 1 {name}", file=sys.stderr,
-                         dynamic_ncols=True))
+        bars.append(_cli.new_bar(total, "img", f"pass 1 {name}"))
 
         def on_batch(state):
             bars[-1].update(state.cursor - bars[-1].n)
@@ -159,28 +137,26 @@ def summary(name, outcome):
             f"{outcome.project_seconds:.1f} s; wrote {files}")
 
 
-@cli.one_line_errors
+@_cli.one_line_errors
 def main(argv):
-    cli.no_arguments(argv, "the images are given as a folder with --images; see --help.")
+    _cli.no_arguments(argv, "the images are given as a folder with --images; see --help.")
     started = time.perf_counter()
     config = run_config()
-    net, load_weights = models.deferred_net(config.model, config.weights, config.seed, config.rule,
-                                  config.preprocessing)
-    runner.plan(net, config)  # every sweep checked before any file is read
+    net, load_weights = _cli.load_net(config.model, config.weights, config.seed, config.rule,
+                                      config.preprocessing)
+    plan_lib.plan(net, config)  # every sweep checked before any file is read
     for dataset in config.datasets:
         if dataset.images == DEFAULT_IMAGES and not os.path.isdir(DEFAULT_IMAGES):
             raise DeconvError(f"The default image folder {DEFAULT_IMAGES} is missing: it comes "
                               f"with a clone of the repository (installed with pip install -e "
                               f".). Pass --images DIR, a folder of your own images.")
         image_files.find_images(dataset.images, image_files.parse_extensions(dataset.imtype))
-        outputs.ensure_folder(runner.dataset_folder(config, dataset))
+        outputs.ensure_folder(plan_lib.dataset_folder(config, dataset))
     board = None
     if config.tensorboard:
-        from deconv import summaries  # TensorBoard's summary ops, only when asked for
+        from deconv.sweeps import summaries  # TensorBoard's summary ops, only when asked for
         board = summaries.Writer(config.tensorboard)
     identity = {"weights": load_weights(), "preprocessing": net.preprocessing.name}
-    if config.weights == "random":
-        logging.warning("--weights random: the pictures show an untrained network.")
     progress = _progress_factory(FLAGS.progress)
     described = {**{k: v for k, v in dataclasses.asdict(config).items()
                     if k not in ("datasets", "sweeps")},

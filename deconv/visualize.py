@@ -15,14 +15,13 @@ import sys
 from absl import app
 from absl import flags
 
-from deconv import cli  # first: quiets TensorFlow before it loads
-from deconv import images as image_files
-from deconv import models
-from deconv import names
-from deconv import outputs
-from deconv import ranges
-from deconv import render
+from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv.analysis import ranges
+from deconv.core import names
 from deconv.errors import DeconvError
+from deconv.io import images as image_files
+from deconv.io import outputs
+from deconv.io import render
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "Output name, without extension; default: "
@@ -38,7 +37,7 @@ flags.DEFINE_integer("frames", 24, "GIF mode: at most this many frames per layer
                      "added geometrically: 1, 2, 3, ... then faster).")
 flags.DEFINE_integer("duration", 300, "GIF mode: milliseconds per frame.")
 flags.DEFINE_list("layers", None, "Layers to show; default: every conv layer.")
-cli.define_model_flags(rule=True)
+_cli.define_model_flags(rule=True)
 flags.DEFINE_integer("size", 224, "The image is resized to size x size, as featuremap-InSights "
                      "does.")
 flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How the image becomes square.")
@@ -54,35 +53,33 @@ def count_rule(text):
     return int(value) if value >= 1 and value.is_integer() else value
 
 
-@cli.one_line_errors
+@_cli.one_line_errors
 def main(argv):
-    path, image = cli.one_image(argv, FLAGS.size, FLAGS.aspect, "visualize")
+    path, image = _cli.one_image(argv, FLAGS.size, FLAGS.aspect, "visualize")
     if FLAGS.frames < 1 or FLAGS.duration < 1:
         raise DeconvError(f"--frames and --duration must be at least 1; received "
                           f"{FLAGS.frames} and {FLAGS.duration}.")
     out = FLAGS.out or os.path.join("visualize", os.path.splitext(os.path.basename(path))[0])
-    net, load_weights = models.deferred_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule)
+    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
+                                      FLAGS.preprocessing)
     layers = [net.resolve(layer) for layer in FLAGS.layers] if FLAGS.layers else net.conv_layers
     outputs.ensure_folder(os.path.dirname(os.path.abspath(out)))
     load_weights()
     if FLAGS.gif:
         written = []
         for layer in layers:
-            frames = ranges.layer_frames(net, image, layer, FLAGS.frames, FLAGS.normalize)
+            frames = ranges.layer_frames(net, layer, image, frames=FLAGS.frames,
+                                         normalize=FLAGS.normalize)
             written.append(f"{out}_{names.short(layer)}.gif")
             ranges.write_gif(written[-1], frames, FLAGS.duration)
             print(f"{written[-1]}: {len(frames)} frames", file=sys.stderr)
         print(f"wrote {len(written)} GIFs: {', '.join(written)}")
         return
-    results = ranges.layer_ranges(net, image, count_rule(FLAGS.maps),
-                                  count_rule(FLAGS.activations), layers)
-    outputs.write_png(f"{out}.png", ranges.ranges_grid(image, results, FLAGS.normalize))
-    outputs.write_json(f"{out}.json", {
-        "image": path, "maps": FLAGS.maps, "activations": FLAGS.activations,
-        "layers": [{"layer": names.short(layer), "maps_kept": maps, "activations_per_map": per,
-                    "largest_kept_value": value}
-                   for layer, _, (maps, per), value in results]})
-    print(f"wrote {out}.png and {out}.json")
+    results = ranges.layer_ranges(net, layers, image, maps=count_rule(FLAGS.maps),
+                                  activations=count_rule(FLAGS.activations))
+    written = ranges.write_ranges(out, image, results, {
+        "image": path, "maps": FLAGS.maps, "activations": FLAGS.activations}, FLAGS.normalize)
+    print(f"wrote {' and '.join(written)}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,51 @@
-"""Session-scoped tiny fixtures: seeded random VGGs and a small custom CNN, small inputs."""
+"""Session-scoped tiny fixtures: seeded random VGGs and a small custom CNN, small inputs,
+generated image folders; helpers to run a command line and headless Chromium."""
 import os
+import shutil
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
 
 import deconv  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
+
+
+def run_command(command, *flags, cwd=None, env=None, timeout=600):
+    """Runs `python -m deconv.<command> *flags`; returns the `CompletedProcess` (text)."""
+    return subprocess.run([sys.executable, "-m", f"deconv.{command}", *flags],
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                          env={**os.environ, **(env or {})})
+
+
+def last_error(result):
+    """The last line a command printed on standard error."""
+    lines = result.stderr.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def chromium():
+    """The path of Debian's Chromium (or another Chromium-based browser)."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    raise AssertionError("this test needs Chromium: apt-get install chromium (.ci/run installs "
+                         "it)")
+
+
+def chromium_dom(url, profile, budget_ms=10000):
+    """The DOM of `url` after `budget_ms` of virtual time in headless Chromium."""
+    return subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
+         "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
 
 
 def with_small_biases(model, seed):
@@ -94,3 +132,73 @@ def colour_folder(tmp_path_factory):
     from tests import colour_model
     root = tmp_path_factory.mktemp("classes")
     return root, colour_model.make_folder(root)
+
+
+@pytest.fixture(scope="session")
+def net16(vgg16):
+    return deconv.Deconvnet(vgg16)
+
+
+GOOD_IMAGES = 7  # readable images in `image_folder`
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory):
+    """Seven readable images in class folders (odd sizes, gray, RGBA) and three bad files."""
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(42)
+    for i in range(GOOD_IMAGES):
+        folder = root / ("cats" if i % 2 else "dogs")
+        folder.mkdir(exist_ok=True)
+        pixels = rng.integers(0, 256, (40 + 3 * i, 50 - 2 * i, 3), np.uint8)
+        image = Image.fromarray(pixels)
+        image = image.convert("L") if i == 3 else image.convert("RGBA") if i == 4 else image
+        image.save(folder / f"img{i}.{'jpg' if i == 5 else 'png'}")
+    bad = root / "bad"
+    bad.mkdir()
+    (bad / "empty.jpg").write_bytes(b"")
+    (bad / "text.png").write_text("hello")
+    (bad / "cut.png").write_bytes((root / "dogs" / "img0.png").read_bytes()[:300])
+    (root / "README.txt").write_text("not an image type: not even looked at")
+    return root
+
+
+@pytest.fixture(scope="session")
+def folders(tmp_path_factory):
+    """Two small datasets of random images: people (5) and dog (4)."""
+    root = tmp_path_factory.mktemp("datasets")
+    rng = np.random.default_rng(3)
+    for name, count in (("people", 5), ("dog", 4)):
+        (root / name).mkdir()
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 256, (36, 40, 3), np.uint8)).save(
+                root / name / f"{name}{i}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def corner_net():
+    """The corner model's deconvnet (`tests.corner_model`)."""
+    from tests import corner_model
+    return deconv.Deconvnet(corner_model.corner_model())
+
+
+def conv_arrays(model):
+    """`{layer name: [kernel, bias]}` of a model's layers with weights."""
+    return {layer.name: [w.numpy() for w in layer.weights] for layer in model.layers
+            if layer.weights}
+
+
+@pytest.fixture(scope="session")
+def vgg16_arrays():
+    """The weights of a seeded random VGG16, by Keras layer name."""
+    return conv_arrays(deconv.load_model("vgg16", weights=None, seed=3))
+
+
+@pytest.fixture(scope="session")
+def npy_file(tmp_path_factory, vgg16_arrays):
+    """`vgg16_arrays` as a TF1-style `vgg16.npy` dict, keyed by paper names."""
+    from deconv.core import names
+    path = tmp_path_factory.mktemp("npy") / "vgg16.npy"
+    np.save(path, {names.paper_name(k): v for k, v in vgg16_arrays.items()}, allow_pickle=True)
+    return path

@@ -11,7 +11,7 @@ import argparse
 import numpy as np
 
 import deconv
-from deconv import names
+from deconv.core import names
 from tests import oracle
 from tests.conftest import photos, with_small_biases
 

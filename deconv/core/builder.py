@@ -1,0 +1,180 @@
+"""`GraphBuilder`: the Keras models and compiled graph functions of one `Deconvnet`, each built
+once, on first use, and cached.
+
+The forward graph is the caller's own layers called on a new input (the same variables, never
+copies), once with Keras's max-pooling and once with `ArgmaxPool` recording switches. Per
+target layer it cuts out forward models, builds the functional deconv model, the windowed
+reverse (`deconv.core.window`) and their compiled callables (`deconv.core.compiled`).
+"""
+import tensorflow as tf
+
+from deconv.core import compiled
+from deconv.core import graph
+from deconv.core import rules
+from deconv.core import window as window_lib
+from deconv.errors import DeconvError
+
+# A window costs gathers besides its convolutions: it pays while it covers less than about this
+# share of its maps, and hands over to the full reverse pass where it grows past it (VGG19 at
+# 224x224, batch 8: conv5_4's reverse windowed down to pool3's output, 86 % of its maps, then
+# full, was 0.72x the full reverse; windowed all the way, 1.07-1.12x).
+WINDOW_AREA_LIMIT = 0.8
+WINDOWED = ("auto", True, False)
+
+
+class GraphBuilder:
+    """Builds and caches what a `Deconvnet` runs. Layer names given here are Keras names.
+
+    Args:
+      steps: the chain (`deconv.core.graph.chain_steps`).
+      preprocessing: the `Preprocessing` applied first.
+      rule: the ReLU reverse rule.
+    """
+
+    def __init__(self, steps, preprocessing, rule):
+        self.steps, self.preprocessing, self.rule = steps, preprocessing, rule
+        self._names = [step.name for step in steps]
+        self._graphs = {}
+        self._cache = {}
+
+    def _cached(self, key, build):
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def _index(self, name):
+        return self._names.index(name)
+
+    def forward_graph(self, with_switches):
+        """`(images, {key: KerasTensor})` of the whole chain (see `graph.forward_graph`)."""
+        if with_switches not in self._graphs:
+            self._graphs[with_switches] = graph.forward_graph(
+                self.steps, self.preprocessing.name, with_switches)
+        return self._graphs[with_switches]
+
+    def _prepool_of(self, keys):
+        """`{switches key: pre-pool tensor key}` for the switches among `keys`."""
+        return {rules.switches_key(step.name): step.input_key for step in self.steps
+                if rules.switches_key(step.name) in keys}
+
+    # Keras models.
+
+    def deconv_inputs(self, name):
+        """The keys of the forward tensors that `name`'s deconv model reads."""
+        return graph.deconv_inputs(self.steps, self._index(name), self.rule)
+
+    def forward_model(self, name):
+        """The forward model, with switches, from RGB images to `name` and what its reverse
+        needs."""
+        outputs = [name] + [key for key in self.deconv_inputs(name) if key != name]
+        return self._cached(("forward", name), lambda: graph.forward_model(
+            self.forward_graph(True), outputs, f"forward_switches_{name}"))
+
+    def deconv_model(self, name):
+        """The functional deconv model from a signal at `name` to RGB pixel space."""
+        return self._cached(("deconv", name), lambda: graph.build_deconv(
+            self.steps, self._index(name), self.preprocessing.name, self.rule,
+            self.forward_graph(True)[1]))
+
+    def window_forward_model(self, name, full_from=-1):
+        """The forward model, with switches, outputting what the windowed reverse of `name`
+        reads (and, with `full_from` >= 0, what the deconv model of `steps[full_from]` reads)."""
+        keys = graph.window_inputs(self.steps, self._index(name), self.rule)
+        if full_from >= 0:
+            keys += [key for key in graph.deconv_inputs(self.steps, full_from, self.rule)
+                     if key not in keys]
+        outputs = [name] + [key for key in keys if key != name]
+        return self._cached(("window_forward", name, full_from), lambda: graph.forward_model(
+            self.forward_graph(True), outputs, f"forward_window_{name}"))
+
+    def activation_model(self, names):
+        """A plain forward model (Keras's own max-pooling, no switches) outputting `names`."""
+        names = tuple(names)
+        return self._cached(("activations", names), lambda: graph.forward_model(
+            self.forward_graph(False), names, "forward"))
+
+    # Where the windowed reverse hands over to the full one.
+
+    def window_plan(self, name, image_size):
+        """Where projecting one activation of `name` in images of `image_size` leaves its
+        receptive-field window for the full reverse pass: the index of the first step reversed
+        over whole maps; -1 for the window all the way down; the layer's own index for no
+        window."""
+        return window_lib.full_from(self.steps, self._index(name), tuple(image_size),
+                                    WINDOW_AREA_LIMIT)
+
+    def full_from(self, name, windowed, image_size, mode="activation"):
+        """`windowed` ("auto", True, False) as a `windowed_graph` hand-over step, or None for
+        the full reverse pass (always, for whole maps: they have no window)."""
+        if windowed not in WINDOWED:
+            raise DeconvError(f"windowed must be 'auto', True or False; received {windowed!r}.")
+        if mode != "activation":
+            if windowed is True:
+                raise DeconvError("windowed projection needs mode 'activation': whole maps have "
+                                  "no window.")
+            return None
+        if windowed == "auto":
+            full_from = self.window_plan(name, image_size)
+            return None if full_from >= self._index(name) else full_from
+        return -1 if windowed else None
+
+    # Graph functions, uncompiled (to compile or export).
+
+    def activations_graph(self, name):
+        """`images (float, [0, 255]) -> activations` of `name`."""
+        return compiled.Activations(self.activation_model([name]), name)
+
+    def projection_graph(self, name, mode="activation"):
+        """`(images, *selection) -> (reconstructions, values, positions)` over whole maps.
+
+        The selection is `(features (N,) int32, positions (N, 2) int32)`, `(-1, -1)` for a map's
+        maximum, in mode "activation"; a channel mask `(C,)` float32 in mode "maps".
+        """
+        return compiled.Project(self.forward_model(name), self.deconv_model(name), name,
+                                self.deconv_inputs(name), mode)
+
+    def windowed_graph(self, name, one_image=False, full_from=-1):
+        """The windowed counterpart of `projection_graph(name)` (mode "activation"); with
+        `one_image`, every selection is made in one image, forwarded once. Steps `full_from`
+        and below (if >= 0) are reversed over whole maps (see `window_plan`)."""
+        index = self._index(name)
+        if not -1 <= full_from < index:
+            raise DeconvError(f"full_from must be -1 or a step below {name!r} (0 to "
+                              f"{index - 1}); received {full_from}.")
+        lower = None
+        if full_from >= 0:
+            keys = self.deconv_inputs(self.steps[full_from].name)
+            lower = (full_from, self.deconv_model(self.steps[full_from].name), keys,
+                     self._prepool_of(keys))
+        return window_lib.WindowedProjection(
+            self.steps[:index + 1], self.window_forward_model(name, full_from),
+            self.preprocessing.name, self.rule, one_image, lower)
+
+    # Compiled callables, what the `Deconvnet` methods run.
+
+    def activations_fn(self, name):
+        """`activations_graph(name)`, compiled."""
+        return self._cached(("activations_fn", name), lambda: tf.function(
+            self.activations_graph(name), input_signature=[compiled.IMAGES]))
+
+    def project_fn(self, name, mode, full_from=None):
+        """A projection of mode `mode` ("activation", "maps", "ranges"), one selection per
+        image; windowed from `name` down to `full_from` (see `full_from`) unless None."""
+        specs = [compiled.IMAGES, *compiled.SELECTIONS[mode][1]]
+        return self._cached(("project_fn", name, mode, full_from), lambda: (
+            compiled.CompileOnReuse(self.windowed_graph(name, full_from=full_from)
+                                    if full_from is not None
+                                    else self.projection_graph(name, mode), specs)))
+
+    def project_each_fn(self, name, full_from=None, mode="activation"):
+        """Like `project_fn`, with every selection made in one image, forwarded once."""
+        specs = [compiled.IMAGES, *compiled.SELECTIONS[mode][1]]
+        if full_from is not None:
+            return self._cached(("project_each_fn", name, full_from), lambda: (
+                compiled.CompileOnReuse(self.windowed_graph(name, one_image=True,
+                                                            full_from=full_from), specs)))
+        keys = self.deconv_inputs(name)
+        return self._cached(("project_each_fn", name, False, mode), lambda: (
+            compiled.CompileOnReuse(compiled.ProjectEach(
+                self.forward_model(name), self.deconv_model(name), name, keys,
+                self._prepool_of(keys), compiled.SELECTIONS[mode][0]), specs)))

@@ -1,0 +1,93 @@
+"""Checks of what callers pass: one-line errors naming the culprit and what is valid."""
+from absl import logging
+import numpy as np
+
+from deconv.core import geometry
+from deconv.core import names
+from deconv.errors import DeconvError
+
+
+def integer(name, value, low=1):
+    """Returns `value` as an int; raises unless it is an integer of at least `low`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise DeconvError(f"{name} must be an integer of at least {low}; received {value!r}.")
+    return int(value)
+
+
+def batch_size(value, name="batch_size"):
+    """Raises unless `value` is an integer of at least 1."""
+    integer(name, value)
+
+
+def image_size(steps, index, size, name="size"):
+    """Raises unless images of `size` (a side, or `(height, width)`) reach `steps[index]`: the
+    layer's maps must be at least 1x1. `name` is what the caller calls the size."""
+    shape = (size, size) if np.ndim(size) == 0 else tuple(size)
+    height, width = geometry.map_sizes(steps[:index + 1], shape)[-1]
+    if height < 1 or width < 1:
+        side = geometry.min_image_size(steps, index)
+        given = f"{shape[0]}x{shape[1]}" if np.ndim(size) else str(size)
+        raise DeconvError(f"{name} {given}: too small for layer "
+                          f"{names.short(steps[index].name)!r}, which needs images of at least "
+                          f"{side}x{side} pixels.")
+
+
+def images(values, layer, steps, index):
+    """Returns RGB images `(N, H, W, 3)` in [0, 255] as float32, checked for `steps[index]`."""
+    try:
+        values = np.asarray(values)
+    except ValueError:
+        raise DeconvError("images must be one array (N, H, W, 3); received a ragged "
+                          "sequence of differently sized images.") from None
+    if values.ndim != 4 or values.shape[-1] != 3 or 0 in values.shape:
+        hint = " (for one image, pass images[None])" if values.ndim == 3 else ""
+        raise DeconvError(f"images must be RGB with shape (N, H, W, 3); received shape "
+                          f"{values.shape}{hint}.")
+    if not (np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)):
+        raise DeconvError(f"images must be uint8 or float in [0, 255]; received {values.dtype}.")
+    if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+        count = int(values.size - np.isfinite(values).sum())
+        raise DeconvError(f"images must hold pixel values in [0, 255]; received {count} NaN or "
+                          f"infinite values.")
+    low, high = float(values.min()), float(values.max())
+    if low < 0 or high > 255:
+        raise DeconvError(f"images must hold pixel values in [0, 255]; received values in "
+                          f"[{low:g}, {high:g}].")
+    if np.issubdtype(values.dtype, np.floating) and 0 < high <= 1:
+        logging.warning("Images are floats in [0, %g]: deconv expects [0, 255], not [0, 1].", high)
+    image_size(steps, index, values.shape[1:3], "Images of")
+    return values.astype(np.float32, copy=False)
+
+
+def features(feature, layer, count):
+    """Returns map ids as int32 `(k,)`, each in [0, count)."""
+    values = np.atleast_1d(np.asarray(feature))
+    if values.ndim != 1 or not np.issubdtype(values.dtype, np.integer):
+        raise DeconvError(f"feature must be an integer map id or a list of them; received "
+                          f"{feature!r}.")
+    bad = values[(values < 0) | (values >= count)]
+    if bad.size:
+        raise DeconvError(f"Feature {int(bad[0])} is out of range for layer {layer!r}, which "
+                          f"has {count} feature maps (valid ids: 0 to {count - 1}).")
+    return values.astype(np.int32)
+
+
+def positions(position, count, layer, image_size, map_size):
+    """Returns `(count, 2)` int32 positions inside `map_size`; `(-1, -1)` for a map's maximum."""
+    if position is None:
+        return np.full((count, 2), -1, np.int32)
+    values = np.asarray(position)
+    if values.shape == (2,):
+        values = np.broadcast_to(values, (count, 2))
+    if values.shape != (count, 2) or not np.issubdtype(values.dtype, np.integer):
+        raise DeconvError(f"position must be (y, x) or one (y, x) per image, shape ({count}, 2);"
+                          f" received {position!r}.")
+    height, width = map_size
+    strongest = (values[:, 0] == -1) & (values[:, 1] == -1)
+    outside = ~strongest & ((values[:, 0] < 0) | (values[:, 0] >= height)
+                            | (values[:, 1] < 0) | (values[:, 1] >= width))
+    if outside.any():
+        y, x = values[np.argmax(outside)]
+        raise DeconvError(f"Position ({y}, {x}) is outside layer {layer!r}'s {height}x{width} "
+                          f"maps (images of {image_size[0]}x{image_size[1]}).")
+    return values.astype(np.int32)

@@ -1,0 +1,290 @@
+"""`Deconvnet`: projects chosen activations of a CNN back to pixel space.
+
+The user-facing methods: they check what callers pass (`deconv.core.checks`), batch it, and run
+the compiled graphs that a `GraphBuilder` builds once per layer.
+
+Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014
+(arXiv 1311.2901), section 2.1.
+"""
+import dataclasses
+
+import keras
+import numpy as np
+
+from deconv.core import builder as builder_lib
+from deconv.core import checks
+from deconv.core import geometry
+from deconv.core import graph
+from deconv.core import layers as deconv_layers
+from deconv.core import names
+from deconv.core import preprocessing as preprocessing_lib
+from deconv.core import selection
+from deconv.errors import DeconvError
+
+
+@dataclasses.dataclass
+class Projection:
+    """Projections with what was projected.
+
+    Attributes:
+      reconstructions: `(N, H, W, 3)` float32, RGB, aligned with the input pixels, unnormalised.
+      values: `(N,)` the projected activation's value (mode "maps": the largest kept one).
+      positions: `(N, 2)` its `(y, x)` in the layer's maps.
+      features: `(N,)` its feature map (mode "maps": -1).
+    """
+    reconstructions: np.ndarray
+    values: np.ndarray
+    positions: np.ndarray
+    features: np.ndarray
+
+
+class Deconvnet:
+    """A deconvnet attached to a Keras CNN: forward with switches, reverse with tied kernels.
+
+    The forward model is the caller's own layers, called on a new input (the same variables,
+    never copies; the caller's weights and outputs are untouched, though Keras records the new
+    calls as extra inbound nodes of its layers), with each max-pool replaced by `ArgmaxPool` so
+    its switches are recorded. Per target layer, a functional deconv model reverses the path to
+    the pixels: unpool by the switches, rectify, transposed convolution with the forward kernel
+    variable. Models are built once per layer and cached (`builder`, a `GraphBuilder`); a
+    projection runs as one compiled graph per batch.
+
+    Args:
+      model: a Keras model that is a chain of `Conv2D` (relu or linear), `MaxPooling2D`, `ReLU`,
+        `Activation` and `Dropout` layers, e.g. from `deconv.load_model`.
+      preprocessing: how RGB pixels in [0, 255] become the model's input: `"auto"` (`"caffe"`
+        for our VGGs, `"none"` otherwise), or one of `deconv.core.preprocessing.MODES`.
+      rule: how a ReLU is reversed: `"deconvnet"` (the paper) or `"guided"` (guided backprop).
+
+    Raises:
+      DeconvError: a model deconv cannot reverse (the message names the layers), or a bad option.
+    """
+
+    def __init__(self, model, preprocessing="auto", rule="deconvnet"):
+        if rule not in deconv_layers.RELU_RULES:
+            raise DeconvError(f"Unknown rule {rule!r}. Valid: "
+                              f"{', '.join(deconv_layers.RELU_RULES)}.")
+        self.model = model
+        self.steps = graph.chain_steps(model)
+        self.preprocessing = (preprocessing_lib.for_model(model) if preprocessing == "auto"
+                              else preprocessing_lib.get(preprocessing))
+        self.rule = rule
+        self.builder = builder_lib.GraphBuilder(self.steps, self.preprocessing, rule)
+
+    # Names and shapes.
+
+    @property
+    def layer_names(self):
+        """The Keras names of the layers that can be looked at, in model order."""
+        return [step.name for step in self.steps]
+
+    @property
+    def conv_layers(self):
+        """The Keras names of the convolutional layers, in model order."""
+        return [step.name for step in self.steps if isinstance(step.layer, keras.layers.Conv2D)]
+
+    def resolve(self, layer):
+        """Returns the Keras name of `layer` (either spelling); raises DeconvError if unknown."""
+        return names.resolve(layer, self.layer_names)
+
+    def _index(self, layer):
+        return self.layer_names.index(self.resolve(layer))
+
+    def feature_count(self, layer):
+        """Returns the number of feature maps of `layer`."""
+        return int(self.builder.forward_graph(False)[1][self.resolve(layer)].shape[-1])
+
+    def map_size(self, layer, image_size):
+        """Returns the `(height, width)` of `layer`'s maps for an image of `image_size`."""
+        return geometry.map_sizes(self.steps[:self._index(layer) + 1], image_size)[-1]
+
+    def uses_window(self, layer, image_size):
+        """Whether projecting one activation of `layer` in images of `image_size` starts in its
+        receptive-field window (`deconv.core.window`) rather than over the whole maps."""
+        name = self.resolve(layer)
+        return self.builder.window_plan(name, image_size) < self._index(name)
+
+    # Checking what callers pass (see deconv.core.checks).
+
+    def _check_images(self, images, layer):
+        return checks.images(images, layer, self.steps, self._index(layer))
+
+    def _check_feature(self, feature, layer):
+        return checks.features(feature, layer, self.feature_count(layer))
+
+    def _check_positions(self, position, count, layer, image_size):
+        return checks.positions(position, count, layer, image_size,
+                                self.map_size(layer, image_size))
+
+    # The public entry points.
+
+    def activations(self, images, layer, batch_size=32):
+        """Returns `layer`'s activations `(N, h, w, C)` for RGB `images` `(N, H, W, 3)` in [0, 255].
+
+        Runs the plain forward model (no switches), `batch_size` images at a time.
+        """
+        name = self.resolve(layer)
+        checks.batch_size(batch_size)
+        images = self._check_images(images, layer)
+        run = self.builder.activations_fn(name)
+        return np.concatenate([part.numpy() for part in _in_batches(
+            len(images), batch_size, lambda i, j: run(images[i:j]))])
+
+    def project_details(self, images, layer, feature, position=None, mode="activation",
+                        batch_size=16, windowed="auto"):
+        """Like `project`, returning a `Projection` with the values and positions projected."""
+        name = self.resolve(layer)
+        checks.batch_size(batch_size)
+        if mode not in selection.MODES:
+            raise DeconvError(f"Unknown mode {mode!r}. Valid: {', '.join(selection.MODES)}.")
+        images = self._check_images(images, layer)
+        features = self._check_feature(feature, layer)
+        count = len(images)
+        if mode == "activation":
+            if features.size == 1:
+                features = np.full(count, features[0], np.int32)
+            elif features.size != count:
+                raise DeconvError(f"In mode 'activation', feature is one map id or one per image "
+                                  f"({count}); received {features.size} ids.")
+            positions = self._check_positions(position, count, layer, images.shape[1:3])
+            selected = lambda i, j: (features[i:j], positions[i:j])  # noqa: E731
+        else:
+            if position is not None:
+                raise DeconvError("position applies to mode 'activation' only; mode 'maps' keeps "
+                                  "whole feature maps.")
+            mask = np.zeros(self.feature_count(layer), np.float32)
+            mask[features] = 1
+            selected = lambda i, j: (mask,)  # noqa: E731
+        run = self.builder.project_fn(name, mode, self.builder.full_from(
+            name, windowed, images.shape[1:3], mode))
+        parts = _in_batches(count, batch_size, lambda i, j: run(images[i:j], *selected(i, j)))
+        return _joined(parts, features if mode == "activation" else np.full(count, -1, np.int32))
+
+    def project(self, images, layer, feature, position=None, mode="activation", batch_size=16,
+                windowed="auto"):
+        """Projects one activation (or whole maps) of `layer` per image back to pixel space.
+
+        For each image, keeps only one activation of map `feature`, its maximum when `position`
+        is None, else the one at `position`, with its own value; zeroes every other activation of
+        the layer; and runs the deconv model down to the pixels. Images are projected
+        `batch_size` at a time, each batch in one compiled call.
+
+        Args:
+          images: RGB `(N, H, W, 3)`, uint8 or float in [0, 255]; the model's preprocessing is
+            applied inside.
+          layer: the layer's name, `conv4_4` or `block4_conv4` style.
+          feature: a feature-map id, or one per image. With `mode="maps"`: one id or a list of
+            ids whose whole maps are kept and projected together.
+          position: None (each map's maximum), `(y, x)` for every image, or `(N, 2)`; a row
+            `(-1, -1)` means that image's maximum.
+          mode: `"activation"` (one activation) or `"maps"` (whole feature maps).
+          batch_size: images per compiled call.
+          windowed: reverse inside each activation's receptive-field window
+            (`deconv.core.window`: the same numbers, a fraction of the work); True: the window
+            all the way to the pixels; False: the whole maps; "auto": the window while it covers
+            at most `deconv.core.builder.WINDOW_AREA_LIMIT` of its maps, then the whole maps.
+
+        Returns:
+          float32 `(N, H, W, 3)`: RGB, aligned with the input pixels, unnormalised (see
+          `deconv.to_uint8` for display).
+
+        Raises:
+          DeconvError: unknown layer or mode, feature out of range (the message gives the map
+            count), position outside the maps, or images of the wrong shape, type or range.
+        """
+        return self.project_details(images, layer, feature, position, mode, batch_size,
+                                    windowed).reconstructions
+
+    def project_each(self, image, layer, features, positions=None, windowed="auto"):
+        """Projects several activations of ONE image: one forward pass, one batched reverse.
+
+        Args:
+          image: RGB `(H, W, 3)` or `(1, H, W, 3)`, in [0, 255].
+          layer: the layer's name.
+          features: `(k,)` feature-map ids.
+          positions: None (each map's maximum) or `(k, 2)` `(y, x)`; `(-1, -1)` for a maximum.
+
+        Returns:
+          A `Projection` with k reconstructions `(k, H, W, 3)`.
+        """
+        name = self.resolve(layer)
+        image = np.asarray(image)
+        image = self._check_images(image[None] if image.ndim == 3 else image, layer)
+        if len(image) != 1:
+            raise DeconvError(f"project_each takes one image; received {len(image)}.")
+        features = self._check_feature(features, layer)
+        positions = self._check_positions(positions, len(features), layer, image.shape[1:3])
+        reconstructions, values, found = self.builder.project_each_fn(
+            name, self.builder.full_from(name, windowed, image.shape[1:3]))(
+                image, features, positions)
+        return Projection(reconstructions.numpy(), values.numpy(), found.numpy(), features)
+
+    def range_counts(self, layer, image_size, maps=1, activations=1):
+        """Resolves featuremap-InSights count rules for `layer`: `(maps kept, activations kept
+        per map)`. An integer >= 1 is a count, a number in (0, 1) a fraction (of the layer's
+        maps; of a map's activations), anything else 1."""
+        height, width = self.map_size(layer, image_size)
+        return (selection.count_of(maps, self.feature_count(layer)),
+                selection.count_of(activations, height * width))
+
+    def project_ranges(self, images, layer, maps=1, activations=1, batch_size=16):
+        """Projects ranges of maps and activations together (featuremap-InSights' IMAGE mode).
+
+        For each image, keeps the `activations` strongest activations in each of its `maps`
+        strongest maps (ranked by their maximum), with their values, and projects them all at
+        once: the reconstruction of their joint activity.
+
+        Args:
+          images: RGB `(N, H, W, 3)` in [0, 255].
+          layer: the layer's name.
+          maps, activations: counts or fractions (see `range_counts`).
+          batch_size: images per compiled call.
+
+        Returns:
+          A `Projection` (features -1; values and positions of each image's largest kept
+          activation).
+        """
+        name = self.resolve(layer)
+        checks.batch_size(batch_size)
+        images = self._check_images(images, name)
+        kept_maps, per_map = self.range_counts(name, images.shape[1:3], maps, activations)
+        run = self.builder.project_fn(name, "ranges")
+        parts = _in_batches(len(images), batch_size,
+                            lambda i, j: run(images[i:j], kept_maps, per_map))
+        return _joined(parts, np.full(len(images), -1, np.int32))
+
+    def project_frames(self, image, layer, masks, batch_size=16):
+        """Projects several sets of whole maps of ONE image: one forward pass, batched reverses.
+
+        Args:
+          image: RGB `(H, W, 3)` or `(1, H, W, 3)` in [0, 255].
+          layer: the layer's name.
+          masks: `(F, C)` 0/1: the maps kept in each of F frames.
+          batch_size: frames per reverse call.
+
+        Returns:
+          float32 `(F, H, W, 3)` reconstructions.
+        """
+        name = self.resolve(layer)
+        checks.batch_size(batch_size)
+        image = np.asarray(image)
+        image = self._check_images(image[None] if image.ndim == 3 else image, name)
+        masks = np.asarray(masks, np.float32)
+        if masks.ndim != 2 or masks.shape[1] != self.feature_count(name):
+            raise DeconvError(f"masks must have shape (frames, {self.feature_count(name)}) for "
+                              f"layer {layer!r}; received {masks.shape}.")
+        run = self.builder.project_each_fn(name, mode="frames")
+        return np.concatenate([part[0].numpy() for part in _in_batches(
+            len(masks), batch_size, lambda i, j: run(image, masks[i:j]))])
+
+
+def _in_batches(count, batch_size, run):
+    """Returns `[run(i, j)]` over consecutive slices `[i, j)` of `count` items, `batch_size` a
+    call (each call one compiled graph run)."""
+    return [run(i, min(i + batch_size, count)) for i in range(0, count, batch_size)]
+
+
+def _joined(parts, features):
+    """One `Projection` from the `(reconstructions, values, positions)` of several calls."""
+    return Projection(*(np.concatenate([part[i].numpy() for part in parts]) for i in range(3)),
+                      features)

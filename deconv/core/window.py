@@ -1,0 +1,253 @@
+"""The reverse pass of one activation, computed only inside its receptive field.
+
+A single activation's reconstruction is zero outside its receptive field, and so is the signal
+at every layer on the way down: it lives in a window that grows from 1x1 at the layer to the
+receptive field at the pixels. Computing each reverse step on that window alone gives the same
+numbers as the full reverse pass (the tests check both against the oracle) at the cost of the
+window's area instead of the image's: for conv3_4 at 224x224 about 5 % of it.
+
+Window sizes are the same for every example (they depend on kernels, strides and the map
+sizes); their positions differ. Each reverse step writes with 'valid' padding (a transposed
+convolution, or unpooling by the switches translated to window coordinates) onto a box that
+may reach past the maps, into the padding; the signal is then moved into the next window, a
+box cut to lie inside the maps, so windows never grow beyond the image.
+"""
+import dataclasses
+
+import tensorflow as tf
+
+from deconv.core import geometry
+from deconv.core import preprocessing
+from deconv.core import selection
+
+
+@dataclasses.dataclass
+class Window:
+    """Where a signal lives in a layer's maps: a box per example, inside the maps.
+
+    Attributes:
+      offsets: `(N, 2)` int32 top-left `(y, x)` of each example's box.
+      size: `(height, width)` of the boxes, the same for every example (scalar tensors).
+      map_size: `(height, width)` of the layer's maps (scalar tensors).
+      source: `(N,)` int32: the row of the forward tensors each example reads (several
+        examples may share one image).
+    """
+    offsets: tf.Tensor
+    size: tuple
+    map_size: tuple
+    source: tf.Tensor
+
+    def _positions(self, axis):
+        return self.offsets[:, axis:axis + 1] + tf.range(self.size[axis])[None]
+
+    def crop(self, tensor):
+        """Cuts each example's window out of its source row of a `(B, H, W, C)` tensor."""
+        rows, columns = self._positions(0), self._positions(1)
+        shape = tf.stack([tf.shape(rows)[0], self.size[0], self.size[1]])
+        indices = tf.stack([tf.broadcast_to(self.source[:, None, None], shape),
+                            tf.broadcast_to(rows[:, :, None], shape),
+                            tf.broadcast_to(columns[:, None, :], shape)], axis=-1)
+        return tf.gather_nd(tensor, indices)
+
+    def below(self, layer_geometry, map_size, pads):
+        """The windows of a windowed layer's input that produce this one.
+
+        Args:
+          layer_geometry: the layer's `Geometry`.
+          map_size: `(height, width)` of the layer's input maps.
+          pads: the padding before, per axis, that the layer applied.
+
+        Returns:
+          `(produced, below)`: where a 'valid' transposed step writes (it may reach past the
+          maps, into the padding), and that box moved and cut to lie inside the maps while
+          still holding every position it covers there.
+        """
+        size = geometry.grown(self.size, layer_geometry)
+        offsets = self.offsets * tf.constant(layer_geometry.strides, tf.int32) - tf.stack(
+            [tf.cast(pads[0], tf.int32), tf.cast(pads[1], tf.int32)])
+        produced = Window(offsets, size, map_size, self.source)
+        inside = tuple(tf.minimum(size[a], map_size[a]) for a in (0, 1))
+        limits = tf.stack([map_size[0] - inside[0], map_size[1] - inside[1]])
+        clamped = tf.clip_by_value(offsets, 0, limits[None])
+        return produced, Window(clamped, inside, map_size, self.source)
+
+
+def rewindow(tensor, produced, below):
+    """Moves a signal from window `produced` to window `below`: zeros where it has no values.
+
+    One gather: each of `below`'s positions reads its position in `produced`.
+    """
+    rows = (below.offsets[:, :1] - produced.offsets[:, :1]) + tf.range(below.size[0])[None]
+    columns = (below.offsets[:, 1:] - produced.offsets[:, 1:]) + tf.range(below.size[1])[None]
+    inside = (((rows >= 0) & (rows < produced.size[0]))[:, :, None]
+              & ((columns >= 0) & (columns < produced.size[1]))[:, None, :])
+    shape = tf.stack([tf.shape(rows)[0], below.size[0], below.size[1]])
+    indices = tf.stack([
+        tf.broadcast_to(tf.range(tf.shape(rows)[0])[:, None, None], shape),
+        tf.broadcast_to(tf.clip_by_value(rows, 0, produced.size[0] - 1)[:, :, None], shape),
+        tf.broadcast_to(tf.clip_by_value(columns, 0, produced.size[1] - 1)[:, None, :], shape),
+    ], axis=-1)
+    return tf.gather_nd(tensor, indices) * tf.cast(inside, tensor.dtype)[..., None]
+
+
+def conv_transpose(signal, kernel, layer_geometry, produced, below):
+    """The transposed convolution of a windowed signal, onto the window `below`."""
+    shape = tf.stack([tf.shape(signal)[0], produced.size[0], produced.size[1],
+                      tf.shape(kernel)[2]])
+    out = tf.nn.conv2d_transpose(signal, tf.convert_to_tensor(kernel), shape,
+                                 strides=(1, *layer_geometry.strides, 1), padding="VALID",
+                                 dilations=(1, *layer_geometry.dilation, 1))
+    return rewindow(out, produced, below)
+
+
+def unpool(signal, switches, layer_geometry, window, produced, below, channels):
+    """Scatters a windowed signal by its switches, onto the window `below`.
+
+    Args:
+      signal: `(N, h, w, C)` at `window`.
+      switches: the pool's full switches `(B, H', W', C)`, indices into the whole pre-pool
+        tensor `(B, H, W, C)` (batch included), as `tf.nn.max_pool_with_argmax` gives them.
+      layer_geometry: the pool's `Geometry`.
+      window: the pooled signal's window; `produced`, `below`: from `window.below`.
+      channels: C.
+    """
+    flat = window.crop(switches)
+    height, width = tf.cast(below.map_size[0], tf.int64), tf.cast(below.map_size[1], tf.int64)
+    c = flat % channels
+    x = (flat // channels) % width
+    y = (flat // (channels * width)) % height
+    rows, columns = tf.cast(produced.size[0], tf.int64), tf.cast(produced.size[1], tf.int64)
+    local_y = y - tf.cast(produced.offsets[:, 0], tf.int64)[:, None, None, None]
+    local_x = x - tf.cast(produced.offsets[:, 1], tf.int64)[:, None, None, None]
+    batch = tf.range(tf.shape(flat, out_type=tf.int64)[0])[:, None, None, None]
+    local = ((batch * rows + local_y) * columns + local_x) * channels + c
+    zeros = tf.zeros(tf.stack([tf.shape(signal)[0], produced.size[0], produced.size[1],
+                               channels]), signal.dtype)
+    out = tf.raw_ops.MaxPoolGradWithArgmax(
+        input=zeros, grad=signal, argmax=local, ksize=(1, *layer_geometry.kernel, 1),
+        strides=(1, *layer_geometry.strides, 1), padding="VALID", include_batch_in_index=True)
+    return rewindow(out, produced, below)
+
+
+def place(signal, window, image_size):
+    """Returns the full `(N, H, W, C)` image holding each example's windowed signal."""
+    rows = tf.range(image_size[0])[None] - window.offsets[:, :1]
+    columns = tf.range(image_size[1])[None] - window.offsets[:, 1:]
+    inside_rows = (rows >= 0) & (rows < window.size[0])
+    inside_columns = (columns >= 0) & (columns < window.size[1])
+    out = tf.gather(signal, tf.clip_by_value(rows, 0, window.size[0] - 1), axis=1, batch_dims=1)
+    out = tf.gather(out, tf.clip_by_value(columns, 0, window.size[1] - 1), axis=2, batch_dims=1)
+    inside = inside_rows[:, :, None] & inside_columns[:, None, :]
+    return out * tf.cast(inside, out.dtype)[..., None]
+
+
+def full_from(steps, index, image_size, limit):
+    """Where the windowed reverse of an activation of `steps[index]` should hand over to the
+    full reverse pass, for images of `image_size` (static ints).
+
+    Going down, a window grows until it fills its maps; from there on its gathers cost more
+    than the area they save. The handover is at the first layer whose output window covers more
+    than `limit` of its maps' area.
+
+    Returns:
+      The index of the first step reversed over whole maps (from it down to the pixels), or -1
+      to stay in the window all the way; `index` itself means no window at all.
+    """
+    sizes = geometry.input_sizes(steps[:index + 1], image_size)
+    window = (1, 1)
+    for i in range(index, -1, -1):
+        height, width = sizes[i + 1]
+        if window[0] * window[1] > limit * height * width:
+            return i
+        layer_geometry = steps[i].geometry
+        if layer_geometry is not None:
+            window = tuple(min(side, sizes[i][a])
+                           for a, side in enumerate(geometry.grown(window, layer_geometry)))
+    return -1
+
+
+def pixel_window_size(steps, index):
+    """The static `(height, width)` of the pixel window of an activation of `steps[index]`."""
+    size = (1, 1)
+    for step in reversed(steps[:index + 1]):
+        layer_geometry = step.geometry
+        if layer_geometry is not None:
+            size = geometry.grown(size, layer_geometry)
+    return size
+
+
+class WindowedProjection:
+    """`(images, features, positions) -> (reconstructions, values, positions)`, like the full
+    projection graph of mode "activation", reversing inside each activation's window, then,
+    optionally, over whole maps from the layer where the window has grown to fill them.
+
+    Args:
+      steps: the chain, up to and including the target layer.
+      forward: a forward model (switches recorded) outputting the target layer, the keys of
+        `graph.window_inputs` and those of `lower`.
+      mode: the preprocessing mode.
+      rule: the ReLU reverse rule.
+      one_image: if True, `images` holds one image and every selection is made in it (one
+        forward pass for them all).
+      lower: None (windowed down to the pixels), or `(index, deconv_model, keys, prepool_of)`:
+        steps `index` and below are reversed by `deconv_model` (the deconv model of
+        `steps[index]`, reading the forward tensors `keys`; `prepool_of` maps its switches'
+        keys to their pre-pool tensors' keys, to offset copies of one image's switches).
+    """
+
+    def __init__(self, steps, forward, mode, rule, one_image=False, lower=None):
+        self.steps, self.forward, self.rule, self.one_image = steps, forward, rule, one_image
+        self.adjoint = preprocessing.PreprocessAdjoint(mode)
+        self.lower = lower
+
+    def __call__(self, images, features, positions):
+        tensors = self.forward(images, training=False)
+        image_size = (tf.shape(images)[1], tf.shape(images)[2])
+        return self.reverse(tensors, features, positions, image_size)
+
+    def reverse(self, tensors, features, positions, image_size):
+        """The reverse part alone, from the forward model's outputs."""
+        activations = tensors[self.steps[-1].name]
+        count = tf.shape(features)[0]
+        if self.one_image:
+            activations = tf.repeat(activations, count, axis=0)
+            source = tf.zeros([count], tf.int32)
+        else:
+            source = tf.range(count)
+        _, values, found = selection.one_per_image(activations, features, positions)
+        sizes = geometry.input_sizes(self.steps, image_size)
+        channels = tf.shape(activations)[3]
+        signal = (tf.one_hot(features, channels, dtype=activations.dtype)
+                  * values[:, None])[:, None, None, :]
+        window = Window(found, (1, 1), sizes[-1], source)
+        stop = -1 if self.lower is None else self.lower[0]
+        for index in range(len(self.steps) - 1, stop, -1):
+            step = self.steps[index]
+            signal, window = step.rule.reverse_window(step, signal, window, tensors, self.rule,
+                                                      sizes, index)
+        if self.lower is None:
+            return self.adjoint(place(signal, window, image_size)), values, found
+        _, deconv_model, keys, prepool_of = self.lower
+        inputs = {key: tensors[key] for key in keys}
+        if self.one_image:
+            inputs = repeat_for_each(inputs, count, prepool_of, tensors)
+        inputs["signal"] = place(signal, window, sizes[stop + 1])
+        return deconv_model(inputs, training=False), values, found
+
+
+def repeat_for_each(tensors, count, prepool_of, forward_tensors):
+    """Repeats one image's forward tensors `count` times along the batch, moving each copy's
+    switches (indices into the whole pre-pool batch) onto its own copy of the image.
+
+    Args:
+      tensors: `{key: (1, ...) tensor}` to repeat.
+      prepool_of: `{switches key: pre-pool tensor key}` for the switches among `tensors`.
+      forward_tensors: where the pre-pool tensors are found (for their sizes).
+    """
+    repeated = {key: tf.repeat(value, count, axis=0) for key, value in tensors.items()}
+    for key, prepool in prepool_of.items():
+        if key in repeated:
+            per_image = tf.reduce_prod(tf.shape(forward_tensors[prepool], out_type=tf.int64)[1:])
+            offsets = tf.range(tf.cast(count, tf.int64), dtype=tf.int64) * per_image
+            repeated[key] += offsets[:, None, None, None]
+    return repeated

@@ -1,0 +1,1 @@
+"""Files: reading images, streaming folders with `tf.data`, atomic outputs, rendering pictures."""

@@ -1,0 +1,1 @@
+"""Using a deconvnet without deconv: SavedModel export."""

@@ -1,0 +1,221 @@
+"""SavedModel export: a layer's deconvnet as serving signatures, usable without `deconv`.
+
+Each exported layer has three signatures, all with preprocessing inside the graph and dynamic
+batch and image size:
+
+  activations(images uint8 [N, H, W, 3]) -> activations float32 [N, h, w, C]
+  project(images, feature int32 [N], position int32 [N, 2])
+      -> reconstruction float32 [N, H, W, 3] (RGB), value float32 [N], position int32 [N, 2],
+         box int32 [N, 4]; position (-1, -1) means "that map's maximum"
+  top_k(images, k int32 []) -> value float32 [N, k], map int32 [N, k], position int32 [N, k, 2],
+      box int32 [N, k, 4]: the k strongest activations of the layer per image, over all maps
+
+Boxes are receptive fields `(top, left, bottom, right)`, half-open, clipped to the image,
+computed in the graph. Bad input (a feature or position out of range, an image too small for
+the layer, k out of range) fails with an InvalidArgumentError naming the limit.
+"""
+import os
+
+import keras
+import tensorflow as tf
+
+from deconv.core import compiled
+from deconv.core import geometry
+from deconv.core import names
+from deconv.errors import DeconvError
+from deconv.io import outputs
+
+_IMAGES = compiled.images_spec(tf.uint8, name="images")
+
+
+class _Endpoint:
+    """What every signature of one layer shares: the layer's geometry, in the graph."""
+
+    def __init__(self, net, layer):
+        self.layer = net.resolve(layer)
+        self.label = names.short(self.layer)
+        self.steps = net.steps
+        self.index = net.layer_names.index(self.layer)
+        self.count = net.feature_count(self.layer)
+
+    def _sizes(self, images):
+        """Returns `(sizes, image size, map size, checks)`: `checks` are assertion ops that
+        the computation must wait for (with `_after`), so that bad input always fails with our
+        message rather than a kernel's."""
+        shape = tf.shape(images)
+        sizes = geometry.input_sizes(self.steps[:self.index + 1], (shape[1], shape[2]))
+        height, width = sizes[-1]
+        checks = [tf.debugging.assert_positive(
+            tf.minimum(height, width),
+            message=f"images are too small for layer {self.label}: its maps would be empty")]
+        return sizes, (shape[1], shape[2]), (height, width), checks
+
+    @staticmethod
+    def _after(checks):
+        return tf.control_dependencies([check for check in checks if check is not None])
+
+    def _boxes(self, y, x, sizes, image_size):
+        top, left, bottom, right = geometry.window(self.steps, self.index, y, x, sizes,
+                                                   maximum=tf.maximum)
+        return tf.stack([tf.maximum(top, 0), tf.maximum(left, 0),
+                         tf.minimum(bottom, image_size[0]), tf.minimum(right, image_size[1])],
+                        axis=-1)
+
+
+class _Activations(_Endpoint):
+    def __init__(self, net, layer):
+        super().__init__(net, layer)
+        self.activations = net.builder.activations_graph(self.layer)
+
+    def __call__(self, images):
+        checks = self._sizes(images)[3]
+        with self._after(checks):
+            return {"activations": self.activations(tf.cast(images, tf.float32))}
+
+
+class _Project(_Endpoint):
+    def __init__(self, net, layer):
+        super().__init__(net, layer)
+        self.project = net.builder.projection_graph(self.layer)
+
+    def __call__(self, images, feature, position):
+        sizes, image_size, (height, width), checks = self._sizes(images)
+        count = tf.shape(images)[0]
+        checks += [
+            tf.debugging.assert_equal(tf.shape(feature)[0], count,
+                                      message="feature needs one map id per image"),
+            tf.debugging.assert_equal(tf.shape(position)[0], count,
+                                      message="position needs one (y, x) per image"),
+            tf.debugging.assert_non_negative(feature, message="feature ids start at 0"),
+            tf.debugging.assert_less(feature, self.count, message=(
+                f"feature out of range: layer {self.label} has {self.count} feature maps"))]
+        strongest = tf.reduce_all(tf.equal(position, -1), axis=1)
+        with self._after(checks[-2:]):  # the comparisons below need matching lengths
+            inside = ((position[:, 0] >= 0) & (position[:, 0] < height) & (position[:, 1] >= 0)
+                      & (position[:, 1] < width))
+            checks.append(tf.debugging.assert_equal(strongest | inside, True, message=(
+                f"position outside layer {self.label}'s maps (use -1, -1 for a map's "
+                f"maximum)")))
+        with self._after(checks):
+            reconstruction, value, found = self.project(tf.cast(images, tf.float32), feature,
+                                                        position)
+        return {"reconstruction": reconstruction, "value": value, "position": found,
+                "box": self._boxes(found[:, 0], found[:, 1], sizes, image_size)}
+
+
+class _TopK(_Endpoint):
+    def __init__(self, net, layer):
+        super().__init__(net, layer)
+        self.activations = net.builder.activations_graph(self.layer)
+
+    def __call__(self, images, k):
+        sizes, image_size, (height, width), checks = self._sizes(images)
+        checks += [
+            tf.debugging.assert_positive(k, message="k must be at least 1"),
+            tf.debugging.assert_less_equal(k, height * width * self.count, message=(
+                f"k is larger than the number of activations of layer {self.label}"))]
+        with self._after(checks):
+            activations = self.activations(tf.cast(images, tf.float32))
+            flat = tf.reshape(activations, [tf.shape(images)[0], -1])
+            value, index = tf.math.top_k(flat, k)
+        spatial = index // self.count
+        y, x = spatial // width, spatial % width
+        return {"value": value, "map": index % self.count,
+                "position": tf.stack([y, x], axis=-1),
+                "box": self._boxes(y, x, sizes, image_size)}
+
+
+SIGNATURES = {
+    "project": (_Project, [_IMAGES, tf.TensorSpec([None], tf.int32, name="feature"),
+                           tf.TensorSpec([None, 2], tf.int32, name="position")]),
+    "activations": (_Activations, [_IMAGES]),
+    "top_k": (_TopK, [_IMAGES, tf.TensorSpec([], tf.int32, name="k")]),
+}
+
+
+def signature_names(net, layers):
+    """Returns the signature names for `layers`: `project`, ... for one layer; `conv4_4_project`,
+    ... (named by layer) for several."""
+    if len(layers) == 1:
+        return {name: (layers[0], name) for name in SIGNATURES}
+    return {f"{names.short(net.resolve(layer))}_{name}": (layer, name)
+            for layer in layers for name in SIGNATURES}
+
+
+def export_saved_model(net, layers, out_dir, described=""):
+    """Writes a SavedModel with the signatures of `layers`, and a README.txt beside it.
+
+    Args:
+      net: the `Deconvnet` (weights loaded).
+      layers: layer names; one layer gives signatures `project`, `activations`, `top_k` (and
+        `serving_default`, the first); several give `<layer>_project`, ... for each.
+      out_dir: the SavedModel folder (created; must not hold another SavedModel).
+      described: a line on the model and weights, for README.txt.
+
+    Returns:
+      The signature names.
+
+    Raises:
+      DeconvError: an unknown layer, or an out_dir that already holds a SavedModel.
+    """
+    layers = [net.resolve(layer) for layer in layers]
+    if os.path.exists(os.path.join(out_dir, "saved_model.pb")):
+        raise DeconvError(f"{out_dir!r} already holds a SavedModel; choose another --out or "
+                          f"remove it.")
+    outputs.ensure_folder(out_dir)
+    archive = keras.export.ExportArchive()
+    archive.track(net.model)
+    for layer in layers:
+        archive.track(net.builder.forward_model(layer))
+        archive.track(net.builder.deconv_model(layer))
+        archive.track(net.builder.activation_model([layer]))
+    signatures = signature_names(net, layers)
+    for signature, (layer, kind) in signatures.items():
+        endpoint, spec = SIGNATURES[kind]
+        archive.add_endpoint(signature, endpoint(net, layer), input_signature=spec)
+    archive.write_out(out_dir, verbose=False)
+    outputs.write_bytes(os.path.join(out_dir, "README.txt"),
+                        readme(net, layers, signatures, described).encode())
+    return list(signatures)
+
+
+def readme(net, layers, signatures, described):
+    """The README.txt written beside an exported model."""
+    first = next(iter(signatures))
+    example = first.replace("project", "") or ""
+    lines = [
+        "A deconvnet (Zeiler & Fergus 2014) exported by deconv as a TensorFlow SavedModel.",
+        f"Model: {described or net.model.name}; preprocessing {net.preprocessing.name} "
+        f"(inside the graph); ReLU rule {net.rule}.",
+        f"Layers: {', '.join(names.short(layer) for layer in layers)}.",
+        "",
+        "Signatures (dynamic batch N and image size H x W; images are RGB uint8):",
+    ]
+    for signature, (layer, _) in signatures.items():
+        count = net.feature_count(layer)
+        lines.append(f"  {signature}: layer {names.short(layer)} ({count} maps)")
+    lines += [
+        "",
+        "  *project(images uint8[N,H,W,3], feature int32[N], position int32[N,2])",
+        "      -> reconstruction float32[N,H,W,3] (RGB, unnormalised), value float32[N],",
+        "         position int32[N,2], box int32[N,4] (receptive field: top, left, bottom, right)",
+        "      position (-1, -1) projects that map's strongest activation.",
+        "  *activations(images uint8[N,H,W,3]) -> activations float32[N,h,w,C]",
+        "  *top_k(images uint8[N,H,W,3], k int32) -> value float32[N,k], map int32[N,k],",
+        "      position int32[N,k,2], box int32[N,k,4]: the k strongest activations per image.",
+        f"  serving_default is {first}.",
+        "",
+        "Load and call it without deconv (only TensorFlow is needed):",
+        "",
+        "  import numpy as np, tensorflow as tf",
+        "  model = tf.saved_model.load(PATH)",
+        "  images = np.zeros((2, 224, 224, 3), np.uint8)",
+        f"  out = model.signatures[\"{example}project\"](",
+        "      images=tf.constant(images), feature=tf.constant([3, 7], tf.int32),",
+        "      position=tf.constant([[-1, -1], [-1, -1]], tf.int32))",
+        "  out[\"reconstruction\"], out[\"value\"], out[\"position\"], out[\"box\"]",
+        "",
+        "Inspect: saved_model_cli show --all --dir PATH",
+        "TF Serving: serve PATH as a model version folder; the signatures above are exposed.",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,256 @@
+"""Run configurations: a TOML file, or the runner's flags, turned into explicit arguments.
+
+A configuration names the datasets, the model and weights, the output folder, and a list of
+sweeps. Every key is checked: an unknown key or a wrong type is reported with the file and line.
+Relative paths in a file are taken from the current working directory, like the flags.
+"""
+import dataclasses
+import os
+import re
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from deconv.core import layers as deconv_layers
+from deconv.core import preprocessing
+from deconv.core import selection
+from deconv.errors import DeconvError
+from deconv.io import images as image_files
+from deconv.io import render
+
+
+@dataclasses.dataclass
+class DatasetConfig:
+    """One image folder and how its images are read."""
+    name: str
+    images: str
+    imtype: str = None
+    size: int = 224
+    aspect: str = "stretch"
+
+
+@dataclasses.dataclass
+class SweepConfig:
+    """One sweep entry: a layer; a map, a list of maps, `"all"` (every map) or None (all maps
+    together); how many activations; and which datasets (None: every one)."""
+    layer: str
+    features: object = None
+    top: int = 9
+    per_image: int = 1
+    mode: str = "activation"
+    datasets: list = None
+    where: str = ""  # "file:line: " of the entry, to prefix errors found later
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """Everything a run needs; `python -m deconv.run` builds one from a file and/or flags."""
+    datasets: list
+    sweeps: list
+    out: str = "results"
+    model: str = "vgg19"
+    weights: str = "imagenet"
+    seed: int = 0
+    batch_size: int = 16
+    normalize: str = "symmetric"
+    min_tile: int = 64
+    rule: str = "deconvnet"
+    preprocessing: str = "auto"
+    tensorboard: str = None
+    checkpoint_every: int = 10
+    source: str = None
+    dataset_defaults: dict = dataclasses.field(default_factory=dict)
+
+
+_STR, _INT = (str,), (int,)
+_CHOICES = {
+    "aspect": image_files.ASPECTS, "mode": selection.MODES, "normalize": render.NORMALISATIONS,
+    "rule": deconv_layers.RELU_RULES, "preprocessing": ("auto", *preprocessing.MODES),
+}
+_RUN_KEYS = {"out": _STR, "model": _STR, "weights": _STR, "seed": _INT, "batch_size": _INT,
+             "normalize": _STR, "min_tile": _INT, "rule": _STR, "preprocessing": _STR,
+             "tensorboard": _STR, "checkpoint_every": _INT}
+_DATASET_KEYS = {"name": _STR, "images": _STR, "imtype": _STR, "size": _INT, "aspect": _STR}
+_SWEEP_KEYS = {"layer": _STR, "features": None, "top": _INT, "per_image": _INT, "mode": _STR,
+               "datasets": None}
+# Top-level defaults for every dataset / sweep that does not set its own.
+_DEFAULT_KEYS = {"images": _STR, "imtype": _STR, "size": _INT, "aspect": _STR, "top": _INT,
+                 "per_image": _INT, "mode": _STR}
+_POSITIVE = {"seed": False, "batch_size": True, "min_tile": True, "checkpoint_every": True,
+             "size": True, "top": True, "per_image": True}
+
+
+def _value_problem(key, value):
+    """What is wrong with a well-typed value (not among the choices, below the minimum), or
+    None."""
+    if key in _CHOICES and value not in _CHOICES[key]:
+        return f"must be one of {', '.join(_CHOICES[key])}; received {value!r}."
+    if key in _POSITIVE and value < (1 if _POSITIVE[key] else 0):
+        return f"must be at least {1 if _POSITIVE[key] else 0}; received {value}."
+    if key == "name" and (not value.strip() or value in (".", "..") or "/" in value
+                          or "\\" in value or "\0" in value):
+        return (f"must be a plain folder name (the dataset's results go to <out>/<name>): no "
+                f"'/', '\\', '.' or '..'; received {value!r}.")
+    return None
+
+
+def _key_lines(text):
+    """Returns `{(table, index, key): line}` for `key = ...` lines, and table header lines."""
+    lines, table, counts = {}, "", {}
+    for number, line in enumerate(text.splitlines(), 1):
+        header = re.match(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?", line)
+        if header:
+            table = header.group(1)
+            counts[table] = counts.get(table, -1) + 1
+            lines[(table, counts[table], None)] = number
+            continue
+        key = re.match(r"^\s*[\"']?([A-Za-z0-9_-]+)[\"']?\s*=", line)
+        if key:
+            lines.setdefault((table, counts.get(table, 0), key.group(1)), number)
+    return lines
+
+
+class _Checker:
+    """Checks one file's tables, naming file and line in every error."""
+
+    def __init__(self, path, text):
+        self.path = path
+        self.lines = _key_lines(text)
+
+    def where(self, table, index, key=None):
+        line = self.lines.get((table, index, key)) or self.lines.get((table, index, None))
+        return f"{self.path}:{line}: " if line else f"{self.path}: "
+
+    def check(self, values, allowed, table, index):
+        label = f"[[{table}]] #{index + 1}" if table else "the top level"
+        for key, value in values.items():
+            if key not in allowed:
+                raise DeconvError(f"{self.where(table, index, key)}unknown key {key!r} in {label}; "
+                                  f"valid keys: {', '.join(sorted(allowed))}.")
+            types = allowed[key]
+            if types is not None and (isinstance(value, bool) or not isinstance(value, types)):
+                kind = "an integer" if types == _INT else "a string"
+                raise DeconvError(f"{self.where(table, index, key)}{key!r} must be {kind}; "
+                                  f"received {type(value).__name__} {value!r}.")
+            problem = _value_problem(key, value)
+            if problem:
+                raise DeconvError(f"{self.where(table, index, key)}{key!r} {problem}")
+
+    def features(self, value, index):
+        if value is None or value == "all":
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return [value]
+        if isinstance(value, list) and value and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return value
+        raise DeconvError(f"{self.where('sweeps', index, 'features')}'features' must be a map id, "
+                          f"a list of map ids or \"all\"; received {value!r}.")
+
+
+def load(path):
+    """Reads a TOML run configuration.
+
+    Raises:
+      DeconvError: unreadable file, invalid TOML, unknown keys, wrong types or values; the
+        message names the file and the line.
+    """
+    try:
+        with open(path, "rb") as stream:
+            raw = stream.read()
+        content = tomllib.loads(raw.decode("utf-8"))
+    except OSError as error:
+        raise DeconvError(f"Cannot read config {path!r}: {error.strerror}.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise DeconvError(f"{path}: invalid TOML: {error}.") from None
+    checker = _Checker(path, raw.decode("utf-8"))
+    top = {k: v for k, v in content.items() if k not in ("datasets", "sweeps")}
+    checker.check(top, {**_RUN_KEYS, **_DEFAULT_KEYS}, "", 0)
+    defaults = {k: v for k, v in top.items() if k in _DEFAULT_KEYS}
+    for table in ("datasets", "sweeps"):
+        entries = content.get(table, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise DeconvError(f"{checker.where(table, 0)}{table!r} must be an array of tables, "
+                              f"written [[{table}]].")
+    datasets = []
+    for index, entry in enumerate(content.get("datasets", [])):
+        checker.check(entry, _DATASET_KEYS, "datasets", index)
+        values = {k: v for k, v in defaults.items() if k in _DATASET_KEYS} | entry
+        if "images" not in values:
+            raise DeconvError(f"{checker.where('datasets', index)}[[datasets]] #{index + 1} needs "
+                              f"an 'images' folder.")
+        values.setdefault("name", os.path.basename(os.path.normpath(values["images"])))
+        datasets.append(DatasetConfig(**values))
+    if not datasets and "images" in defaults:
+        datasets.append(DatasetConfig(os.path.basename(os.path.normpath(defaults["images"])),
+                                      **{k: v for k, v in defaults.items() if k in _DATASET_KEYS}))
+    names = [dataset.name for dataset in datasets]
+    if len(set(names)) != len(names):
+        raise DeconvError(f"{path}: dataset names must differ; received {names}.")
+    sweeps = []
+    for index, entry in enumerate(content.get("sweeps", [])):
+        checker.check(entry, _SWEEP_KEYS, "sweeps", index)
+        if "layer" not in entry:
+            raise DeconvError(f"{checker.where('sweeps', index)}[[sweeps]] #{index + 1} needs a "
+                              f"'layer'.")
+        values = {k: v for k, v in defaults.items() if k in _SWEEP_KEYS} | entry
+        values["features"] = checker.features(entry.get("features"), index)
+        chosen = values.get("datasets")
+        if chosen is not None and (not isinstance(chosen, list) or not all(
+                isinstance(name, str) for name in chosen) or set(chosen) - set(names)):
+            raise DeconvError(f"{checker.where('sweeps', index, 'datasets')}'datasets' must list "
+                              f"dataset names among {names}; received {chosen!r}.")
+        sweeps.append(SweepConfig(**values, where=checker.where("sweeps", index)))
+    if not sweeps:
+        raise DeconvError(f"{path}: no [[sweeps]]: add at least one, e.g. [[sweeps]] layer = "
+                          f"\"conv4_4\".")
+    return RunConfig(datasets, sweeps, source=path,
+                     dataset_defaults={k: v for k, v in defaults.items()
+                                       if k in _DATASET_KEYS and k != "images"},
+                     **{k: v for k, v in top.items() if k in _RUN_KEYS})
+
+
+RUN_KEYS = tuple(_RUN_KEYS)
+DATASET_KEYS = ("imtype", "size", "aspect")  # what a flag sets on every dataset
+SWEEP_KEYS = ("top", "per_image", "mode")  # what a flag sets on every sweep
+
+
+def dataset_from(images, **values):
+    """A `DatasetConfig` for one folder, named after it."""
+    name = os.path.basename(os.path.normpath(images)) or "images"
+    return DatasetConfig(name, images, **values)
+
+
+def check(config):
+    """Checks a `RunConfig` built from flags as a file would be checked (no line numbers).
+
+    Raises:
+      DeconvError: a value out of range or not among the valid choices.
+    """
+    entries = [(vars(config), _RUN_KEYS, "")] + [
+        (vars(d), _DATASET_KEYS, f"dataset {d.name!r}: ") for d in config.datasets] + [
+        (vars(s), _SWEEP_KEYS, f"sweep {s.layer!r}: ") for s in config.sweeps]
+    for values, allowed, where in entries:
+        for key in allowed:
+            value = values.get(key)
+            if value is None:
+                continue
+            problem = _value_problem(key, value)
+            if problem:
+                raise DeconvError(f"{where}--{key} {problem}")
+
+
+def override(config, **values):
+    """Returns `config` with the given run-level values, and dataset/sweep values applied to
+    every dataset/sweep (what a flag given on the command line does to a file)."""
+    run = {k: v for k, v in values.items() if k in _RUN_KEYS}
+    dataset_values = {k: v for k, v in values.items() if k in DATASET_KEYS}
+    datasets = [dataclasses.replace(d, **dataset_values, **(
+        {"images": values["images"]} if "images" in values else {})) for d in config.datasets]
+    sweeps = [dataclasses.replace(s, **{k: v for k, v in values.items() if k in SWEEP_KEYS})
+              for s in config.sweeps]
+    return dataclasses.replace(config, datasets=datasets, sweeps=sweeps,
+                               dataset_defaults={**config.dataset_defaults, **dataset_values},
+                               **run)

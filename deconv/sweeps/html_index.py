@@ -1,0 +1,110 @@
+"""`index.html`: every sweep's grids with its manifest, one page, readable offline.
+
+Images are linked relatively, so the output folder can be moved or zipped as a whole. Each image
+records whether it loaded (`data-loaded="1"` or `"0"`), which the tests read in headless Chromium.
+"""
+import html
+import json
+import os
+import urllib.parse
+
+from deconv.io import outputs
+
+_STYLE = """
+body { font-family: sans-serif; margin: 2em; color: #222; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.2em; margin-top: 2em; } h3 { font-size: 1em; }
+.pair { display: flex; gap: 1em; flex-wrap: wrap; align-items: flex-start; }
+.pair figure { margin: 0; } .pair img { max-height: 300px; image-rendering: pixelated; }
+figcaption { font-size: 0.8em; color: #555; }
+table { border-collapse: collapse; font-size: 0.8em; margin: 0.5em 0 1.5em; }
+td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
+td.path { text-align: left; } .note { color: #a40; }
+"""
+
+
+def _text(name):
+    """A file name as text: bytes that are not UTF-8 (old archives) shown as \ufffd."""
+    return html.escape(os.fsencode(name).decode("utf-8", "replace"))
+
+
+def _image(src, alt, lazy):
+    loading = ' loading="lazy"' if lazy else ""
+    url = urllib.parse.quote(os.fsencode(src))  # '#', '?', '%' and non-UTF-8 bytes are literal
+    return (f'<img src="{html.escape(url)}" alt="{_text(alt)}"{loading} '
+            f'onload="this.dataset.loaded=1" onerror="this.dataset.loaded=0">')
+
+
+def _sweep(manifest, folder, lazy):
+    label = manifest["files"]["manifest"][:-len(".json")]
+    feature = manifest["feature"]
+    title = f"{manifest['layer']}" + ("" if feature is None else f", map {feature}")
+    rows = "".join(
+        f"<tr><td>{r['rank']}</td><td class=path>{_text(os.path.basename(r['path']))}</td>"
+        f"<td>{r['feature']}</td><td>{r['position'][0]}, {r['position'][1]}</td>"
+        f"<td>{r['value']:.4g}</td><td>{', '.join(map(str, r['box']))}</td></tr>"
+        for r in manifest["results"])
+    notes = "".join(f'<p class="note">{_text(note)}</p>' for note in manifest["notes"])
+    feat = os.path.join(folder, manifest["files"]["feat"])
+    im = os.path.join(folder, manifest["files"]["im"])
+    return (f'<section id="{_text(folder + label)}"><h3>{_text(title)} '
+            f'<small>(top {manifest["top"]}, {manifest["per_image"]} per image)</small></h3>'
+            f'<div class="pair"><figure>{_image(feat, title + " reconstructions", lazy)}'
+            f"<figcaption>reconstructions</figcaption></figure>"
+            f'<figure>{_image(im, title + " image patches", lazy)}'
+            f"<figcaption>image patches</figcaption></figure></div>{notes}"
+            f"<table><tr><th>rank</th><th>image</th><th>map</th><th>y, x</th><th>value</th>"
+            f"<th>box (top, left, bottom, right)</th></tr>{rows}</table></section>")
+
+
+def earlier_manifests(folder, current):
+    """Returns the manifests of earlier runs left in `folder` (JSON files with a manifest's
+    keys whose grids are still there), leaving out those named in `current`, sorted by name:
+    an index lists them too, so a second run into one folder does not hide the first's."""
+    names = {manifest["files"]["manifest"] for manifest in current}
+    found = []
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if not name.endswith(".json") or name in names or name.startswith("."):
+            continue
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8") as stream:
+                manifest = json.load(stream)
+            files = manifest["files"]
+            if (files["manifest"] == name and all(
+                    os.path.exists(os.path.join(folder, files[key])) for key in ("feat", "im"))
+                    and {"layer", "feature", "results", "notes", "top", "per_image"} <= set(
+                        manifest)):
+                found.append(manifest)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # not one of our manifests
+    return found
+
+
+def write(out_dir, datasets):
+    """Writes `out_dir/index.html`.
+
+    Args:
+      out_dir: the run's output folder.
+      datasets: `(name, folder, manifests)`: the dataset's name, its folder relative to
+        `out_dir` (`""` for `out_dir` itself), and the manifests of its sweeps, in order.
+
+    Returns:
+      The path written.
+    """
+    count = sum(len(manifests) for _, _, manifests in datasets)
+    lazy = count > 50  # many maps: let the browser load what is scrolled to
+    body = []
+    for name, folder, manifests in datasets:
+        prefix = f"{folder}/" if folder else ""
+        settings = manifests[0]["settings"] if manifests else {}
+        counts = manifests[0]["counts"] if manifests else {}
+        body.append(f"<h2>{_text(name)}</h2><p>{counts.get('read', 0)} images read, "
+                    f"{counts.get('skipped', 0)} skipped; model "
+                    f"{html.escape(str(settings.get('model')))}"
+                    f", weights {html.escape(str(settings.get('weights')))}.</p>")
+        body.extend(_sweep(manifest, prefix, lazy) for manifest in manifests)
+    page = (f"<!DOCTYPE html><html><head><meta charset=utf-8><title>deconv results</title>"
+            f"<style>{_STYLE}</style></head><body><h1>deconv: strongest activations</h1>"
+            f"{''.join(body)}</body></html>\n")
+    path = os.path.join(out_dir, "index.html")
+    outputs.write_bytes(path, page.encode("utf-8"))
+    return path

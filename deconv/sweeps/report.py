@@ -1,0 +1,97 @@
+"""A sweep's outputs: the grids of receptive-field crops and the JSON manifest.
+
+File names follow the TF1 deconvnet project: `conv4_4_feat.png` / `conv4_4_im.png` for the top
+activations over all maps, `conv4_4_feat_350.png` / `conv4_4_im_350.png` for map 350, and the
+manifest `conv4_4[_350].json`.
+"""
+import dataclasses
+import os
+
+import numpy as np
+
+from deconv.core import names
+from deconv.core.receptive_field import receptive_field
+from deconv.io import outputs
+from deconv.io import render
+
+
+def file_names(sweep):
+    """Returns `{"feat": ..., "im": ..., "manifest": ...}` file names for a sweep."""
+    layer = names.short(sweep.layer)
+    suffix = "" if sweep.feature is None else f"_{sweep.feature}"
+    suffix += "_maps" if sweep.mode == "maps" else ""
+    return {"feat": f"{layer}_feat{suffix}.png", "im": f"{layer}_im{suffix}.png",
+            "manifest": f"{layer}{suffix}.json"}
+
+
+def tiles(net, sweep, found, reconstructions, pixels, size, normalize="symmetric", min_tile=64):
+    """Returns `(feat_tiles, im_tiles)`: each winner's reconstruction and image patch, cropped
+    to its receptive field, placed in the whole window (so all tiles of a layer share one size),
+    normalised for display and enlarged to at least `min_tile` pixels. In mode "maps" a whole
+    map reaches the whole image: the tiles are the whole reconstruction and image."""
+    feat_tiles, im_tiles = [], []
+    for winner, reconstruction, image in zip(found, reconstructions, pixels):
+        if sweep.mode == "maps":
+            feat_tiles.append(render.upscale(render.to_uint8(reconstruction, normalize),
+                                             min_tile))
+            im_tiles.append(render.upscale(np.asarray(image), min_tile))
+            continue
+        window = receptive_field(net, sweep.layer, winner.position, (size, size), clip=False)
+        feat = render.place(render.crop(reconstruction, winner.box), winner.box, window, 0.0)
+        patch = render.place(render.crop(image, winner.box), winner.box, window, 128)
+        feat_tiles.append(render.upscale(render.to_uint8(feat, normalize), min_tile))
+        im_tiles.append(render.upscale(patch, min_tile))
+    return feat_tiles, im_tiles
+
+
+def manifest(sweep, found, settings, counts, notes):
+    """Returns the manifest of a sweep as a JSON-ready dict."""
+    layer = names.short(sweep.layer)
+    return {
+        "layer": layer,
+        "keras_layer": sweep.layer,
+        "feature": sweep.feature,
+        "top": sweep.top,
+        "per_image": sweep.per_image,
+        "mode": sweep.mode,
+        "found": len(found),
+        "results": [{key: (list(value) if isinstance(value, tuple) else value)
+                     for key, value in dataclasses.asdict(winner).items()} for winner in found],
+        "files": file_names(sweep),
+        "counts": counts,
+        "notes": notes,
+        "settings": settings,
+    }
+
+
+def write(out_dir, sweep, feat_tiles, im_tiles, content):
+    """Writes the two grids and the manifest atomically.
+
+    Returns:
+      `(paths, feat_grid, im_grid)`: `{"feat", "im", "manifest"}` paths, and the grids.
+    """
+    files = file_names(sweep)
+    paths = {key: os.path.join(out_dir, name) for key, name in files.items()}
+    feat_grid, im_grid = render.grid(feat_tiles), render.grid(im_tiles)
+    outputs.write_png(paths["feat"], feat_grid)
+    outputs.write_png(paths["im"], im_grid)
+    outputs.write_json(paths["manifest"], content)
+    return paths, feat_grid, im_grid
+
+
+def skip_counts(read, skipped, ignored=None):
+    """Returns the manifest's counts: image files read, skipped, and skipped per reason; and
+    the files not looked at because of their extension (`ignored`: `{extension: count}`)."""
+    reasons = {}
+    for _, reason in skipped:
+        kind = reason.split(" (")[0]
+        reasons[kind] = reasons.get(kind, 0) + 1
+    return {"files": read + len(skipped), "read": read, "skipped": len(skipped),
+            "skipped_by_reason": reasons,
+            "skipped_files": [{"path": path, "reason": reason} for path, reason in skipped],
+            "ignored_by_extension": dict(ignored or {})}
+
+
+def dead(found):
+    """Whether no winner activates at all (a map that never fires on these images)."""
+    return bool(found) and float(np.max([w.value for w in found])) <= 0

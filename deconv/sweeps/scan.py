@@ -1,0 +1,104 @@
+"""Pass 1 of a sweep: the images streamed once through a plain forward model (Keras's own
+max-pooling, no switches) that outputs every layer the sweeps need, keeping a running top-k per
+sweep in bounded memory.
+
+Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014
+(arXiv 1311.2901), section 4: the top 9 activations of a feature map across a dataset.
+"""
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from deconv.core import compiled
+from deconv.io import streaming
+from deconv.sweeps.sweep import EACH_MAP
+from deconv.sweeps.sweep import groups
+from deconv.sweeps.topk import RunningTopK
+
+@dataclasses.dataclass
+class ScanState:
+    """Pass 1's progress: enough to resume a sweep where it stopped.
+
+    Attributes:
+      topks: one `RunningTopK` per sweep.
+      cursor: how many paths have been consumed.
+      read: how many of them were read.
+      skipped: `(path, reason)` of each file that could not be read.
+    """
+    topks: list
+    cursor: int = 0
+    read: int = 0
+    skipped: list = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def fresh(cls, net, sweeps):
+        return cls([RunningTopK(groups(net, sweep), sweep.top) for sweep in sweeps])
+
+
+class _Candidates:
+    """uint8 images -> per sweep, each image's best `(values, indices)`; see `candidates_fn`.
+
+    A callable object, not a closure: see `deconv.core.compiled` on retracing warnings.
+    """
+
+    def __init__(self, model, sweeps):
+        self.model, self.sweeps = model, sweeps
+
+    def __call__(self, images):
+        activations = self.model(tf.cast(images, tf.float32), training=False)
+        out = []
+        for sweep in self.sweeps:
+            acts = activations[sweep.layer]
+            n = tf.shape(acts)[0]
+            if sweep.feature == EACH_MAP:
+                flat = tf.reshape(tf.transpose(acts, [3, 0, 1, 2]), [tf.shape(acts)[3], n, -1])
+            elif sweep.feature is None:
+                flat = tf.reshape(acts, [1, n, -1])
+            else:
+                flat = tf.reshape(acts[..., sweep.feature], [1, n, -1])
+            values, indices = tf.math.top_k(flat, k=tf.minimum(sweep.per_image,
+                                                               tf.shape(flat)[2]))
+            out.append((tf.reshape(values, [tf.shape(flat)[0], -1]),
+                        tf.reshape(indices, [tf.shape(flat)[0], -1])))
+        return out
+
+
+def candidates_fn(net, sweeps):
+    """Returns a compiled function: uint8 images -> per sweep, each image's best candidates.
+
+    One forward model outputs every layer the sweeps need, so one forward pass serves them all.
+    For each sweep the result is `(values, indices)`, both `(groups, n * p)` with `p =
+    per_image` (or fewer if the maps are smaller), image-major. Indices are flat positions
+    `y * w + x` in the map, or `(y * w + x) * C + c` over all maps together.
+    """
+    model = net.builder.activation_model(sorted({sweep.layer for sweep in sweeps}))
+    return tf.function(_Candidates(model, sweeps), input_signature=[compiled.PIXELS])
+
+
+def scan(net, paths, sweeps, state, reading):
+    """Pass 1: streams `paths[state.cursor:]` and updates `state` batch by batch.
+
+    A generator: it yields `state` after each batch, so the caller can show progress and save
+    checkpoints; unreadable files are logged and recorded in `state.skipped`.
+
+    Args:
+      net: the `Deconvnet`.
+      paths: image files.
+      sweeps: checked `Sweep`s.
+      state: the `ScanState` to update.
+      reading: a `deconv.io.streaming.Reading`.
+    """
+    if state.cursor >= len(paths):
+        return
+    run = candidates_fn(net, sweeps)
+    for batch in streaming.stream(paths, run, reading, state.cursor):
+        state.skipped.extend(batch.skipped)
+        for topk, (values, indices) in zip(state.topks, batch.outputs):
+            per_image = values.shape[1] // len(batch.numbers)
+            keep = np.repeat(batch.good, per_image)
+            image_numbers = np.broadcast_to(np.repeat(batch.numbers, per_image), values.shape)
+            topk.update(values[:, keep], image_numbers[:, keep], indices[:, keep])
+        state.cursor = int(batch.numbers[-1]) + 1
+        state.read += int(batch.good.sum())
+        yield state

@@ -1,0 +1,33 @@
+"""python -m deconv.export: a SavedModel written, and one-line errors."""
+from tests.conftest import last_error, run_command
+
+
+def _export_cli(*flags):
+    result = run_command("export", *flags)
+    return result.returncode, last_error(result)
+
+
+def test_command_line(tmp_path):
+    code, _ = _export_cli("--feat", "conv2_1", "--model", "vgg16", "--weights", "random",
+                          "--out", str(tmp_path / "ok"))
+    assert code == 0 and (tmp_path / "ok" / "saved_model.pb").exists()
+    code, last = _export_cli("--feat", "conv9_1", "--model", "vgg16", "--weights", "random",
+                             "--out", str(tmp_path / "bad"))
+    assert code == 2 and "error: Unknown layer 'conv9_1'. Valid layers:" in last
+    code, last = _export_cli("--feat", "conv2_1", "--all_layers", "--out", str(tmp_path / "x"))
+    assert code == 2 and last.endswith("error: Give either --feat LAYER or --all_layers; see "
+                                       "--help.")
+    code, last = _export_cli("--feat", "conv2_1")
+    assert code == 2 and "error: --out is required" in last
+
+
+def test_unsupported_model_names_the_layer(tmp_path):
+    import keras
+    model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(4, 3, name="c"),
+                              keras.layers.BatchNormalization(name="bn"),
+                              keras.layers.MaxPooling2D(name="p")])
+    model.save(tmp_path / "bn.keras")
+    code, last = _export_cli("--feat", "c", "--model", str(tmp_path / "bn.keras"), "--out",
+                             str(tmp_path / "out"))
+    assert code == 2
+    assert "layers deconv cannot reverse: bn (type BatchNormalization is not supported)" in last

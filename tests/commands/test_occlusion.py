@@ -1,0 +1,100 @@
+"""python -m deconv.occlusion: the corner model's values, the class part, and errors found before
+anything is written."""
+import json
+import os
+
+import numpy as np
+from PIL import Image
+
+from deconv.analysis import occlusion
+from tests.conftest import photos, run_command
+from tests.corner_model import corner_image, sum_classifier
+
+
+def _occlusion_cli(*flags, cwd, env=None):
+    return run_command("occlusion", "--noprogress", *flags, cwd=cwd, env=env)
+
+
+def test_command_line_with_classes(tmp_path):
+    Image.fromarray(photos((224, 224), ("chelsea",))[0]).save(tmp_path / "cat.png")
+    result = _occlusion_cli(str(tmp_path / "cat.png"), "--model", "vgg16", "--weights",
+                            "random", "--feat", "conv3_1", "--occluder", "112", "--stride", "112",
+                            "--classes", "--out", str(tmp_path / "out" / "cat"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "out" / "cat.json").read_text())
+    assert summary["feature"]["layer"] == "block3_conv1" and summary["tops"] == [0, 112]
+    assert summary["classes"]["target_name"]
+    for kind in ("feature", "probability", "top_class"):
+        assert (tmp_path / "out" / f"cat_{kind}.png").exists()
+        assert np.load(tmp_path / "out" / f"cat_{kind}.npy").shape == (2, 2)
+
+
+def test_command_line_without_classifier_weights(tmp_path, vgg16):
+    Image.fromarray(photos((224, 224), ("coffee",))[0]).save(tmp_path / "coffee.png")
+    (tmp_path / "pre").mkdir()
+    vgg16.save_weights(tmp_path / "pre" / "vgg16.weights.h5")  # conv weights only
+    result = _occlusion_cli(str(tmp_path / "coffee.png"), "--model", "vgg16", "--feat",
+                            "conv2_2", "--occluder", "56", "--stride", "56",
+                            "--classes", "--out", str(tmp_path / "coffee"),
+                            cwd=tmp_path, env={"DECONV_PRETRAINED": str(tmp_path / "pre"),
+                                               "DECONV_OFFLINE": "1",
+                                               "KERAS_HOME": str(tmp_path / "keras")})
+    assert result.returncode == 0, result.stderr[-2000:]
+    note = [line for line in result.stdout.splitlines() if line.startswith("note:")]
+    assert len(note) == 1 and "class part skipped: No ImageNet classifier (include_top) " \
+                               "weights for vgg16" in note[0]
+    assert "(--classifier_weights PATH); --classifier_weights random" in note[0]
+    assert np.load(tmp_path / "coffee_feature.npy").shape == (4, 4)
+    assert not (tmp_path / "coffee_probability.png").exists()
+
+
+def test_command_line_values_and_errors(tmp_path, corner_net):
+    Image.fromarray(corner_image(32).astype(np.uint8)).save(tmp_path / "corner.png")
+    corner_net.model.save(tmp_path / "corner.keras")
+    sum_classifier(32).save(tmp_path / "sum.keras")
+    model = ["--model", str(tmp_path / "corner.keras"), "--image_size", "32", "--occluder", "8",
+             "--stride", "8", "--fill", "black"]
+    result = _occlusion_cli(str(tmp_path / "corner.png"), *model, "--out", str(tmp_path / "c"),
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = occlusion.occlude(corner_net, "blocks", corner_image(32),
+                                 occluder=occlusion.Occluder(8, 8, "black"))
+    np.testing.assert_allclose(np.load(tmp_path / "c_feature.npy"), expected.feature_total,
+                               rtol=1e-6)
+    summary = json.loads((tmp_path / "c.json").read_text())
+    assert summary["feature"]["layer"] == "blocks"  # the last conv layer by default
+    # --classifier is fed the model's preprocessing (none for a .keras model), or the one given.
+    for flags, target, mode in (([], 0, "none"), (["--classifier_preprocessing", "caffe"], 1,
+                                                  "caffe")):
+        result = _occlusion_cli(str(tmp_path / "corner.png"), *model, "--classes",
+                                "--classifier", str(tmp_path / "sum.keras"), *flags, "--out",
+                                str(tmp_path / "k"), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        summary = json.loads((tmp_path / "k.json").read_text())
+        assert summary["classes"]["target"] == target, flags
+        assert summary["classifier_preprocessing"] == mode
+    # Errors are found before anything is written: no occlusion/ folder in the working folder.
+    (tmp_path / "cwd").mkdir()
+    for flags, message in [
+            (["--label", "3"], "--label names the correct class for --classes"),
+            (["--classes", "--model", "vgg16", "--image_size", "100"],
+             "VGG's classifier takes 224x224 images"),
+            (["--batch_size", "0"], "--batch_size must be an integer of at least 1"),
+            (["--size", "50"], "--size 50: the occluder's side is --occluder (e.g. --occluder 50), "
+                               "the image's --image_size."),
+            (["--image_size", "0"], "The image size must be at least 1"),
+            (["--id", "512"], ("--id 512 is out of range for layer 'conv5_4', which has 512 "
+                               "feature maps (valid ids: 0 to 511).")),
+            ([*model, "--image_size", "3", "--occluder", "2"],
+             "--image_size 3: too small for layer 'blocks', which needs images of at least 4x4 "
+             "pixels."),
+            ([*model, "--classes", "--classifier", str(tmp_path / "sum.keras"), "--label", "2"],
+             "--label 2 is out of range: the classifier has 2 classes (valid: 0 to 1).")]:
+        result = _occlusion_cli(str(tmp_path / "corner.png"), "--weights", "random", *flags,
+                                cwd=tmp_path / "cwd")
+        assert result.returncode == 2 and message in result.stderr.splitlines()[-1], (
+            flags, result.stderr[-500:])
+        assert not os.listdir(tmp_path / "cwd"), flags
+    result = _occlusion_cli(str(tmp_path / "nothing.png"), cwd=tmp_path / "cwd")
+    assert result.stderr.splitlines()[-1].endswith("Cannot read " + str(tmp_path /
+                                                   "nothing.png") + ": file not found.")

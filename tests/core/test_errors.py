@@ -1,0 +1,101 @@
+"""Bad input to the Deconvnet: one clear error naming the culprit and what is valid."""
+import keras
+import numpy as np
+import pytest
+
+import deconv
+from deconv.errors import DeconvError
+
+
+def test_unknown_layer_lists_layers(net19, images_64x48):
+    with pytest.raises(DeconvError) as error:
+        net19.project(images_64x48, "conv6_1", 0)
+    assert "Unknown layer 'conv6_1'" in str(error.value)
+    assert "conv4_4/block4_conv4" in str(error.value) and "pool5/block5_pool" in str(error.value)
+
+
+def test_feature_out_of_range_states_map_count(net19, images_64x48):
+    with pytest.raises(DeconvError, match=r"Feature 512 .* 'conv4_4', which has 512 feature maps"):
+        net19.project(images_64x48, "conv4_4", 512)
+    with pytest.raises(DeconvError, match="has 64 feature maps"):
+        net19.project(images_64x48, "conv1_1", [3, -1], mode="maps")
+
+
+@pytest.mark.parametrize("images,match", [
+    (np.zeros((2, 32, 32, 4)), r"shape \(N, H, W, 3\); received shape \(2, 32, 32, 4\)"),
+    (np.zeros((32, 32, 3)), r"pass images\[None\]"),
+    (np.full((1, 32, 32, 3), 300.0), r"\[0, 255\]; received values in \[300, 300\]"),
+    (np.where(np.eye(32)[None, :, :, None] > 0, np.nan, 5.0).repeat(3, -1),
+     r"\[0, 255\]; received 96 NaN or infinite values"),
+    (np.zeros((1, 8, 8, 3)),
+         r"8x8: too small for layer 'conv5_4', which needs images of at least 16x16 pixels"),
+    (np.zeros((1, 32, 32, 3), dtype=bool), "uint8 or float"),
+])
+def test_bad_images(net19, images, match):
+    with pytest.raises(DeconvError, match=match):
+        net19.project(images, "conv5_4", 0)
+
+
+def test_bad_positions_features_and_modes(net19, images_64x48):
+    with pytest.raises(DeconvError, match=r"Position \(8, 0\) is outside layer 'conv4_1''s 8x6"):
+        net19.project(images_64x48, "conv4_1", 0, (8, 0))
+    with pytest.raises(DeconvError, match="one map id or one per image"):
+        net19.project(images_64x48, "conv4_1", [1, 2, 3])
+    with pytest.raises(DeconvError, match="Unknown mode 'map'. Valid: activation, maps"):
+        net19.project(images_64x48, "conv4_1", 0, mode="map")
+    with pytest.raises(DeconvError, match="integer map id"):
+        net19.project(images_64x48, "conv4_1", 1.5)
+
+
+def test_unsupported_models_name_their_layers():
+    model = keras.Sequential([keras.Input((None, None, 3)),
+                              keras.layers.Conv2D(4, 3, name="conv"),
+                              keras.layers.BatchNormalization(name="bn"),
+                              keras.layers.Conv2D(4, 3, activation="sigmoid", name="sig")])
+    with pytest.raises(DeconvError, match=r"bn \(type BatchNormalization is not supported\); "
+                                          r"sig \(activation 'sigmoid'"):
+        deconv.Deconvnet(model)
+    inputs = keras.Input((None, None, 3))
+    a = keras.layers.Conv2D(4, 3, name="a")(inputs)
+    b = keras.layers.Conv2D(4, 3, name="b")(inputs)
+    branched = keras.Model(inputs, keras.layers.Add(name="add")([a, b]))
+    with pytest.raises(DeconvError, match="'b' .* does not simply read the layer before it"):
+        deconv.Deconvnet(branched)
+
+
+def test_bad_options(vgg16):
+    with pytest.raises(DeconvError, match="Unknown rule 'zeiler'. Valid: deconvnet, guided"):
+        deconv.Deconvnet(vgg16, rule="zeiler")
+    with pytest.raises(DeconvError, match="Unknown preprocessing 'bgr'. Valid: caffe"):
+        deconv.Deconvnet(vgg16, preprocessing="bgr")
+
+
+def test_bad_batch_sizes_and_ragged_images(net19, images_64x48):
+    with pytest.raises(DeconvError, match="batch_size must be an integer of at least 1"):
+        net19.project(images_64x48, "conv1_1", 0, batch_size=0)
+    with pytest.raises(DeconvError, match="batch_size"):
+        net19.activations(images_64x48, "conv1_1", batch_size=0)
+    with pytest.raises(DeconvError, match="ragged"):
+        net19.project([images_64x48[0], images_64x48[0, :10]], "conv1_1", 0)
+
+
+def test_models_deconv_cannot_read():
+    class Subclassed(keras.Model):
+        def call(self, x):
+            return x
+
+    with pytest.raises(DeconvError, match="subclassed models cannot be read"):
+        deconv.Deconvnet(Subclassed())
+    with pytest.raises(DeconvError, match="Expected a keras.Model .* received str"):
+        deconv.Deconvnet("vgg19")
+    gray = keras.Sequential([keras.Input((None, None, 1)), keras.layers.Conv2D(2, 3)])
+    with pytest.raises(DeconvError, match="takes 1 input channels"):
+        deconv.Deconvnet(gray)
+
+
+@pytest.mark.parametrize("position", [(1, 2, 3), "ab", (1.5, 2)])
+def test_receptive_field_positions_must_be_two_integers(vgg16, position):
+    with pytest.raises(DeconvError, match=r"position must be two integers \(y, x\)"):
+        deconv.receptive_field(vgg16, "conv3_1", position)
+
+

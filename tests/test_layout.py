@@ -1,0 +1,141 @@
+"""The package's shape, read from its source with `ast`: no import cycle among deconv's modules
+(imports inside functions included), no module over 400 lines, no function over 60, and the
+engine free of file I/O and of what builds on it."""
+import ast
+import os
+
+from tests.conftest import ROOT
+
+PACKAGE = os.path.join(ROOT, "deconv")
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def _modules():
+    """`{dotted name: path}` of every module of the package."""
+    found = {}
+    for folder, _, files in os.walk(PACKAGE):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                dotted = os.path.relpath(path[:-3], ROOT).replace(os.sep, ".")
+                found[dotted.removesuffix(".__init__")] = path
+    return found
+
+
+def _imported(path, module, known):
+    """The package's modules that `path` imports anywhere (functions included)."""
+    package = module if path.endswith("__init__.py") else module.rsplit(".", 1)[0]
+    names = set()
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolved against this module's package
+                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+            names.add(base)
+    found = set()
+    for name in names:
+        while name and name not in known:  # `deconv.core.graph.Step` -> `deconv.core.graph`
+            name = name.rpartition(".")[0]
+        if name and name != module and name != "deconv":
+            found.add(name)
+    return found
+
+
+def _graph():
+    modules = _modules()
+    return {name: _imported(path, name, modules) for name, path in modules.items()}
+
+
+def _cycle(graph):
+    """One import cycle as a list of modules, or None (depth-first search)."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for other in sorted(graph.get(node, ())):
+            if state.get(other) == "open":
+                return stack[stack.index(other):] + [other]
+            if other not in state:
+                found = visit(other)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_the_cycle_finder_sees_imports_inside_functions(tmp_path):
+    """The oracle itself: a cycle closed by a function-level import is found, a chain is not."""
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    source = tmp_path / "late.py"
+    source.write_text("import os\n\ndef f():\n    from deconv.core import graph\n"
+                      "    from . import names\n    import deconv.core.rules as rules\n")
+    known = {"deconv.core.graph", "deconv.core.names", "deconv.core.rules", "deconv.core.late"}
+    assert _imported(str(source), "deconv.core.late", known) == known - {"deconv.core.late"}
+
+
+def test_no_import_cycles():
+    graph = _graph()
+    assert len(graph) > 40 and "deconv.core.graph" in graph["deconv.core.deconvnet"]
+    cycle = _cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+# What each room may import besides itself and `deconv.errors` (ARCHITECTURE.md).
+ALLOWED = {"core": set(), "models": {"core"}, "io": {"core"},
+           "sweeps": {"core", "models", "io"}, "analysis": {"core", "models", "io"},
+           "serving": {"core", "io"}}
+
+
+def _room(module):
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or module in (f"deconv.{r}" for r in ALLOWED) else None
+
+
+def test_rooms_import_only_the_rooms_below_them():
+    """core imports no other room; no library module imports a command; geometry imports no
+    model code (see the table in ARCHITECTURE.md)."""
+    graph = _graph()
+    assert _room("deconv.core.graph") == "core" and _room("deconv.run") is None
+    for name, imports in graph.items():
+        room = _room(name)
+        if room is None:  # a command, _cli, errors or the package itself
+            continue
+        allowed = ALLOWED[room] | {room}
+        bad = {i for i in imports if i != "deconv.errors" and _room(i) not in allowed}
+        assert not bad, f"{name} ({room}) imports {sorted(bad)}"
+    assert graph["deconv.core.geometry"] <= {"deconv.errors"}
+
+
+def _long_functions(path):
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = node.end_lineno - node.lineno + 1
+            if length > MAX_FUNCTION_LINES:
+                yield f"{node.name} ({length} lines)"
+
+
+def test_modules_and_functions_stay_small():
+    too_long = []
+    for path in _modules().values():
+        with open(path, encoding="utf-8") as stream:
+            lines = len(stream.read().splitlines())
+        if lines > MAX_MODULE_LINES:
+            too_long.append(f"{path}: {lines} lines")
+        too_long += [f"{path}: {function}" for function in _long_functions(path)]
+    assert not too_long, too_long
