@@ -125,8 +125,13 @@ def define_model_flags(model_help=None, rule=False):
     """--model, --weights, --seed, --preprocessing (and --rule): one meaning in every command."""
     from deconv.core import layers as deconv_layers  # here: TensorFlow must load quietly first
     from deconv.core import preprocessing
-    _define("string", "model", "vgg19", model_help or "vgg19, vgg16, or the path of a .keras model "
-            "(a chain of Conv2D/MaxPooling2D/ReLU layers; loaded with safe_mode).")
+    _define("string", "model", "vgg19", model_help or "A Keras application (vgg19, vgg16, "
+            "resnet50, resnet50v2, inceptionv3, xception, mobilenetv2, densenet121, "
+            "efficientnetb0, convnexttiny, ...; any spelling) or the path of a .keras model "
+            "(loaded with safe_mode).")
+    _define("bool", "include_top", False, "Load the application with its classifier (its "
+            "input size is then the one it was trained at; its softmax layer projects from the "
+            "class logits).")
     _define("string", "weights", "imagenet", "imagenet: from pretrained/, Keras's cache or "
             "Keras's download (see pretrained/README.md); a weights file (.h5, .weights.h5, "
             "vgg19.npy); or random (an untrained network, seeded by --seed: smoke tests only).")
@@ -201,13 +206,13 @@ def progress_bar(enabled, total, unit):
         bar.close()
 
 
-def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto"):
+def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", include_top=False):
     """Builds a `Deconvnet` now and defers loading large weights, so input can be checked first.
 
     Args:
-      model: `"vgg19"`, `"vgg16"` or a `.keras` path.
+      model: a Keras application's name (`"vgg19"`, `"resnet50"`, ...) or a `.keras` path.
       weights: `"imagenet"`, a weights file or `"random"` (seeded by `seed`).
-      seed, rule, preprocessing: see `deconv.load_model` and `deconv.Deconvnet`.
+      seed, rule, preprocessing, include_top: see `deconv.load_model` and `deconv.Deconvnet`.
 
     Returns:
       `(net, load)`: `load()` loads the weights (if not loaded yet), warns when they are random,
@@ -232,9 +237,9 @@ def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto"):
             identity += weight_files.file_identity(weights)
         return Deconvnet(loaded, preprocessing, rule), lambda: warned(identity)
     random = weights == "random"
-    loaded = loading.load_model(model, weights=None, seed=seed if random else None)
+    loaded = loading.build(model, seed if random else None, include_top)
     net = Deconvnet(loaded, preprocessing, rule)
     if random:
         return net, lambda: warned([model, "random", seed])
     return net, lambda: [model, *weight_files.file_identity(
-        loading.load_weights(loaded, model, weights))]
+        loading.load_weights(loaded, model, weights, include_top))]

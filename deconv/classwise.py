@@ -54,7 +54,8 @@ def main(argv):
     reading = streaming.Reading(FLAGS.size, FLAGS.aspect, FLAGS.batch_size)
     started = time.perf_counter()
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
-                                      preprocessing=FLAGS.preprocessing)
+                                      preprocessing=FLAGS.preprocessing,
+                                      include_top=FLAGS.include_top)
     layer = net.resolve(FLAGS.feat)
     class_maps.check_counts(FLAGS.per_image, FLAGS.per_class)
     class_maps.check_image_size(net, layer, FLAGS.size)

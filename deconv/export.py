@@ -32,7 +32,7 @@ def main(argv):
     if bool(FLAGS.feat) == FLAGS.all_layers:
         raise DeconvError("Give either --feat LAYER or --all_layers; see --help.")
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
-                                      FLAGS.preprocessing)
+                                      FLAGS.preprocessing, FLAGS.include_top)
     layers = net.conv_layers if FLAGS.all_layers else [net.resolve(FLAGS.feat)]
     load_weights()
     signatures = saved_model.export_saved_model(net, layers, FLAGS.out,

@@ -65,7 +65,8 @@ def main(argv):
         raise DeconvError("--feat is required, e.g. --feat conv4_4 --id 350; see --help.")
     started = time.perf_counter()
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
-                                      preprocessing=FLAGS.preprocessing)
+                                      preprocessing=FLAGS.preprocessing,
+                                      include_top=FLAGS.include_top)
     layer = net.resolve(FLAGS.feat)
     feat = names.short(layer)
     if not FLAGS.id:

@@ -117,9 +117,10 @@ def main(argv):
     path, image = _cli.one_image(argv, FLAGS.image_size, FLAGS.aspect, "occlusion")
     out = FLAGS.out or os.path.join("occlusion", os.path.splitext(os.path.basename(path))[0])
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
-                                      preprocessing=FLAGS.preprocessing)
+                                      preprocessing=FLAGS.preprocessing,
+                                      include_top=FLAGS.include_top)
     layer = net.resolve(FLAGS.feat) if FLAGS.feat else net.conv_layers[-1]
-    checks.image_size(net.steps, net.layer_names.index(layer), FLAGS.image_size, "--image_size")
+    net.check_image_size(layer, FLAGS.image_size, "--image_size")
     occluder = occlusion.Occluder(FLAGS.occluder, FLAGS.stride, FLAGS.fill)
     rows, columns = occlusion.grid(image.shape[:2], occluder.size, occluder.stride)
     occlusion.fill_color(occluder.fill, image)

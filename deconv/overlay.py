@@ -133,7 +133,8 @@ def main(argv):
         if reason is not None:
             raise DeconvError(f"Cannot read {argv[1]}: {reason}.")
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
-                                      preprocessing=FLAGS.preprocessing)
+                                      preprocessing=FLAGS.preprocessing,
+                                      include_top=FLAGS.include_top)
     layer = net.resolve(FLAGS.feat)
     class_maps.check_image_size(net, layer, FLAGS.size)
     features = map_ids.parse(FLAGS.id, net.feature_count(layer), layer) if FLAGS.id else None

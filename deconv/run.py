@@ -143,7 +143,7 @@ def main(argv):
     started = time.perf_counter()
     config = run_config()
     net, load_weights = _cli.load_net(config.model, config.weights, config.seed, config.rule,
-                                      config.preprocessing)
+                                      config.preprocessing, config.include_top)
     plan_lib.plan(net, config)  # every sweep checked before any file is read
     for dataset in config.datasets:
         if dataset.images == DEFAULT_IMAGES and not os.path.isdir(DEFAULT_IMAGES):

@@ -61,7 +61,7 @@ def main(argv):
                           f"{FLAGS.frames} and {FLAGS.duration}.")
     out = FLAGS.out or os.path.join("visualize", os.path.splitext(os.path.basename(path))[0])
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
-                                      FLAGS.preprocessing)
+                                      FLAGS.preprocessing, FLAGS.include_top)
     layers = [net.resolve(layer) for layer in FLAGS.layers] if FLAGS.layers else net.conv_layers
     outputs.ensure_folder(os.path.dirname(os.path.abspath(out)))
     load_weights()

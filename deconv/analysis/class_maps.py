@@ -79,7 +79,7 @@ class _MeanActivations:
 def check_image_size(net, layer, size):
     """Raises DeconvError if images of `size` x `size` are too small to reach `layer`."""
     checks.integer("size", size)
-    checks.image_size(net.steps, net.layer_names.index(net.resolve(layer)), size)
+    net.check_image_size(layer, size)
 
 
 def means_fn(net, layer):

@@ -13,14 +13,15 @@ import dataclasses
 import math
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-from deconv.core import checks
 from deconv.core import compiled
 from deconv.core import map_ids
 from deconv.core import preprocessing
-from deconv.core import rules
+from deconv.core import chain_rules
+from deconv.core import graph
 from deconv.errors import DeconvError
 from deconv.io import outputs
 from deconv.io import render
@@ -201,13 +202,15 @@ class ActivationMaximizer:
         self.net = net
         self.layer = net.resolve(layer)
         self.count = net.feature_count(self.layer)
-        step = net.steps[net.layer_names.index(self.layer)]
-        self.pre_relu = bool(pre_relu and rules.activation_name(step.layer) == "relu")
+        step = net.step(self.layer)
+        below = (preprocessing.Preprocess(net.preprocessing.name)
+                 if step.input_key == graph.INPUT_KEY
+                 else net.builder.activations_graph(step.input_key))
+        fused = type(step.layer) is keras.layers.Conv2D and chain_rules.fused_relu(step.layer)
+        separate = isinstance(step.rule, chain_rules.ReluRule)  # a ReLU layer: its input
+        self.pre_relu = bool(pre_relu and (fused or separate))
         if self.pre_relu:
-            below = (preprocessing.Preprocess(net.preprocessing.name)
-                     if step.input_key not in net.layer_names
-                     else net.builder.activations_graph(step.input_key))
-            maps = _PreRelu(below, step.layer)
+            maps = _PreRelu(below, step.layer) if fused else below
         else:
             maps = net.builder.activations_graph(self.layer)
         objective = _Objective(maps)
@@ -308,8 +311,7 @@ class ActivationMaximizer:
             raise DeconvError(f"The schedule (init_size {s.init_size}, rounds {s.rounds}, factor "
                               f"{s.factor}) ends at {s.sizes[-1]} pixels; at most {MAX_SIZE}: "
                               f"use fewer rounds or a smaller factor.")
-        checks.image_size(self.net.steps, self.net.layer_names.index(self.layer), s.init_size,
-                          "init_size")
+        self.net.check_image_size(self.layer, s.init_size, "init_size")
         return features
 
 

@@ -50,11 +50,14 @@ def cell_centres(net, layer, image_size):
     image of `image_size` = `(H, W)`, along each axis: the centre of its receptive field
     (unclipped), e.g. `16 * j + 7.5` at VGG's conv5 layers."""
     name = net.resolve(layer)
-    index = net.layer_names.index(name)
     height, width = net.map_size(name, image_size)
-    in_sizes = geometry.input_sizes(net.steps, image_size)
-    top, left, bottom, right = geometry.window(net.steps, index, np.arange(height),
-                                               np.arange(width), in_sizes)  # every cell at once
+    sizes = geometry.graph_sizes(net.steps, image_size)
+    box = geometry.graph_window(net.steps, name, np.arange(height), np.arange(width), sizes,
+                                np.maximum, np.minimum)  # every cell at once
+    if box == geometry.WHOLE:  # every cell sees the whole image: spread them evenly
+        return ((np.arange(height) + 0.5) * image_size[0] / height - 0.5,
+                (np.arange(width) + 0.5) * image_size[1] / width - 0.5)
+    top, left, bottom, right = box
     return (top + bottom - 1) / 2.0, (left + right - 1) / 2.0
 
 

@@ -4,14 +4,16 @@ once, on first use, and cached.
 The forward graph is the caller's own layers called on a new input (the same variables, never
 copies), once with Keras's max-pooling and once with `ArgmaxPool` recording switches. Per
 target layer it cuts out forward models, builds the functional deconv model, the windowed
-reverse (`deconv.core.window`) and their compiled callables (`deconv.core.compiled`).
+reverse (`deconv.core.window`, for chains of layers) and their compiled callables
+(`deconv.core.compiled`).
 """
 import tensorflow as tf
 
+from deconv.core import build
 from deconv.core import compiled
 from deconv.core import graph
-from deconv.core import rules
 from deconv.core import window as window_lib
+from deconv.core.chain_rules import switches_key
 from deconv.errors import DeconvError
 
 # A window costs gathers besides its convolutions: it pays while it covers less than about this
@@ -26,13 +28,16 @@ class GraphBuilder:
     """Builds and caches what a `Deconvnet` runs. Layer names given here are Keras names.
 
     Args:
-      steps: the chain (`deconv.core.graph.chain_steps`).
+      steps: the model's steps (`deconv.core.graph.read_model`).
       preprocessing: the `Preprocessing` applied first.
       rule: the ReLU reverse rule.
+      input_shape: the model's input shape, without the batch.
     """
 
-    def __init__(self, steps, preprocessing, rule):
+    def __init__(self, steps, preprocessing, rule, input_shape=(None, None, 3)):
         self.steps, self.preprocessing, self.rule = steps, preprocessing, rule
+        self.input_shape = tuple(input_shape)
+        self.chain = graph.is_chain(steps)  # the windowed reverse serves chains only
         self._names = [step.name for step in steps]
         self._graphs = {}
         self._cache = {}
@@ -46,51 +51,51 @@ class GraphBuilder:
         return self._names.index(name)
 
     def forward_graph(self, with_switches):
-        """`(images, {key: KerasTensor})` of the whole chain (see `graph.forward_graph`)."""
+        """`(images, {key: KerasTensor})` of every step (see `build.forward_graph`)."""
         if with_switches not in self._graphs:
-            self._graphs[with_switches] = graph.forward_graph(
-                self.steps, self.preprocessing.name, with_switches)
+            self._graphs[with_switches] = build.forward_graph(
+                self.steps, self.preprocessing.name, with_switches, self.input_shape)
         return self._graphs[with_switches]
 
     def _prepool_of(self, keys):
         """`{switches key: pre-pool tensor key}` for the switches among `keys`."""
-        return {rules.switches_key(step.name): step.input_key for step in self.steps
-                if rules.switches_key(step.name) in keys}
+        return {switches_key(step.name): step.input_key for step in self.steps
+                if switches_key(step.name) in keys}
 
     # Keras models.
 
     def deconv_inputs(self, name):
         """The keys of the forward tensors that `name`'s deconv model reads."""
-        return graph.deconv_inputs(self.steps, self._index(name), self.rule)
+        return self._cached(("deconv_inputs", name), lambda: build.deconv_inputs(
+            self.steps, name, self.rule, self.forward_graph(True)[1]))
 
     def forward_model(self, name):
         """The forward model, with switches, from RGB images to `name` and what its reverse
         needs."""
         outputs = [name] + [key for key in self.deconv_inputs(name) if key != name]
-        return self._cached(("forward", name), lambda: graph.forward_model(
+        return self._cached(("forward", name), lambda: build.forward_model(
             self.forward_graph(True), outputs, f"forward_switches_{name}"))
 
     def deconv_model(self, name):
         """The functional deconv model from a signal at `name` to RGB pixel space."""
-        return self._cached(("deconv", name), lambda: graph.build_deconv(
-            self.steps, self._index(name), self.preprocessing.name, self.rule,
-            self.forward_graph(True)[1]))
+        return self._cached(("deconv", name), lambda: build.build_deconv(
+            self.steps, name, self.preprocessing.name, self.rule, self.forward_graph(True)[1]))
 
     def window_forward_model(self, name, full_from=-1):
         """The forward model, with switches, outputting what the windowed reverse of `name`
         reads (and, with `full_from` >= 0, what the deconv model of `steps[full_from]` reads)."""
-        keys = graph.window_inputs(self.steps, self._index(name), self.rule)
+        keys = build.window_inputs(self.steps, self._index(name), self.rule)
         if full_from >= 0:
-            keys += [key for key in graph.deconv_inputs(self.steps, full_from, self.rule)
+            keys += [key for key in self.deconv_inputs(self.steps[full_from].name)
                      if key not in keys]
         outputs = [name] + [key for key in keys if key != name]
-        return self._cached(("window_forward", name, full_from), lambda: graph.forward_model(
+        return self._cached(("window_forward", name, full_from), lambda: build.forward_model(
             self.forward_graph(True), outputs, f"forward_window_{name}"))
 
     def activation_model(self, names):
         """A plain forward model (Keras's own max-pooling, no switches) outputting `names`."""
         names = tuple(names)
-        return self._cached(("activations", names), lambda: graph.forward_model(
+        return self._cached(("activations", names), lambda: build.forward_model(
             self.forward_graph(False), names, "forward"))
 
     # Where the windowed reverse hands over to the full one.
@@ -99,7 +104,9 @@ class GraphBuilder:
         """Where projecting one activation of `name` in images of `image_size` leaves its
         receptive-field window for the full reverse pass: the index of the first step reversed
         over whole maps; -1 for the window all the way down; the layer's own index for no
-        window."""
+        window (always, for a model that is not a chain: the full reverse serves graphs)."""
+        if not self.chain:
+            return self._index(name)
         return window_lib.full_from(self.steps, self._index(name), tuple(image_size),
                                     WINDOW_AREA_LIMIT)
 
@@ -108,6 +115,10 @@ class GraphBuilder:
         the full reverse pass (always, for whole maps: they have no window)."""
         if windowed not in WINDOWED:
             raise DeconvError(f"windowed must be 'auto', True or False; received {windowed!r}.")
+        if windowed is True and not self.chain:
+            raise DeconvError("windowed projection needs a chain of layers (Conv2D, "
+                              "MaxPooling2D, ReLU, dropout); this model is a graph: use "
+                              "windowed='auto' or False.")
         if mode != "activation":
             if windowed is True:
                 raise DeconvError("windowed projection needs mode 'activation': whole maps have "

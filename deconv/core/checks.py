@@ -19,21 +19,25 @@ def batch_size(value, name="batch_size"):
     integer(name, value)
 
 
-def image_size(steps, index, size, name="size"):
-    """Raises unless images of `size` (a side, or `(height, width)`) reach `steps[index]`: the
-    layer's maps must be at least 1x1. `name` is what the caller calls the size."""
-    shape = (size, size) if np.ndim(size) == 0 else tuple(size)
-    height, width = geometry.map_sizes(steps[:index + 1], shape)[-1]
-    if height < 1 or width < 1:
-        side = geometry.min_image_size(steps, index)
-        given = f"{shape[0]}x{shape[1]}" if np.ndim(size) else str(size)
-        raise DeconvError(f"{name} {given}: too small for layer "
-                          f"{names.short(steps[index].name)!r}, which needs images of at least "
-                          f"{side}x{side} pixels.")
+def image_size(steps, key, size, name="size", input_shape=None):
+    """Raises unless images of `size` (a side, or `(height, width)`) reach tensor `key` of the
+    steps (every map on the way at least 1x1) and fit the model's fixed `input_shape` (`(N, H,
+    W, 3)`, None sizes free), if any. `name` is what the caller calls the size."""
+    shape = (size, size) if np.ndim(size) == 0 else tuple(int(v) for v in size)
+    given = f"{shape[0]}x{shape[1]}" if np.ndim(size) else str(size)
+    fixed = tuple(input_shape[1:3]) if input_shape is not None else (None, None)
+    if None not in fixed and shape != fixed:
+        raise DeconvError(f"{name} {given}: the model takes images of {fixed[0]}x{fixed[1]} "
+                          f"pixels exactly (its classifier fixes the size).")
+    if not geometry.graph_fits(steps, key, shape):
+        side = geometry.graph_min_side(steps, key)
+        raise DeconvError(f"{name} {given}: too small for layer {names.short(key)!r}, which "
+                          f"needs images of at least {side}x{side} pixels.")
 
 
-def images(values, layer, steps, index):
-    """Returns RGB images `(N, H, W, 3)` in [0, 255] as float32, checked for `steps[index]`."""
+def images(values, layer, steps, key, input_shape=None):
+    """Returns RGB images `(N, H, W, 3)` in [0, 255] as float32, checked for tensor `key` of
+    the steps (and the model's fixed `input_shape`, if any)."""
     try:
         values = np.asarray(values)
     except ValueError:
@@ -55,7 +59,7 @@ def images(values, layer, steps, index):
                           f"[{low:g}, {high:g}].")
     if np.issubdtype(values.dtype, np.floating) and 0 < high <= 1:
         logging.warning("Images are floats in [0, %g]: deconv expects [0, 255], not [0, 1].", high)
-    image_size(steps, index, values.shape[1:3], "Images of")
+    image_size(steps, key, values.shape[1:3], "Images of", input_shape)
     return values.astype(np.float32, copy=False)
 
 

@@ -71,8 +71,10 @@ class Project:
 
     def __call__(self, images, *selector):
         tensors = self.forward(images, training=False)
-        signal, values, positions = self.select(tensors[self.layer], *selector)
-        inputs = {"signal": signal, **{key: tensors[key] for key in self.keys}}
+        activations = tensors[self.layer]
+        signal, values, positions = self.select(selection.as_maps(activations), *selector)
+        inputs = {"signal": selection.like(signal, activations),
+                  **{key: tensors[key] for key in self.keys}}
         return self.deconv(inputs, training=False), values, positions
 
 
@@ -88,6 +90,8 @@ class ProjectEach:
         count = tf.shape(selector[0])[0]
         tiled = window.repeat_for_each({key: tensors[key] for key in {self.layer, *self.keys}},
                                        count, self.prepool_of, tensors)
-        signal, values, positions = self.select(tiled[self.layer], *selector)
-        inputs = {"signal": signal, **{key: tiled[key] for key in self.keys}}
+        activations = tiled[self.layer]
+        signal, values, positions = self.select(selection.as_maps(activations), *selector)
+        inputs = {"signal": selection.like(signal, activations),
+                  **{key: tiled[key] for key in self.keys}}
         return self.deconv(inputs, training=False), values, positions

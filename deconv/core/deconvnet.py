@@ -15,11 +15,15 @@ from deconv.core import builder as builder_lib
 from deconv.core import checks
 from deconv.core import geometry
 from deconv.core import graph
+from deconv.core import graph_rules
 from deconv.core import layers as deconv_layers
 from deconv.core import names
 from deconv.core import preprocessing as preprocessing_lib
 from deconv.core import selection
 from deconv.errors import DeconvError
+
+
+_CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 
 
 @dataclasses.dataclass
@@ -50,10 +54,12 @@ class Deconvnet:
     projection runs as one compiled graph per batch.
 
     Args:
-      model: a Keras model that is a chain of `Conv2D` (relu or linear), `MaxPooling2D`, `ReLU`,
-        `Activation` and `Dropout` layers, e.g. from `deconv.load_model`.
-      preprocessing: how RGB pixels in [0, 255] become the model's input: `"auto"` (`"caffe"`
-        for our VGGs, `"none"` otherwise), or one of `deconv.core.preprocessing.MODES`.
+      model: a Keras model (functional, Sequential, nested) whose layers deconv can reverse:
+        any but recurrent or stateful ones, attention with masks and layers with non-float
+        outputs (see `deconv.core.rules`), e.g. from `deconv.load_model`.
+      preprocessing: how RGB pixels in [0, 255] become the model's input: `"auto"` (the Keras
+        application's own: `"caffe"` for VGG and ResNet, ...; `"none"` for a model of your own
+        or one that preprocesses inside), or one of `deconv.core.preprocessing.MODES`.
       rule: how a ReLU is reversed: `"deconvnet"` (the paper) or `"guided"` (guided backprop).
 
     Raises:
@@ -65,38 +71,61 @@ class Deconvnet:
             raise DeconvError(f"Unknown rule {rule!r}. Valid: "
                               f"{', '.join(deconv_layers.RELU_RULES)}.")
         self.model = model
-        self.steps = graph.chain_steps(model)
+        self.steps = graph.read_model(model)
         self.preprocessing = (preprocessing_lib.for_model(model) if preprocessing == "auto"
                               else preprocessing_lib.get(preprocessing))
         self.rule = rule
-        self.builder = builder_lib.GraphBuilder(self.steps, self.preprocessing, rule)
+        self.input_shape = tuple(model.inputs[0].shape)
+        self.builder = builder_lib.GraphBuilder(self.steps, self.preprocessing, rule,
+                                                self.input_shape[1:])
+        self._steps = {step.name: step for step in self.steps}
 
     # Names and shapes.
 
     @property
     def layer_names(self):
-        """The Keras names of the layers that can be looked at, in model order."""
-        return [step.name for step in self.steps]
+        """The names of the layers whose outputs can be projected from, in model order: those
+        with maps `(N, h, w, C)`, and a softmax classifier's logits."""
+        return [step.name for step in self.steps
+                if len(step.shape) == 4 or isinstance(step.rule, graph_rules.LogitsRule)]
 
     @property
     def conv_layers(self):
-        """The Keras names of the convolutional layers, in model order."""
-        return [step.name for step in self.steps if isinstance(step.layer, keras.layers.Conv2D)]
+        """The names of the convolutional layers, in model order."""
+        return [step.name for step in self.steps if type(step.layer) in _CONVOLUTIONS]
 
     def resolve(self, layer):
         """Returns the Keras name of `layer` (either spelling); raises DeconvError if unknown."""
         return names.resolve(layer, self.layer_names)
 
+    def step(self, layer):
+        """The `deconv.core.graph.Step` whose output `layer` names."""
+        return self._steps[self.resolve(layer)]
+
     def _index(self, layer):
-        return self.layer_names.index(self.resolve(layer))
+        """The index among `steps` of `layer`'s step."""
+        return self.steps.index(self.step(layer))
 
     def feature_count(self, layer):
-        """Returns the number of feature maps of `layer`."""
-        return int(self.builder.forward_graph(False)[1][self.resolve(layer)].shape[-1])
+        """Returns the number of feature maps of `layer` (classes, for logits)."""
+        return int(self._steps[self.resolve(layer)].shape[-1])
 
     def map_size(self, layer, image_size):
-        """Returns the `(height, width)` of `layer`'s maps for an image of `image_size`."""
-        return geometry.map_sizes(self.steps[:self._index(layer) + 1], image_size)[-1]
+        """Returns the `(height, width)` of `layer`'s maps for an image of `image_size`
+        (`(1, 1)` for logits)."""
+        name = self.resolve(layer)
+        if len(self._steps[name].shape) != 4:
+            return (1, 1)
+        size = geometry.graph_sizes(self.steps, image_size)[name]
+        if size is None:  # beyond a layer of unknown geometry: as Keras infers it
+            size = graph.static_shapes(self.steps, (1, *image_size, 3))[name][1:3]
+        return tuple(size)
+
+    def check_image_size(self, layer, size, name="size"):
+        """Raises DeconvError unless images of `size` (a side or `(height, width)`) reach
+        `layer` and fit the model (a model with a classifier takes one size); `name` is what
+        the caller calls the size in the message."""
+        checks.image_size(self.steps, self.resolve(layer), size, name, self.input_shape)
 
     def uses_window(self, layer, image_size):
         """Whether projecting one activation of `layer` in images of `image_size` starts in its
@@ -107,7 +136,7 @@ class Deconvnet:
     # Checking what callers pass (see deconv.core.checks).
 
     def _check_images(self, images, layer):
-        return checks.images(images, layer, self.steps, self._index(layer))
+        return checks.images(images, layer, self.steps, self.resolve(layer), self.input_shape)
 
     def _check_feature(self, feature, layer):
         return checks.features(feature, layer, self.feature_count(layer))

@@ -1,10 +1,18 @@
 """Layer geometry: feature-map sizes and receptive-field boxes, from kernels, strides and paddings.
 
-Pure arithmetic, importing no model code: a step is anything with a `name` and a `geometry` (a
-`Geometry`, or None for a pointwise layer), as `deconv.core.graph.Step`. Padding follows TensorFlow:
-`"valid"` pads nothing; `"same"` pads `max((out - 1) * stride + extent - in, 0)` in all, the
-smaller half before. `input_sizes` and `window` also accept scalar tensors for sizes and
-positions (pass `maximum=tf.maximum`), so a SavedModel computes boxes in its graph.
+Pure arithmetic, importing no model code: a step is anything with a `name`, `inputs` (the keys
+of the tensors it reads), `in_shapes` (their static shapes) and a `geometry`, as
+`deconv.core.graph.Step`. A geometry is a `Geometry` (convolutions, pools), a `Shift` (zero
+padding, cropping), an `Upsample`, None for a pointwise layer (activations, normalizations,
+merges: an input of static size 1x1 broadcasts), or `WHOLE` (global pools, flattening, dense
+layers on vectors, and any layer deconv does not know: every output position reads the whole
+input). Padding follows TensorFlow: `"valid"` pads nothing; `"same"` pads
+`max((out - 1) * stride + extent - in, 0)` in all, the smaller half before.
+
+The chain functions (`map_sizes`, `input_sizes`, `window`) serve the windowed reverse of chains
+(VGG); the graph functions (`graph_sizes`, `graph_window`) any model. Sizes and positions may
+be NumPy arrays or scalar tensors (pass `maximum`/`minimum`, e.g. `tf.maximum`), so a
+SavedModel computes boxes in its graph.
 """
 import dataclasses
 
@@ -18,6 +26,25 @@ class Geometry:
     strides: tuple
     dilation: tuple
     padding: str
+
+
+# Every output position reads every input position (global pools, flatten, unknown layers).
+WHOLE = "whole"
+
+
+@dataclasses.dataclass(frozen=True)
+class Shift:
+    """`ZeroPadding2D` (`pad`) or `Cropping2D`: positions move by `before` `(top, left)`; the
+    maps grow (pad) or shrink (crop) by `before + after` `(bottom, right)`."""
+    before: tuple
+    after: tuple
+    pad: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Upsample:
+    """`UpSampling2D`: output position `i` reads input position `i // factor`, per axis."""
+    factor: tuple
 
 
 def grown(size, geometry):
@@ -102,17 +129,118 @@ def min_image_size(steps, index):
     return side
 
 
-def field(steps, index, position, image_size=None, clip=True):
-    """Returns the input pixels that activation `position` = `(y, x)` of `steps[index]` sees:
-    a half-open `(top, left, bottom, right)` box, clipped to the image (to its top-left corner
-    only, when `image_size` is None) unless `clip` is False. Arguments are not checked (see
-    `deconv.receptive_field`)."""
-    y, x = position
-    in_sizes = input_sizes(steps, image_size) if image_size is not None else None
-    top, left, bottom, right = window(steps, index, y, x, in_sizes)
-    if not clip:
-        return top, left, bottom, right
-    top, left = max(top, 0), max(left, 0)
-    if image_size is not None:
-        bottom, right = min(bottom, image_size[0]), min(right, image_size[1])
-    return top, left, bottom, right
+def _spatial(shape):
+    return shape is not None and len(shape) == 4
+
+
+def _broadcast(step, index):
+    """Whether input `index` of a pointwise step is a static 1x1 map broadcast over the others."""
+    shapes = step.in_shapes
+    if tuple(shapes[index][1:3]) != (1, 1):
+        return False
+    return any(_spatial(shape) and tuple(shape[1:3]) != (1, 1) for shape in shapes)
+
+
+def _size_of(step, sizes):
+    """The `(height, width)` of a step's output from its inputs' sizes, or None if unknown."""
+    geometry = step.geometry
+    ins = [sizes.get(key) for key in step.inputs]
+    if geometry == WHOLE or not ins:
+        return None
+    if geometry is None:  # pointwise: the size of its first map that is not broadcast
+        for index, size in enumerate(ins):
+            if size is not None and _spatial(step.in_shapes[index]) and not _broadcast(step,
+                                                                                       index):
+                return size
+        return next((size for size in ins if size is not None), None)
+    size = ins[0]
+    if size is None:
+        return None
+    if isinstance(geometry, Shift):
+        sign = 1 if geometry.pad else -1
+        return tuple(size[a] + sign * (geometry.before[a] + geometry.after[a]) for a in (0, 1))
+    if isinstance(geometry, Upsample):
+        return tuple(size[a] * geometry.factor[a] for a in (0, 1))
+    return tuple(_out_size(size[a], geometry, a) for a in (0, 1))
+
+
+def graph_sizes(steps, image_size, input_key="input"):
+    """Returns `{key: (height, width)}` of every step's output for an input of `image_size`
+    (None where the output is not a map, or its size is unknown)."""
+    sizes = {input_key: tuple(image_size)}
+    for step in steps:
+        sizes[step.name] = _size_of(step, sizes)
+    return sizes
+
+
+def _box_below(step, index, box, sizes, maximum):
+    """The box of input `index` that a box of the step's output reads, or WHOLE."""
+    geometry = step.geometry
+    if geometry == WHOLE or not _spatial(step.in_shapes[index]):
+        return WHOLE
+    if geometry is None:
+        return ((0, 1), (0, 1)) if _broadcast(step, index) else box
+    if isinstance(geometry, Shift):
+        sign = -1 if geometry.pad else 1
+        return tuple((lo + sign * geometry.before[a], hi + sign * geometry.before[a])
+                     for a, (lo, hi) in enumerate(box))
+    if isinstance(geometry, Upsample):
+        return tuple((lo // geometry.factor[a], (hi - 1) // geometry.factor[a] + 1)
+                     for a, (lo, hi) in enumerate(box))
+    in_size = sizes.get(step.inputs[index]) if sizes else None
+    below = []
+    for axis, (lo, hi) in enumerate(box):
+        pad = pad_before(geometry, axis, None if in_size is None else in_size[axis], step.name,
+                         maximum)
+        stride = geometry.strides[axis]
+        below.append((lo * stride - pad, (hi - 1) * stride - pad + _extent(geometry, axis)))
+    return tuple(below)
+
+
+def graph_window(steps, key, y, x, sizes=None, maximum=max, minimum=min, input_key="input"):
+    """Returns the unclipped half-open `(top, left, bottom, right)` that position `(y, x)` of
+    tensor `key` reads in the input, as the union of its boxes over every path (a bounding
+    box: each step maps the ends of a box monotonically, so the union's bounding box is the
+    bounding box of the unions), or `WHOLE`. `sizes` (from `graph_sizes`) is needed only for
+    strided 'same' layers."""
+    boxes = {key: ((y, y + 1), (x, x + 1))}
+    for step in reversed(steps):
+        box = boxes.pop(step.name, None)
+        if box is None:
+            continue
+        for index, below_key in enumerate(step.inputs):
+            below = _box_below(step, index, box, sizes, maximum)
+            if below == WHOLE:
+                return WHOLE
+            if below_key in boxes:
+                below = tuple((minimum(a[0], b[0]), maximum(a[1], b[1]))
+                              for a, b in zip(boxes[below_key], below))
+            boxes[below_key] = below
+    box = boxes.get(input_key, WHOLE)
+    return box if box == WHOLE else (box[0][0], box[1][0], box[0][1], box[1][1])
+
+
+def _below(steps, key):
+    """The keys `key` depends on (itself included)."""
+    found = {key}
+    for step in reversed(steps):
+        if step.name in found:
+            found.update(step.inputs)
+    return found
+
+
+def graph_fits(steps, key, image_size, input_key="input"):
+    """Whether images of `image_size` reach tensor `key`: every map on the way is at least 1x1."""
+    sizes = graph_sizes(steps, image_size, input_key)
+    return all(sizes.get(name) is None or min(sizes[name]) >= 1 for name in _below(steps, key))
+
+
+def graph_min_side(steps, key, input_key="input", largest=4096):
+    """The smallest square side whose images reach tensor `key` (`graph_fits`), or None if
+    none up to `largest` does."""
+    side = 1
+    while not graph_fits(steps, key, (side, side), input_key):
+        side += 1
+        if side > largest:
+            return None
+    return side

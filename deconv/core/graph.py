@@ -1,19 +1,24 @@
-"""The model as a chain of steps, and the functional forward and deconv models built from it.
+"""A Keras model read as a graph of steps: one per layer call, in topological order.
 
-`chain_steps` reads a Keras model as a chain of `Step`s, one per layer, each with the rule of
-its layer type (`deconv.core.rules`); `forward_graph` runs the chain symbolically (recording
-max-pool switches when asked) and `build_deconv` reverses it, rule by rule, into a functional
-deconv model that shares the forward layers' kernel variables.
-
-Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014
-(arXiv 1311.2901), section 2.1.
+Functional and Sequential models are read from their configs (public: each layer call with the
+tensors it reads), nested models are flattened into the outer graph, and Keras operations
+(`x + y`) are steps like layers. Each step records its layer, the rule that reverses it
+(`deconv.core.rules`), the keys of the tensors it reads, its own key, what its output positions
+read (`geometry`), its recorded call (to replay it on other tensors) and its inputs' static
+shapes. Tensors are keyed by name: `"input"` is the preprocessed image, a step's key is its
+layer's name (`name#k` for the k-th call of a shared layer; `outer/name` for a nested model's
+layer whose name is taken).
 """
 import dataclasses
 
 import keras
 
-from deconv.core import preprocessing
+from deconv.core import chain_rules
+from deconv.core import graph_rules
 from deconv.core import rules
+from deconv.core.calls import Call
+from deconv.core.calls import Ref
+from deconv.core.calls import fill
 from deconv.errors import DeconvError
 
 INPUT_KEY = "input"
@@ -21,151 +26,247 @@ INPUT_KEY = "input"
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-    """One layer of the chain: the layer, its rule, the key of the tensor it reads, and its
-    `deconv.core.geometry.Geometry` (None for a pointwise layer)."""
-    layer: keras.layers.Layer
-    rule: rules.LayerRule
-    input_key: str
+    """One layer call of the model.
+
+    Attributes:
+      layer: the Keras layer or operation.
+      rule: its reverse rule.
+      inputs: the keys of the tensors it reads, in call order.
+      name: the key of its output (the layer's name for its first call).
+      geometry: what each output position reads (`deconv.core.geometry`).
+      call: its recorded `Call`.
+      in_shapes: the static shapes of `inputs`, as the model knows them; `shape`: its output's.
+    """
+    layer: object
+    rule: object
+    inputs: tuple
+    name: str
     geometry: object = None
+    call: Call = None
+    in_shapes: tuple = ()
+    shape: tuple = ()
 
     @property
-    def name(self):
-        return self.layer.name
+    def input_key(self):
+        """The key of the (first) tensor the step reads."""
+        return self.inputs[0]
 
 
-def _chain_layers(model):
-    """Returns the model's layers in order, checking that each reads the one before it."""
+def _check_model(model):
     if not isinstance(model, keras.Model):
         raise DeconvError(f"Expected a keras.Model (e.g. from deconv.load_model); received "
                           f"{type(model).__name__}.")
     try:
-        inputs, outputs = model.inputs, model.outputs
+        inputs = model.inputs
     except (AttributeError, ValueError):
-        inputs = outputs = None
-    if not inputs or not outputs:
+        inputs = None
+    if not inputs:
         raise DeconvError(f"Model {model.name!r} has no symbolic inputs: build it with the "
                           f"functional API or as a Sequential with an Input; subclassed models "
-                          f"cannot be read as a chain of layers.")
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise DeconvError(f"Model {model.name!r} must have one input and one output.")
+                          f"cannot be read as a graph of layers.")
+    if len(inputs) != 1:
+        raise DeconvError(f"Model {model.name!r} has {len(inputs)} inputs; deconv projects one "
+                          f"image input.")
     if inputs[0].shape[-1] != 3:
         raise DeconvError(f"Model {model.name!r} takes {inputs[0].shape[-1]} input channels; "
                           f"deconv projects RGB images (3 channels).")
-    if isinstance(model, keras.Sequential):
-        return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    config = model.get_config()
-    previous, chain = None, []
-    for layer_config in config["layers"]:
-        name = layer_config["name"]
-        if layer_config["class_name"] == "InputLayer":
-            previous = name
+
+
+class _Reader:
+    """Reads a model (and the models nested in it) into steps, collecting refusals."""
+
+    def __init__(self):
+        self.steps, self.problems, self.taken, self.shapes = [], [], {INPUT_KEY}, {}
+
+    def read(self, model, input_keys, scope=""):
+        """Adds `model`'s steps, reading `input_keys`; returns the keys of its outputs."""
+        if isinstance(model, keras.Sequential):
+            return self._sequential(model, input_keys, scope)
+        return self._functional(model, input_keys, scope)
+
+    def _sequential(self, model, input_keys, scope):
+        keys = list(input_keys)
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            if isinstance(layer, keras.Model):
+                keys = self.read(layer, keys, _scoped(scope, layer.name))
+                continue
+            shape = self.shapes[keys[0]]
+            spec = layer.compute_output_spec(keras.KerasTensor(shape))
+            keys = [self._add(layer, Call([Ref(keys[0])]), layer.name, scope, spec)]
+        return keys
+
+    def _functional(self, model, input_keys, scope):
+        config = model.get_config()
+        operations = {operation.name: operation for operation in model.operations}
+        produced = {}
+        for entry, key in zip(_names(config["input_layers"]), input_keys):
+            produced[tuple(entry)] = key
+        pending = [(entry, number, node) for entry in config["layers"]
+                   if entry["class_name"] != "InputLayer"
+                   for number, node in enumerate(entry.get("inbound_nodes", []))]
+        while pending:
+            ready = [item for item in pending if _ready(item[2], produced)]
+            if not ready:
+                raise DeconvError(f"Model {model.name!r}: the calls of "
+                                  f"{', '.join(sorted({e['name'] for e, _, _ in pending}))} "
+                                  f"read tensors deconv cannot find.")
+            for entry, number, node in ready:
+                pending.remove((entry, number, node))
+                self._node(operations[entry["name"]], entry["name"], number, node, produced,
+                           scope)
+        return [produced[tuple(output)] for output in _names(config["output_layers"])]
+
+    def _node(self, operation, name, number, node, produced, scope):
+        args = _convert(node.get("args", []), produced, self.problems, name)
+        kwargs = _convert(node.get("kwargs", {}), produced, self.problems, name)
+        if isinstance(operation, keras.Model):
+            keys = Call(args, kwargs).keys
+            outputs = self.read(operation, keys, _scoped(scope, operation.name))
+            for index, key in enumerate(outputs):
+                produced[(name, number, index)] = key
+            return
+        call = Call(args, kwargs)
+        given = {key: keras.KerasTensor(self.shapes[key]) for key in call.keys}
+        spec = operation.compute_output_spec(*fill(list(args), given), **fill(kwargs, given))
+        key = self._add(operation, call, name if number == 0 else f"{name}#{number}", scope,
+                        spec)
+        produced[(name, number, 0)] = key
+
+    def _add(self, layer, call, name, scope, spec):
+        key = name if name not in self.taken else _scoped(scope, name)
+        while key in self.taken:
+            key += "_"
+        self.taken.add(key)
+        if isinstance(spec, (list, tuple)):
+            self.problems.append(f"{key} (it has {len(spec)} outputs; deconv reverses layers "
+                                 f"with one)")
+            spec = spec[0]
+        in_shapes = tuple(self.shapes[k] for k in call.keys)
+        self.shapes[key] = tuple(spec.shape)
+        reason = rules.refusal(layer, call, spec.dtype)
+        if reason:
+            self.problems.append(f"{key} ({reason})")
+        self.steps.append(Step(layer, rules.rule_for(layer), tuple(call.keys), key,
+                               rules.geometry_of(layer, in_shapes), call, in_shapes,
+                               self.shapes[key]))
+        return key
+
+
+def _scoped(scope, name):
+    return f"{scope}/{name}" if scope else name
+
+
+def _names(entries):
+    """`[name, node, tensor]` entries of a config's inputs or outputs (one may stand alone)."""
+    if entries and isinstance(entries[0], str):
+        return [entries]
+    return [list(entry) for entry in entries]
+
+
+def _is_tensor(value):
+    return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
+
+
+def _ready(node, produced):
+    found = []
+
+    def walk(value):
+        if _is_tensor(value):
+            found.append(tuple(value["config"]["keras_history"]) in produced)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk([node.get("args", []), node.get("kwargs", {})])
+    return all(found)
+
+
+def _convert(value, produced, problems, name):
+    """A config's call arguments with each tensor replaced by a `Ref` to its key."""
+    if _is_tensor(value):
+        history = tuple(value["config"]["keras_history"])
+        if history[2] != 0:
+            problems.append(f"{history[0]} (its output {history[2]} is read by {name}; deconv "
+                            f"reverses layers with one output)")
+        return Ref(produced[history])
+    if isinstance(value, (list, tuple)):
+        return [_convert(item, produced, problems, name) for item in value]
+    if isinstance(value, dict):
+        return {key: _convert(item, produced, problems, name) for key, item in value.items()}
+    return value
+
+
+def _softmax_outputs(steps):
+    """Steps whose softmax ends the model: projected from their logits (`LogitsRule`)."""
+    read = {key for step in steps for key in step.inputs}
+    changed = []
+    for step in steps:
+        if step.name in read or chain_rules.activation_name(step.layer) != "softmax":
+            changed.append(step)
             continue
-        nodes = layer_config.get("inbound_nodes", [])
-        sources = [arg["config"]["keras_history"][0] for node in nodes
-                   for arg in node.get("args", []) if isinstance(arg, dict)
-                   and arg.get("class_name") == "__keras_tensor__"]
-        if sources != [previous]:
-            raise DeconvError(
-                f"Layer {name!r} of model {model.name!r} does not simply read the layer before "
-                f"it: deconv supports chains of layers (VGG-style), without branches or merges.")
-        chain.append(model.get_layer(name))
-        previous = name
-    return chain
+        if isinstance(step.layer, keras.layers.Activation):
+            base = None
+        elif isinstance(step.layer, keras.layers.Dense):
+            base = graph_rules.DenseRule()
+        elif type(step.layer) is keras.layers.Conv2D:
+            base = graph_rules.Conv2DLogits()
+        else:
+            changed.append(step)
+            continue
+        changed.append(dataclasses.replace(step, rule=graph_rules.LogitsRule(base)))
+    return changed
 
 
-def chain_steps(model):
-    """Returns the model as a list of `Step`s.
+def read_model(model):
+    """Returns `model` as a list of `Step`s in topological order.
 
     Raises:
-      DeconvError: if the model is not a chain, or holds a layer no rule supports; the message
-        names every such layer and lists the supported types.
+      DeconvError: the model is not a one-input RGB Keras model with symbolic inputs, or holds
+        layers deconv cannot reverse (the message names every such layer and why).
     """
-    steps, problems, input_key = [], [], INPUT_KEY
-    for layer in _chain_layers(model):
-        rule = rules.rule_for(layer)
-        reason = (f"type {type(layer).__name__} is not supported" if rule is None
-                  else rule.unsupported_reason(layer))
-        if reason:
-            problems.append(f"{layer.name} ({reason})")
-            continue
-        steps.append(Step(layer, rule, input_key, rule.geometry(layer)))
-        input_key = layer.name
-    if problems:
-        supported = ", ".join(layer_type.__name__ for layer_type, _ in rules.LAYER_RULES)
+    _check_model(model)
+    reader = _Reader()
+    reader.shapes[INPUT_KEY] = tuple(model.inputs[0].shape)
+    reader.read(model, [INPUT_KEY])
+    if reader.problems:
         raise DeconvError(f"Model {model.name!r} has layers deconv cannot reverse: "
-                          f"{'; '.join(problems)}. Supported: {supported}.")
-    if not steps:
+                          f"{'; '.join(reader.problems)}.")
+    if not reader.steps:
         raise DeconvError(f"Model {model.name!r} has no layers to reverse.")
-    return steps
+    return _softmax_outputs(reader.steps)
 
 
-def forward_graph(steps, mode, with_switches):
-    """Builds the symbolic forward pass from RGB images in [0, 255] through every step.
-
-    Args:
-      steps: the chain, from `chain_steps`.
-      mode: the preprocessing mode applied first.
-      with_switches: whether max-pools record their switches (slower: use only to project).
-
-    Returns:
-      `(images, tensors)`: the input `KerasTensor` and `{key: KerasTensor}` of every forward
-      tensor. `forward_model` cuts models out of it.
-    """
-    images = keras.Input((None, None, 3), name="images")
-    tensors = {INPUT_KEY: preprocessing.Preprocess(mode, name="preprocess")(images)}
+def is_chain(steps):
+    """Whether the steps form a chain (each reads the one before) of rules that also reverse
+    inside a window (`deconv.core.window`): VGG-style models."""
+    previous = INPUT_KEY
     for step in steps:
-        tensors.update(step.rule.forward(step, tensors[step.input_key], with_switches))
-    return images, tensors
+        if step.inputs != (previous,) or not step.rule.windowed:
+            return False
+        previous = step.name
+    return True
 
 
-def forward_model(graph, outputs, name):
-    """Returns a `keras.Model` from the graph's images to the dict of the keys in `outputs`.
-
-    A functional model runs only the layers its outputs depend on, so a model for a shallow
-    layer stops there.
-    """
-    images, tensors = graph
-    return keras.Model(images, {key: tensors[key] for key in outputs}, name=name)
-
-
-def deconv_inputs(steps, target, rule):
-    """Returns the keys of the forward tensors that the deconv model of `target` reads."""
-    keys = []
-    for step in steps[:target + 1]:
-        keys.extend(key for key in step.rule.needs(step, rule) if key not in keys)
-    return keys
+def ancestors(steps, key):
+    """The keys of the steps whose outputs `key` depends on (itself included)."""
+    found = {key}
+    for step in reversed(steps):
+        if step.name in found:
+            found.update(step.inputs)
+    return found
 
 
-def window_inputs(steps, target, rule):
-    """Returns the keys of the forward tensors the windowed reverse of `target` reads."""
-    keys = []
-    for step in steps[:target + 1]:
-        keys.extend(key for key in step.rule.window_needs(step, rule) if key not in keys)
-    return keys
-
-
-def build_deconv(steps, target, mode, rule, forward_specs):
-    """Builds the functional deconv model that takes a signal at `steps[target]` to RGB pixels.
-
-    Args:
-      steps: the chain, from `chain_steps`.
-      target: index of the step whose output the signal lives at.
-      mode: the preprocessing mode whose adjoint ends the path.
-      rule: the ReLU reverse rule, `"deconvnet"` or `"guided"`.
-      forward_specs: `{key: KerasTensor}` of forward tensors, for the inputs' shapes and dtypes.
-
-    Returns:
-      A `keras.Model` taking a dict with `"signal"` and the keys of `deconv_inputs`, returning
-      the reconstruction `(N, H, W, 3)` in RGB pixel space.
-    """
-    target_spec = forward_specs[steps[target].name]
-    inputs = {"signal": keras.Input(target_spec.shape[1:], name="signal")}
-    for key in deconv_inputs(steps, target, rule):
-        spec = forward_specs[key]
-        inputs[key] = keras.Input(spec.shape[1:], dtype=spec.dtype,
-                                  name=key)
-    signal = inputs["signal"]
-    for step in reversed(steps[:target + 1]):
-        signal = step.rule.reverse(step, signal, inputs, rule)
-    reconstruction = preprocessing.PreprocessAdjoint(mode, name="to_rgb")(signal)
-    return keras.Model(inputs, reconstruction, name=f"deconv_{steps[target].name}")
+def static_shapes(steps, input_shape):
+    """Returns `{key: shape}` of every step's output for a batch of inputs of `input_shape`
+    `(N, H, W, 3)`, as Keras infers it (`compute_output_spec`: nothing runs)."""
+    shapes = {INPUT_KEY: keras.KerasTensor(tuple(input_shape))}
+    for step in steps:
+        spec = step.layer.compute_output_spec(*fill(list(step.call.args), shapes),
+                                              **fill(step.call.kwargs, shapes))
+        shapes[step.name] = keras.KerasTensor(tuple(spec.shape), spec.dtype)
+    return {key: tuple(spec.shape) for key, spec in shapes.items()}

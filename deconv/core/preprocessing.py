@@ -6,6 +6,7 @@ space by the transpose of that map: `r_rgb = unpermute(r' * scale)`. This keeps 
 to the gradient with respect to the RGB input (the oracle the tests use), whatever the mode.
 """
 import dataclasses
+import re
 
 import keras
 import tensorflow as tf
@@ -57,9 +58,25 @@ def get(mode):
     return MODES[mode]
 
 
+# The preprocessing of Keras's applications, by their models' names (Keras's own
+# `preprocess_input` of each): those not listed preprocess inside the model (EfficientNet,
+# EfficientNetV2, ConvNeXt, MobileNetV3) or are the user's own: "none".
+_BY_NAME = (
+    (re.compile(r"^(vgg16|vgg19|resnet(50|101|152))$"), "caffe"),
+    (re.compile(r"^(resnet\d+v2|inception_v3|inception_resnet_v2|xception|mobilenet_|"
+                r"mobilenetv2_|nasnet)"), "tf"),
+    (re.compile(r"^densenet\d+$"), "torch"),
+)
+
+
 def for_model(model):
-    """Returns the preprocessing a model expects: `caffe` for our VGGs, `none` otherwise."""
-    return MODES["caffe"] if model.name in ("vgg16", "vgg19") else MODES["none"]
+    """Returns the preprocessing a model expects: a Keras application's own (by its name: VGG
+    and ResNet `caffe`, Inception, Xception, MobileNet, ResNetV2 `tf`, DenseNet `torch`), else
+    `none`."""
+    for pattern, mode in _BY_NAME:
+        if pattern.match(model.name):
+            return MODES[mode]
+    return MODES["none"]
 
 
 class _PreprocessingLayer(keras.layers.Layer):

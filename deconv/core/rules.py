@@ -1,243 +1,158 @@
-"""The layer-rule registry: how each supported layer type runs forward and is reversed.
+"""The layer-rule registry: which reverse rule and which geometry each layer type gets.
 
-Each rule says how its layer runs forward (recording max-pool switches when asked), which
-forward tensors its reverse needs, and how a signal goes back through it, over whole maps
-(`reverse`, as Keras layers of the functional deconv model) and inside a receptive-field window
-(`reverse_window`, see `deconv.core.window`). `LAYER_RULES` maps layer types to rules; a layer
-of any other type is refused by `deconv.core.graph`, which names it.
+`rule_for` picks a layer's rule by its exact type and configuration: the paper's rules
+(`deconv.core.chain_rules`: rectify, tied transposed convolution, unpooling by switches), the
+explicit rules of `deconv.core.graph_rules`, or the generic rule (the layer's own
+vector-Jacobian product at the forward point) for every other layer and operation. Layers that
+cannot be reversed this way (recurrent or stateful layers, attention with masks, layers whose
+outputs are not floats) are refused with the reason. `geometry_of` gives what each output
+position reads (`deconv.core.geometry`).
 
-Forward tensors are keyed by name: `"input"` is the preprocessed image, a layer's name its output,
-and `"<pool>_switches"` a max-pool's switches.
-
-Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014
-(arXiv 1311.2901): the reverse of each layer is unpool -> rectify -> transposed filtering.
+A new layer type is one entry in `EXPLICIT` (and, if it moves pixels, in `geometry_of`).
 """
 import keras
-import tensorflow as tf
 
+from deconv.core import chain_rules
 from deconv.core import geometry as geometry_lib
-from deconv.core import layers as deconv_layers
-from deconv.core import window as window_lib
+from deconv.core import graph_rules
+from deconv.core.chain_rules import RELU_FAMILY
+from deconv.core.chain_rules import activation_name
+
+_L = keras.layers
+_IDENTITY = chain_rules.IdentityRule()
+_RELU = chain_rules.ReluRule()
+_GENERIC = graph_rules.GenericRule()
 
 
-def switches_key(layer_name):
-    """Returns the key of a max-pool layer's switches among the forward tensors."""
-    return f"{layer_name}_switches"
+def _conv_like(rule):
+    """A rule for a layer with a fused activation: itself for a ReLU-family or linear one, the
+    generic rule for any other (its exact gradient)."""
+    def choose(layer):
+        if activation_name(layer) in (*RELU_FAMILY, "linear"):
+            return rule
+        return _GENERIC
+    return choose
 
 
-def activation_name(layer):
-    """The name of a layer's `activation` function (`"relu"`, `"linear"`), or None."""
-    return getattr(getattr(layer, "activation", None), "__name__", None)
+def _relu_layer(layer):
+    plain = not layer.negative_slope and not layer.threshold
+    return _RELU if plain else _GENERIC
 
 
-def _rectify(step, signal, tensors, rule):
-    """The reverse of a step's ReLU; guided backprop also reads the step's forward output."""
-    rectify = deconv_layers.Rectify(rule, name=f"{step.name}_rectify")
-    return rectify(signal, tensors[step.name]) if rule == "guided" else rectify(signal)
+def _activation_layer(layer):
+    name = activation_name(layer)
+    return _RELU if name in RELU_FAMILY else _IDENTITY if name == "linear" else _GENERIC
 
 
-def _rectify_window(step, signal, window, tensors, rule):
-    """`_rectify` on a windowed signal (see `deconv.core.window`)."""
-    rectified = tf.nn.relu(signal)
-    if rule == "guided":
-        rectified *= tf.cast(window.crop(tensors[step.name]) > 0, rectified.dtype)
-    return rectified
+def _last_axis(rule):
+    def choose(layer):
+        axis = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+        return rule if list(axis) in ([-1], [3]) else _GENERIC
+    return choose
 
 
-def _window_below(step, window, sizes, index):
-    """`(produced, below)` windows of `steps[index]`'s input (`deconv.core.window.Window.below`)."""
-    pads = [geometry_lib.pad_before(step.geometry, axis, sizes[index][axis], step.name,
-                                    tf.maximum) for axis in (0, 1)]
-    return window.below(step.geometry, sizes[index], pads)
+def _conv2d(layer):
+    return _conv_like(chain_rules.Conv2DRule())(layer) if layer.groups == 1 else _GENERIC
 
 
-class LayerRule:
-    """How one layer type runs forward and backward. Subclasses override what differs."""
+# Explicit rules by exact type (`isinstance` would let a subclass with another `call` through):
+# a rule, or a function of the layer choosing one.
+EXPLICIT = {
+    _L.Conv2D: _conv2d,
+    _L.DepthwiseConv2D: _conv_like(graph_rules.DepthwiseRule()),
+    _L.SeparableConv2D: _conv_like(graph_rules.SeparableRule()),
+    _L.Dense: _conv_like(graph_rules.DenseRule()),
+    _L.MaxPooling2D: chain_rules.MaxPool2DRule(),
+    _L.ReLU: _relu_layer,
+    _L.Activation: _activation_layer,
+    _L.BatchNormalization: _last_axis(graph_rules.BatchNormRule()),
+    _L.Add: graph_rules.AddRule(),
+    _L.Concatenate: _last_axis(graph_rules.ConcatenateRule()),
+    _L.Flatten: graph_rules.ReshapeRule(),
+    _L.Reshape: graph_rules.ReshapeRule(),
+    _L.ZeroPadding2D: graph_rules.PaddingRule(),
+    _L.Cropping2D: graph_rules.CroppingRule(),
+    _L.AveragePooling2D: graph_rules.AveragePoolRule(),
+    _L.GlobalAveragePooling2D: graph_rules.GlobalAveragePoolRule(),
+    **{layer_type: _IDENTITY for layer_type in (
+        _L.Dropout, _L.SpatialDropout2D, _L.GaussianNoise, _L.GaussianDropout, _L.AlphaDropout,
+        _L.ActivityRegularization)},
+}
 
-    def unsupported_reason(self, layer):
-        """Returns why this layer's configuration is unsupported, or None."""
-        return None
-
-    def forward(self, step, x, with_switches):
-        """Returns the forward tensors this step adds, keyed by name."""
-        return {step.name: step.layer(x)}
-
-    def needs(self, step, rule):
-        """Returns the keys of the forward tensors `reverse` reads."""
-        return []
-
-    def reverse(self, step, signal, tensors, rule):
-        """Returns the signal at the step's input, given the signal at its output."""
-        return signal
-
-    def window_needs(self, step, rule):
-        """Returns the keys of the forward tensors `reverse_window` reads."""
-        return []
-
-    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
-        """`reverse` on a signal that lives in a window (see `deconv.core.window`).
-
-        Args:
-          sizes: the map sizes each step reads (`geometry.input_sizes`); `index`: the step's.
-
-        Returns:
-          `(signal, window)` at the step's input.
-        """
-        return signal, window
-
-    def geometry(self, layer):
-        """Returns the layer's `deconv.core.geometry.Geometry`, or None for a pointwise layer."""
-        return None
+# Refused: state, recurrence, lookups; a reverse rule cannot reproduce their inference.
+_REFUSED = (_L.RNN, _L.LSTM, _L.GRU, _L.SimpleRNN, _L.ConvLSTM2D, _L.Bidirectional,
+            _L.Embedding, _L.StringLookup, _L.IntegerLookup, _L.Hashing, _L.CategoryEncoding,
+            _L.TextVectorization)
 
 
-class IdentityRule(LayerRule):
-    """Layers that are the identity at inference (dropout)."""
-
-
-class ReluRule(LayerRule):
-    """`ReLU` layers and `Activation("relu")`: rectified on the way back."""
-
-    def unsupported_reason(self, layer):
-        if isinstance(layer, keras.layers.ReLU):
-            config = layer.get_config()
-            if (config.get("max_value") is not None or config.get("negative_slope", 0.0)
-                    or config.get("threshold", 0.0)):
-                return "only a plain ReLU (no max_value, negative_slope or threshold) is supported"
-        return None
-
-    def needs(self, step, rule):
-        return [step.name] if rule == "guided" else []
-
-    def reverse(self, step, signal, tensors, rule):
-        return _rectify(step, signal, tensors, rule)
-
-    def window_needs(self, step, rule):
-        return self.needs(step, rule)
-
-    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
-        return _rectify_window(step, signal, window, tensors, rule), window
-
-
-class ActivationRule(ReluRule):
-    """`Activation` layers: `relu` is rectified, `linear` passes."""
-
-    def unsupported_reason(self, layer):
-        if activation_name(layer) not in ("relu", "linear"):
-            return f"activation {activation_name(layer)!r} (only relu and linear are supported)"
-        return None
-
-    def needs(self, step, rule):
-        return super().needs(step, rule) if activation_name(step.layer) == "relu" else []
-
-    def reverse(self, step, signal, tensors, rule):
-        if activation_name(step.layer) == "relu":
-            return super().reverse(step, signal, tensors, rule)
-        return signal
-
-    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
-        if activation_name(step.layer) == "relu":
-            return super().reverse_window(step, signal, window, tensors, rule, sizes, index)
-        return signal, window
-
-
-class Conv2DRule(LayerRule):
-    """`Conv2D` with a relu or linear activation: rectify (if relu), then the tied transpose."""
-
-    def unsupported_reason(self, layer):
-        if layer.data_format != "channels_last":
-            return "data_format must be channels_last"
-        if layer.groups != 1:
-            return "grouped convolutions are not supported"
-        if activation_name(layer) not in ("relu", "linear"):
-            return f"activation {activation_name(layer)!r} (only relu and linear are supported)"
-        return None
-
-    def needs(self, step, rule):
-        keys = [step.name] if rule == "guided" and activation_name(step.layer) == "relu" else []
-        if tuple(step.layer.strides) != (1, 1):
-            keys.append(step.input_key)
-        return keys
-
-    def reverse(self, step, signal, tensors, rule):
-        layer = step.layer
-        if activation_name(layer) == "relu":
-            signal = _rectify(step, signal, tensors, rule)
-        transpose = deconv_layers.TiedConvTranspose(
-            kernel=layer.kernel, strides=layer.strides, padding=layer.padding,
-            dilation_rate=layer.dilation_rate, name=f"{step.name}_transpose")
-        if tuple(layer.strides) != (1, 1):
-            return transpose(signal, tensors[step.input_key])
-        return transpose(signal)
-
-    def window_needs(self, step, rule):
-        relu = activation_name(step.layer) == "relu"
-        return [step.name] if rule == "guided" and relu else []
-
-    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
-        if activation_name(step.layer) == "relu":
-            signal = _rectify_window(step, signal, window, tensors, rule)
-        produced, below = _window_below(step, window, sizes, index)
-        return window_lib.conv_transpose(signal, step.layer.kernel, step.geometry,
-                                         produced, below), below
-
-    def geometry(self, layer):
-        return geometry_lib.Geometry(tuple(layer.kernel_size), tuple(layer.strides),
-                                     tuple(layer.dilation_rate), layer.padding)
-
-
-class MaxPool2DRule(LayerRule):
-    """`MaxPooling2D`: switches recorded by `ArgmaxPool`, reversed by `Unpool`."""
-
-    def unsupported_reason(self, layer):
-        if layer.data_format != "channels_last":
-            return "data_format must be channels_last"
-        return None
-
-    def forward(self, step, x, with_switches):
-        if not with_switches:
-            return super().forward(step, x, with_switches)
-        layer = step.layer
-        pooled, switches = deconv_layers.ArgmaxPool(
-            layer.pool_size, layer.strides, layer.padding, name=f"{step.name}_argmax")(x)
-        return {step.name: pooled, switches_key(step.name): switches}
-
-    def needs(self, step, rule):
-        return [switches_key(step.name), step.input_key]
-
-    def reverse(self, step, signal, tensors, rule):
-        layer = step.layer
-        unpool = deconv_layers.Unpool(layer.pool_size, layer.strides, layer.padding,
-                                      name=f"{step.name}_unpool")
-        return unpool(signal, tensors[switches_key(step.name)], tensors[step.input_key])
-
-    def window_needs(self, step, rule):
-        return [switches_key(step.name)]
-
-    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
-        produced, below = _window_below(step, window, sizes, index)
-        return window_lib.unpool(signal, tensors[switches_key(step.name)],
-                                 step.geometry, window, produced, below,
-                                 signal.shape[-1]), below
-
-    def geometry(self, layer):
-        return geometry_lib.Geometry(tuple(layer.pool_size), tuple(layer.strides), (1, 1),
-                                     layer.padding)
-
-
-# Matched by exact type: `isinstance` would let a subclass with another `call` through unnoticed.
-LAYER_RULES = (
-    (keras.layers.Conv2D, Conv2DRule()),
-    (keras.layers.MaxPooling2D, MaxPool2DRule()),
-    (keras.layers.ReLU, ReluRule()),
-    (keras.layers.Activation, ActivationRule()),
-    (keras.layers.Dropout, IdentityRule()),
-    (keras.layers.SpatialDropout2D, IdentityRule()),
-)
+def refusal(layer, call, out_dtype=None):
+    """Why `layer` (called as `call`) cannot be reversed, or None."""
+    if isinstance(layer, _REFUSED) or getattr(layer, "stateful", False):
+        return f"{type(layer).__name__} holds state or is recurrent"
+    if isinstance(layer, _L.MultiHeadAttention) and any(
+            key in call.kwargs for key in ("attention_mask", "query_mask", "value_mask",
+                                           "key_mask")):
+        return "attention with a mask"
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        return "data_format must be channels_last"
+    if out_dtype is not None and not str(out_dtype).startswith(("float", "bfloat")):
+        return f"its output is {out_dtype}, not a float"
+    return None
 
 
 def rule_for(layer):
-    """Returns the rule of `layer`'s exact type, or None if no rule covers it."""
-    for layer_type, rule in LAYER_RULES:
-        if type(layer) is layer_type:
-            return rule
-    return None
+    """The reverse rule of `layer` (see the module's docstring)."""
+    choice = EXPLICIT.get(type(layer))
+    if choice is None:
+        return _GENERIC
+    return choice(layer) if callable(choice) else choice
+
+
+def is_explicit(layer):
+    """Whether `layer` is reversed by an explicit rule rather than the generic one."""
+    return rule_for(layer) is not _GENERIC
+
+
+# Pointwise layers beyond activations and merges: per position, across channels at most.
+_POINTWISE = (_L.Activation, _L.ReLU, _L.LeakyReLU, _L.PReLU, _L.ELU, _L.Softmax,
+              _L.Rescaling, _L.Add, _L.Subtract, _L.Multiply, _L.Average, _L.Maximum,
+              _L.Minimum, _L.Dropout, _L.SpatialDropout2D, _L.GaussianNoise,
+              _L.GaussianDropout, _L.AlphaDropout, _L.ActivityRegularization)
+# Keras's own elementwise operations (`x + y`, `keras.ops.multiply`) and the scaling layers of
+# keras.applications models, by class name.
+_POINTWISE_NAMES = {"Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Maximum", "Minimum",
+                    "Negative", "Absolute", "Square", "Sqrt", "Exp", "Log", "Sigmoid", "Tanh",
+                    "Relu", "Relu6", "Silu", "Gelu", "HardSigmoid", "HardSilu", "Power",
+                    "LayerScale", "CustomScaleLayer", "StochasticDepth"}
+
+
+def _axes(layer):
+    axis = getattr(layer, "axis", -1)
+    return list(axis) if isinstance(axis, (list, tuple)) else [axis]
+
+
+def geometry_of(layer, in_shapes):
+    """What each output position of `layer` reads: a `deconv.core.geometry` kind."""
+    kind = type(layer)
+    if kind in (_L.Conv2D, _L.DepthwiseConv2D, _L.SeparableConv2D):
+        return geometry_lib.Geometry(tuple(layer.kernel_size), tuple(layer.strides),
+                                     tuple(layer.dilation_rate), layer.padding)
+    if kind in (_L.MaxPooling2D, _L.AveragePooling2D):
+        return geometry_lib.Geometry(tuple(layer.pool_size), tuple(layer.strides), (1, 1),
+                                     layer.padding)
+    if kind in (_L.ZeroPadding2D, _L.Cropping2D):
+        amounts = layer.padding if kind is _L.ZeroPadding2D else layer.cropping
+        (top, bottom), (left, right) = amounts
+        return geometry_lib.Shift((top, left), (bottom, right), kind is _L.ZeroPadding2D)
+    if kind is _L.UpSampling2D and layer.interpolation == "nearest":
+        return geometry_lib.Upsample(tuple(layer.size))
+    last_axis = all(axis in (-1, len(in_shapes[0]) - 1) for axis in _axes(layer)) if (
+        in_shapes) else False
+    if kind in (_L.BatchNormalization, _L.LayerNormalization, _L.Normalization,
+                _L.UnitNormalization, _L.Concatenate) and last_axis:
+        return None
+    if kind is _L.Dense and in_shapes and len(in_shapes[0]) == 4:
+        return None  # on the channels of each position
+    if isinstance(layer, _POINTWISE) or kind.__name__ in _POINTWISE_NAMES:
+        return None
+    return geometry_lib.WHOLE

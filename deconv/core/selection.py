@@ -12,6 +12,16 @@ import tensorflow as tf
 MODES = ("activation", "maps")
 
 
+def as_maps(activations):
+    """Vectors `(N, C)` (a classifier's logits) as 1x1 maps `(N, 1, 1, C)`; maps unchanged."""
+    return activations[:, None, None, :] if activations.shape.rank == 2 else activations
+
+
+def like(signal, activations):
+    """A signal selected from `as_maps(activations)`, in the activations' own shape."""
+    return tf.reshape(signal, tf.shape(activations)) if activations.shape.rank == 2 else signal
+
+
 def one_per_image(activations, features, positions):
     """Keeps one activation per image: of map `features[i]`, at `positions[i]` or at its maximum.
 

@@ -1,8 +1,11 @@
-"""Building the models deconv looks inside: Keras's VGG19/VGG16 conv stacks, or a user's `.keras`;
-and the whole VGG with its classifier, for occlusion's class probabilities.
+"""Building the models deconv looks inside: Keras's applications (VGG, ResNet, Inception,
+Xception, MobileNet, DenseNet, EfficientNet, ConvNeXt, NASNet), or a user's `.keras`; and the
+whole VGG with its classifier, for occlusion's class probabilities.
 
-The VGG models are `keras.applications` models without the classifier, input `(None, None, 3)`,
-layers keeping Keras's names (`block1_conv1` ... `block5_pool`). Weights are loaded last.
+Without their classifier, the applications take any image size, input `(None, None, 3)`; with it
+(`include_top`), the size they were trained at. Layers keep Keras's names (`block1_conv1`,
+`conv4_block6_out`, `mixed7`). VGG's weights are read by deconv (every format of
+`deconv.models.weights`), the others' by Keras (`deconv.models.applications`).
 """
 import os
 
@@ -10,25 +13,11 @@ import keras
 import numpy as np
 
 from deconv.core import names
-from deconv.models import weights as weight_files
 from deconv.errors import DeconvError
+from deconv.models import applications
+from deconv.models import weights as weight_files
 
 ARCHS = {"vgg19": keras.applications.VGG19, "vgg16": keras.applications.VGG16}
-
-
-def _seeded_init(model, seed):
-    """Re-initialises every kernel Glorot-uniform and every bias to zero, reproducibly."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        kernel = layer.weights[0]
-        *window, fan_in_channels, fan_out_channels = kernel.shape
-        receptive = int(np.prod(window)) if window else 1
-        limit = np.sqrt(6.0 / (receptive * (fan_in_channels + fan_out_channels)))
-        kernel.assign(rng.uniform(-limit, limit, kernel.shape).astype(np.float32))
-        for extra in layer.weights[1:]:
-            extra.assign(np.zeros(extra.shape, np.float32))
 
 
 def _check_seed(seed):
@@ -46,52 +35,77 @@ def _load_keras_file(path, weights, seed):
         reason = " ".join(str(error).split())
         raise DeconvError(f"Cannot load model {path!r} (safe_mode on): {reason}") from None
     if weights == "random":
-        _seeded_init(model, seed)
+        applications.seeded_init(model, seed)
     elif weights not in (None, "imagenet"):
         weight_files.load_into(model, weights)
     return model
 
 
-def load_model(arch="vgg19", weights="imagenet", seed=None):
-    """Returns the convolutional part of VGG19 or VGG16, or a user's `.keras` model.
+def _arch(arch):
+    """`arch` as a string; a Keras application's name as its lower-case key."""
+    arch = os.fspath(arch) if isinstance(arch, os.PathLike) else arch
+    if isinstance(arch, str) and not arch.endswith(".keras") and applications.find(arch):
+        return applications.key(arch)
+    return arch
+
+
+def load_model(arch="vgg19", weights="imagenet", seed=None, include_top=False):
+    """Returns a Keras application (without its classifier unless `include_top`), or a user's
+    `.keras` model.
 
     Args:
-      arch: `"vgg19"`, `"vgg16"`, or the path of a `.keras` model (loaded with `safe_mode`;
-        it keeps its own weights for `"imagenet"` or None, loads `weights` if it is a path, and
-        is re-initialised for `"random"`).
+      arch: an application's name in any spelling (`"vgg19"`, `"resnet50"`, `"ResNet50V2"`,
+        `"efficientnet_b0"`, `"convnext_tiny"`; see `deconv.models.applications.choices`), or
+        the path of a `.keras` model (loaded with `safe_mode`; it keeps its own weights for
+        `"imagenet"` or None, loads `weights` if it is a path, and is re-initialised for
+        `"random"`).
       weights: `"imagenet"`: the ImageNet weights, from `pretrained/` (or `$DECONV_PRETRAINED`),
-        Keras's cache, or Keras's download, in that order; a path to a Keras `.h5` /
-        `.weights.h5` file or a `vgg19.npy`-style dict; `None` (or `"random"`): random
-        initialisation.
+        Keras's cache, or Keras's download, in that order; a path to a weights file (for VGG:
+        Keras `.h5` / `.weights.h5` or a `vgg19.npy`-style dict; for the others what Keras's
+        `load_weights` reads); `None` (or `"random"`): random initialisation.
       seed: with random weights, makes them reproducible (Glorot-uniform kernels, zero biases).
+      include_top: with the classifier (its input size is then the one it was trained at).
 
     Returns:
-      A `keras.Model` with input `(None, None, 3)`.
+      A `keras.Model`.
 
     Raises:
       DeconvError: unknown `arch`, or weights that cannot be found, read or fitted; the message
         names the file or the places searched.
     """
-    arch = os.fspath(arch) if isinstance(arch, os.PathLike) else arch
+    arch = _arch(arch)
     _check_seed(seed)
     if isinstance(arch, str) and arch.endswith(".keras"):
         return _load_keras_file(arch, weights, seed)
-    if arch not in ARCHS:
-        raise DeconvError(f"Unknown arch {arch!r}. Valid: {', '.join(ARCHS)}, or the path of a "
-                          f".keras model.")
-    model = ARCHS[arch](include_top=False, weights=None, input_shape=(None, None, 3))
-    if weights is None or weights == "random":
-        if seed is not None:
-            _seeded_init(model, seed)
-        return model
-    load_weights(model, arch, weights)
+    if arch in ARCHS and include_top:
+        return load_classifier(arch, weights, seed)
+    model = build(arch, seed if weights in (None, "random") else None, include_top)
+    if weights is not None and weights != "random":
+        load_weights(model, arch, weights, include_top)
     return model
 
 
-def load_weights(model, arch, weights):
-    """Loads `weights` (`"imagenet"` or a file path) into a model built by `load_model`.
+def build(arch, seed=None, include_top=False):
+    """Builds application `arch` with random weights (reproducible with `seed`), to check its
+    layers before `load_weights` reads the (large) weights.
 
-    Lets a caller check a model's layers before the (large) weights are read.
+    Raises:
+      DeconvError: unknown `arch`; the message lists the valid names.
+    """
+    arch = _arch(arch)
+    if arch in ARCHS and not include_top:
+        model = ARCHS[arch](include_top=False, weights=None, input_shape=(None, None, 3))
+        if seed is not None:
+            applications.seeded_init(model, seed)
+        return model
+    if not isinstance(arch, str) or not applications.find(arch):
+        raise DeconvError(f"Unknown arch {arch!r}. Valid: {', '.join(applications.choices())}, "
+                          f"or the path of a .keras model.")
+    return applications.build(arch, None, seed, include_top)[0]
+
+
+def load_weights(model, arch, weights, include_top=False):
+    """Loads `weights` (`"imagenet"` or a file path) into a model built by `build`.
 
     Returns:
       The path the weights came from.
@@ -100,9 +114,23 @@ def load_weights(model, arch, weights):
         weights = os.fspath(weights)
     if not isinstance(weights, str):
         raise DeconvError(f"weights must be 'imagenet', a file path or None; received {weights!r}.")
-    path = weight_files.find_imagenet(arch) if weights == "imagenet" else weights
-    weight_files.load_into(model, path)
-    return path
+    arch = _arch(arch)
+    if arch in ARCHS and not include_top:
+        path = weight_files.find_imagenet(arch) if weights == "imagenet" else weights
+        weight_files.load_into(model, path)
+        return path
+    if weights == "imagenet":
+        trained, found = applications.build(arch, "imagenet", None, include_top)
+        model.set_weights(trained.get_weights())
+        return found.path
+    if not os.path.isfile(weights):
+        raise DeconvError(f"Weights file not found: {weights!r}.")
+    try:
+        model.load_weights(weights)
+    except Exception as error:  # Keras raises many types for a file of another model
+        raise DeconvError(f"Cannot load weights file {weights!r} into {arch}: "
+                          f"{' '.join(str(error).split())}") from None
+    return weights
 
 
 def npy_arch(found):
@@ -152,7 +180,7 @@ def load_classifier(arch="vgg19", weights="imagenet", seed=None):
     model = ARCHS[arch](include_top=True, weights=None)
     if weights is None or weights == "random":
         if seed is not None:
-            _seeded_init(model, seed)
+            applications.seeded_init(model, seed)
         return model
     path = weight_files.find_imagenet(arch, top=True) if weights == "imagenet" else weights
     weight_files.load_into(model, os.fspath(path))

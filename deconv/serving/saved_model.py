@@ -35,16 +35,19 @@ class _Endpoint:
         self.layer = net.resolve(layer)
         self.label = names.short(self.layer)
         self.steps = net.steps
-        self.index = net.layer_names.index(self.layer)
+        self.vector = len(net.step(self.layer).shape) != 4  # logits: one value per map
         self.count = net.feature_count(self.layer)
+        if not self.vector and geometry.graph_sizes(self.steps, (512, 512))[self.layer] is None:
+            raise DeconvError(f"Layer {self.label!r} cannot be exported: it lies past a layer "
+                              f"whose output size deconv cannot compute in the graph.")
 
     def _sizes(self, images):
         """Returns `(sizes, image size, map size, checks)`: `checks` are assertion ops that
         the computation must wait for (with `_after`), so that bad input always fails with our
         message rather than a kernel's."""
         shape = tf.shape(images)
-        sizes = geometry.input_sizes(self.steps[:self.index + 1], (shape[1], shape[2]))
-        height, width = sizes[-1]
+        sizes = geometry.graph_sizes(self.steps, (shape[1], shape[2]))
+        height, width = (1, 1) if self.vector else sizes[self.layer]
         checks = [tf.debugging.assert_positive(
             tf.minimum(height, width),
             message=f"images are too small for layer {self.label}: its maps would be empty")]
@@ -55,8 +58,11 @@ class _Endpoint:
         return tf.control_dependencies([check for check in checks if check is not None])
 
     def _boxes(self, y, x, sizes, image_size):
-        top, left, bottom, right = geometry.window(self.steps, self.index, y, x, sizes,
-                                                   maximum=tf.maximum)
+        box = geometry.graph_window(self.steps, self.layer, y, x, sizes, tf.maximum, tf.minimum)
+        if box == geometry.WHOLE:  # past a global pool: every position sees the whole image
+            box = (tf.zeros_like(y), tf.zeros_like(x), tf.fill(tf.shape(y), image_size[0]),
+                   tf.fill(tf.shape(x), image_size[1]))
+        top, left, bottom, right = box
         return tf.stack([tf.maximum(top, 0), tf.maximum(left, 0),
                          tf.minimum(bottom, image_size[0]), tf.minimum(right, image_size[1])],
                         axis=-1)

@@ -58,20 +58,21 @@ class RunConfig:
     min_tile: int = 64
     rule: str = "deconvnet"
     preprocessing: str = "auto"
+    include_top: bool = False
     tensorboard: str = None
     checkpoint_every: int = 10
     source: str = None
     dataset_defaults: dict = dataclasses.field(default_factory=dict)
 
 
-_STR, _INT = (str,), (int,)
+_STR, _INT, _BOOL = (str,), (int,), (bool,)
 _CHOICES = {
     "aspect": image_files.ASPECTS, "mode": selection.MODES, "normalize": render.NORMALISATIONS,
     "rule": deconv_layers.RELU_RULES, "preprocessing": ("auto", *preprocessing.MODES),
 }
 _RUN_KEYS = {"out": _STR, "model": _STR, "weights": _STR, "seed": _INT, "batch_size": _INT,
              "normalize": _STR, "min_tile": _INT, "rule": _STR, "preprocessing": _STR,
-             "tensorboard": _STR, "checkpoint_every": _INT}
+             "include_top": _BOOL, "tensorboard": _STR, "checkpoint_every": _INT}
 _DATASET_KEYS = {"name": _STR, "images": _STR, "imtype": _STR, "size": _INT, "aspect": _STR}
 _SWEEP_KEYS = {"layer": _STR, "features": None, "top": _INT, "per_image": _INT, "mode": _STR,
                "datasets": None}
@@ -130,8 +131,9 @@ class _Checker:
                 raise DeconvError(f"{self.where(table, index, key)}unknown key {key!r} in {label}; "
                                   f"valid keys: {', '.join(sorted(allowed))}.")
             types = allowed[key]
-            if types is not None and (isinstance(value, bool) or not isinstance(value, types)):
-                kind = "an integer" if types == _INT else "a string"
+            wrong_bool = isinstance(value, bool) and types != _BOOL
+            if types is not None and (wrong_bool or not isinstance(value, types)):
+                kind = {_INT: "an integer", _BOOL: "true or false"}.get(types, "a string")
                 raise DeconvError(f"{self.where(table, index, key)}{key!r} must be {kind}; "
                                   f"received {type(value).__name__} {value!r}.")
             problem = _value_problem(key, value)

@@ -68,7 +68,7 @@ def check_settings(net, sweeps, size, batch_size):
     checks.integer("size", size)
     checks.batch_size(batch_size)
     for sweep in sweeps:
-        checks.image_size(net.steps, net.layer_names.index(sweep.layer), size, "--size")
+        net.check_image_size(sweep.layer, size, "--size")
 
 
 def groups(net, sweep):

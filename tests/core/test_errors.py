@@ -47,20 +47,28 @@ def test_bad_positions_features_and_modes(net19, images_64x48):
         net19.project(images_64x48, "conv4_1", 1.5)
 
 
-def test_unsupported_models_name_their_layers():
-    model = keras.Sequential([keras.Input((None, None, 3)),
-                              keras.layers.Conv2D(4, 3, name="conv"),
-                              keras.layers.BatchNormalization(name="bn"),
-                              keras.layers.Conv2D(4, 3, activation="sigmoid", name="sig")])
-    with pytest.raises(DeconvError, match=r"bn \(type BatchNormalization is not supported\); "
-                                          r"sig \(activation 'sigmoid'"):
+def test_unsupported_models_name_every_such_layer():
+    """Recurrent layers, attention with a mask and layers whose outputs are not floats are
+    refused, all named in one error; everything else is reversed (branches, merges, BN...)."""
+    inputs = keras.Input((8, 8, 3))
+    maps = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    sequence = keras.layers.Reshape((36, 4), name="flat")(maps)
+    recurrent = keras.layers.LSTM(3, name="lstm")(sequence)
+    attended = keras.layers.MultiHeadAttention(1, 2, name="attention")(
+        sequence, sequence, attention_mask=keras.ops.ones((1, 36, 36), "bool"))
+    labels = keras.ops.argmax(maps, axis=-1)
+    model = keras.Model(inputs, [recurrent, attended, labels])
+    with pytest.raises(DeconvError) as error:
         deconv.Deconvnet(model)
-    inputs = keras.Input((None, None, 3))
-    a = keras.layers.Conv2D(4, 3, name="a")(inputs)
-    b = keras.layers.Conv2D(4, 3, name="b")(inputs)
-    branched = keras.Model(inputs, keras.layers.Add(name="add")([a, b]))
-    with pytest.raises(DeconvError, match="'b' .* does not simply read the layer before it"):
-        deconv.Deconvnet(branched)
+    message = str(error.value)
+    assert "layers deconv cannot reverse: " in message and "\n" not in message
+    assert "lstm (LSTM holds state or is recurrent)" in message
+    assert "attention (attention with a mask)" in message
+    assert "argmax (its output is int" in message
+    branched = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(4, 3),
+                                 keras.layers.BatchNormalization(name="bn"),
+                                 keras.layers.Conv2D(4, 3, activation="sigmoid", name="sig")])
+    assert deconv.Deconvnet(branched).layer_names[-2:] == ["bn", "sig"]
 
 
 def test_bad_options(vgg16):

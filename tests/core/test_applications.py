@@ -1,0 +1,114 @@
+"""Keras's applications, projected and checked against the independent oracle
+(tests/graph_oracle.py): seeded weights, random batch-normalization statistics (not mean 0 and
+variance 1), small inputs, an early, a middle and the last layer, and the logits of a model
+with its classifier. The default suite runs a subset; `python -m pytest -m zoo` runs the issue's
+whole list, both rules."""
+import numpy as np
+import pytest
+
+import deconv
+from deconv.models import applications
+from tests import graph_oracle
+from tests.core.test_graphs import _assert_matches
+from tests.core.test_graphs import _strongest_map
+from tests.graph_model import randomize
+
+DEFAULT = [("resnet50", 96), ("inceptionv3", 139), ("mobilenetv3small", 96),
+           ("efficientnetb0", 96)]
+ZOO = [("resnet50v2", 96), ("densenet121", 96), ("mobilenetv2", 96), ("efficientnetv2b0", 96),
+       ("convnexttiny", 96), ("xception", 96), ("resnet101", 96), ("inceptionresnetv2", 139),
+       ("mobilenet", 96), ("mobilenetv3large", 96), ("densenet169", 96), ("efficientnetb3", 96),
+       ("efficientnetv2s", 96), ("resnet152v2", 96)]
+
+
+def _model(name, include_top=False):
+    model = deconv.load_model(name, weights=None, seed=0, include_top=include_top)
+    randomize(model, 3)
+    return model
+
+
+def _layers(net):
+    """An early, a middle and the last layer with maps."""
+    maps = [name for name in net.layer_names if len(net.step(name).shape) == 4]
+    return [maps[len(maps) // 8], maps[len(maps) // 2], maps[-1]]
+
+
+def _check(name, size, rule):
+    model = _model(name)
+    net = deconv.Deconvnet(model, rule=rule)
+    images = np.random.default_rng(5).uniform(0, 255, (2, size, size, 3)).astype(np.float32)
+    copy = graph_oracle.clone(model, rule)
+    for layer in _layers(net):
+        _assert_matches(net, model, images, layer, _strongest_map(net, images, layer), copy)
+
+
+@pytest.mark.parametrize("name,size", DEFAULT)
+def test_applications_equal_the_oracle(name, size):
+    _check(name, size, "deconvnet" if name != "mobilenetv3small" else "guided")
+
+
+@pytest.mark.zoo
+@pytest.mark.parametrize("rule", ["deconvnet", "guided"])
+@pytest.mark.parametrize("name,size", DEFAULT + ZOO)
+def test_every_application_equals_the_oracle(name, size, rule):
+    _check(name, size, rule)
+
+
+def _check_logits(name, rule="deconvnet"):
+    """A class's logit (pre-softmax) projected through the whole network, at its own size."""
+    model = _model(name, include_top=True)
+    net = deconv.Deconvnet(model, rule=rule)
+    logits = net.layer_names[-1]
+    size = model.inputs[0].shape[1]
+    images = np.random.default_rng(6).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
+    scores = net.activations(images, logits)[0]
+    assert scores.shape == (1000,)
+    best = int(np.argmax(scores))
+    dense = model.get_layer(logits) if hasattr(model.get_layer(logits), "bias") else None
+    if scores[best] <= 0 and dense is not None:  # a positive logit, so relu passes its signal
+        dense.bias.assign(dense.bias.numpy() + (1 - scores[best]))
+    copy = graph_oracle.clone(model, rule, logits=logits)
+    _assert_matches(net, model, images, logits, best, copy)
+
+
+def test_class_logits_of_resnet50_equal_the_oracle():
+    _check_logits("resnet50")
+
+
+@pytest.mark.zoo
+@pytest.mark.parametrize("name", ["resnet50v2", "inceptionv3", "densenet121", "mobilenetv2",
+                                  "mobilenetv3small", "efficientnetb0", "efficientnetv2b0",
+                                  "convnexttiny", "xception"])
+def test_class_logits_equal_the_oracle(name):
+    _check_logits(name)
+
+
+def test_names_in_any_spelling_and_unknown_ones():
+    for spelling in ("ResNet50V2", "resnet50v2", "resnet_50_v2", "RESNET50V2"):
+        assert applications.find(spelling) == "ResNet50V2"
+    with pytest.raises(deconv.DeconvError, match=r"Unknown arch 'resnet49'. Valid: .*resnet50"):
+        deconv.load_model("resnet49", weights=None)
+    net = deconv.Deconvnet(deconv.load_model("resnet50", weights=None, seed=1))
+    assert net.preprocessing.name == "caffe" and "conv4_block6_out" in net.layer_names
+    assert "avg_pool" not in net.layer_names  # a vector without a classifier: not projected
+
+
+def test_imagenet_weights_come_from_pretrained_the_keras_way(tmp_path, monkeypatch):
+    """The model's own constructor asks for its file; deconv answers from pretrained/ (our
+    `<name>.weights.h5`) before Keras's cache and download, and says where it looked."""
+    monkeypatch.setenv("DECONV_PRETRAINED", str(tmp_path / "pretrained"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("DECONV_OFFLINE", "1")
+    with pytest.raises(deconv.DeconvError) as error:
+        deconv.load_model("mobilenetv3small", weights="imagenet")
+    message = str(error.value)
+    assert "No ImageNet weights for mobilenetv3small" in message and "\n" not in message
+    for place in ("weights_mobilenet_v3_small", "mobilenetv3small.weights.h5",
+                  "Keras cache", "skipped: $DECONV_OFFLINE is set"):
+        assert place in message, place
+    (tmp_path / "pretrained").mkdir()
+    trained = _model("mobilenetv3small")
+    trained.save_weights(tmp_path / "pretrained" / "mobilenetv3small.weights.h5")
+    loaded = deconv.load_model("mobilenetv3small", weights="imagenet")
+    for ours, theirs in zip(loaded.weights, trained.weights):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
