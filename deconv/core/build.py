@@ -13,9 +13,9 @@ Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Network
 import keras
 
 from deconv.core import preprocessing
+from deconv.core.geometry import ancestors
 from deconv.core.chain_rules import Context
 from deconv.core.graph import INPUT_KEY
-from deconv.core.graph import ancestors
 
 
 def forward_graph(steps, mode, with_switches, input_shape=(None, None, 3)):

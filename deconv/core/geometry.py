@@ -220,8 +220,8 @@ def graph_window(steps, key, y, x, sizes=None, maximum=max, minimum=min, input_k
     return box if box == WHOLE else (box[0][0], box[1][0], box[0][1], box[1][1])
 
 
-def _below(steps, key):
-    """The keys `key` depends on (itself included)."""
+def ancestors(steps, key):
+    """The keys tensor `key` depends on (itself included)."""
     found = {key}
     for step in reversed(steps):
         if step.name in found:
@@ -232,7 +232,8 @@ def _below(steps, key):
 def graph_fits(steps, key, image_size, input_key="input"):
     """Whether images of `image_size` reach tensor `key`: every map on the way is at least 1x1."""
     sizes = graph_sizes(steps, image_size, input_key)
-    return all(sizes.get(name) is None or min(sizes[name]) >= 1 for name in _below(steps, key))
+    return all(sizes.get(name) is None or min(sizes[name]) >= 1
+               for name in ancestors(steps, key))
 
 
 def graph_min_side(steps, key, input_key="input", largest=4096):

@@ -252,15 +252,6 @@ def is_chain(steps):
     return True
 
 
-def ancestors(steps, key):
-    """The keys of the steps whose outputs `key` depends on (itself included)."""
-    found = {key}
-    for step in reversed(steps):
-        if step.name in found:
-            found.update(step.inputs)
-    return found
-
-
 def static_shapes(steps, input_shape):
     """Returns `{key: shape}` of every step's output for a batch of inputs of `input_shape`
     `(N, H, W, 3)`, as Keras infers it (`compute_output_spec`: nothing runs)."""

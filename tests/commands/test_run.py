@@ -169,3 +169,26 @@ def test_file_defaults_apply_to_the_images_flag(tmp_path, folders):
     manifest = json.loads((tmp_path / "out" / "conv1_1.json").read_text())
     dataset = manifest["settings"]["dataset"]
     assert (dataset["size"], dataset["aspect"], dataset["imtype"]) == (40, "crop", ".png")
+
+
+def test_a_graph_model_runs_end_to_end(image_folder, tmp_path):
+    """A .keras graph (branches, merges, a gate past a global pool, logits): the sweep's
+    crops are each winner's receptive field, the whole image past the global pool."""
+    import deconv
+    from tests.graph_model import build_graph_cnn
+    build_graph_cnn().save(tmp_path / "graph.keras")
+    result = _run_cli("--model", str(tmp_path / "graph.keras"), "--config",
+                      _write(tmp_path, "[[sweeps]]\nlayer = 'sum'\nfeatures = 1\ntop = 3\n"
+                                       "[[sweeps]]\nlayer = 'predictions'\nfeatures = 2\n"
+                                       "top = 2\n"),
+                      "--images", str(image_folder), "--size", str(SIZE),
+                      "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    net = deconv.Deconvnet(deconv.load_model(str(tmp_path / "graph.keras")))
+    sums = _manifest(tmp_path / "out", "sum_1.json")["results"]
+    assert len(sums) == 3 and all(r["box"] == list(deconv.receptive_field(
+        net, "sum", r["position"], (SIZE, SIZE))) for r in sums)
+    assert sums[0]["box"] != [0, 0, SIZE, SIZE]
+    logits = _manifest(tmp_path / "out", "predictions_2.json")["results"]
+    assert [r["box"] for r in logits] == [[0, 0, SIZE, SIZE]] * 2
+    assert all(r["position"] == [0, 0] for r in logits)

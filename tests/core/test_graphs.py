@@ -8,7 +8,6 @@ import pytest
 import tensorflow as tf
 
 import deconv
-from deconv.core import geometry
 from tests import graph_oracle
 from tests import oracle
 from tests.graph_model import build_graph_cnn

@@ -72,7 +72,7 @@ def _load_elsewhere(path, images, feature, position, tmp_path, prefix=""):
     return dict(np.load(tmp_path / "results.npz"))
 
 
-def _assert_matches_library(net, layer, results, images, feature, position):
+def _assert_matches_library(net, layer, results, images, feature, position, tiny_fails=True):
     size = images.shape[1:3]
     projection = net.project_details(images, layer, feature, position)
     np.testing.assert_allclose(results["project_reconstruction"], projection.reconstructions,
@@ -95,7 +95,8 @@ def _assert_matches_library(net, layer, results, images, feature, position):
     assert "feature out of range" in str(results["error"]) and str(count) in str(results["error"])
     messages = list(results["bad_input_errors"])
     assert all("k is larger than the number of activations" in m for m in messages[::2]), messages
-    assert all("images are too small for layer" in m for m in messages[1::2]), messages
+    if tiny_fails:  # a layer that any image reaches has nothing to say here
+        assert all("images are too small for layer" in m for m in messages[1::2]), messages
 
 
 def test_exported_layer_equals_library_without_deconv(vgg16, tmp_path):
@@ -124,6 +125,21 @@ def test_all_layers_of_a_custom_cnn(tmp_path):
     position = np.array([[-1, -1], [-1, -1]], np.int32)
     results = _load_elsewhere(path, images, feature, position, tmp_path, prefix="c2_")
     _assert_matches_library(net, "c2", results, images, feature, position)
+
+
+def test_a_graph_model_exports_and_loads_without_deconv(tmp_path):
+    """Residual branches merged by an add: values, positions and boxes computed in the graph
+    equal the library's (past the gate's global pool, boxes are the whole image: library
+    tests)."""
+    from tests.graph_model import build_graph_cnn
+    net = deconv.Deconvnet(build_graph_cnn())
+    path = tmp_path / "graph"
+    assert saved_model.export_saved_model(net, ["sum", "excite"], str(path))[0] == "sum_project"
+    images = photos((29, 26))
+    feature = np.array([1, 4], np.int32)
+    position = np.array([[-1, -1], [2, 3]], np.int32)
+    results = _load_elsewhere(path, images, feature, position, tmp_path, prefix="sum_")
+    _assert_matches_library(net, "sum", results, images, feature, position, False)
 
 
 def test_saved_model_cli_lists_the_signatures(vgg16, tmp_path):
