@@ -8,7 +8,7 @@ F: the forward pass to the layer (compiled). P: `Deconvnet.project` of one activ
 other tools compute, with TensorFlow's tape on a clone whose ReLUs have the deconvnet's
 backward (tests/graph_oracle.py), compiled. Rounds alternate the three (our machines are
 noisy); medians are reported. Peak memory: each method alone in a fresh process (ru_maxrss),
-less that of a process that only built the model.
+beside a process that only built the model and its graphs.
 """
 import argparse
 import json
@@ -106,10 +106,10 @@ def main():
                    "P/G": round(times["P"] / times["G"], 3),
                    "G/F": round(times["G"] / times["F"], 3)}
             if not args.no_memory and layer == layers[1]:
-                base = _peak(name, layer, None, args.batch, args.size)
+                row["build_peak_MB"] = round(_peak(name, layer, None, args.batch, args.size), 1)
                 for method in ("F", "P", "G"):
                     row[f"{method}_peak_MB"] = round(
-                        _peak(name, layer, method, args.batch, args.size) - base, 1)
+                        _peak(name, layer, method, args.batch, args.size), 1)
             rows.append(row)
             print(json.dumps(row), flush=True)
     with open(args.out, "w", encoding="utf-8") as stream:

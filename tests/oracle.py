@@ -106,5 +106,6 @@ def project_max(model, images, target, feature, rule="deconvnet", caffe=True):
 def relative_error(actual, expected):
     """`||actual - expected|| / ||expected||` per image."""
     axes = tuple(range(1, np.ndim(expected)))
-    return (np.sqrt(((actual - expected) ** 2).sum(axis=axes))
-            / np.sqrt((expected ** 2).sum(axis=axes)))
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    return (np.sqrt(((actual - expected) ** 2).sum(axis=axes))  # float64: tiny values do not
+            / np.sqrt((expected ** 2).sum(axis=axes)))         # underflow to 0 / 0
