@@ -64,7 +64,7 @@ def _check_logits(name, rule="deconvnet"):
     model = _model(name, include_top=True)
     net = deconv.Deconvnet(model, preprocessing="none", rule=rule)  # see _model
     logits = net.layer_names[-1]
-    size = model.inputs[0].shape[1]
+    size = model.inputs[0].shape[1] or 224  # MobileNetV3 takes any size, even with its top
     images = np.random.default_rng(6).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
     scores = net.activations(images, logits)[0]
     assert scores.shape == (1000,)
