@@ -10,7 +10,7 @@ from deconv.analysis import evolution_pictures
 from deconv.io import images as image_files
 from deconv.io import streaming
 from tests import training_task as task
-from tests.conftest import last_error, run_command
+from tests.conftest import run_command
 
 
 def test_command_line_writes_the_librarys_evolution(tmp_path):
@@ -22,7 +22,7 @@ def test_command_line_writes_the_librarys_evolution(tmp_path):
              "--images", str(folder), "--feat", "c2", "--size", str(task.SIDE),
              "--preprocessing", "unit", "--noprogress"]
     result = run_command("evolution", *flags, "--id", "1,0", "--out", "out", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert result.stdout.startswith("3 checkpoints (epoch_00, epoch_03, epoch_30), 6 images "
                                     "read, 1 skipped;")
     net = deconv.Deconvnet(evolution.conv_part(task.model(seed=1), ["c2"]), "unit")
@@ -40,8 +40,3 @@ def test_command_line_writes_the_librarys_evolution(tmp_path):
     for kind, grid in zip(("feat", "im"), evolution_pictures.grids(expected, "c2")):
         with Image.open(tmp_path / "out" / f"c2_evolution_{kind}.png") as picture:
             np.testing.assert_array_equal(np.asarray(picture.convert("RGB")), grid)
-    bad = run_command("evolution", *flags, "--id", "2", "--out", "bad", cwd=tmp_path)
-    assert bad.returncode == 2 and last_error(bad) == (
-        "python -m deconv.evolution: error: --id 2 is out of range for layer 'c2', which has 2 "
-        "feature maps (valid ids: 0 to 1).")
-    assert not (tmp_path / "bad").exists()
