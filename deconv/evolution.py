@@ -89,6 +89,7 @@ def _summary(result, written, seconds):
     for layer, (paths, _, _) in written.items():
         maps = ",".join(str(feature) for feature in result.features[layer])
         lines.append(f"{names.short(layer)}: maps {maps}; wrote {', '.join(paths.values())}")
+        lines += [f"note: {note}" for note in evolution_pictures.notes(result, layer)]
     return "\n".join(lines)
 
 

@@ -40,7 +40,11 @@ flags.DEFINE_string("range", None, "The amounts: START:STOP:STEP (both ends incl
                     "comma-separated list. Default: the paper's (-60:60:10 pixels, 1:1.8:0.1, "
                     "0:350:10 degrees).")
 flags.DEFINE_list("layers", None, "Layers whose feature vectors are compared; default: the first "
-                  "and the last conv layer.")
+                  "and the last conv layer. With --classes, the classifier's layers too (fc2: "
+                  "the paper's layer 7).")
+flags.DEFINE_enum("pool", "none", features_lib.POOLS, "none: a layer's whole output is its "
+                  "feature vector (the paper's); max or mean: each map's maximum or mean over its "
+                  "positions (what is there, not where).")
 flags.DEFINE_string("fill", "gray", "What fills the places no pixel moves to: gray (the ImageNet "
                     "mean), black, white, mean, r,g,b; or reflect, wrap (circular), nearest.")
 flags.DEFINE_enum("axis", "vertical", invariance.AXES, "The direction of a translation.")
@@ -167,20 +171,23 @@ def main(argv):
     invariance_plot.require_matplotlib()
     model, load_weights = load_model(FLAGS.model, FLAGS.weights, FLAGS.seed)
     layers = FLAGS.layers or features_lib.default_layers(model)
-    features_lib.FeatureModel(model, layers, FLAGS.preprocessing).check(pixels)
+    own = [layer for layer in layers if not FLAGS.classes
+           or features_lib.find_layer(model, layer) is not None]  # others: the classifier's
+    if own:
+        features_lib.FeatureModel(model, own, FLAGS.preprocessing, pool=FLAGS.pool).check(pixels)
     load_weights()
     classifier, class_names, labels = _classifier(len(paths))
     with _cli.progress_bar(FLAGS.progress, len(paths), "img") as update:
         result = invariance.invariance_curves(
             model, layers, pixels, transform=transform, classifier=classifier, labels=labels,
-            preprocessing=FLAGS.preprocessing, batch_size=FLAGS.batch_size, progress=update,
+            pool=FLAGS.pool, preprocessing=FLAGS.preprocessing, batch_size=FLAGS.batch_size, progress=update,
             classifier_preprocessing=(None if FLAGS.classifier_preprocessing == "auto"
                                       else FLAGS.classifier_preprocessing))
     title = FLAGS.title or (f"{os.path.basename(FLAGS.model)}, weights "
                             f"{os.path.basename(FLAGS.weights)}")
     written = invariance_plot.write(FLAGS.out, pixels, result, paths, {
         "model": FLAGS.model, "weights": FLAGS.weights, "size": FLAGS.size,
-        "aspect": FLAGS.aspect}, class_names, title)
+        "aspect": FLAGS.aspect, "classifier": FLAGS.classifier}, class_names, title)
     print(_summary(result, written))
 
 

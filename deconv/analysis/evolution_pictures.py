@@ -50,7 +50,7 @@ def labelled_grid(rows, row_labels, column_labels, gap=2, fill=255):
                        (fill,) * 3)
     draw = ImageDraw.Draw(canvas)
     for c, label in enumerate(column_labels):
-        draw.text((left + gap + c * (cell_w + gap), 1), _fit_text(draw, font, label, cell_w),
+        draw.text((left + gap + c * (cell_w + gap), 1), _fit_text(draw, font, label, cell_w - 4),
                   fill="black", font=font)
     for r, (row, label) in enumerate(zip(rows, row_labels)):
         top = _TEXT + gap + r * (cell_h + gap)
@@ -84,6 +84,14 @@ def _winner(winner):
             for key, value in dataclasses.asdict(winner).items()}
 
 
+def notes(result, layer):
+    """What a reader of one layer's grids should know: the cells of maps that never fire."""
+    return [f"map {feature} never activates on these images at {name} (all values are 0): its "
+            f"reconstruction is blank and its patch is an arbitrary image's."
+            for feature, row in zip(result.features[layer], result.rows(layer))
+            for name, cell in zip(result.checkpoints, row) if cell.winner.value <= 0]
+
+
 def manifest(result, layer, described, checkpoint_paths=None):
     """One layer's evolution as a JSON-ready dict: per map, per checkpoint, the strongest
     activation's image, position, value (pass 1 and pass 2) and receptive-field boxes."""
@@ -95,7 +103,8 @@ def manifest(result, layer, described, checkpoint_paths=None):
                         for name, path in zip(result.checkpoints, paths)],
         "rows": [{"map": feature, "by_checkpoint": [_winner(cell.winner) for cell in row]}
                  for feature, row in zip(result.features[layer], result.rows(layer))],
-        "files": file_names(layer), "counts": result.counts, "settings": described}
+        "files": file_names(layer), "counts": result.counts, "notes": notes(result, layer),
+        "settings": described}
 
 
 def write(out_dir, result, described, checkpoint_paths=None):

@@ -39,15 +39,40 @@ def default_layers(model):
     return list(dict.fromkeys([convs[0], convs[-1]]))
 
 
+# How a layer's maps become a vector: all of them as they are (where each feature is matters),
+# or each map's maximum or mean over its positions (only what is there matters).
+POOLS = ("none", "max", "mean")
+
+
+def layer_names(model):
+    """The names of a model's layers (a `Deconvnet`'s or a Keras model's), inputs left out."""
+    model = model.model if isinstance(model, Deconvnet) else model
+    return [layer.name for layer in model.layers
+            if not isinstance(layer, keras.layers.InputLayer)]
+
+
+def find_layer(model, layer):
+    """The model's own name for `layer` (either spelling), or None if it has no such layer."""
+    try:
+        return names.resolve(layer, layer_names(model))
+    except DeconvError:
+        return None
+
+
 class _Outputs:
     """RGB images -> the chosen layers' outputs, preprocessing inside (compiled)."""
 
-    def __init__(self, model, preprocessing):
+    def __init__(self, model, preprocessing, pool):
         self.model, self.preprocess = model, preprocessing_lib.Preprocess(preprocessing.name)
+        self.pool = pool
 
     def __call__(self, images):
         outputs = self.model(self.preprocess(images), training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        if self.pool != "none":
+            reduce = tf.reduce_max if self.pool == "max" else tf.reduce_mean
+            outputs = [reduce(output, axis=[1, 2]) if len(output.shape) == 4 else output
+                       for output in outputs]
         return [tf.reshape(output, [tf.shape(output)[0], -1]) for output in outputs]
 
 
@@ -60,21 +85,23 @@ class FeatureModel:
       preprocessing: how RGB pixels in [0, 255] become the model's input; `"auto"`: the net's,
         or for a Keras model caffe for our VGGs and none otherwise.
       role: what the model is called in messages ("model", "classifier").
+      pool: `"none"` (each layer's whole output), or `"max"` / `"mean"`: each map's maximum or
+        mean over its positions (for layers with maps; a dense layer's output stays).
 
     Attributes:
       layers: the layers' names in the model; `preprocessing`: the `Preprocessing` applied;
       input_size: the `(height, width)` the model requires, or None if any size goes.
     """
 
-    def __init__(self, model, layers, preprocessing="auto", role="model"):
+    def __init__(self, model, layers, preprocessing="auto", role="model", pool="none"):
         model, self.preprocessing = _as_model(model, preprocessing)
         self.role = role
         layers = [layers] if isinstance(layers, str) else list(layers)
         if not layers:
             raise DeconvError("No layer given: name at least one, e.g. 'conv5_3'.")
-        known = [layer.name for layer in model.layers
-                 if not isinstance(layer, keras.layers.InputLayer)]
-        self.layers = [names.resolve(layer, known) for layer in layers]
+        if pool not in POOLS:
+            raise DeconvError(f"Unknown pool {pool!r}. Valid: {', '.join(POOLS)}.")
+        self.layers = [names.resolve(layer, layer_names(model)) for layer in layers]
         try:
             outputs = [model.get_layer(name).output for name in self.layers]
             sub_model = keras.Model(model.inputs, outputs)
@@ -83,7 +110,8 @@ class FeatureModel:
                               f"{model.name!r}: {error}") from None
         size = tuple(model.input_shape[1:3]) if len(model.input_shape) == 4 else (None, None)
         self.input_size = None if None in size else size
-        self._run = tf.function(_Outputs(sub_model, self.preprocessing), reduce_retracing=True)
+        self._run = tf.function(_Outputs(sub_model, self.preprocessing, pool),
+                                reduce_retracing=True)
 
     def check(self, images):
         """Returns RGB images as float32 `(N, H, W, 3)` in [0, 255], checked for the model."""

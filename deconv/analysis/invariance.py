@@ -146,6 +146,7 @@ class Invariance:
       layers: the layers' names in the model.
       distances: `{layer: (N, A)}` `||f(x) - f(T x)|| / ||f(x)||` (NaN where `f(x)` is 0).
       raw_distances: `{layer: (N, A)}` `||f(x) - f(T x)||`; `norms`: `{layer: (N,)}` `||f(x)||`.
+      pool: how maps became vectors (see `features.POOLS`).
       targets: `(N,)` the true classes (given, or each original's top class); None without a
         classifier. `original_probability`: `(N,)` their probability on the original images.
       probability: `(N, A)` the true class's probability; `top_class`: `(N, A)` the most
@@ -160,41 +161,63 @@ class Invariance:
     original_probability: np.ndarray = None
     probability: np.ndarray = None
     top_class: np.ndarray = None
+    pool: str = "none"
 
 
-def _class_model(classifier, images, labels, preprocessing):
-    """The classifier's output as a `FeatureModel`, and the labels checked (or None)."""
-    classes = features_lib.FeatureModel(classifier, [classifier.layers[-1].name], preprocessing,
-                                        "classifier")
-    classes.check(images[:1])
-    count = int(np.prod(classifier.output_shape[1:]))
-    if labels is not None:
-        labels = np.atleast_1d(np.asarray(labels))
-        if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-            raise DeconvError(f"labels must be one class id per image ({len(images)}); "
-                              f"received {labels.tolist()!r}.")
-        bad = labels[(labels < 0) | (labels >= count)]
-        if bad.size:
-            raise DeconvError(f"Class {int(bad[0])} is out of range: the classifier has {count} "
-                              f"classes (valid: 0 to {count - 1}).")
-    return classes, labels
+def _check_labels(labels, count, classes):
+    labels = np.atleast_1d(np.asarray(labels))
+    if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
+        raise DeconvError(f"labels must be one class id per image ({count}); received "
+                          f"{labels.tolist()!r}.")
+    bad = labels[(labels < 0) | (labels >= classes)]
+    if bad.size:
+        raise DeconvError(f"Class {int(bad[0])} is out of range: the classifier has {classes} "
+                          f"classes (valid: 0 to {classes - 1}).")
+    return labels
+
+
+def _feature_models(model, layers, classifier, preprocessing, classifier_preprocessing, pool):
+    """`(model's FeatureModel or None, classifier's or None, layer names in order)`: a layer
+    the model lacks but the classifier has (VGG's fc2) is read from the classifier, whose last
+    output comes last."""
+    layers = features_lib.default_layers(model) if layers is None else (
+        [layers] if isinstance(layers, str) else list(layers))
+    theirs = [layer for layer in layers if classifier is not None
+              and features_lib.find_layer(model, layer) is None
+              and features_lib.find_layer(classifier, layer) is not None]
+    own = [layer for layer in layers if layer not in theirs]
+    features = (features_lib.FeatureModel(model, own, preprocessing, pool=pool)
+                if own or classifier is None else None)
+    if classifier_preprocessing is None:
+        classifier_preprocessing = (features.preprocessing.name if features is not None
+                                    else preprocessing)
+    classes = None if classifier is None else features_lib.FeatureModel(
+        classifier, [*theirs, classifier.layers[-1].name], classifier_preprocessing,
+        "classifier", pool)
+    resolved = [features.layers[own.index(layer)] if layer in own
+                else classes.layers[theirs.index(layer)] for layer in layers]
+    return features, classes, resolved
 
 
 def invariance_curves(model, layers, images, *, transform=Transform(), classifier=None,
-                      labels=None, preprocessing="auto", classifier_preprocessing=None,
-                      batch_size=16, progress=None):
+                      labels=None, pool="none", preprocessing="auto",
+                      classifier_preprocessing=None, batch_size=16, progress=None):
     """Measures how each layer's feature vector and the true class's probability change as
     `images` are transformed by growing amounts.
 
     Args:
       model: a `Deconvnet` or any Keras model with one image input (features come from a plain
         forward pass, so global pooling, dense layers and branches are fine).
-      layers: a layer name or a list; None: the first and the last convolutional layer.
+      layers: a layer name or a list; None: the first and the last convolutional layer. With a
+        classifier, a layer the model lacks is read from the classifier (VGG's `fc2`, the
+        paper's layer 7).
       images: RGB `(N, H, W, 3)` in [0, 255].
       transform: a `Transform` (kind, amounts, fill, axis).
       classifier: a Keras model from preprocessed images to class probabilities (e.g.
         `deconv.models.loading.load_classifier`), or None; `labels`: the true class of each
         image (default: each original image's top class).
+      pool: `"none"`: a layer's whole output is its feature vector (the paper's); `"max"` or
+        `"mean"`: each map's maximum or mean over its positions (see `features.POOLS`).
       preprocessing: the model's input preprocessing (see `features.FeatureModel`);
         `classifier_preprocessing`: the classifier's (default: the model's).
       batch_size: transformed images per forward batch.
@@ -203,53 +226,75 @@ def invariance_curves(model, layers, images, *, transform=Transform(), classifie
     Returns:
       An `Invariance`.
     """
-    features = features_lib.FeatureModel(
-        model, features_lib.default_layers(model) if layers is None else layers, preprocessing)
-    images = features.check(images)
+    features, classes, names_ = _feature_models(model, layers, classifier, preprocessing,
+                                                classifier_preprocessing, pool)
+    images = (features or classes).check(images)
+    if features is not None and classes is not None:
+        classes.check(images[:1])
     transform = transform.checked()
     checks.batch_size(batch_size)
-    classes = None
-    if classifier is not None:
-        classes, labels = _class_model(classifier, images, labels,
-                                       classifier_preprocessing or features.preprocessing.name)
+    if classes is not None and labels is not None:
+        labels = _check_labels(labels, len(images), int(np.prod(classifier.output_shape[1:])))
     shape = (len(images), len(transform.amounts))
-    result = Invariance(transform, features.layers, _zeros(features.layers, shape),
-                        _zeros(features.layers, shape), _zeros(features.layers, len(images)))
+    result = Invariance(transform, names_, _zeros(names_, shape), _zeros(names_, shape),
+                        _zeros(names_, len(images)), pool=pool)
     if classes is not None:
         result.targets = np.zeros(len(images), int)
         result.original_probability = np.zeros(len(images), np.float32)
         result.probability, result.top_class = np.zeros(shape, np.float32), np.zeros(shape, int)
     for number, image in enumerate(images):
-        moved = transformed(image, transform)
-        _measure(result, number, features(image[None]), features(moved, batch_size))
-        if classes is not None:
-            found = classes(np.concatenate([image[None], moved]), batch_size)
-            _record_classes(result, number, found[classes.layers[0]],
-                            None if labels is None else labels[number])
+        _one_image(result, number, image, (features, classes), batch_size,
+                   None if labels is None else labels[number])
         if progress is not None:
             progress(number + 1)
     return result
 
 
+def _vectors(models, images, batch_size):
+    """`{layer: (n, D)}` from the model's and the classifier's `FeatureModel`s."""
+    found = {}
+    for model in models:
+        if model is not None:
+            found.update(model(images, batch_size))
+    return found
+
+
+def _one_image(result, number, image, models, batch_size, label):
+    """Fills one image's row, a batch of transformed images at a time (a low layer's vectors
+    are large: conv1_2 of a 224x224 image holds 3.2 million values)."""
+    original = _vectors(models, image[None], batch_size)
+    classes = models[1]
+    if classes is not None:
+        probabilities = original[classes.layers[-1]][0]
+        result.targets[number] = target = (int(probabilities.argmax()) if label is None
+                                           else int(label))
+        result.original_probability[number] = probabilities[target]
+    for layer in result.layers:
+        result.norms[layer][number] = np.sqrt(_squares(original[layer]))[0]
+    moved = transformed(image, result.transform)
+    for start in range(0, len(moved), batch_size):
+        found = _vectors(models, moved[start:start + batch_size], batch_size)
+        where = (number, slice(start, start + batch_size))
+        for layer in result.layers:
+            result.raw_distances[layer][where] = np.sqrt(_squares(found[layer]
+                                                                  - original[layer]))
+        if classes is not None:
+            probabilities = found[classes.layers[-1]]
+            result.probability[where] = probabilities[:, result.targets[number]]
+            result.top_class[where] = probabilities.argmax(axis=1)
+    for layer in result.layers:
+        norm = result.norms[layer][number]
+        result.distances[layer][number] = (result.raw_distances[layer][number] / norm
+                                           if norm > 0 else np.nan)
+
+
+def _squares(vectors):
+    """Each row's sum of squares, accumulated in float64."""
+    return np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64)
+
+
 def _zeros(layers, shape):
     return {layer: np.zeros(shape, np.float32) for layer in layers}
-
-
-def _measure(result, number, original, moved):
-    for layer in result.layers:
-        norm = float(np.linalg.norm(original[layer][0].astype(np.float64)))
-        raw = np.linalg.norm((moved[layer] - original[layer]).astype(np.float64), axis=1)
-        result.norms[layer][number] = norm
-        result.raw_distances[layer][number] = raw
-        result.distances[layer][number] = raw / norm if norm > 0 else np.nan
-
-
-def _record_classes(result, number, probabilities, label):
-    target = int(probabilities[0].argmax()) if label is None else int(label)
-    result.targets[number] = target
-    result.original_probability[number] = probabilities[0, target]
-    result.probability[number] = probabilities[1:, target]
-    result.top_class[number] = probabilities[1:].argmax(axis=1)
 
 
 def summary(result, image_names, class_names=None, **extra):
@@ -257,8 +302,9 @@ def summary(result, image_names, class_names=None, **extra):
     def listed(array):
         return [[None if np.isnan(v) else round(float(v), 6) for v in row] for row in array]
 
-    content = {**extra, "transform": {**dataclasses.asdict(result.transform),
-                                      "unit": UNITS[result.transform.kind]},
+    content = {**extra, "pool": result.pool,
+               "transform": {**dataclasses.asdict(result.transform),
+                             "unit": UNITS[result.transform.kind]},
                "images": list(image_names),
                "layers": {names.short(layer): {"distance": listed(result.distances[layer]),
                                   "raw_distance": listed(result.raw_distances[layer]),

@@ -38,8 +38,9 @@ def plot(path, result, image_names, title=None):
     FigureCanvasAgg(figure)
     amounts = np.array(result.transform.amounts)
     colours = class_plot.colours(len(image_names))
-    series = [(names.short(layer), result.distances[layer], "||f(x) - f(T x)|| / ||f(x)||")
-              for layer in result.layers]
+    pooled = "" if result.pool == "none" else f", {result.pool} over positions"
+    series = [(names.short(layer) + pooled, result.distances[layer],
+               "||f(x) - f(T x)|| / ||f(x)||") for layer in result.layers]
     if result.probability is not None:
         series.append(("true class", result.probability, "p(true class | T x)"))
     for number, (name, values, label) in enumerate(series, 1):
@@ -76,7 +77,8 @@ def examples(images, transform, image_names, columns=7, rows=6, tile=96):
             small = Image.fromarray(np.clip(np.round(moved), 0, 255).astype(np.uint8))
             small = np.asarray(small.resize((tile, tile * image.shape[0] // image.shape[1]),
                                             Image.Resampling.BILINEAR))
-            tiles.append(render.label(small, f"{os.path.basename(name)[:8]} {amount:g}"))
+            stem = os.path.splitext(os.path.basename(name))[0]
+            tiles.append(render.label(small, f"{stem[:10]} {amount:g}"))
     return render.grid(tiles, columns=len(picks))
 
 

@@ -161,3 +161,22 @@ def test_bad_input_is_reported_before_any_image_is_read(trained, net, tmp_path):
         run(images=np.zeros((2, 12, 16, 3), np.uint8))
     with pytest.raises(DeconvError, match=r"^Unknown layer 'c9'"):
         run(layer="c9")
+
+
+def test_a_map_that_never_fires_is_noted(trained, net, tmp_path):
+    folder, checkpoints, _ = trained
+    model = task.model()
+    with warnings.catch_warnings():  # the file's optimizer state is not needed here
+        warnings.simplefilter("ignore", UserWarning)
+        model.load_weights(checkpoints / "epoch_03.weights.h5")
+    kernel, bias = model.get_layer("c2").get_weights()
+    model.get_layer("c2").set_weights([kernel, bias - np.array([0, 1000], np.float32)])
+    model.save_weights(tmp_path / "off.weights.h5")
+    result = evolution.feature_evolution(
+        net, "c2", str(folder), features=[0, 1], reading=READING,
+        checkpoints=[str(checkpoints / "epoch_03.weights.h5"), str(tmp_path / "off.weights.h5")])
+    assert evolution_pictures.notes(result, "c2") == [
+        "map 1 never activates on these images at off (all values are 0): its reconstruction is "
+        "blank and its patch is an arbitrary image's."]
+    assert np.all(result.rows("c2")[1][1].feat == 128)  # zero is mid-gray
+    assert result.rows("c2")[1][0].winner.value > 0

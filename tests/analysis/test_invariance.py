@@ -60,6 +60,9 @@ def test_global_pooling_is_exactly_invariant_to_circular_shifts():
         assert result.layers == ["pointwise", "gap"]
         assert np.all(result.norms["gap"] > 0) and np.all(result.distances["gap"] < 1e-6)
         pointwise = result.distances["pointwise"]
+        pooled = invariance.invariance_curves(gap_model(), "pointwise", images, pool="max",
+                                              transform=transform, preprocessing="none")
+        assert np.all(pooled.distances["pointwise"] == 0)  # a maximum ignores the order
         unchanged = [a == 0 or (axis == "vertical" and a == 16) for a in amounts]
         assert np.all(pointwise[:, unchanged] == 0) and np.all(pointwise[:, ~np.array(unchanged)]
                                                                > 0.05)
@@ -68,9 +71,9 @@ def test_global_pooling_is_exactly_invariant_to_circular_shifts():
 def test_distances_and_probabilities_by_hand():
     image = rows_image()
     transform = invariance.Transform("translate", (1, -1), "black")
-    result = invariance.invariance_curves(identity_model(), ["pixels", "gap"], image[None],
-                                          transform=transform, classifier=sum_classifier(),
-                                          preprocessing="none")
+    result = invariance.invariance_curves(identity_model(), ["pixels", "gap", "logits"],
+                                          image[None], transform=transform,
+                                          classifier=sum_classifier(), preprocessing="none")
     # ||x||^2 = 12 * (100 + 400 + 900 + 1600) = 36000. Down by one: rows 0, 10, 20, 30, every
     # pixel 10 off: 48 * 100 = 4800. Up by one: rows 20, 30, 40, 0: 36 * 100 + 12 * 1600.
     np.testing.assert_allclose(result.distances["pixels"][0],
@@ -78,7 +81,9 @@ def test_distances_and_probabilities_by_hand():
     np.testing.assert_allclose(result.norms["pixels"], [np.sqrt(36000)], rtol=1e-6)
     # Channel means: 25 -> 15 and 22.5, the same in all three channels.
     np.testing.assert_allclose(result.distances["gap"][0], [10 / 25, 2.5 / 25], rtol=1e-6)
-    # Pixel sums 1200 -> 720 and 1080: p(class 0) = sigmoid(0.001 * sum).
+    # Pixel sums 1200 -> 720 and 1080: the classifier's logits (0.001 * sum, 0), a layer the
+    # model lacks, move by 0.48 and 0.12 of 1.2; p(class 0) = sigmoid(0.001 * sum).
+    np.testing.assert_allclose(result.distances["logits"][0], [0.4, 0.1], rtol=1e-5)
     assert result.targets.tolist() == [0]
     sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
     assert result.original_probability[0] == pytest.approx(sigmoid(1.2), rel=1e-5)
