@@ -114,28 +114,32 @@ def _images(argv):
     return paths, np.stack(pixels)
 
 
-def _classifier(count):
-    """`(classifier, class names, labels)` for --classes, or Nones."""
+def _labels(count):
+    """The --label classes, one per image, or None; checked before anything loads."""
+    if not FLAGS.label:
+        return None
     if not FLAGS.classes:
-        if FLAGS.label:
-            raise DeconvError("--label names the true class for --classes; add --classes.")
-        return None, None, None
-    labels = None
-    if FLAGS.label:
-        if len(FLAGS.label) not in (1, count):
-            raise DeconvError(f"--label gives {len(FLAGS.label)} classes for {count} images: "
-                              f"give one for all, or one per image.")
-        try:
-            labels = [int(label) for label in FLAGS.label] * (count // len(FLAGS.label))
-        except ValueError:
-            raise DeconvError(f"--label takes class ids; received {FLAGS.label}.") from None
+        raise DeconvError("--label names the true class for --classes; add --classes.")
+    if len(FLAGS.label) not in (1, count):
+        raise DeconvError(f"--label gives {len(FLAGS.label)} classes for {count} images: give "
+                          f"one for all, or one per image.")
+    try:
+        return [int(label) for label in FLAGS.label] * (count // len(FLAGS.label))
+    except ValueError:
+        raise DeconvError(f"--label takes class ids; received {FLAGS.label}.") from None
+
+
+def _classifier():
+    """`(classifier, class names)` for --classes, or Nones."""
+    if not FLAGS.classes:
+        return None, None
     if FLAGS.classifier:
-        return loading.load_model(FLAGS.classifier), None, labels
+        return loading.load_model(FLAGS.classifier), None
     if FLAGS.model not in loading.ARCHS:
         raise DeconvError("--classes with a .keras --model needs --classifier PATH.keras.")
     weights = FLAGS.classifier_weights or ("random" if FLAGS.weights == "random" else "imagenet")
     classifier = loading.load_classifier(FLAGS.model, weights, FLAGS.seed)
-    return classifier, [c[1] for c in classes.imagenet_classes()], labels
+    return classifier, [c[1] for c in classes.imagenet_classes()]
 
 
 def _farthest(transform):
@@ -169,6 +173,7 @@ def main(argv):
     transform = invariance.Transform(FLAGS.transform, _amounts(FLAGS.range), FLAGS.fill,
                                      FLAGS.axis).checked()
     invariance_plot.require_matplotlib()
+    labels = _labels(len(paths))
     model, load_weights = load_model(FLAGS.model, FLAGS.weights, FLAGS.seed)
     layers = FLAGS.layers or features_lib.default_layers(model)
     own = [layer for layer in layers if not FLAGS.classes
@@ -176,13 +181,14 @@ def main(argv):
     if own:
         features_lib.FeatureModel(model, own, FLAGS.preprocessing, pool=FLAGS.pool).check(pixels)
     load_weights()
-    classifier, class_names, labels = _classifier(len(paths))
+    classifier, class_names = _classifier()
     with _cli.progress_bar(FLAGS.progress, len(paths), "img") as update:
         result = invariance.invariance_curves(
             model, layers, pixels, transform=transform, classifier=classifier, labels=labels,
-            pool=FLAGS.pool, preprocessing=FLAGS.preprocessing, batch_size=FLAGS.batch_size, progress=update,
-            classifier_preprocessing=(None if FLAGS.classifier_preprocessing == "auto"
-                                      else FLAGS.classifier_preprocessing))
+            pool=FLAGS.pool, preprocessing=FLAGS.preprocessing, batch_size=FLAGS.batch_size,
+            progress=update, classifier_preprocessing=(
+                None if FLAGS.classifier_preprocessing == "auto"
+                else FLAGS.classifier_preprocessing))
     title = FLAGS.title or (f"{os.path.basename(FLAGS.model)}, weights "
                             f"{os.path.basename(FLAGS.weights)}")
     written = invariance_plot.write(FLAGS.out, pixels, result, paths, {

@@ -71,3 +71,20 @@ def checkpoints(folder, model_=None, callbacks=()):
 
     train(built, 30, [keras.callbacks.LambdaCallback(on_epoch_end=save), *callbacks])
     return built
+
+
+EPOCHS = (0, 3, 30)  # the checkpoints and the callback's snapshots
+
+
+def trained(root):
+    """`(folder, checkpoints, callback, model path)` under `root`: the images as files;
+    checkpoints after epochs 0, 3 and 30 (the last a whole `.keras` model); the
+    `EvolutionCallback` of the training; the trained classifier saved (the `trained_task`
+    fixture of `tests.conftest` trains once per session)."""
+    from deconv.analysis import evolution_pictures
+    folder = save_folder(root / "images")
+    callback = evolution_pictures.EvolutionCallback(
+        images(), ["c1", "c2"], [0, 1], every=EPOCHS, out=str(root / "callback"),
+        log_dir=str(root / "logs"), preprocessing="unit")
+    checkpoints(root / "checkpoints", callbacks=[callback]).save(root / "tiny.keras")
+    return folder, root / "checkpoints", callback, root / "tiny.keras"

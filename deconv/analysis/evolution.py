@@ -155,20 +155,20 @@ def layer_features(net, layers, features):
     layers = [layers] if isinstance(layers, str) else list(layers)
     if not layers:
         raise DeconvError("No layer given: name at least one, e.g. 'conv5_3'.")
-    names = [net.resolve(layer) for layer in layers]
+    resolved = [net.resolve(layer) for layer in layers]
     if features is None or isinstance(features, dict):
         given = {net.resolve(k): v for k, v in (features or {}).items()}
-        unknown = sorted(set(given) - set(names))
+        unknown = sorted(set(given) - set(resolved))
         if unknown:
             raise DeconvError(f"features names layers not looked at: {', '.join(unknown)}; the "
-                              f"layers are {', '.join(names)}.")
-    elif len(names) == 1:
-        given = {names[0]: features}
+                              f"layers are {', '.join(resolved)}.")
+    elif len(resolved) == 1:
+        given = {resolved[0]: features}
     else:
         raise DeconvError("With several layers, give features as {layer: [map ids]} (or None "
                           "for each layer's strongest maps).")
     return {name: None if given.get(name) is None else [int(f) for f in checks.features(
-        given[name], name, net.feature_count(name))] for name in names}
+        given[name], name, net.feature_count(name))] for name in resolved}
 
 
 def _choose(values, maps):
@@ -243,8 +243,9 @@ def _array_column(net, images, chosen, maps, batch_size, display):
         found = [winners_lib.winners(net, dataclasses.replace(sweep, feature=feature), topk,
                                      labels, size, feature)[0] for feature in features]
         numbers = [int(topk.images[f, 0]) for f in features]
-        projection = net.project_details(images[numbers], layer, features,
-                                         np.array([w.position for w in found]), batch_size=len(found))
+        positions = np.array([winner.position for winner in found])
+        projection = net.project_details(images[numbers], layer, features, positions,
+                                         batch_size=len(found))
         cells[layer] = []
         for i, winner in enumerate(found):
             winner.projected_value = float(projection.values[i])

@@ -147,7 +147,8 @@ class EvolutionCallback(keras.callbacks.Callback):
     Args:
       images: a square `(N, S, S, 3)` array of RGB images in [0, 255], a folder or a list of
         image files (read as `reading` says).
-      layers: a layer name or a list of them; the model is cut after the deepest (`evolution.conv_part`).
+      layers: a layer name or a list of them; the model is cut after the deepest
+        (`evolution.conv_part`).
       maps: map ids (for every layer), `{layer: ids}`, or a count: that many strongest maps of
         each layer at the first snapshot, kept thereafter.
       every: snapshot every this many epochs, or a list of epochs (0: before training).

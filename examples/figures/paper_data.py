@@ -12,8 +12,9 @@ classifier), OUT/checkpoints/epoch_NN.weights.h5 after epochs 0, 1, 2, 5, 10, 20
 the `EvolutionCallback` drew during training) and OUT/accuracy.json.
 
 `faces`: five of scikit-image's 25x25 LFW face crops (`skimage.data.lfw_subset`) as PNG files,
-OUT/faces_parts.png (the boxes over them) and OUT/parts.json: boxes drawn by hand on them, in their 25x25 pixels, for the right eye and
-the left eye (the person's: the right eye is on the image's left), the nose and the mouth.
+OUT/parts.json (boxes drawn by hand on them, in their 25x25 pixels, for the right eye and the
+left eye (the person's: the right eye is on the image's left), the nose and the mouth) and
+OUT/faces_parts.png (the boxes over the crops).
 """
 import json
 import os

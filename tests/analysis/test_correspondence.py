@@ -81,9 +81,9 @@ def test_delta_by_hand_on_three_images():
     assert result.delta("row", "pixels") == pytest.approx((15 / 36, np.std([3, 6, 6]) / 12))
     # Channel means change by (100 - 50) / 4 > 0, 200 / 4 > 0 and (-50 + 0) / 4 < 0.
     np.testing.assert_allclose(result.pairs["row"]["gap"], [0, 1, 1])
-    assert correspondence.table(result).splitlines()[2] == (
-        "| row (3) | 0.417 ± 0.118 | {:.3f} ± {:.3f} | 0.667 ± 0.471 | {:.3f} ± {:.3f} |".format(
-            *result.random_delta("row", "pixels"), *result.random_delta("row", "gap")))
+    row = "| row (3) | 0.417 ± 0.118 | {:.3f} ± {:.3f} | 0.667 ± 0.471 | {:.3f} ± {:.3f} |"
+    assert correspondence.table(result).splitlines()[2] == row.format(
+        *result.random_delta("row", "pixels"), *result.random_delta("row", "gap"))
 
 
 def test_boxes_map_to_the_resized_image_and_back():

@@ -18,23 +18,9 @@ from deconv.io import streaming
 from deconv.sweeps import runner
 from deconv.sweeps import sweep as sweeps_lib
 from tests import training_task as task
+from tests.training_task import EPOCHS
 
 READING = streaming.Reading(task.SIDE, batch_size=4)
-EPOCHS = (0, 3, 30)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """`(folder, checkpoints, callback)`: the task's images as files; checkpoints after epochs
-    0, 3 and 30 (the last a whole `.keras` model); the `EvolutionCallback` of the training."""
-    root = tmp_path_factory.mktemp("evolution")
-    folder = task.save_folder(root / "images")
-    callback = evolution_pictures.EvolutionCallback(
-        task.images(), ["c1", "c2"], [0, 1], every=EPOCHS, out=str(root / "callback"),
-        log_dir=str(root / "logs"), preprocessing="unit")
-    checkpoints = root / "checkpoints"
-    task.checkpoints(checkpoints, callbacks=[callback])
-    return folder, checkpoints, callback
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +36,8 @@ def _png(path):
 
 def _keras_winner(path, layer, feature):
     """The oracle: Keras's own loading and forward pass, on x / 255 -> (image name, (y, x))."""
-    model = (keras.saving.load_model(path, compile=False) if path.endswith(".keras") else task.model())
+    model = (keras.saving.load_model(path, compile=False) if path.endswith(".keras")
+             else task.model())
     if not path.endswith(".keras"):
         with warnings.catch_warnings():  # the file's optimizer state is not needed here
             warnings.simplefilter("ignore", UserWarning)
@@ -61,8 +48,8 @@ def _keras_winner(path, layer, feature):
     return task.NAMES[image], (int(y), int(x))
 
 
-def test_each_column_is_what_the_sweep_finds_with_that_checkpoint(trained, net, tmp_path):
-    folder, checkpoints, _ = trained
+def test_each_column_is_what_the_sweep_finds_with_that_checkpoint(trained_task, net, tmp_path):
+    folder, checkpoints, _, _ = trained_task
     before = [w.numpy() for w in net.model.weights]
     result = evolution.feature_evolution(net, "c2", str(folder), checkpoints=str(checkpoints),
                                          features=[0, 1], reading=READING)
@@ -93,8 +80,8 @@ def test_each_column_is_what_the_sweep_finds_with_that_checkpoint(trained, net, 
         assert names[0] == "gray.png" and names[-1].startswith("red"), names
 
 
-def test_callback_draws_the_same_columns_while_training(trained, net):
-    folder, checkpoints, callback = trained
+def test_callback_draws_the_same_columns_while_training(trained_task, net):
+    folder, checkpoints, callback, _ = trained_task
     both = deconv.Deconvnet(evolution.conv_part(task.model(seed=5), ["c1", "c2"]), "unit")
     expected = evolution.feature_evolution(both, ["c1", "c2"], str(folder),
                                            checkpoints=str(checkpoints),
@@ -124,8 +111,8 @@ def test_callback_draws_the_same_columns_while_training(trained, net):
     np.testing.assert_array_equal(tf.io.decode_png(last[2]).numpy(), feat_grid)
 
 
-def test_default_maps_are_the_strongest_at_the_last_checkpoint(trained, net):
-    folder, checkpoints, _ = trained
+def test_default_maps_are_the_strongest_at_the_last_checkpoint(trained_task, net):
+    folder, checkpoints, _, _ = trained_task
     result = evolution.feature_evolution(net, "c2", str(folder), checkpoints=str(checkpoints),
                                          maps=1, reading=READING)
     evolution.load_checkpoint(net.model, str(checkpoints / "epoch_30.keras"))
@@ -138,8 +125,8 @@ def test_default_maps_are_the_strongest_at_the_last_checkpoint(trained, net):
         assert a.winner == b.winner and np.array_equal(a.feat, b.feat)
 
 
-def test_bad_input_is_reported_before_any_image_is_read(trained, net, tmp_path):
-    folder, checkpoints, _ = trained
+def test_bad_input_is_reported_before_any_image_is_read(trained_task, net, tmp_path):
+    folder, checkpoints, _, _ = trained_task
     other = keras.Sequential([keras.Input((None, None, 3)),
                               keras.layers.Conv2D(4, 3, name="c1")])
     other.save_weights(tmp_path / "other.weights.h5")
@@ -163,8 +150,8 @@ def test_bad_input_is_reported_before_any_image_is_read(trained, net, tmp_path):
         run(layer="c9")
 
 
-def test_a_map_that_never_fires_is_noted(trained, net, tmp_path):
-    folder, checkpoints, _ = trained
+def test_a_map_that_never_fires_is_noted(trained_task, net, tmp_path):
+    folder, checkpoints, _, _ = trained_task
     model = task.model()
     with warnings.catch_warnings():  # the file's optimizer state is not needed here
         warnings.simplefilter("ignore", UserWarning)

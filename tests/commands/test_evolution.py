@@ -1,5 +1,6 @@
 """python -m deconv.evolution: the library's columns, written as grids and a manifest."""
 import json
+import shutil
 
 import numpy as np
 from PIL import Image
@@ -13,12 +14,13 @@ from tests import training_task as task
 from tests.conftest import run_command
 
 
-def test_command_line_writes_the_librarys_evolution(tmp_path):
-    folder = task.save_folder(tmp_path / "images")
+def test_command_line_writes_the_librarys_evolution(trained_task, tmp_path):
+    images, checkpoints, _, model = trained_task
+    folder = tmp_path / "images"  # the task's images, a file to skip and one to leave out
+    shutil.copytree(images, folder)
     (folder / "notes.txt").write_text("not an image")
     (folder / "zbad.png").write_bytes(b"not a png")
-    task.checkpoints(tmp_path / "ckpt").save(tmp_path / "tiny.keras")  # a classifier, head too
-    flags = ["--model", str(tmp_path / "tiny.keras"), "--checkpoints", str(tmp_path / "ckpt"),
+    flags = ["--model", str(model), "--checkpoints", str(checkpoints),  # a classifier, head too
              "--images", str(folder), "--feat", "c2", "--size", str(task.SIDE),
              "--preprocessing", "unit", "--noprogress"]
     result = run_command("evolution", *flags, "--id", "1,0", "--out", "out", cwd=tmp_path)
@@ -27,7 +29,7 @@ def test_command_line_writes_the_librarys_evolution(tmp_path):
                                     "read, 1 skipped;")
     net = deconv.Deconvnet(evolution.conv_part(task.model(seed=1), ["c2"]), "unit")
     paths = image_files.find_images(str(folder), image_files.parse_extensions(None))
-    expected = evolution.feature_evolution(net, "c2", paths, checkpoints=str(tmp_path / "ckpt"),
+    expected = evolution.feature_evolution(net, "c2", paths, checkpoints=str(checkpoints),
                                            features=[1, 0],
                                            reading=streaming.Reading(task.SIDE))
     manifest = json.loads((tmp_path / "out" / "c2_evolution.json").read_text())
