@@ -202,3 +202,10 @@ def npy_file(tmp_path_factory, vgg16_arrays):
     path = tmp_path_factory.mktemp("npy") / "vgg16.npy"
     np.save(path, {names.paper_name(k): v for k, v in vgg16_arrays.items()}, allow_pickle=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def trained_task(tmp_path_factory):
+    """`tests.training_task.trained`: a tiny CNN trained once, its checkpoints and callback."""
+    from tests import training_task
+    return training_task.trained(tmp_path_factory.mktemp("trained_task"))

@@ -1,0 +1,201 @@
+"""Invariance curves (Zeiler & Fergus 2014, figure 5) from the command line.
+
+    python -m deconv.invariance IMAGE... --transform translate|scale|rotate [--range -60:60:10]
+                                [--layers conv1_2,conv5_4] [--classes [--label 281]]
+                                [--fill gray] [--axis vertical] [--out invariance]
+
+For each image and each transform amount (--range START:STOP:STEP, both ends included, or a
+list such as 1,1.2,1.5; default the paper's: -60 to 60 pixels, scales 1 to 1.8, 0 to 350
+degrees): the normalised Euclidean distance ||f(x) - f(T x)|| / ||f(x)|| between the feature
+vectors (whole outputs) of each layer for the original and the transformed image, and with
+--classes the true class's probability (--label, else each original's top class) from the whole
+VGG with its classifier, or --classifier. --model may be any Keras model (.keras): features come
+from a plain forward pass. Writes invariance_<transform>.png (a panel per layer and the
+probability; needs matplotlib), invariance_<transform>_examples.png (the transformed images) and
+invariance_<transform>.json in --out. Every input is checked before the weights load.
+"""
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv.analysis import features as features_lib
+from deconv.analysis import invariance
+from deconv.analysis import invariance_plot
+from deconv.core import names
+from deconv.core import preprocessing
+from deconv.errors import DeconvError
+from deconv.io import images as image_files
+from deconv.models import classes
+from deconv.models import loading
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("transform", "translate", invariance.KINDS, "What is done to the images: "
+                  "translate (pixels), scale (a zoom about the centre) or rotate (degrees, "
+                  "counter-clockwise).")
+flags.DEFINE_string("range", None, "The amounts: START:STOP:STEP (both ends included) or a "
+                    "comma-separated list. Default: the paper's (-60:60:10 pixels, 1:1.8:0.1, "
+                    "0:350:10 degrees).")
+flags.DEFINE_list("layers", None, "Layers whose feature vectors are compared; default: the first "
+                  "and the last conv layer. With --classes, the classifier's layers too (fc2: "
+                  "the paper's layer 7).")
+flags.DEFINE_enum("pool", "none", features_lib.POOLS, "none: a layer's whole output is its "
+                  "feature vector (the paper's); max or mean: each map's maximum or mean over its "
+                  "positions (what is there, not where).")
+flags.DEFINE_string("fill", "gray", "What fills the places no pixel moves to: gray (the ImageNet "
+                    "mean), black, white, mean, r,g,b; or reflect, wrap (circular), nearest.")
+flags.DEFINE_enum("axis", "vertical", invariance.AXES, "The direction of a translation.")
+flags.DEFINE_bool("classes", False, "Also record the true class's probability, with the whole "
+                  "VGG (classifier included) or --classifier.")
+flags.DEFINE_list("label", None, "The true class of each image (one for all, or one per image); "
+                  "default: each original image's top class.")
+_cli.define_model_flags(model_help="vgg19, vgg16, or any .keras model with one image input.")
+flags.DEFINE_string("classifier", None, "A .keras classifier (preprocessed images -> class "
+                    "probabilities) to use instead of VGG's own.")
+flags.DEFINE_enum("classifier_preprocessing", "auto", ["auto", *preprocessing.MODES],
+                  "The classifier's input preprocessing; auto: the model's.")
+flags.DEFINE_string("classifier_weights", None, "Weights of VGG's classifier: imagenet, a file, "
+                    "or random; default: random with --weights random, else imagenet.")
+flags.DEFINE_integer("size", 224, "Images are resized to size x size (VGG's classifier needs "
+                     "224).")
+flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How an image becomes square.")
+flags.DEFINE_integer("batch_size", 16, "Transformed images per forward batch.")
+_cli.define_progress_flag()
+flags.DEFINE_string("title", None, "Title of the plot; default: the model, weights and layers.")
+flags.DEFINE_string("out", "invariance", "Output folder.")
+
+
+def load_model(model, weights, seed):
+    """`(keras model, load)`: the model now, its weights on `load()`, so input is checked first;
+    like `_cli.load_net` for any Keras model (no deconvnet). A candidate for `_cli`."""
+    if model.endswith(".keras") or weights == "random":
+        loaded = loading.load_model(model, weights=weights, seed=seed)
+        if weights == "random":
+            logging.warning("--weights random: the results show an untrained network.")
+        return loaded, lambda: None
+    loaded = loading.load_model(model, weights=None)
+    return loaded, lambda: loading.load_weights(loaded, model, weights)
+
+
+def _amounts(text):
+    if text is None:
+        return None
+    try:
+        if ":" in text:
+            start, stop, step = (float(part) for part in text.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            count = int(round((stop - start) / step)) + 1
+            return tuple(round(start + i * step, 10) for i in range(count))
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise DeconvError(f"--range {text!r}: give START:STOP:STEP with STOP >= START and STEP "
+                          f"> 0 (e.g. -60:60:10), or a list (e.g. 1,1.2,1.5).") from None
+
+
+def _images(argv):
+    """`(paths, pixels)`: the IMAGE arguments (a folder gives its images), read and resized."""
+    if len(argv) < 2:
+        raise DeconvError("Give one or more IMAGEs (or folders), e.g. python -m "
+                          "deconv.invariance cat.jpg dog.jpg; see --help.")
+    paths = []
+    for arg in argv[1:]:
+        paths += (image_files.find_images(arg, image_files.parse_extensions(None))
+                  if os.path.isdir(arg) else [arg])
+    pixels = []
+    for path in paths:
+        image, _, reason = image_files.read_image(path, FLAGS.size, FLAGS.aspect)
+        if reason is not None:
+            raise DeconvError(f"Cannot read {path}: {reason}.")
+        pixels.append(image)
+    return paths, np.stack(pixels)
+
+
+def _labels(count):
+    """The --label classes, one per image, or None; checked before anything loads."""
+    if not FLAGS.label:
+        return None
+    if not FLAGS.classes:
+        raise DeconvError("--label names the true class for --classes; add --classes.")
+    if len(FLAGS.label) not in (1, count):
+        raise DeconvError(f"--label gives {len(FLAGS.label)} classes for {count} images: give "
+                          f"one for all, or one per image.")
+    try:
+        return [int(label) for label in FLAGS.label] * (count // len(FLAGS.label))
+    except ValueError:
+        raise DeconvError(f"--label takes class ids; received {FLAGS.label}.") from None
+
+
+def _classifier():
+    """`(classifier, class names)` for --classes, or Nones."""
+    if not FLAGS.classes:
+        return None, None
+    if FLAGS.classifier:
+        return loading.load_model(FLAGS.classifier), None
+    if FLAGS.model not in loading.ARCHS:
+        raise DeconvError("--classes with a .keras --model needs --classifier PATH.keras.")
+    weights = FLAGS.classifier_weights or ("random" if FLAGS.weights == "random" else "imagenet")
+    classifier = loading.load_classifier(FLAGS.model, weights, FLAGS.seed)
+    return classifier, [c[1] for c in classes.imagenet_classes()]
+
+
+def _farthest(transform):
+    """The index of the amount farthest from no change (0, or 1 for a scale; a rotation's
+    distance goes round the circle)."""
+    def away(amount):
+        if transform.kind == "rotate":
+            return min(amount % 360, 360 - amount % 360)
+        return abs(amount - (1.0 if transform.kind == "scale" else 0.0))
+    return max(range(len(transform.amounts)), key=lambda i: away(transform.amounts[i]))
+
+
+def _summary(result, written):
+    far = _farthest(result.transform)
+    lines = [f"{names.short(layer)}: mean distance "
+             f"{np.nanmean(result.distances[layer][:, far]):.3f} at "
+             f"{result.transform.amounts[far]:g} {invariance.UNITS[result.transform.kind]}"
+             + (f" ({np.isnan(result.distances[layer][:, 0]).sum()} images without activation "
+                f"left out)" if np.isnan(result.distances[layer][:, 0]).any() else "")
+             for layer in result.layers]
+    if result.probability is not None:
+        lines.append(f"p(true class): mean {result.original_probability.mean():.3f} on the "
+                     f"originals, {result.probability.min(axis=1).mean():.3f} at each image's "
+                     f"lowest")
+    return "\n".join(lines + [f"wrote {', '.join(written.values())}"])
+
+
+@_cli.one_line_errors
+def main(argv):
+    paths, pixels = _images(argv)
+    transform = invariance.Transform(FLAGS.transform, _amounts(FLAGS.range), FLAGS.fill,
+                                     FLAGS.axis).checked()
+    invariance_plot.require_matplotlib()
+    labels = _labels(len(paths))
+    model, load_weights = load_model(FLAGS.model, FLAGS.weights, FLAGS.seed)
+    layers = FLAGS.layers or features_lib.default_layers(model)
+    own = [layer for layer in layers if not FLAGS.classes
+           or features_lib.find_layer(model, layer) is not None]  # others: the classifier's
+    if own:
+        features_lib.FeatureModel(model, own, FLAGS.preprocessing, pool=FLAGS.pool).check(pixels)
+    load_weights()
+    classifier, class_names = _classifier()
+    with _cli.progress_bar(FLAGS.progress, len(paths), "img") as update:
+        result = invariance.invariance_curves(
+            model, layers, pixels, transform=transform, classifier=classifier, labels=labels,
+            pool=FLAGS.pool, preprocessing=FLAGS.preprocessing, batch_size=FLAGS.batch_size,
+            progress=update, classifier_preprocessing=(
+                None if FLAGS.classifier_preprocessing == "auto"
+                else FLAGS.classifier_preprocessing))
+    title = FLAGS.title or (f"{os.path.basename(FLAGS.model)}, weights "
+                            f"{os.path.basename(FLAGS.weights)}")
+    written = invariance_plot.write(FLAGS.out, pixels, result, paths, {
+        "model": FLAGS.model, "weights": FLAGS.weights, "size": FLAGS.size,
+        "aspect": FLAGS.aspect, "classifier": FLAGS.classifier}, class_names, title)
+    print(_summary(result, written))
+
+
+if __name__ == "__main__":
+    app.run(main)
