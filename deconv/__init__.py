@@ -16,6 +16,10 @@ The analyses share one call shape, `(net, layer, inputs, *, options) -> result`:
     deconv.maximize_maps(net, "conv4_4", [350], schedule=deconv.Schedule(rounds=6))
     deconv.class_maps(net, "conv5_4", "data/train", per_image=25, per_class=25)
     deconv.top_maps(net, "conv5_4", image, top=16)
+    deconv.feature_evolution(net, "conv5_3", "data/train", checkpoints="ckpt/", features=[3, 40])
+    deconv.invariance_curves(model, ["conv1_2", "conv5_3"], images,
+                             transform=deconv.Transform("rotate"))
+    deconv.part_correspondence(model, ["conv5_3"], images, parts=[{"nose": (130, 90, 170, 140)}])
 
 Their names differ from the commands' modules (`python -m deconv.maximize` and the like), which
 would shadow them once imported. The public names are imported on first use, so `python -m
@@ -54,6 +58,14 @@ _EXPORTS = {
     "TopMaps": "deconv.analysis.overlays",
     "map_sums": "deconv.analysis.overlays",
     "FolderMaps": "deconv.analysis.overlays",
+    "feature_evolution": "deconv.analysis.evolution",
+    "Evolution": "deconv.analysis.evolution",
+    "EvolutionCallback": "deconv.analysis.evolution_pictures",
+    "invariance_curves": "deconv.analysis.invariance",
+    "Invariance": "deconv.analysis.invariance",
+    "Transform": "deconv.analysis.invariance",
+    "part_correspondence": "deconv.analysis.correspondence",
+    "Correspondence": "deconv.analysis.correspondence",
     # Export.
     "export_saved_model": "deconv.serving.saved_model",
 }

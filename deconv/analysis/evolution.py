@@ -270,7 +270,7 @@ class ImageSet:
 
     def __init__(self, net, images, layers, reading):
         self.reading, self.counts, self.ignored, self.array = reading, None, {}, None
-        deepest = max(net.layer_names.index(layer) for layer in layers)
+        deepest = max(layers, key=net.layer_names.index)
         if isinstance(images, (str, os.PathLike)):
             self.paths, self.ignored = image_files.scan_folder(
                 os.fspath(images), image_files.parse_extensions(None))
@@ -279,12 +279,12 @@ class ImageSet:
             self.paths = [os.fspath(path) for path in images]
         else:
             self.paths = None
-            self.array = checks.images(images, net.layer_names[deepest], net.steps, deepest)
+            self.array = checks.images(images, deepest, net.steps, deepest, net.input_shape)
             if self.array.shape[1] != self.array.shape[2]:
                 raise DeconvError(f"images must be square, (N, S, S, 3), as a folder's images "
                                   f"are resized to; received shape {self.array.shape}.")
         if self.paths is not None:
-            checks.image_size(net.steps, deepest, reading.size, "size")
+            net.check_image_size(deepest, reading.size)
 
     def __len__(self):
         return len(self.paths) if self.paths is not None else len(self.array)

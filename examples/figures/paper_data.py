@@ -88,7 +88,7 @@ def model():
 
 def train_shapes(out):
     import keras
-    from deconv.analysis.evolution_pictures import EvolutionCallback
+    from deconv import EvolutionCallback
     rng = np.random.default_rng(0)
     backgrounds = _backgrounds()
     train_x, train_y = shapes(6000, rng, backgrounds)
