@@ -50,8 +50,7 @@ def _on_interrupt(signum, frame):
 
 
 def _is_command():
-    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    return bool(spec and spec.name.startswith("deconv."))
+    return prog().startswith("python -m deconv.")
 
 
 if _is_command():
@@ -125,10 +124,8 @@ def flag_problem(error):
             parser.lower_bound is not None and parser.upper_bound is not None):
         valid = limits.describe(parser.lower_bound, parser.upper_bound,
                                 isinstance(parser, flags.IntegerParser))
-    elif isinstance(parser, flags.IntegerParser):
-        valid = "an integer"
-    elif isinstance(parser, flags.FloatParser):
-        valid = "a finite number"
+    elif isinstance(parser, (flags.IntegerParser, flags.FloatParser)):
+        valid = "an integer" if isinstance(parser, flags.IntegerParser) else "a finite number"
     else:
         return f"--{name} {value!r}: {found.group(3)}"
     return f"--{name} must be {valid}; received {value!r}."
