@@ -1,24 +1,68 @@
-"""What every command-line module shares: quiet start-up, quiet logging, one-line errors, the
-common flags, progress bars, and building the network before its weights are loaded.
+"""What every command-line module shares: quiet start-up, one-line errors and warnings, Ctrl-C in
+one line, the common flags with their ranges, progress bars, and building the network before its
+weights are loaded.
 
 Import this module before anything that imports TensorFlow (the command-line modules do so
 first). TensorFlow's C++ side prints start-up lines on every run (oneDNN notices, CUDA probing on
 machines without a GPU) that its TF_CPP_MIN_LOG_LEVEL no longer silences; this module loads
 TensorFlow with standard error captured and passes on every line but those known ones. With
 `-v`/`--verbosity` on the command line, nothing is filtered.
+
+Conventions, the same in every command: a usage error (a bad flag value, an unknown flag, bad
+input) prints `python -m deconv.X: error: ...` on one line and exits 2; a warning prints
+`warning: ...`; Ctrl-C prints one line and exits 130, at any moment.
 """
 import contextlib
 import functools
+import logging as std_logging
 import os
 import re
+import signal
 import sys
 import tempfile
 
-from absl import flags
-from absl import logging
+# Ctrl-C while Python and TensorFlow start: one line, not a traceback of the import.
+_STATE = {"phase": "startup", "interrupted": False, "stderr": 2}
 
-from deconv.errors import DeconvError
-from deconv.io import images as image_files
+
+def prog():
+    """How the running command is typed: `python -m deconv.run`."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return f"python -m {spec.name}" if spec else os.path.basename(sys.argv[0])
+
+
+def _say(line):
+    """Writes a line to the terminal's standard error, even while start-up captures fd 2."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os.write(_STATE["stderr"], f"{line}\n".encode(errors="replace"))
+
+
+def _on_interrupt(signum, frame):
+    if _STATE["phase"] == "main" and not _STATE["interrupted"]:
+        _STATE["interrupted"] = True
+        raise KeyboardInterrupt
+    # Start-up, after the command's work, or a second Ctrl-C: leave now, in one line.
+    _say(f"{prog()}: interrupted." if _STATE["phase"] != "main" else
+         f"{prog()}: interrupted again: stopped at once.")
+    os._exit(130)
+
+
+def _is_command():
+    return prog().startswith("python -m deconv.")
+
+
+if _is_command():
+    signal.signal(signal.SIGINT, _on_interrupt)
+
+from absl import app  # noqa: E402  (after the Ctrl-C handler: these imports take time too)
+from absl import flags  # noqa: E402
+from absl import logging  # noqa: E402
+
+from deconv import limits  # noqa: E402
+from deconv.errors import DeconvError  # noqa: E402
+from deconv.io import images as image_files  # noqa: E402
 
 _STARTUP_NOISE = re.compile(
     r"All log messages before absl::InitializeLog|oneDNN custom operations are on|"
@@ -34,6 +78,7 @@ def _load_tensorflow_quietly():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # older TensorFlow releases honour it
     sys.stderr.flush()
     saved = os.dup(2)
+    _STATE["stderr"] = saved
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
@@ -42,6 +87,7 @@ def _load_tensorflow_quietly():
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
+            _STATE["stderr"] = 2
             os.close(saved)
             captured.seek(0)
             for line in captured.read().decode(errors="replace").splitlines():
@@ -52,27 +98,182 @@ def _load_tensorflow_quietly():
 _load_tensorflow_quietly()
 
 
-def one_line_errors(main):
-    """Wraps an absl `main(argv)` so a `DeconvError` prints `prog: error: message` and exits 2.
+# --- Flags: parsed in our error style, every number in a range. ---
 
-    Logging shows warnings and errors unless `--verbosity` (`-v`) is given.
+class _FiniteFloatParser(flags.FloatParser):
+    """A float flag that refuses NaN and infinities as out of range."""
+
+    def is_outside_bounds(self, val):
+        return val != val or val in (float("inf"), float("-inf")) or super().is_outside_bounds(val)
+
+
+def flag_problem(error):
+    """The one-line message for an absl flags error: the flag, what is valid, what was given."""
+    text = " ".join(str(error).split())
+    unknown = re.match(r"Unknown command line flag '([^']+)'(.*)", text)
+    if unknown:
+        return f"Unknown flag --{unknown.group(1)}{unknown.group(2)}; see --help."
+    found = re.match(r"flag --([\w-]+)=(.*?): (.*)$", text)
+    if not found or found.group(1) not in flags.FLAGS:
+        return text
+    name, value = found.group(1), found.group(2)
+    parser = flags.FLAGS[name].parser
+    if isinstance(parser, flags.EnumParser):
+        valid = f"one of {', '.join(parser.enum_values)}"
+    elif isinstance(parser, (flags.IntegerParser, flags.FloatParser)) and (
+            parser.lower_bound is not None and parser.upper_bound is not None):
+        valid = limits.describe(parser.lower_bound, parser.upper_bound,
+                                isinstance(parser, flags.IntegerParser))
+    elif isinstance(parser, (flags.IntegerParser, flags.FloatParser)):
+        valid = "an integer" if isinstance(parser, flags.IntegerParser) else "a finite number"
+    else:
+        return f"--{name} {value!r}: {found.group(3)}"
+    return f"--{name} must be {valid}; received {value!r}."
+
+
+def parse_flags(argv):
+    """absl's flags parser with our error style: one line, `prog: error: ...`, exit 2."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        print(f"{prog()}: error: {flag_problem(error)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run(main):
+    """Runs a command's `main(argv)` (wrapped by `one_line_errors`) with our flags parser."""
+    app.run(main, flags_parser=parse_flags)
+
+
+def _command_module():
+    """The name absl files a command line's own flags under (its --help lists them)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    name = frame.f_globals.get("__name__") if frame is not None else None
+    return sys.argv[0] if name in (None, "__main__") else name
+
+
+def _define(kind, name, default, help_text, enum_values=None, bounds=None, **extra):
+    """Defines a flag for the calling command line, unless one imported beside it did. Numbers
+    get `bounds` (default: `limits.RANGES[name]`); floats also refuse NaN and infinities."""
+    if name in flags.FLAGS:
+        return
+    module = _command_module()
+    if kind == "enum":
+        flags.DEFINE_enum(name, default, enum_values, help_text, module_name=module, **extra)
+    elif kind == "integer":
+        low, high = bounds or limits.RANGES[name]
+        flags.DEFINE_integer(name, default, help_text, lower_bound=low, upper_bound=high,
+                             module_name=module, **extra)
+    elif kind == "float":
+        flags.DEFINE(_FiniteFloatParser(*bounds), name, default, help_text,
+                     serializer=flags.ArgumentSerializer(), module_name=module, **extra)
+    else:
+        getattr(flags, f"DEFINE_{kind}")(name, default, help_text, module_name=module, **extra)
+
+
+def integer_flag(name, default, help_text, bounds=None, **extra):
+    """An integer flag of the calling command, range-checked as it is parsed."""
+    _define("integer", name, default, help_text, bounds=bounds, **extra)
+
+
+def float_flag(name, default, help_text, bounds, **extra):
+    """A float flag of the calling command: finite and inside `bounds`, checked as it is parsed."""
+    _define("float", name, default, help_text, bounds=bounds, **extra)
+
+
+def define_model_flags(model_help=None, rule=False, seed_help="Seed of --weights random."):
+    """--model, --weights, --seed, --preprocessing (and --rule): one meaning in every command."""
+    from deconv.core import layers as deconv_layers  # here: TensorFlow must load quietly first
+    from deconv.core import preprocessing
+    _define("string", "model", "vgg19", model_help or "A Keras application (vgg19, vgg16, "
+            "resnet50, resnet50v2, inceptionv3, xception, mobilenetv2, densenet121, "
+            "efficientnetb0, convnexttiny, ...; any spelling) or the path of a .keras model "
+            "(loaded with safe_mode).")
+    _define("bool", "include_top", False, "Load the application with its classifier (its "
+            "input size is then the one it was trained at; its softmax layer projects from the "
+            "class logits).")
+    _define("string", "weights", "imagenet", "imagenet: from pretrained/, Keras's cache or "
+            "Keras's download (see pretrained/README.md); a weights file (.h5, .weights.h5, "
+            "vgg19.npy); or random (an untrained network, seeded by --seed: smoke tests only).")
+    _define("integer", "seed", 0, seed_help)
+    _define("enum", "preprocessing", "auto", "Input preprocessing; auto: the application's own "
+            "(caffe for VGG and ResNet, tf for Inception, Xception, MobileNet, ResNetV2, torch for "
+            "DenseNet, none where the model preprocesses inside), none for a .keras model.",
+            enum_values=["auto", *preprocessing.MODES])
+    if rule:
+        _define("enum", "rule", "deconvnet", "How ReLUs are reversed: deconvnet (the paper) or "
+                "guided (guided backpropagation).", enum_values=list(deconv_layers.RELU_RULES))
+
+
+def define_folder_flags():
+    """--imtype, --size, --aspect, --batch_size, --progress: how a folder of images is read."""
+    _define("string", "imtype", None, "Only files with these extensions, e.g. '.jpg' or "
+            "'jpg,png'. Default: every type Pillow reads.")
+    _define("integer", "size", 224, "Images are resized to size x size pixels (see --aspect).")
+    _define("enum", "aspect", "stretch", "How a non-square image becomes size x size: stretch "
+            "resizes both sides, changing the aspect ratio (as the TF1 deconvnet does); crop "
+            "resizes the shorter side to --size and keeps the centre square.",
+            enum_values=list(image_files.ASPECTS))
+    _define("integer", "batch_size", 16, "Images per forward batch (at most the number of "
+            "images).")
+    define_progress_flag()
+
+
+def define_progress_flag():
+    """--progress: a progress bar on standard error."""
+    _define("bool", "progress", True, "Show a progress bar on stderr.")
+
+
+# --- Running main: one-line errors, plain warnings, Ctrl-C. ---
+
+class _PlainFormatter(std_logging.Formatter):
+    """`warning: message`, without absl's date, thread and file prefix."""
+
+    def format(self, record):
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def _interrupted_line(resumes):
+    return (f"{prog()}: interrupted. Files written so far are complete" + (
+        "; the sweep resumes where it stopped when the same command is run again."
+        if resumes else "."))
+
+
+def one_line_errors(main=None, *, resumes=False):
+    """Wraps an absl `main(argv)`: a `DeconvError` prints `prog: error: message` and exits 2;
+    Ctrl-C prints one line (saying the work resumes only if `resumes`) and exits 130, even when
+    TensorFlow turned the interrupt into another exception. Warnings print as `warning: ...`;
+    logging shows warnings and errors unless `--verbosity` (`-v`) is given.
+
+    Use as `@one_line_errors` or `@one_line_errors(resumes=True)`.
     """
+    if main is None:
+        return functools.partial(one_line_errors, resumes=resumes)
 
     @functools.wraps(main)
     def wrapped(argv):
         if not flags.FLAGS["verbosity"].present:  # TensorFlow's INFO lines drown our output
             logging.set_verbosity(logging.WARNING)
-        spec = getattr(sys.modules.get(main.__module__), "__spec__", None)
-        prog = f"python -m {spec.name}" if spec else os.path.basename(sys.argv[0])
+        logging.get_absl_handler().setFormatter(_PlainFormatter())
+        std_logging.captureWarnings(True)  # Python warnings (Keras's) in the same style
+        previous = signal.signal(signal.SIGINT, _on_interrupt)
+        _STATE.update(phase="main", interrupted=False)
         try:
             return main(argv)
         except DeconvError as error:
-            print(f"{prog}: error: {error}", file=sys.stderr)
+            print(f"{prog()}: error: {error}", file=sys.stderr)
             sys.exit(2)
-        except KeyboardInterrupt:
-            print(f"{prog}: interrupted. Files written so far are complete; a sweep resumes "
-                  f"where it stopped when the same command is run again.", file=sys.stderr)
+        except (KeyboardInterrupt, Exception) as error:
+            if not (isinstance(error, KeyboardInterrupt) or _STATE["interrupted"]):
+                raise
+            print(_interrupted_line(resumes), file=sys.stderr)
             sys.exit(130)
+        finally:
+            _STATE["phase"] = "done"
+            if not _is_command():
+                signal.signal(signal.SIGINT, previous)
 
     return wrapped
 
@@ -93,74 +294,22 @@ def one_image(argv, size, aspect, command):
     if len(argv) != 2:
         raise DeconvError(f"Give one IMAGE, e.g. python -m deconv.{command} photo.jpg; see "
                           f"--help.")
-    if size < 1:
-        raise DeconvError(f"The image size must be at least 1; received {size}.")
     pixels, _, reason = image_files.read_image(argv[1], size, aspect)
     if reason is not None:
         raise DeconvError(f"Cannot read {argv[1]}: {reason}.")
     return argv[1], pixels
 
 
-def _command_module():
-    """The name absl files a command line's own flags under (its --help lists them)."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__") == __name__:
-        frame = frame.f_back
-    name = frame.f_globals.get("__name__") if frame is not None else None
-    return sys.argv[0] if name in (None, "__main__") else name
+def input_file(path, what, flag):
+    """Raises a one-line error unless `path` (given with `flag`) is an existing file; `what`
+    names the kind of file expected."""
+    if os.path.isdir(path):
+        raise DeconvError(f"{flag} {path!r} is a folder, not {what}.")
+    if not os.path.exists(path):
+        raise DeconvError(f"{flag} {path!r}: no such file ({what} expected).")
 
 
-def _define(kind, name, default, help_text, enum_values=None):
-    """Defines a flag for the calling command line, unless one imported beside it did."""
-    if name in flags.FLAGS:
-        return
-    module = _command_module()
-    if kind == "enum":
-        flags.DEFINE_enum(name, default, enum_values, help_text, module_name=module)
-    else:
-        getattr(flags, f"DEFINE_{kind}")(name, default, help_text, module_name=module)
-
-
-def define_model_flags(model_help=None, rule=False):
-    """--model, --weights, --seed, --preprocessing (and --rule): one meaning in every command."""
-    from deconv.core import layers as deconv_layers  # here: TensorFlow must load quietly first
-    from deconv.core import preprocessing
-    _define("string", "model", "vgg19", model_help or "A Keras application (vgg19, vgg16, "
-            "resnet50, resnet50v2, inceptionv3, xception, mobilenetv2, densenet121, "
-            "efficientnetb0, convnexttiny, ...; any spelling) or the path of a .keras model "
-            "(loaded with safe_mode).")
-    _define("bool", "include_top", False, "Load the application with its classifier (its "
-            "input size is then the one it was trained at; its softmax layer projects from the "
-            "class logits).")
-    _define("string", "weights", "imagenet", "imagenet: from pretrained/, Keras's cache or "
-            "Keras's download (see pretrained/README.md); a weights file (.h5, .weights.h5, "
-            "vgg19.npy); or random (an untrained network, seeded by --seed: smoke tests only).")
-    _define("integer", "seed", 0, "Seed of --weights random.")
-    _define("enum", "preprocessing", "auto", "Input preprocessing; auto: caffe (BGR, ImageNet "
-            "mean) for vgg19/vgg16, none for a .keras model.",
-            enum_values=["auto", *preprocessing.MODES])
-    if rule:
-        _define("enum", "rule", "deconvnet", "How ReLUs are reversed: deconvnet (the paper) or "
-                "guided (guided backpropagation).", enum_values=list(deconv_layers.RELU_RULES))
-
-
-def define_folder_flags():
-    """--imtype, --size, --aspect, --batch_size, --progress: how a folder of images is read."""
-    _define("string", "imtype", None, "Only files with these extensions, e.g. '.jpg' or "
-            "'jpg,png'. Default: every type Pillow reads.")
-    _define("integer", "size", 224, "Images are resized to size x size pixels (see --aspect).")
-    _define("enum", "aspect", "stretch", "How a non-square image becomes size x size: stretch "
-            "resizes both sides, changing the aspect ratio (as the TF1 deconvnet does); crop "
-            "resizes the shorter side to --size and keeps the centre square.",
-            enum_values=list(image_files.ASPECTS))
-    _define("integer", "batch_size", 16, "Images per forward batch.")
-    define_progress_flag()
-
-
-def define_progress_flag():
-    """--progress: a progress bar on standard error."""
-    _define("bool", "progress", True, "Show a progress bar on stderr.")
-
+# --- Progress bars. ---
 
 class _AboveTheBar:
     """A stream for log records that prints them above tqdm's bar instead of through it."""
@@ -206,6 +355,8 @@ def progress_bar(enabled, total, unit):
         bar.close()
 
 
+# --- The network, its weights loaded last. ---
+
 def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", include_top=False):
     """Builds a `Deconvnet` now and defers loading large weights, so input can be checked first.
 
@@ -216,30 +367,36 @@ def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", inc
 
     Returns:
       `(net, load)`: `load()` loads the weights (if not loaded yet), warns when they are random,
-      and returns a JSON-ready identity of the model and weights (file paths with sizes and
-      times, or the seed).
+      and returns the JSON-ready record of what was loaded: `model`, `weights` as given, and
+      the files used with their sizes and SHA-256 (`model_file`, `weights_file`), or the `seed`.
     """
     from deconv.core.deconvnet import Deconvnet  # here: TensorFlow must load quietly first
     from deconv.models import loading
     from deconv.models import weights as weight_files
 
-    def warned(identity):
-        if weights == "random":
-            logging.warning("--weights random: the results show an untrained network.")
-        return identity
-
-    if model.endswith(".keras"):
-        loaded = loading.load_model(model, weights=weights, seed=seed)
-        identity = ["model", *weight_files.file_identity(model)]
-        if weights == "random":
-            identity += ["random", seed]
-        elif weights != "imagenet":
-            identity += weight_files.file_identity(weights)
-        return Deconvnet(loaded, preprocessing, rule), lambda: warned(identity)
     random = weights == "random"
-    loaded = loading.build(model, seed if random else None, include_top)
+    if weights not in ("random", "imagenet"):
+        input_file(weights, "a weights file (.h5, .weights.h5 or .npy)", "--weights")
+    record = {"model": model, "weights": weights, **({"include_top": True} if include_top else {})}
+    if model.endswith(".keras"):
+        input_file(model, "a .keras model file", "--model")
+        loaded = loading.load_model(model, weights=weights, seed=seed)
+        record["model_file"] = weight_files.file_record(model)
+        if weights == "imagenet":
+            record["weights"] = "the .keras file's own"
+    else:
+        loaded = loading.build(model, seed if random else None, include_top)
     net = Deconvnet(loaded, preprocessing, rule)
-    if random:
-        return net, lambda: warned([model, "random", seed])
-    return net, lambda: [model, *weight_files.file_identity(
-        loading.load_weights(loaded, model, weights, include_top))]
+
+    def load():
+        if random:
+            logging.warning("--weights random: the results show an untrained network.")
+            record["seed"] = seed
+        elif not model.endswith(".keras"):
+            record["weights_file"] = weight_files.file_record(
+                loading.load_weights(loaded, model, weights, include_top))
+        elif weights != "imagenet":
+            record["weights_file"] = weight_files.file_record(weights)
+        return dict(record)
+
+    return net, load

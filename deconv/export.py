@@ -7,9 +7,8 @@ Signatures (preprocessing inside, dynamic batch and image size): project, activa
 for the layer, or <layer>_project, ... for every conv layer with --all_layers. A README.txt
 beside the model says how to load and call it.
 """
-import sys
+import os
 
-from absl import app
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
@@ -34,12 +33,26 @@ def main(argv):
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
                                       FLAGS.preprocessing, FLAGS.include_top)
     layers = net.conv_layers if FLAGS.all_layers else [net.resolve(FLAGS.feat)]
-    load_weights()
-    signatures = saved_model.export_saved_model(net, layers, FLAGS.out,
-                                f"{FLAGS.model} with weights {FLAGS.weights}")
-    print(f"wrote {FLAGS.out}: signatures {', '.join(signatures)}; see {FLAGS.out}/README.txt",
-          file=sys.stdout)
+    saved_model.check_out_dir(FLAGS.out)
+    record = load_weights()
+    signatures = saved_model.export_saved_model(net, layers, FLAGS.out, described(record))
+    size = sum(os.path.getsize(os.path.join(folder, name))
+               for folder, _, files in os.walk(FLAGS.out) for name in files)
+    print(f"wrote {FLAGS.out} ({size / 1e6:.1f} MB): signatures {', '.join(signatures)}; see "
+          f"{FLAGS.out}/README.txt")
+
+
+def described(record):
+    """The model and weights in one line, for README.txt: files with their SHA-256."""
+    text = f"{record['model']} with weights {record['weights']}"
+    if "seed" in record:
+        text += f" (seed {record['seed']})"
+    for key in ("model_file", "weights_file"):
+        if key in record:
+            text += f"; {key.split('_')[0]} file {record[key]['path']} (sha256 " \
+                    f"{record[key]['sha256']})"
+    return text
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _cli.run(main)

@@ -15,7 +15,6 @@ value at the start and the end per map). The same --seed gives the same pictures
 """
 import time
 
-from absl import app
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
@@ -24,32 +23,38 @@ from deconv.core import map_ids
 from deconv.core import names
 from deconv.errors import DeconvError
 from deconv.io import outputs
+from deconv.io import words
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("feat", None, "Layer: conv1_1 ... conv5_4, pool1 ... pool5, or Keras names "
                     "such as block4_conv4.")
 flags.DEFINE_list("id", None, "Feature maps of --feat, comma-separated; ranges allowed, e.g. "
                   "350 or 0-15,40. All are optimised together as one batch.")
-flags.DEFINE_integer("init_size", 56, "Side of the random start, in pixels.")
-flags.DEFINE_integer("steps", 20, "Gradient-ascent (Adam) steps per round.")
-flags.DEFINE_integer("rounds", 12, "Rounds; the image is enlarged by --factor between rounds "
-                     "(56 px, 12 rounds, 1.2: a 408 px result).")
-flags.DEFINE_float("factor", 1.2, "Enlargement between rounds (1: none).")
-flags.DEFINE_float("lr", 0.1, "Adam's step, in standard deviations of ImageNet pixels "
-                   "(0.1: about 6 of 255 per step).")
-flags.DEFINE_float("blur", 0.5, "Sigma, in pixels, of the Gaussian blur after each enlargement "
-                   "(0: none); it reaches 3 sigma, at most the image side minus one.")
-flags.DEFINE_integer("seed", 0, "Seeds the random starts (and --weights random).")
+_RANGES = maximization.RANGES
+_cli.integer_flag("init_size", 56, "Side of the random start, in pixels.",
+                  bounds=_RANGES["init_size"][:2])
+_cli.integer_flag("steps", 20, "Gradient-ascent (Adam) steps per round.",
+                  bounds=_RANGES["steps"][:2])
+_cli.integer_flag("rounds", 12, "Rounds; the image is enlarged by --factor between rounds "
+                  "(56 px, 12 rounds, 1.2: a 408 px result).", bounds=_RANGES["rounds"][:2])
+_cli.float_flag("factor", 1.2, "Enlargement between rounds (1: none).",
+                bounds=_RANGES["factor"][:2])
+_cli.float_flag("lr", 0.1, "Adam's step, in standard deviations of ImageNet pixels (0.1: "
+                "about 6 of 255 per step).", bounds=_RANGES["lr"][:2])
+_cli.float_flag("blur", 0.5, "Sigma, in pixels, of the Gaussian blur after each enlargement "
+                "(0: none); it reaches 3 sigma, at most the image side minus one.",
+                bounds=_RANGES["blur"][:2])
 flags.DEFINE_bool("pre_relu", True, "Raise a conv map's pre-ReLU mean (before its ReLU), as "
                   "the PyTorch tools do (a map that is zero at the start still gets a gradient); "
                   "--nopre_relu raises the mean activation itself.")
-flags.DEFINE_integer("batch_size", 0, "Maps per batch; 0: all together (lower it if memory runs "
-                     "short: a VGG at 400 px takes about 0.5 GB per map).")
+_cli.integer_flag("batch_size", 0, "Maps per batch; 0: all together (lower it if memory runs "
+                  "short: a VGG at 400 px takes about 0.5 GB per map).",
+                  bounds=_RANGES["batch_size"][:2])
 flags.DEFINE_string("out", "maximize", "Output folder.")
-flags.DEFINE_integer("tile", 0, "Side of each tile of the grid, resized (bilinear); 0: the "
-                     "images' own size, enlarged (nearest) to at least 128 px. The per-map PNGs "
-                     "keep their size.")
-_cli.define_model_flags()
+_cli.integer_flag("tile", 0, "Side of each tile of the grid, resized (bilinear); 0: the "
+                  "images' own size, enlarged (nearest) to at least 128 px. The per-map PNGs "
+                  "keep their size.", bounds=(0, 1024))
+_cli.define_model_flags(seed_help="Seeds the random starts (and --weights random).")
 _cli.define_progress_flag()
 
 
@@ -74,26 +79,25 @@ def main(argv):
                           f"{net.feature_count(layer) - 1}), e.g. --id 350 or --id 0-15.")
     features = map_ids.parse(FLAGS.id, net.feature_count(layer), layer)
     maximizer = maximization.ActivationMaximizer(net, layer, FLAGS.pre_relu)
-    if FLAGS.tile < 0:
-        raise DeconvError(f"--tile must be 0 (the images' size) or a side in pixels; received "
-                          f"{FLAGS.tile}.")
     schedule = _schedule()
     maximizer.check(features, schedule)
+    maximization.check_grid(len(features), schedule, FLAGS.tile)
+    outputs.check_targets(maximization.files(FLAGS.out, feat, features))
     outputs.ensure_folder(FLAGS.out)
-    identity = load_weights()
+    record = load_weights()
     with _cli.progress_bar(FLAGS.progress, FLAGS.rounds * FLAGS.steps, "step") as update:
         result = maximizer.run(features, schedule, update)
     settings = ("init_size", "steps", "rounds", "factor", "lr", "blur", "seed", "pre_relu")
     written, grid, summary = maximization.write(FLAGS.out, feat, result, {
-        "layer": feat, "weights": identity, "objective": result.objective,
+        "layer": feat, **record, "objective": result.objective,
         "settings": {name: FLAGS[name].value for name in settings}}, FLAGS.tile)
     files = ", ".join(written) if len(written) <= 3 else f"{len(written)} PNGs"
-    maps = f"{len(features)} map{'s' * (len(features) != 1)}"
-    print(f"{feat}: {maps}, {result.sizes[0]} to {result.sizes[-1]} px in "
-          f"{len(result.sizes)} rounds, {result.objective} from "
+    print(f"{feat}: {words.plural(len(features), 'map')}, {result.sizes[0]} to "
+          f"{result.sizes[-1]} px in {words.plural(len(result.sizes), 'round')}, "
+          f"{result.objective} from "
           f"{result.start_values.mean():.3g} to {result.values.mean():.3g} on average; "
           f"{time.perf_counter() - started:.1f} s; wrote {files}, {grid} and {summary}")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _cli.run(main)

@@ -1,7 +1,7 @@
 """Occlusion sensitivity (Zeiler & Fergus 2014, figure 7) from the command line.
 
     python -m deconv.occlusion IMAGE [--occluder 50 --stride 8 --fill gray]
-                               [--feat conv5_4 [--id N]] [--classes [--label N]] [--out NAME]
+                               [--feat conv5_4 [--id N]] [--classes [--label N]] [--out DIR]
 
 Slides a square over the image and records, for every position, the total activation of a
 feature map (the strongest map of the unoccluded image unless --id is given) and, with
@@ -9,18 +9,17 @@ feature map (the strongest map of the unoccluded image unless --id is given) and
 and the most probable class, using the whole VGG with its classifier (or --classifier, fed
 images preprocessed as the model's: --preprocessing, unless --classifier_preprocessing). Writes
 heat maps overlaid on the image with a colour bar (NAME_feature.png, NAME_probability.png,
-NAME_top_class.png), the raw arrays (.npy) and NAME.json. Without classifier weights, the class
-part says why and the feature part still runs. Every input is checked before anything is
-written.
+NAME_top_class.png, NAME being the image's name), the raw arrays (.npy) and NAME.json, in the
+--out folder. Without classifier weights, the class part says why and the feature part still
+runs. Every input is checked before anything is written.
 """
 import os
 
-from absl import app
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import limits
 from deconv.analysis import occlusion
-from deconv.core import checks
 from deconv.core import names
 from deconv.core import preprocessing
 from deconv.errors import DeconvError
@@ -30,11 +29,12 @@ from deconv.models import classes
 from deconv.models import loading
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("occluder", 50, "Side of the occluding square, in pixels of the resized "
-                     "image.")
-flags.DEFINE_integer("size", None, "Not used here: the occluder's side is --occluder, the "
-                     "image's --image_size.")
-flags.DEFINE_integer("stride", 8, "Step between the square's positions, in pixels.")
+_cli.integer_flag("occluder", 50, "Side of the occluding square, in pixels of the resized "
+                  "image.", bounds=limits.RANGES["size"])
+flags.DEFINE_string("size", None, "Not used here: the occluder's side is --occluder, the "
+                    "image's --image_size.")
+_cli.integer_flag("stride", 8, "Step between the square's positions, in pixels.",
+                  bounds=limits.RANGES["size"])
 flags.DEFINE_string("fill", "gray", "The square's colour: gray (the ImageNet mean), black, white, "
                     "mean (the image's), a value 0-255 or r,g,b.")
 flags.DEFINE_string("feat", None, "Layer whose feature map is watched; default: the last conv "
@@ -56,11 +56,13 @@ flags.DEFINE_enum("classifier_preprocessing", "auto", ["auto", *preprocessing.MO
 flags.DEFINE_string("classifier_weights", None, "Weights of VGG's classifier: imagenet (Keras's "
                     "with-top file or a vgg19.npy), a file, or random; default: random with "
                     "--weights random, else imagenet.")
-flags.DEFINE_integer("image_size", 224, "The image is resized to this square (the classifier "
-                     "needs 224).")
+_cli.integer_flag("image_size", 224, "The image is resized to this square (the classifier "
+                  "needs 224).")
 flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How the image becomes square.")
-flags.DEFINE_integer("batch_size", 16, "Occluded images per forward batch.")
-flags.DEFINE_string("out", None, "Output prefix; default: occlusion/<image name>.")
+_cli.integer_flag("batch_size", 16, "Occluded images per forward batch (at most the number of "
+                  "positions).")
+flags.DEFINE_string("out", "occlusion", "Output folder: <image name>_feature.png and the rest "
+                    "go there.")
 
 
 def _classifier(arch_or_path):
@@ -68,6 +70,7 @@ def _classifier(arch_or_path):
     class part is skipped (or None). Weights asked for explicitly must load; the default search
     for ImageNet weights may fail, which skips the class part with a note."""
     if FLAGS.classifier:
+        _cli.input_file(FLAGS.classifier, "a .keras classifier", "--classifier")
         classifier = loading.load_model(FLAGS.classifier)
         expected = tuple(classifier.input_shape[1:3])
         if expected != (None, None) and expected != (FLAGS.image_size, FLAGS.image_size):
@@ -81,6 +84,8 @@ def _classifier(arch_or_path):
         raise DeconvError(f"VGG's classifier takes 224x224 images: pass --image_size 224 (or "
                           f"leave out --classes); received {FLAGS.image_size}.")
     weights = FLAGS.classifier_weights or ("random" if FLAGS.weights == "random" else "imagenet")
+    if weights not in ("random", "imagenet"):
+        _cli.input_file(weights, "a weights file", "--classifier_weights")
     try:
         classifier = loading.load_classifier(arch_or_path, weights, FLAGS.seed)
     except DeconvError as error:
@@ -115,7 +120,7 @@ def _check_flags():
 def main(argv):
     _check_flags()
     path, image = _cli.one_image(argv, FLAGS.image_size, FLAGS.aspect, "occlusion")
-    out = FLAGS.out or os.path.join("occlusion", os.path.splitext(os.path.basename(path))[0])
+    out = os.path.join(FLAGS.out, os.path.splitext(os.path.basename(path))[0])
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                       preprocessing=FLAGS.preprocessing,
                                       include_top=FLAGS.include_top)
@@ -124,13 +129,15 @@ def main(argv):
     occluder = occlusion.Occluder(FLAGS.occluder, FLAGS.stride, FLAGS.fill)
     rows, columns = occlusion.grid(image.shape[:2], occluder.size, occluder.stride)
     occlusion.fill_color(occluder.fill, image)
-    checks.batch_size(FLAGS.batch_size, "--batch_size")
-    load_weights()
+    limits.check_batch_pixels(min(FLAGS.batch_size, len(rows) * len(columns)),
+                              *image.shape[:2])
+    outputs.check_targets(occlusion.files(out, FLAGS.classes))
+    record = load_weights()
     classifier, class_names, note = (_classifier(FLAGS.model) if FLAGS.classes
                                      else (None, None, None))
     _check_ids(net, layer, classifier)
     # Every input is checked: only now is anything written.
-    outputs.ensure_folder(os.path.dirname(os.path.abspath(out)))
+    outputs.ensure_folder(FLAGS.out)
     classifier_preprocessing = (net.preprocessing.name if FLAGS.classifier_preprocessing == "auto"
                                 else FLAGS.classifier_preprocessing)
     with _cli.progress_bar(FLAGS.progress, len(rows) * len(columns), "pos") as update:
@@ -139,7 +146,7 @@ def main(argv):
             occluder=occluder, batch_size=FLAGS.batch_size,
             classifier_preprocessing=classifier_preprocessing, progress=update)
     written = occlusion.write(out, image, result, {
-        "path": path, "fill": FLAGS.fill, "image_size": image.shape[:2], "note": note,
+        "path": path, "fill": FLAGS.fill, "image_size": image.shape[:2], **record, "note": note,
         "classifier_preprocessing": classifier_preprocessing if classifier is not None else None},
         class_names)
     if note:
@@ -148,4 +155,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _cli.run(main)

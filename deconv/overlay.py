@@ -18,10 +18,10 @@ one line per class (needs matplotlib). Every picture has a JSON of its numbers b
 import os
 import time
 
-from absl import app
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import limits
 from deconv.analysis import class_maps
 from deconv.analysis import class_plot
 from deconv.analysis import overlay_pictures
@@ -32,11 +32,13 @@ from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import outputs
 from deconv.io import streaming
+from deconv.io import words
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("feat", None, "Layer: conv1_1 ... conv5_4, pool1 ... pool5, or Keras names "
                     "such as block5_conv4.")
-flags.DEFINE_integer("top", 16, "One image: show its this many most activated maps (by mean).")
+_cli.integer_flag("top", 16, "One image: show its this many most activated maps (by mean).",
+                  bounds=(1, 4096))
 flags.DEFINE_list("id", None, "Maps to show (one image) or to sum over the images (--images), "
                   "comma-separated; ranges allowed, e.g. 12 or 12,40-42.")
 flags.DEFINE_string("images", None, "A folder of images (searched recursively), instead of one "
@@ -49,8 +51,9 @@ flags.DEFINE_string("out", "overlays", "Output folder.")
 flags.DEFINE_enum("scale", "auto", ["auto", *overlays.SCALES], "Colours: each tile spans the "
                   "whole colour map, or one shared range with a colour bar; auto: each for one "
                   "image's maps, shared across images.")
-flags.DEFINE_float("alpha", 0.55, "Weight of the heat map in the blend (0-1).")
-flags.DEFINE_integer("max_images", 36, "--images: at most this many images in the grid.")
+_cli.float_flag("alpha", 0.55, "Weight of the heat map in the blend (0-1).", bounds=(0, 1))
+_cli.integer_flag("max_images", 36, "--images: at most this many images in the grid.",
+                  bounds=(1, 1000))
 flags.DEFINE_enum("order", "folder", ["folder", "strongest"], "--images: grid in folder order, "
                   "or the images with the largest mean of the (summed) map first.")
 flags.DEFINE_bool("each", False, "--images: also write every image's overlay, one PNG each.")
@@ -75,52 +78,61 @@ def _check(argv):
     if (FLAGS.class_maps or FLAGS.plot) and not FLAGS.images:
         raise DeconvError("--class_maps and --plot need --images DIR (a folder of class "
                           "sub-folders).")
-    for name, good, valid in (("alpha", 0 <= FLAGS.alpha <= 1, "in [0, 1]"),
-                              ("max_images", FLAGS.max_images >= 1, "at least 1"),
-                              ("size", FLAGS.size >= 1, "at least 1"),
-                              ("batch_size", FLAGS.batch_size >= 1, "at least 1")):
-        if not good:
-            raise DeconvError(f"--{name} must be {valid}; received {FLAGS[name].value}.")
+
+
+def _plot_path(layer):
+    return FLAGS.plot or os.path.join(FLAGS.out, f"{names.short(layer)}_class_scores.png")
 
 
 def _check_plot(net, layer):
-    """Checks mode (d)'s inputs before weights are loaded."""
+    """Checks mode (d)'s inputs before weights are loaded; returns the folder's `ClassFolder`."""
+    _cli.input_file(FLAGS.class_maps, "a {class: [map ids]} JSON file", "--class_maps")
     maps = class_maps.load(FLAGS.class_maps)
     class_plot.check_maps(maps, net.feature_count(layer), layer, FLAGS.class_maps)
-    class_maps.scan_classes(FLAGS.images, image_files.parse_extensions(FLAGS.imtype))
+    folder = class_maps.scan_classes(FLAGS.images, image_files.parse_extensions(FLAGS.imtype))
     class_plot.require_matplotlib()  # fails now, not after the pass
+    plot = _plot_path(layer)
+    outputs.check_targets([plot, f"{os.path.splitext(plot)[0]}.json"])
     if FLAGS.plot:
-        outputs.ensure_folder(os.path.dirname(os.path.abspath(FLAGS.plot)))
+        outputs.ensure_folder(os.path.dirname(os.path.abspath(FLAGS.plot)), mark=False)
+    return folder
 
 
-def _class_scores(net, layer, reading, identity):
-    """Mode (d): each class's maps scored in every image, one plot; returns the files."""
-    plot = FLAGS.plot or os.path.join(FLAGS.out, f"{names.short(layer)}_class_scores.png")
-    extensions = image_files.parse_extensions(FLAGS.imtype)
-    total = len(class_maps.scan_classes(FLAGS.images, extensions).paths)
-    with _cli.progress_bar(FLAGS.progress, total, "img") as update:
-        return overlay_pictures.class_scores_plot(
-            net, layer, FLAGS.images, plot, maps=class_maps.load(FLAGS.class_maps),
-            described={"images": FLAGS.images, "class_maps": FLAGS.class_maps,
-                       "weights": identity},
-            reading=reading, extensions=extensions, progress=update)[0]
+def _check_pictures(net, layer, features, count):
+    """Checks that the pictures of this mode are not too large, before any work."""
+    if count is None:  # (a): the image, then one tile per map
+        tiles = 1 + (len(features) if features is not None else FLAGS.top)
+        limits.check_picture(tiles, FLAGS.size, "The overlay picture (lower --top or --size)")
+        return
+    streaming.Reading(FLAGS.size, FLAGS.aspect, FLAGS.batch_size).for_count(count)
+    if features is not None:  # (b), (c): a grid of the images
+        limits.check_picture(min(FLAGS.max_images, count), FLAGS.size,
+                             "The grid (lower --max_images or --size)")
 
 
-def _write(net, layer, argv, image, features, paths, identity):
-    """Runs the mode the flags chose; returns the files written."""
+def _write(net, layer, argv, image, features, paths, record):
+    """Runs the mode the flags chose; returns the files written and, with --images, the
+    `(images read, files skipped)`."""
     reading = streaming.Reading(FLAGS.size, FLAGS.aspect, FLAGS.batch_size)
     style = overlay_pictures.Style(FLAGS.alpha, FLAGS.scale)
     if image is not None:  # (a)
         return overlay_pictures.image_maps(net, layer, argv[1], image, FLAGS.out, top=FLAGS.top,
-                                           features=features, style=style)
-    if features is not None:  # (b) and (c)
-        grid = overlay_pictures.FolderGrid(FLAGS.max_images, FLAGS.order == "strongest",
-                                           FLAGS.each)
-        with _cli.progress_bar(FLAGS.progress, len(paths), "img") as update:
-            return overlay_pictures.folder_maps(
+                                           features=features, style=style,
+                                           described=record), None
+    extensions = image_files.parse_extensions(FLAGS.imtype)
+    with _cli.progress_bar(FLAGS.progress, len(paths), "img") as update:
+        if features is not None:  # (b) and (c)
+            grid = overlay_pictures.FolderGrid(FLAGS.max_images, FLAGS.order == "strongest",
+                                               FLAGS.each)
+            written, found = overlay_pictures.folder_maps(
                 net, layer, paths, FLAGS.out, features=features, root=FLAGS.images,
-                reading=reading, style=style, grid=grid, progress=update)[0]
-    return _class_scores(net, layer, reading, identity)  # (d)
+                reading=reading, style=style, grid=grid, progress=update, described=record)
+            return written, (len(found.numbers), found.skipped)
+        written, scores = overlay_pictures.class_scores_plot(  # (d)
+            net, layer, FLAGS.images, _plot_path(layer), maps=class_maps.load(FLAGS.class_maps),
+            described={"images": FLAGS.images, "class_maps": FLAGS.class_maps, **record},
+            reading=reading, extensions=extensions, progress=update)
+        return written, (len(scores.paths), scores.skipped)
 
 
 @_cli.one_line_errors
@@ -138,20 +150,25 @@ def main(argv):
     layer = net.resolve(FLAGS.feat)
     class_maps.check_image_size(net, layer, FLAGS.size)
     features = map_ids.parse(FLAGS.id, net.feature_count(layer), layer) if FLAGS.id else None
-    paths = None
+    paths = ignored = None
     if image is None and features is None:
-        _check_plot(net, layer)
+        folder = _check_plot(net, layer)
+        paths, ignored = folder.paths, folder.ignored
     elif image is None:
-        paths = image_files.find_images(FLAGS.images, image_files.parse_extensions(FLAGS.imtype))
+        paths, ignored = image_files.scan_folder(
+            FLAGS.images, image_files.parse_extensions(FLAGS.imtype), exclude=[FLAGS.out])
     elif features is None and not 1 <= FLAGS.top <= net.feature_count(layer):
         raise DeconvError(f"--top must be from 1 to {net.feature_count(layer)} (the maps of "
                           f"{names.short(layer)}); received {FLAGS.top}.")
+    _check_pictures(net, layer, features, None if paths is None else len(paths))
     if image is not None or features is not None or not FLAGS.plot:
         outputs.ensure_folder(FLAGS.out)
-    identity = load_weights()
-    written = _write(net, layer, argv, image, features, paths, identity)
+    record = load_weights()
+    written, counts = _write(net, layer, argv, image, features, paths, record)
+    if counts is not None:
+        print(f"{FLAGS.images}: {words.skip_summary(*counts, ignored)}")
     print(f"{time.perf_counter() - started:.1f} s; wrote {', '.join(written)}")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _cli.run(main)

@@ -2,21 +2,22 @@
 
     python -m deconv.pretrained                      # where ImageNet weights are looked for
     python -m deconv.pretrained --convert vgg19.npy  # writes pretrained/vgg19.weights.h5
+    python -m deconv.pretrained --convert vgg16.npy --out my   # writes my/vgg16.weights.h5
 """
 import os
 
-from absl import app
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv.io import outputs
 from deconv.models import loading
 from deconv.models import weights
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("convert", None, "A vgg19.npy / vgg16.npy dict {'conv1_1': [W, b], ...} "
                     "to convert to a Keras weights file.")
-flags.DEFINE_string("out", None, "Where --convert writes (must end with .weights.h5); default: "
-                    "pretrained/<arch>.weights.h5, which the 'imagenet' search finds.")
+flags.DEFINE_string("out", None, "The folder --convert writes <arch>.weights.h5 to; default: "
+                    "pretrained/, where the 'imagenet' search finds it.")
 flags.DEFINE_enum("arch", None, list(loading.ARCHS), "Architecture of --convert's file; default: "
                   "vgg19 if it has conv5_4, else vgg16.")
 
@@ -39,10 +40,15 @@ def main(argv):
     if not FLAGS.convert:
         _show_search()
         return
-    out = FLAGS.out or os.path.join(weights.pretrained_dirs()[0], "{arch}.weights.h5")
-    arch, out = loading.convert_npy(FLAGS.convert, out, FLAGS.arch)
+    _cli.input_file(FLAGS.convert, "a .npy dict of weights", "--convert")
+    folder = FLAGS.out or weights.pretrained_dirs()[0]
+    arch = FLAGS.arch or loading.npy_arch(weights.read_npy_dict(FLAGS.convert))
+    out = os.path.join(folder, f"{arch}.weights.h5")
+    outputs.ensure_folder(folder, mark=False)  # a weights folder is read by the search
+    with outputs.staged(out) as staging:
+        loading.convert_npy(FLAGS.convert, staging, arch)
     print(f"wrote {out} ({arch}); load_model('{arch}') finds it when it lies in pretrained/.")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _cli.run(main)

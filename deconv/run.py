@@ -15,17 +15,17 @@ import dataclasses
 import os
 import time
 
-from absl import app
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
 from deconv.core import selection
 from deconv.errors import DeconvError
-from deconv.io import images as image_files
 from deconv.io import outputs
 from deconv.io import render
+from deconv.io import words
 from deconv.sweeps import config as config_lib
 from deconv.sweeps import plan as plan_lib
+from deconv.sweeps import report
 from deconv.sweeps import runner
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,8 +36,8 @@ flags.DEFINE_string("feat", None, "Layer to look at: paper style (conv1_1 ... co
                     "pool5) or Keras style (block4_conv4).")
 flags.DEFINE_integer("id", None, "Feature map of --feat. Given: the top activations of that map. "
                      "Omitted: the top activations over all maps of the layer.")
-flags.DEFINE_integer("top", 9, "How many activations to show (the paper shows 9).")
-flags.DEFINE_integer("per_image", 1, "How many of the top activations may come from one image.")
+_cli.integer_flag("top", 9, "How many activations to show (the paper shows 9).")
+_cli.integer_flag("per_image", 1, "How many of the top activations may come from one image.")
 flags.DEFINE_string("images", DEFAULT_IMAGES, "Folder of images, searched recursively (class "
                     "sub-folders are fine). Default: the photos shipped in examples/images.")
 _cli.define_model_flags(rule=True)
@@ -45,7 +45,7 @@ _cli.define_folder_flags()
 flags.DEFINE_string("out", "results", "Output folder.")
 flags.DEFINE_enum("normalize", "symmetric", render.NORMALISATIONS, "Display of reconstructions: "
                   "symmetric keeps zero at mid-gray; minmax stretches each to [0, 255].")
-flags.DEFINE_integer("min_tile", 64, "Enlarge tiles smaller than this many pixels.")
+_cli.integer_flag("min_tile", 64, "Enlarge tiles smaller than this many pixels.")
 flags.DEFINE_enum("mode", "activation", selection.MODES, "What is projected for each of the top "
                   "activations: the activation alone, or its whole feature map in that image.")
 flags.DEFINE_string("config", None, "A TOML run configuration (see configs/README.md): datasets, "
@@ -53,8 +53,8 @@ flags.DEFINE_string("config", None, "A TOML run configuration (see configs/READM
                     "each dataset. Flags given on the command line override the file.")
 flags.DEFINE_string("tensorboard", None, "Also write every sweep's grids and manifest as "
                     "TensorBoard summaries to this folder.")
-flags.DEFINE_integer("checkpoint_every", 10, "Save pass 1's state every this many batches, so a "
-                     "killed run resumes where it stopped when the same command is run again.")
+_cli.integer_flag("checkpoint_every", 10, "Save pass 1's state every this many batches, so a "
+                  "killed run resumes where it stopped when the same command is run again.")
 flags.DEFINE_bool("restart", False, "Discard the saved state of an unfinished run in --out and "
                   "start afresh.")
 
@@ -95,6 +95,7 @@ def run_config():
     flag_sweep = config_lib.SweepConfig(FLAGS.feat, FLAGS.id, FLAGS.top, FLAGS.per_image,
                                         FLAGS.mode) if FLAGS.feat else None
     if FLAGS.config:
+        _cli.input_file(FLAGS.config, "a TOML configuration", "--config")
         config = config_lib.load(FLAGS.config)
         given = {name: FLAGS[name].value for name in _OVERRIDABLE if FLAGS[name].present}
         config = config_lib.override(config, **given)
@@ -119,25 +120,18 @@ def summary(name, outcome):
     """The one-line summary of a dataset's run."""
     state = outcome.state
     counts = outcome.manifests[0]["counts"]
-    kinds = counts["skipped_by_reason"]
-    reasons = (" (" + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())) + ")"
-               if kinds else "")
-    ignored = counts["ignored_by_extension"]
-    if ignored:
-        reasons += (f"; left out {sum(ignored.values())} files of other types ("
-                    + ", ".join(f"{ext}: {count}" for ext, count in ignored.items()) + ")")
     views = len(outcome.written)
     files = (", ".join(path for written in outcome.written.values() for path in written.values())
              if views <= 3 else f"{views} sweeps' grids and manifests")
     scanned = outcome.files_scanned
     rate = scanned / outcome.scan_seconds if outcome.scan_seconds > 0 else float("inf")
-    resumed = f" for the last {scanned} files" if scanned < state.cursor else ""
-    return (f"{name}: read {state.read} images, skipped {len(state.skipped)}{reasons}; pass 1 "
-            f"{outcome.scan_seconds:.1f} s{resumed} ({rate:.1f} img/s), pass 2 "
-            f"{outcome.project_seconds:.1f} s; wrote {files}")
+    resumed = f" for the last {words.plural(scanned, 'file')}" if scanned < state.cursor else ""
+    read = words.skip_summary(state.read, state.skipped, counts["ignored_by_extension"])
+    return (f"{name}: {read}; pass 1 {outcome.scan_seconds:.1f} s{resumed} ({rate:.1f} img/s), "
+            f"pass 2 {outcome.project_seconds:.1f} s; wrote {files}")
 
 
-@_cli.one_line_errors
+@_cli.one_line_errors(resumes=True)
 def main(argv):
     _cli.no_arguments(argv, "the images are given as a folder with --images; see --help.")
     started = time.perf_counter()
@@ -150,35 +144,34 @@ def main(argv):
             raise DeconvError(f"The default image folder {DEFAULT_IMAGES} is missing: it comes "
                               f"with a clone of the repository (installed with pip install -e "
                               f".). Pass --images DIR, a folder of your own images.")
-        image_files.find_images(dataset.images, image_files.parse_extensions(dataset.imtype))
+    found = runner.find_datasets(config)
+    for dataset in config.datasets:
         outputs.ensure_folder(plan_lib.dataset_folder(config, dataset))
     board = None
     if config.tensorboard:
         from deconv.sweeps import summaries  # TensorBoard's summary ops, only when asked for
         board = summaries.Writer(config.tensorboard)
-    identity = {"weights": load_weights(), "preprocessing": net.preprocessing.name}
+    record = load_weights()
+    identity = {**record, "preprocessing": net.preprocessing.name}
     progress = _progress_factory(FLAGS.progress)
     described = {**{k: v for k, v in dataclasses.asdict(config).items()
-                    if k not in ("datasets", "sweeps")},
-                 "sweeps": [dataclasses.asdict(s) for s in config.sweeps]}
-    if config.model.endswith(".keras") and config.weights == "imagenet":
-        described["weights"] = "the .keras file's own"  # what the default means for a file
+                    if k not in ("datasets", "sweeps")}, **record,
+                 "sweeps": [config_lib.recorded(s) for s in config.sweeps]}
     try:
         outcomes, index = runner.run_config(
             net, config, identity, described, FLAGS.restart, progress,
-            board.add if board is not None else None)
+            board.add if board is not None else None, found)
     finally:
         if progress is not None:
             progress.close()
         if board is not None:
             board.close()
     for name, outcome in outcomes.items():
-        for notes in outcome.notes.values():
-            for note in notes:
-                print(f"note: {note}")
+        for line in report.note_lines(outcome.notes):
+            print(f"note: {line}")
         print(summary(name, outcome))
     print(f"done in {time.perf_counter() - started:.1f} s; open {index}")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _cli.run(main)

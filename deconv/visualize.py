@@ -1,7 +1,9 @@
 """Ranges of feature maps and activations of one image, as featuremap-InSights shows them.
 
-    python -m deconv.visualize IMAGE --out NAME -m 0.2 -a 9     # IMAGE mode: NAME.png
-    python -m deconv.visualize IMAGE -g --out NAME              # GIF mode: NAME_<layer>.gif
+    python -m deconv.visualize IMAGE -m 0.2 -a 9        # IMAGE mode: visualize/NAME.png
+    python -m deconv.visualize IMAGE -g --out DIR       # GIF mode: DIR/NAME_<layer>.gif
+
+NAME is the image's name; the files go in the --out folder.
 
 IMAGE mode: for every conv layer, the -m strongest maps (ranked by their maximum activation) and
 in each the -a strongest activations are projected together; one grid shows all layers. GIF
@@ -12,20 +14,19 @@ least 1: -a 0.5 keeps 3 of 5 and 4 of 7), anything else 1.
 import os
 import sys
 
-from absl import app
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
 from deconv.analysis import ranges
 from deconv.core import names
-from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import outputs
 from deconv.io import render
+from deconv.io import words
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("out", None, "Output name, without extension; default: "
-                    "visualize/<image name>.")
+flags.DEFINE_string("out", "visualize", "Output folder: <image name>.png and .json, or "
+                    "<image name>_<layer>.gif, go there.")
 flags.DEFINE_string("maps", "1", "Maps kept per layer: a count >= 1 or a fraction in (0, 1) "
                     "of the layer's maps (rounded half up, at least 1).", short_name="m")
 flags.DEFINE_string("activations", "1", "Activations kept per map: a count >= 1 or a fraction "
@@ -33,13 +34,14 @@ flags.DEFINE_string("activations", "1", "Activations kept per map: a count >= 1 
                     short_name="a")
 flags.DEFINE_bool("gif", False, "GIF mode: per layer, frames from the strongest map to all.",
                   short_name="g")
-flags.DEFINE_integer("frames", 24, "GIF mode: at most this many frames per layer (maps are "
-                     "added geometrically: 1, 2, 3, ... then faster).")
-flags.DEFINE_integer("duration", 300, "GIF mode: milliseconds per frame.")
+_cli.integer_flag("frames", 24, "GIF mode: at most this many frames per layer (maps are added "
+                  "1, 2, 3, ... then geometrically; as many frames as maps: every count).",
+                  bounds=(1, 1_000_000))
+_cli.integer_flag("duration", 300, "GIF mode: milliseconds per frame.", bounds=(1, 655_350))
 flags.DEFINE_list("layers", None, "Layers to show; default: every conv layer.")
 _cli.define_model_flags(rule=True)
-flags.DEFINE_integer("size", 224, "The image is resized to size x size, as featuremap-InSights "
-                     "does.")
+_cli.integer_flag("size", 224, "The image is resized to size x size, as featuremap-InSights "
+                  "does.")
 flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How the image becomes square.")
 flags.DEFINE_enum("normalize", "symmetric", render.NORMALISATIONS, "Display normalisation.")
 
@@ -56,15 +58,14 @@ def count_rule(text):
 @_cli.one_line_errors
 def main(argv):
     path, image = _cli.one_image(argv, FLAGS.size, FLAGS.aspect, "visualize")
-    if FLAGS.frames < 1 or FLAGS.duration < 1:
-        raise DeconvError(f"--frames and --duration must be at least 1; received "
-                          f"{FLAGS.frames} and {FLAGS.duration}.")
-    out = FLAGS.out or os.path.join("visualize", os.path.splitext(os.path.basename(path))[0])
+    out = os.path.join(FLAGS.out, os.path.splitext(os.path.basename(path))[0])
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
                                       FLAGS.preprocessing, FLAGS.include_top)
     layers = [net.resolve(layer) for layer in FLAGS.layers] if FLAGS.layers else net.conv_layers
-    outputs.ensure_folder(os.path.dirname(os.path.abspath(out)))
-    load_weights()
+    outputs.check_targets([f"{out}_{names.short(layer)}.gif" for layer in layers]
+                          if FLAGS.gif else [f"{out}.png", f"{out}.json"])
+    record = load_weights()
+    outputs.ensure_folder(FLAGS.out)
     if FLAGS.gif:
         written = []
         for layer in layers:
@@ -72,15 +73,16 @@ def main(argv):
                                          normalize=FLAGS.normalize)
             written.append(f"{out}_{names.short(layer)}.gif")
             ranges.write_gif(written[-1], frames, FLAGS.duration)
-            print(f"{written[-1]}: {len(frames)} frames", file=sys.stderr)
-        print(f"wrote {len(written)} GIFs: {', '.join(written)}")
+            print(f"{written[-1]}: {words.plural(len(frames), 'frame')}", file=sys.stderr)
+        print(f"wrote {words.plural(len(written), 'GIF')}: {', '.join(written)}")
         return
     results = ranges.layer_ranges(net, layers, image, maps=count_rule(FLAGS.maps),
                                   activations=count_rule(FLAGS.activations))
     written = ranges.write_ranges(out, image, results, {
-        "image": path, "maps": FLAGS.maps, "activations": FLAGS.activations}, FLAGS.normalize)
+        "image": path, "maps": FLAGS.maps, "activations": FLAGS.activations, **record},
+        FLAGS.normalize)
     print(f"wrote {' and '.join(written)}")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _cli.run(main)

@@ -1,6 +1,7 @@
 """Session-scoped tiny fixtures: seeded random VGGs and a small custom CNN, small inputs,
 generated image folders; helpers to run a command line and headless Chromium."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,18 @@ def last_error(result):
     """The last line a command printed on standard error."""
     lines = result.stderr.strip().splitlines()
     return lines[-1] if lines else ""
+
+
+_ABSL_PREFIX = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+:\d+\]")
+RANDOM_WARNING = "warning: --weights random: the results show an untrained network."
+
+
+def assert_plain_warnings(stderr, random=False):
+    """A command's warnings are `warning: ...` lines, never absl's `W1201 22:37:35.61 140 x.py:1]`
+    prefix; with `random`, the random-weights warning is among them."""
+    lines = stderr.splitlines()
+    assert not [line for line in lines if _ABSL_PREFIX.match(line)], stderr[-2000:]
+    assert not random or RANDOM_WARNING in lines, stderr[-2000:]
 
 
 def chromium():

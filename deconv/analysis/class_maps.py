@@ -12,12 +12,13 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from deconv.core import checks
+from deconv import limits
 from deconv.core import compiled
 from deconv.core import names
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import streaming
+from deconv.io import words
 
 
 @dataclasses.dataclass
@@ -77,8 +78,9 @@ class _MeanActivations:
 
 
 def check_image_size(net, layer, size):
-    """Raises DeconvError if images of `size` x `size` are too small to reach `layer`."""
-    checks.integer("size", size)
+    """Raises DeconvError if images of `size` x `size` are outside their range or too small to
+    reach `layer`."""
+    limits.check("size", size)
     net.check_image_size(layer, size)
 
 
@@ -134,12 +136,13 @@ def rank_maps(counts, mean_activation, per_class):
     return ranked
 
 
+COUNT_RANGE = (1, 65536)  # per_image, per_class: more than a layer's maps means all of them
+
+
 def check_counts(per_image, per_class):
-    """Raises DeconvError unless `per_image` and `per_class` are integers of at least 1."""
+    """Raises DeconvError unless `per_image` and `per_class` are integers in `COUNT_RANGE`."""
     for name, value in (("per_image", per_image), ("per_class", per_class)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise DeconvError(f"{name} must be an integer of at least 1 (more than the layer's "
-                              f"maps means all of them); received {value!r}.")
+        limits.check(name, value, bounds=COUNT_RANGE)
 
 
 def class_maps(net, layer, root, *, per_image=25, per_class=25, reading=streaming.Reading(),
@@ -165,7 +168,6 @@ def class_maps(net, layer, root, *, per_image=25, per_class=25, reading=streamin
     channels = net.feature_count(layer)
     check_counts(per_image, per_class)
     check_image_size(net, layer, reading.size)
-    checks.batch_size(reading.batch_size)
     folder = scan_classes(root, extensions)
     counts = np.zeros((len(folder.classes), channels), np.int64)
     sums = np.zeros((len(folder.classes), channels), np.float64)
@@ -201,10 +203,7 @@ def details(result, **extra):
                       "share": round(int(result.counts[number, m]) / seen, 4),
                       "mean_activation": float(result.mean_activation[number, m])}
                      for m in result.maps[name]]}
-    reasons = {}
-    for _, reason in result.skipped:
-        kind = reason.split(" (")[0]
-        reasons[kind] = reasons.get(kind, 0) + 1
+    reasons = words.reason_counts(result.skipped)
     return {**extra, "layer": names.short(result.layer), "per_image": result.per_image,
             "per_class": result.per_class, "classes": classes,
             "counts": {"read": int(result.images.sum()), "skipped": len(result.skipped),

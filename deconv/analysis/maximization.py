@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from deconv import limits
 from deconv.core import compiled
 from deconv.core import map_ids
 from deconv.core import preprocessing
@@ -33,6 +34,11 @@ START_RANGE = (150.0, 180.0)
 PIXEL_STD = (0.229, 0.224, 0.225)
 # The largest image a schedule may reach (VGG's memory grows with its area).
 MAX_SIZE = 2048
+# The range of each `Schedule` setting: (lowest, highest, integer).
+RANGES = {"init_size": (1, MAX_SIZE, True), "steps": (1, 10_000, True),
+          "rounds": (1, 1000, True), "factor": (1, 4, False), "lr": (0, 10, False),
+          "blur": (0, 10, False), "seed": (0, limits.MAX_SEED, True),
+          "batch_size": (0, 4096, True)}
 _ADAM = (0.9, 0.999, 1e-8)
 _SPEC = compiled.IMAGES  # images in [0, 1] here
 _IDS = tf.TensorSpec([None], tf.int32)
@@ -128,14 +134,6 @@ def enlarge(images, size, sigma):
     """Resizes `(N, H, W, 3)` images in [0, 1] to `size` (bicubic), blurs them, and clips."""
     resized = tf.image.resize(images, (size, size), method="bicubic")
     return tf.clip_by_value(gaussian_blur(resized, sigma), 0.0, 1.0)
-
-
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 class _PreRelu:
@@ -291,22 +289,15 @@ class ActivationMaximizer:
         features = map_ids.parse(np.atleast_1d(features).tolist(), self.count, self.layer,
                                  "feature")
         s = schedule
-        for name, value, good, valid in (
-                ("seed", s.seed, _is_int(s.seed) and s.seed >= 0, "a non-negative integer"),
-                ("init_size", s.init_size, _is_int(s.init_size) and s.init_size >= 1,
-                 "an integer of at least 1 pixel"),
-                ("steps", s.steps, _is_int(s.steps) and s.steps >= 1, "an integer of at least 1"),
-                ("rounds", s.rounds, _is_int(s.rounds) and s.rounds >= 1,
-                 "an integer of at least 1"),
-                ("factor", s.factor, _is_number(s.factor) and 1 <= s.factor <= 4,
-                 "between 1 and 4"),
-                ("lr", s.lr, _is_number(s.lr) and s.lr > 0, "a number above 0"),
-                ("blur", s.blur, _is_number(s.blur) and 0 <= s.blur <= 10,
-                 "between 0 and 10 pixels"),
-                ("batch_size", s.batch_size, s.batch_size is None or (
-                    _is_int(s.batch_size) and s.batch_size >= 0), "0 or more (0: all together)")):
-            if not good:
-                raise DeconvError(f"{name} must be {valid}; received {value!r}.")
+        for name, (low, high, integer) in RANGES.items():
+            value = getattr(s, name)
+            if name == "batch_size" and value is None:
+                continue
+            problem = limits.problem(value, low, high, integer)
+            if problem is None and name == "lr" and value <= 0:
+                problem = f"must be a number above 0 (at most {high}); received {value!r}."
+            if problem:
+                raise DeconvError(f"{name} {problem}")
         if s.sizes[-1] > MAX_SIZE:
             raise DeconvError(f"The schedule (init_size {s.init_size}, rounds {s.rounds}, factor "
                               f"{s.factor}) ends at {s.sizes[-1]} pixels; at most {MAX_SIZE}: "
@@ -326,6 +317,19 @@ def _tile(picture, side):
         return render.upscale(picture, 128)
     from PIL import Image
     return np.asarray(Image.fromarray(picture).resize((side, side), Image.Resampling.BILINEAR))
+
+
+def check_grid(count, schedule, tile=0):
+    """Raises DeconvError if the grid `write` would draw for `count` maps (tiles of `tile`
+    pixels, or the final size enlarged to at least 128) is too large a picture."""
+    side = tile or max(schedule.sizes[-1], 128)
+    limits.check_picture(count, side, "The grid of the maps (lower --tile, or give fewer --id)")
+
+
+def files(out_dir, feat, features):
+    """The paths `write` writes for maps `features` of layer `feat`."""
+    return [os.path.join(out_dir, name) for name in (
+        *(f"{feat}_{feature}.png" for feature in features), f"{feat}_grid.png", f"{feat}.json")]
 
 
 def write(out_dir, feat, result, described, tile=0):

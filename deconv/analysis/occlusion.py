@@ -13,6 +13,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from deconv import limits
 from deconv.core import checks
 from deconv.core import compiled
 from deconv.core import names
@@ -182,9 +183,11 @@ def occlude(net, layer, image, *, feature=None, classifier=None, target=None,
     """
     if net is None and classifier is None:
         raise DeconvError("occlude needs a feature map to watch (net, layer) or a classifier.")
-    checks.batch_size(batch_size)
+    limits.check("batch_size", batch_size)
     image = np.asarray(image, np.float32)
     tops, lefts = grid(image.shape[:2], occluder.size, occluder.stride)
+    batch_size = min(batch_size, len(tops) * len(lefts))  # no batch larger than the positions
+    limits.check_batch_pixels(batch_size, *image.shape[:2])
     color = fill_color(occluder.fill, image)
     result = Occlusion(tops, lefts, occluder.size)
     shape = (len(tops), len(lefts))
@@ -271,6 +274,13 @@ def _write_class_maps(out, image, result, class_names):
                                  result.top_class)
     outputs.write_npy(f"{out}_top_probability.npy", result.top_probability)
     return written
+
+
+def files(out, classes=True):
+    """The paths `write(out, ...)` may write (with `classes`: the class part's too)."""
+    kinds = ["feature"] + (["probability", "top_class"] if classes else [])
+    return [f"{out}.json", f"{out}_top_probability.npy"] + [
+        f"{out}_{kind}{ext}" for kind in kinds for ext in (".png", ".npy")]
 
 
 def write(out, image, result, described, class_names=None):

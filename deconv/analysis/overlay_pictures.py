@@ -34,9 +34,11 @@ def maps_label(features, summed=True):
     return kind + "+".join(map(str, shown))
 
 
-def image_maps(net, layer, path, image, out_dir, *, top=16, features=None, style=Style()):
+def image_maps(net, layer, path, image, out_dir, *, top=16, features=None, style=Style(),
+               described=None):
     """One image's `top` strongest maps (or the chosen `features`), one tile each; writes
-    `{image}_{layer}_{top N | maps...}.png` and `.json` in `out_dir`; returns their paths."""
+    `{image}_{layer}_{top N | maps...}.png` and `.json` (the dict `described` first) in
+    `out_dir`; returns their paths."""
     feat = names.short(net.resolve(layer))
     found = overlays.top_maps(net, layer, image, top=top, features=features)
     captions = [f"map {f}: mean {m:.3g}" for f, m in zip(found.features, found.means)]
@@ -50,7 +52,8 @@ def image_maps(net, layer, path, image, out_dir, *, top=16, features=None, style
     out = os.path.join(out_dir, f"{stem}_{feat}_{what}")
     outputs.write_png(f"{out}.png", picture)
     outputs.write_json(f"{out}.json", {
-        "image": path, "layer": feat, "size": image.shape[0], "scale": scale,
+        **(described or {}), "image": path, "layer": feat, "size": image.shape[0],
+        "scale": scale,
         "maps": [{"map": int(f), "mean": float(m), "max": float(x)}
                  for f, m, x in zip(found.features, found.means, found.maxima)]})
     return [f"{out}.png", f"{out}.json"]
@@ -83,10 +86,11 @@ class FolderGrid:
 
 
 def folder_maps(net, layer, paths, out_dir, *, features, root, reading=streaming.Reading(),
-                style=Style(), grid=FolderGrid(), progress=None):
+                style=Style(), grid=FolderGrid(), progress=None, described=None):
     """One map, or the sum of several, over the images `paths` of folder `root`, in one
     streaming pass: a grid with one colour range and its bar, `{layer}_{maps}.png` and `.json`
-    in `out_dir` (and with `grid.each`, every image's overlay in a folder of that name).
+    (the dict `described` first) in `out_dir` (and with `grid.each`, every image's overlay in a
+    folder of that name).
 
     Returns:
       `(files written, the `overlays.FolderMaps`)`.
@@ -114,7 +118,8 @@ def folder_maps(net, layer, paths, out_dir, *, features, root, reading=streaming
     outputs.write_png(f"{out}.png", overlays.overlay_grid(
         pixels, heats, captions, style.alpha, scale, title, bounds=bounds))
     outputs.write_json(f"{out}.json", {
-        "images": root, "layer": feat, "maps": features, "size": reading.size,
+        **(described or {}), "images": root, "layer": feat, "maps": features,
+        "size": reading.size,
         "order": "strongest" if grid.strongest else "folder", "scale": scale,
         "shown": [paths[found.numbers[p]] for p in shown],
         "per_image": [{"path": paths[n], "mean": float(s.mean()), "max": float(s.max())}

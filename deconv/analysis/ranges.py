@@ -77,11 +77,16 @@ def write_ranges(out, image, results, described, normalize="symmetric"):
 
 
 def frame_counts(channels, frames):
-    """How many maps each GIF frame keeps: from 1 to all `channels`, at most `frames` frames,
-    spaced geometrically so the first maps (the strongest) enter one by one."""
-    counts = np.unique(np.round(np.geomspace(1, channels, max(1, min(frames, channels))))
-                       .astype(int))
-    return counts.tolist()
+    """How many maps each GIF frame keeps: `min(frames, channels)` different counts from 1 to
+    all `channels` (one frame: the strongest map alone). The strongest maps enter one by one,
+    then the steps grow geometrically; with as many frames as maps, every count appears."""
+    total = max(1, min(frames, channels))
+    counts = [1]
+    for left in range(total - 1, 0, -1):  # frames still to place, the last one included
+        step = (channels / counts[-1]) ** (1 / left)  # geometric towards `channels`
+        grown = max(counts[-1] + 1, round(counts[-1] * step))
+        counts.append(min(grown, channels - left + 1))  # room for the frames after it
+    return counts
 
 
 def frame_masks(activations, frames):

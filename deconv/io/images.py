@@ -3,6 +3,8 @@
 Reading never raises for a bad file: it returns the reason, so a sweep can skip the file, count
 it and go on.
 """
+import fractions
+import math
 import os
 
 from absl import logging
@@ -12,8 +14,12 @@ from PIL import ImageOps
 from PIL import UnidentifiedImageError
 
 from deconv.errors import DeconvError
+from deconv.io import outputs
 
 ASPECTS = ("stretch", "crop")
+# Pseudo-extensions of `scan_folder`'s left-out counts: folders, not files.
+UNREADABLE_FOLDER = "(unreadable folder)"
+OUTPUT_FOLDER = "(deconv's outputs)"
 
 
 def readable_extensions():
@@ -45,15 +51,32 @@ def parse_extensions(imtype):
     return extensions
 
 
-def scan_folder(root, extensions):
+def _deconv_outputs(root, exclude):
+    """Raises if `root` itself is a folder deconv writes to; returns a test for sub-folders."""
+    excluded = {os.path.realpath(path) for path in exclude}
+
+    def written_by_deconv(folder):
+        return outputs.is_output_folder(folder) or os.path.realpath(folder) in excluded
+
+    if written_by_deconv(root):
+        raise DeconvError(f"{root!r} is a folder deconv writes its outputs to: deconv never "
+                          f"reads its own outputs as input. Give the folder of your images (and "
+                          f"another output folder), or delete {outputs.MARKER} from {root!r} if "
+                          f"it holds images of yours.")
+    return written_by_deconv
+
+
+def scan_folder(root, extensions, exclude=()):
     """Returns `(paths, others)`: the sorted paths under `root` (searched recursively, following
     links to folders, each real folder once) with one of `extensions`, and `{extension: count}`
-    of the files left out; sub-folders that cannot be read are logged and counted there as
-    `"(unreadable folder)"`.
+    of the files left out. Sub-folders that cannot be read, and those deconv wrote its outputs
+    to (`deconv.io.outputs.MARKER`) or will write to (`exclude`), are logged and counted there
+    as `UNREADABLE_FOLDER` and `OUTPUT_FOLDER`: deconv never reads its own outputs.
 
     Raises:
-      DeconvError: if `root` is missing, not a folder or unreadable, holds no files, or none of
-        `extensions`; the message says which, with the extensions it did find.
+      DeconvError: if `root` is missing, not a folder, unreadable or deconv's output folder,
+        holds no files, or none of `extensions`; the message says which, with the extensions
+        it did find.
     """
     if not os.path.exists(root):
         raise DeconvError(f"Image folder not found: {root!r}.")
@@ -61,6 +84,7 @@ def scan_folder(root, extensions):
         raise DeconvError(f"{root!r} is a file, not a folder: --images takes a folder of images.")
     if not os.access(root, os.R_OK | os.X_OK):
         raise DeconvError(f"Image folder {root!r} cannot be read (permission denied).")
+    written_by_deconv = _deconv_outputs(root, exclude)
     found, others, unreadable = [], {}, []
     visited = set()
     for folder, subfolders, files in os.walk(root, onerror=unreadable.append, followlinks=True):
@@ -69,6 +93,11 @@ def scan_folder(root, extensions):
             subfolders[:] = []
             continue
         visited.add(real)
+        for name in [name for name in subfolders if written_by_deconv(os.path.join(folder, name))]:
+            logging.warning("Skipped %s: deconv's own outputs are never read as input.",
+                            os.path.join(folder, name))
+            others[OUTPUT_FOLDER] = others.get(OUTPUT_FOLDER, 0) + 1
+            subfolders.remove(name)
         subfolders.sort()
         for name in files:
             ext = os.path.splitext(name)[1].lower()
@@ -81,7 +110,7 @@ def scan_folder(root, extensions):
     for error in unreadable:
         logging.warning("Skipped a folder that cannot be read: %s", error)
     if unreadable:
-        others["(unreadable folder)"] = len(unreadable)
+        others[UNREADABLE_FOLDER] = len(unreadable)
     if not found:
         if not others:
             raise DeconvError(f"Image folder {root!r} is empty.")
@@ -91,9 +120,9 @@ def scan_folder(root, extensions):
     return sorted(found), dict(sorted(others.items()))
 
 
-def find_images(root, extensions):
+def find_images(root, extensions, exclude=()):
     """Returns the sorted image paths of `scan_folder`."""
-    return scan_folder(root, extensions)[0]
+    return scan_folder(root, extensions, exclude)[0]
 
 
 def _to_rgb(image):
@@ -135,6 +164,8 @@ def read_image(path, size=None, aspect="stretch"):
       `(pixels, original_size, reason)`: `(H, W, 3)` uint8 (None if unreadable), `(height,
       width)` of the upright original, and None or why the file was skipped.
     """
+    if os.path.isdir(path):
+        return None, None, "a folder, not an image file"
     if not os.path.exists(path):
         return None, None, "file not found"
     try:
@@ -156,14 +187,25 @@ def read_image(path, size=None, aspect="stretch"):
 
 
 def to_original(box, original_size, size, aspect):
-    """Maps a `(top, left, bottom, right)` box from the resized square back to the original."""
+    """Maps a `(top, left, bottom, right)` box from the resized square back to the original.
+
+    The box in original pixels covers every original pixel that any pixel of the box comes
+    from: the start is rounded down, the end up (never an empty box), clipped to the image.
+    """
     height, width = original_size
     top, left, bottom, right = box
-    if aspect == "crop":
-        scale = min(height, width) / size
-        off_y = (max(size, round(height / scale)) - size) // 2 * scale
-        off_x = (max(size, round(width / scale)) - size) // 2 * scale
-        return [round(off_y + top * scale), round(off_x + left * scale),
-                round(off_y + bottom * scale), round(off_x + right * scale)]
-    sy, sx = height / size, width / size
-    return [round(top * sy), round(left * sx), round(bottom * sy), round(right * sx)]
+    if aspect == "crop":  # the shorter side resized to `size` (as `_fit` does), centre kept
+        scale = size / min(height, width)
+        resized = [max(size, round(side * scale)) for side in (height, width)]
+    else:
+        resized = [size, size]
+    scales = [fractions.Fraction(side, length) for side, length in zip((height, width), resized)]
+    offsets = [(length - size) // 2 for length in resized]
+    starts = [math.floor((offset + start) * scale) for offset, start, scale in
+              zip(offsets, (top, left), scales)]
+    ends = [math.ceil((offset + end) * scale) for offset, end, scale in
+            zip(offsets, (bottom, right), scales)]
+    starts = [min(max(start, 0), side - 1) for start, side in zip(starts, (height, width))]
+    ends = [min(max(end, start + 1), side) for end, start, side in
+            zip(ends, starts, (height, width))]
+    return [starts[0], starts[1], ends[0], ends[1]]

@@ -1,23 +1,48 @@
 """Writing output files atomically: a temporary file in the same folder, then a rename.
 
-An interrupted run never leaves a half-written PNG or JSON under its final name.
+An interrupted run never leaves a half-written PNG or JSON under its final name, and a full disk
+(or any other failure to write) is one error naming the file, with nothing half-written left.
+Every output folder is marked (`MARKER`), so that no deconv command reads it as input.
 """
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 
 from PIL import Image
 
 from deconv.errors import DeconvError
 
+MARKER = ".deconv-output"  # in every folder deconv writes its outputs to
+_MARKER_TEXT = ("deconv wrote its outputs in this folder; deconv commands never read it as "
+                "input (delete this file if that is wrong).\n")
 
-def ensure_folder(path):
-    """Creates `path` if needed and checks that files can be written there.
+
+def is_output_folder(path):
+    """Whether `path` is a folder deconv wrote its outputs to (it holds `MARKER`)."""
+    return os.path.isfile(os.path.join(path, MARKER))
+
+
+def write_error(path, error):
+    """The one-line `DeconvError` for an `OSError` raised while writing `path`."""
+    if error.strerror is None:  # NumPy's "120000 requested and 3968 written"
+        return DeconvError(f"Cannot write {path}: only part of it could be written ({error}): "
+                           f"is the disk full?")
+    return DeconvError(f"Cannot write {path}: {error.strerror}"
+                       f"{' (the disk is full)' if error.errno == 28 else ''}.")
+
+
+def ensure_folder(path, mark=True):
+    """Creates `path` if needed, checks that files can be written there, and (with `mark`)
+    marks it as an output folder.
 
     Raises:
       DeconvError: if it is not a folder or cannot be written to.
     """
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise DeconvError(f"Output folder {path!r} is a file: give a folder (new or "
+                          f"existing) for the outputs.")
     try:
         os.makedirs(path, exist_ok=True)
         handle, probe = tempfile.mkstemp(prefix=".deconv-probe-", dir=path)
@@ -26,23 +51,68 @@ def ensure_folder(path):
     except OSError as error:
         raise DeconvError(f"Cannot write to output folder {path!r}: "
                           f"{error.strerror or error}.") from None
+    if mark and not is_output_folder(path):
+        write_bytes(os.path.join(path, MARKER), _MARKER_TEXT.encode())
+
+
+def check_targets(paths):
+    """Raises DeconvError if a file about to be written is a folder (checked before the work)."""
+    for path in paths:
+        if os.path.isdir(path):
+            raise DeconvError(f"Cannot write {path}: a folder of that name is in the way.")
 
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yields a temporary path beside `path`; renames it to `path` only if the block succeeds."""
+    """Yields a temporary path beside `path`; renames it to `path` only if the block succeeds.
+
+    Raises:
+      DeconvError: writing failed (a full disk, no permission); nothing is left behind.
+    """
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part",
-                                         dir=folder)
-    os.close(handle)
+    temporary = None
     try:
+        os.makedirs(folder, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.",
+                                             suffix=".part", dir=folder)
+        os.close(handle)
         yield temporary
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide results from other users
         os.replace(temporary, path)
+    except OSError as error:
+        raise write_error(path, error) from None
     finally:
-        if os.path.exists(temporary):
+        if temporary is not None and os.path.exists(temporary):
             os.remove(temporary)
+
+
+@contextlib.contextmanager
+def staged(path):
+    """Yields `path`'s name inside a new hidden folder beside it, for writers that need the
+    final name (a SavedModel folder, Keras's `.weights.h5`); moves the result to `path` (which
+    must be missing, or an empty folder) if the block succeeds, and removes the hidden folder
+    in any case.
+
+    Raises:
+      DeconvError: writing or moving failed (a full disk, no permission), naming `path`.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    folder = None
+    try:
+        folder = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(path))}.",
+                                  suffix=".part", dir=parent)
+        inside = os.path.join(folder, os.path.basename(os.path.abspath(path)))
+        yield inside
+        os.chmod(inside, 0o755 if os.path.isdir(inside) else 0o644)
+        if os.path.isdir(path):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(path, MARKER))
+        os.replace(inside, path)
+    except OSError as error:
+        raise write_error(path, error) from None
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_png(path, pixels):

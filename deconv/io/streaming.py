@@ -8,7 +8,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from deconv.core import checks
+from deconv import limits
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 
@@ -19,18 +19,29 @@ class Reading:
     `"crop"`, see `deconv.io.images.read_image`) and forwarded `batch_size` at a time.
 
     Raises:
-      DeconvError: a size or batch size below 1, or an unknown aspect.
+      DeconvError: a size or batch size outside its range (`deconv.limits`), or an unknown
+        aspect.
     """
     size: int = 224
     aspect: str = "stretch"
     batch_size: int = 16
 
     def __post_init__(self):
-        checks.integer("size", self.size)
-        checks.batch_size(self.batch_size)
+        limits.check("size", self.size)
+        limits.check("batch_size", self.batch_size)
         if self.aspect not in image_files.ASPECTS:
             raise DeconvError(f"Unknown aspect {self.aspect!r}. Valid: "
                               f"{', '.join(image_files.ASPECTS)}.")
+
+    def for_count(self, count):
+        """This reading for `count` images: a batch larger than the data is capped to it.
+
+        Raises:
+          DeconvError: a (capped) batch too large to forward at once (`deconv.limits`).
+        """
+        batch = max(1, min(self.batch_size, count))
+        limits.check_batch_pixels(batch, self.size)
+        return dataclasses.replace(self, batch_size=batch)
 
 
 def image_dataset(paths, size, aspect="stretch", batch_size=16, start=0):
@@ -113,6 +124,7 @@ def stream(paths, compute, reading, start=0, progress=None):
     Yields:
       A `Batch` per batch.
     """
+    reading = reading.for_count(len(paths) - start)
     for numbers, pixels, reasons in image_dataset(paths, reading.size, reading.aspect,
                                                   reading.batch_size, start):
         numbers = numbers.numpy()

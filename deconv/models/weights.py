@@ -84,12 +84,24 @@ def file_identity(path):
     return [os.path.abspath(path), stat.st_size, stat.st_mtime_ns]
 
 
-def md5(path):
-    digest = hashlib.md5()
+def _digest(path, kind):
+    digest = hashlib.new(kind)
     with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def md5(path):
+    """The MD5 of a file (what Keras pins for its downloads)."""
+    return _digest(path, "md5")
+
+
+def file_record(path):
+    """Returns `{"path", "bytes", "sha256"}` of a file, JSON-ready: which file a result came
+    from, and a hash that tells whether another copy is the same."""
+    return {"path": os.path.abspath(path), "bytes": os.path.getsize(path),
+            "sha256": _digest(path, "sha256")}
 
 
 def _check_keras_file(path, arch, top=False):
@@ -137,11 +149,16 @@ def find_imagenet(arch, search_dirs=None, origin=None, top=False):
     if os.environ.get(OFFLINE_ENV):
         tried.append(f"download {url} (skipped: ${OFFLINE_ENV} is set)")
     else:
-        try:
-            return keras.utils.get_file(fname, url, cache_subdir="models", file_hash=file_hash)
-        except Exception as error:  # get_file raises bare Exception for network failures.
-            reason = " ".join(str(error).split())
-            tried.append(f"download {url} (failed: {reason})")
+        # Keras prints "Downloading data from URL" before it fails: ask quietly first, so that
+        # offline the user sees only the error below.
+        reason = _unreachable(url)
+        if reason is None:
+            try:
+                return keras.utils.get_file(fname, url, cache_subdir="models",
+                                            file_hash=file_hash)
+            except Exception as error:  # get_file raises bare Exception for network failures.
+                reason = " ".join(str(error).split())
+        tried.append(f"download {url} (failed: {reason})")
     what = "classifier (include_top) weights" if top else "weights"
     flag = "--classifier_weights" if top else "--weights"
     raise DeconvError(
@@ -150,6 +167,21 @@ def find_imagenet(arch, search_dirs=None, origin=None, top=False):
         + f". Fix: on a connected machine run once to let Keras download {fname}, or copy that "
         f"file (or {arch}.npy) into pretrained/ or ${PRETRAINED_ENV}, or pass weights=PATH "
         f"({flag} PATH); {flag} random runs with random weights.")
+
+
+def _unreachable(url, timeout=15):
+    """Why `url` cannot be fetched now (a HEAD request), or None if it answers."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"),
+                                    timeout=timeout):
+            return None
+    except urllib.error.HTTPError as error:
+        return f"HTTP {error.code} {error.reason}"
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", None) or error
+        return " ".join(str(reason).split()) or type(error).__name__
 
 
 class _ArrayOnlyUnpickler(pickle.Unpickler):
@@ -258,6 +290,9 @@ def read_weights(path, model):
     Raises:
       DeconvError: if the file is missing, unreadable or of an unsupported format.
     """
+    if os.path.isdir(path):
+        raise DeconvError(f"Weights {path!r} is a folder, not a weights file: pass a Keras "
+                          f".h5/.weights.h5 file, a vgg19.npy-style dict, 'imagenet' or 'random'.")
     if not os.path.isfile(path):
         raise DeconvError(f"Weights file not found: {path!r}. Pass a Keras .h5/.weights.h5 file, "
                           f"a vgg19.npy-style dict, 'imagenet' or 'random'.")

@@ -12,11 +12,16 @@ batch and image size:
 
 Boxes are receptive fields `(top, left, bottom, right)`, half-open, clipped to the image,
 computed in the graph. Bad input (a feature or position out of range, an image too small for
-the layer, k out of range) fails with an InvalidArgumentError naming the limit.
+the layer, k out of range) fails with an InvalidArgumentError naming the limit. An empty batch
+(N = 0) gives empty outputs.
+
+The SavedModel holds only the variables its signatures read, once: a conv4_4 export of VGG19
+carries conv1_1 to conv4_4, not conv5. It is written in a hidden folder beside `out_dir` and
+renamed into place when complete, so a full disk or Ctrl-C leaves nothing half-written.
 """
 import os
+import re
 
-import keras
 import tensorflow as tf
 
 from deconv.core import compiled
@@ -57,6 +62,23 @@ class _Endpoint:
     def _after(checks):
         return tf.control_dependencies([check for check in checks if check is not None])
 
+    @staticmethod
+    def _at_least_one(images, *extra):
+        """Pads an empty batch with one zero image (and `extra` rows, `(fill, tensor)`), so
+        that every kernel sees N >= 1; the caller keeps the first `count` rows of each output.
+
+        Returns:
+          `(count, images, *extra)`.
+        """
+        count = tf.shape(images)[0]
+        pad = tf.maximum(1 - count, 0)
+        padded = [tf.concat([images, tf.zeros(tf.concat([[pad], tf.shape(images)[1:]], 0),
+                                              images.dtype)], 0)]
+        for fill, tensor in extra:
+            shape = tf.concat([[pad], tf.shape(tensor)[1:]], 0)
+            padded.append(tf.concat([tensor, tf.fill(shape, tf.cast(fill, tensor.dtype))], 0))
+        return (count, *padded)
+
     def _boxes(self, y, x, sizes, image_size):
         box = geometry.graph_window(self.steps, self.layer, y, x, sizes, tf.maximum, tf.minimum)
         if box == geometry.WHOLE:  # past a global pool: every position sees the whole image
@@ -75,8 +97,9 @@ class _Activations(_Endpoint):
 
     def __call__(self, images):
         checks = self._sizes(images)[3]
+        count, images = self._at_least_one(images)
         with self._after(checks):
-            return {"activations": self.activations(tf.cast(images, tf.float32))}
+            return {"activations": self.activations(tf.cast(images, tf.float32))[:count]}
 
 
 class _Project(_Endpoint):
@@ -102,11 +125,15 @@ class _Project(_Endpoint):
             checks.append(tf.debugging.assert_equal(strongest | inside, True, message=(
                 f"position outside layer {self.label}'s maps (use -1, -1 for a map's "
                 f"maximum)")))
+        count, images, feature, position = self._at_least_one(images, (0, feature),
+                                                              (-1, position))
         with self._after(checks):
             reconstruction, value, found = self.project(tf.cast(images, tf.float32), feature,
                                                         position)
-        return {"reconstruction": reconstruction, "value": value, "position": found,
-                "box": self._boxes(found[:, 0], found[:, 1], sizes, image_size)}
+        found = found[:count]
+        return {"reconstruction": reconstruction[:count], "value": value[:count],
+                "position": found, "box": self._boxes(found[:, 0], found[:, 1], sizes,
+                                                      image_size)}
 
 
 class _TopK(_Endpoint):
@@ -120,9 +147,10 @@ class _TopK(_Endpoint):
             tf.debugging.assert_positive(k, message="k must be at least 1"),
             tf.debugging.assert_less_equal(k, height * width * self.count, message=(
                 f"k is larger than the number of activations of layer {self.label}"))]
+        count, images = self._at_least_one(images)
         with self._after(checks):
-            activations = self.activations(tf.cast(images, tf.float32))
-            flat = tf.reshape(activations, [tf.shape(images)[0], -1])
+            activations = self.activations(tf.cast(images, tf.float32))[:count]
+            flat = tf.reshape(activations, [count, -1])
             value, index = tf.math.top_k(flat, k)
         spatial = index // self.count
         y, x = spatial // width, spatial % width
@@ -151,38 +179,62 @@ def signature_names(net, layers):
 def export_saved_model(net, layers, out_dir, described=""):
     """Writes a SavedModel with the signatures of `layers`, and a README.txt beside it.
 
+    Only the variables the signatures read are saved, once each. The model is written in a
+    hidden folder beside `out_dir` and renamed to `out_dir` when complete: an error or an
+    interruption leaves no partial model.
+
     Args:
       net: the `Deconvnet` (weights loaded).
       layers: layer names; one layer gives signatures `project`, `activations`, `top_k` (and
         `serving_default`, the first); several give `<layer>_project`, ... for each.
-      out_dir: the SavedModel folder (created; must not hold another SavedModel).
+      out_dir: the SavedModel folder (created; if it exists, it must be empty).
       described: a line on the model and weights, for README.txt.
 
     Returns:
       The signature names.
 
     Raises:
-      DeconvError: an unknown layer, or an out_dir that already holds a SavedModel.
+      DeconvError: an unknown layer, an out_dir that already holds a SavedModel or other
+        files, or a failure to write (a full disk), naming the path.
     """
     layers = [net.resolve(layer) for layer in layers]
+    check_out_dir(out_dir)
+    root = tf.Module()
+    functions, variables = {}, {}
+    for signature, (layer, kind) in signature_names(net, layers).items():
+        endpoint, spec = SIGNATURES[kind]
+        functions[signature] = tf.function(endpoint(net, layer), input_signature=spec)
+        for variable in functions[signature].get_concrete_function().variables:
+            variables.setdefault(id(variable), variable)
+        setattr(root, signature, functions[signature])
+    root.deconv_variables = list(variables.values())  # what the signatures read, tracked once
+    first = next(iter(functions))
+    concrete = {name: function.get_concrete_function() for name, function in functions.items()}
+    try:
+        with outputs.staged(out_dir) as staging:
+            tf.saved_model.save(root, staging, signatures={"serving_default": concrete[first],
+                                                           **concrete})
+            outputs.write_bytes(os.path.join(staging, "README.txt"), readme(
+                net, layers, signature_names(net, layers), described).encode())
+            outputs.ensure_folder(staging)  # marked: never read as input
+    except tf.errors.OpError as error:  # TensorFlow's own writer failed (a full disk)
+        message = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]", "", error.message)  # its op names
+        raise DeconvError(f"Cannot write the SavedModel {out_dir}: "
+                          f"{' '.join(message.split())}.") from None
+    return list(functions)
+
+
+def check_out_dir(out_dir):
+    """Raises DeconvError unless `out_dir` can receive a SavedModel: new, or an empty folder."""
     if os.path.exists(os.path.join(out_dir, "saved_model.pb")):
         raise DeconvError(f"{out_dir!r} already holds a SavedModel; choose another --out or "
                           f"remove it.")
-    outputs.ensure_folder(out_dir)
-    archive = keras.export.ExportArchive()
-    archive.track(net.model)
-    for layer in layers:
-        archive.track(net.builder.forward_model(layer))
-        archive.track(net.builder.deconv_model(layer))
-        archive.track(net.builder.activation_model([layer]))
-    signatures = signature_names(net, layers)
-    for signature, (layer, kind) in signatures.items():
-        endpoint, spec = SIGNATURES[kind]
-        archive.add_endpoint(signature, endpoint(net, layer), input_signature=spec)
-    archive.write_out(out_dir, verbose=False)
-    outputs.write_bytes(os.path.join(out_dir, "README.txt"),
-                        readme(net, layers, signatures, described).encode())
-    return list(signatures)
+    if os.path.isfile(out_dir):
+        raise DeconvError(f"--out {out_dir!r} is a file: give a folder for the SavedModel.")
+    if os.path.isdir(out_dir) and set(os.listdir(out_dir)) - {outputs.MARKER}:
+        raise DeconvError(f"{out_dir!r} is not empty: the SavedModel goes in a new or empty "
+                          f"folder; choose another --out.")
+    outputs.ensure_folder(os.path.dirname(os.path.abspath(out_dir)), mark=False)
 
 
 def readme(net, layers, signatures, described):

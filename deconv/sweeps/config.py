@@ -13,6 +13,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from deconv import limits
 from deconv.core import layers as deconv_layers
 from deconv.core import preprocessing
 from deconv.core import selection
@@ -29,6 +30,7 @@ class DatasetConfig:
     imtype: str = None
     size: int = 224
     aspect: str = "stretch"
+    where_keys: dict = dataclasses.field(default_factory=dict)  # key -> "file:line: "
 
 
 @dataclasses.dataclass
@@ -42,6 +44,11 @@ class SweepConfig:
     mode: str = "activation"
     datasets: list = None
     where: str = ""  # "file:line: " of the entry, to prefix errors found later
+    where_keys: dict = dataclasses.field(default_factory=dict)  # key -> "file:line: "
+
+    def at(self, key):
+        """"file:line: " of `key` in the file, else of the entry (or "" for flags)."""
+        return self.where_keys.get(key, self.where)
 
 
 @dataclasses.dataclass
@@ -79,17 +86,21 @@ _SWEEP_KEYS = {"layer": _STR, "features": None, "top": _INT, "per_image": _INT, 
 # Top-level defaults for every dataset / sweep that does not set its own.
 _DEFAULT_KEYS = {"images": _STR, "imtype": _STR, "size": _INT, "aspect": _STR, "top": _INT,
                  "per_image": _INT, "mode": _STR}
-_POSITIVE = {"seed": False, "batch_size": True, "min_tile": True, "checkpoint_every": True,
-             "size": True, "top": True, "per_image": True}
+
+
+def recorded(entry):
+    """A dataset's or sweep's settings as a manifest records them (without file lines)."""
+    return {key: value for key, value in dataclasses.asdict(entry).items()
+            if not key.startswith("where")}
 
 
 def _value_problem(key, value):
-    """What is wrong with a well-typed value (not among the choices, below the minimum), or
+    """What is wrong with a well-typed value (not among the choices, outside its range), or
     None."""
     if key in _CHOICES and value not in _CHOICES[key]:
         return f"must be one of {', '.join(_CHOICES[key])}; received {value!r}."
-    if key in _POSITIVE and value < (1 if _POSITIVE[key] else 0):
-        return f"must be at least {1 if _POSITIVE[key] else 0}; received {value}."
+    if key in limits.RANGES:
+        return limits.problem(value, *limits.RANGES[key])
     if key == "name" and (not value.strip() or value in (".", "..") or "/" in value
                           or "\\" in value or "\0" in value):
         return (f"must be a plain folder name (the dataset's results go to <out>/<name>): no "
@@ -176,23 +187,45 @@ def load(path):
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise DeconvError(f"{checker.where(table, 0)}{table!r} must be an array of tables, "
                               f"written [[{table}]].")
+    datasets = _datasets(checker, content.get("datasets", []), defaults)
+    names = [dataset.name for dataset in datasets]
+    if len(set(names)) != len(names):
+        raise DeconvError(f"{path}: dataset names must differ; received {names}.")
+    sweeps = _sweeps(checker, content.get("sweeps", []), defaults, names)
+    return RunConfig(datasets, sweeps, source=path,
+                     dataset_defaults={k: v for k, v in defaults.items()
+                                       if k in _DATASET_KEYS and k != "images"},
+                     **{k: v for k, v in top.items() if k in _RUN_KEYS})
+
+
+def _lines(checker, table, index, entry, defaults, keys):
+    """`{key: "file:line: "}` of the `keys` an entry sets, or inherits from the top level."""
+    return {**{key: checker.where("", 0, key) for key in defaults if key in keys},
+            **{key: checker.where(table, index, key) for key in entry}}
+
+
+def _datasets(checker, entries, defaults):
     datasets = []
-    for index, entry in enumerate(content.get("datasets", [])):
+    for index, entry in enumerate(entries):
         checker.check(entry, _DATASET_KEYS, "datasets", index)
         values = {k: v for k, v in defaults.items() if k in _DATASET_KEYS} | entry
         if "images" not in values:
             raise DeconvError(f"{checker.where('datasets', index)}[[datasets]] #{index + 1} needs "
                               f"an 'images' folder.")
-        values.setdefault("name", os.path.basename(os.path.normpath(values["images"])))
-        datasets.append(DatasetConfig(**values))
-    if not datasets and "images" in defaults:
-        datasets.append(DatasetConfig(os.path.basename(os.path.normpath(defaults["images"])),
-                                      **{k: v for k, v in defaults.items() if k in _DATASET_KEYS}))
-    names = [dataset.name for dataset in datasets]
-    if len(set(names)) != len(names):
-        raise DeconvError(f"{path}: dataset names must differ; received {names}.")
+        values.setdefault("name", default_name(values["images"]))
+        datasets.append(DatasetConfig(**values, where_keys=_lines(
+            checker, "datasets", index, entry, defaults, _DATASET_KEYS)))
+    if not entries and "images" in defaults:
+        datasets.append(DatasetConfig(
+            default_name(defaults["images"]),
+            **{k: v for k, v in defaults.items() if k in _DATASET_KEYS},
+            where_keys=_lines(checker, "", 0, {}, defaults, _DATASET_KEYS)))
+    return datasets
+
+
+def _sweeps(checker, entries, defaults, names):
     sweeps = []
-    for index, entry in enumerate(content.get("sweeps", [])):
+    for index, entry in enumerate(entries):
         checker.check(entry, _SWEEP_KEYS, "sweeps", index)
         if "layer" not in entry:
             raise DeconvError(f"{checker.where('sweeps', index)}[[sweeps]] #{index + 1} needs a "
@@ -204,14 +237,13 @@ def load(path):
                 isinstance(name, str) for name in chosen) or set(chosen) - set(names)):
             raise DeconvError(f"{checker.where('sweeps', index, 'datasets')}'datasets' must list "
                               f"dataset names among {names}; received {chosen!r}.")
-        sweeps.append(SweepConfig(**values, where=checker.where("sweeps", index)))
+        sweeps.append(SweepConfig(**values, where=checker.where("sweeps", index),
+                                  where_keys=_lines(checker, "sweeps", index, entry, defaults,
+                                                    _SWEEP_KEYS)))
     if not sweeps:
-        raise DeconvError(f"{path}: no [[sweeps]]: add at least one, e.g. [[sweeps]] layer = "
-                          f"\"conv4_4\".")
-    return RunConfig(datasets, sweeps, source=path,
-                     dataset_defaults={k: v for k, v in defaults.items()
-                                       if k in _DATASET_KEYS and k != "images"},
-                     **{k: v for k, v in top.items() if k in _RUN_KEYS})
+        raise DeconvError(f"{checker.path}: no [[sweeps]]: add at least one, e.g. [[sweeps]] "
+                          f"layer = \"conv4_4\".")
+    return sweeps
 
 
 RUN_KEYS = tuple(_RUN_KEYS)
@@ -219,10 +251,14 @@ DATASET_KEYS = ("imtype", "size", "aspect")  # what a flag sets on every dataset
 SWEEP_KEYS = ("top", "per_image", "mode")  # what a flag sets on every sweep
 
 
+def default_name(images):
+    """A dataset's name when none is given: its folder's."""
+    return os.path.basename(os.path.normpath(os.path.abspath(images))) or "images"
+
+
 def dataset_from(images, **values):
     """A `DatasetConfig` for one folder, named after it."""
-    name = os.path.basename(os.path.normpath(images)) or "images"
-    return DatasetConfig(name, images, **values)
+    return DatasetConfig(default_name(images), images, **values)
 
 
 def check(config):
@@ -246,13 +282,31 @@ def check(config):
 
 def override(config, **values):
     """Returns `config` with the given run-level values, and dataset/sweep values applied to
-    every dataset/sweep (what a flag given on the command line does to a file)."""
+    every dataset/sweep (what a flag given on the command line does to a file). A dataset
+    whose folder is replaced by `images` is named after the new folder, unless the file named
+    it.
+
+    Raises:
+      DeconvError: `images` given for a file with several datasets (they would all read it).
+    """
     run = {k: v for k, v in values.items() if k in _RUN_KEYS}
     dataset_values = {k: v for k, v in values.items() if k in DATASET_KEYS}
-    datasets = [dataclasses.replace(d, **dataset_values, **(
-        {"images": values["images"]} if "images" in values else {})) for d in config.datasets]
-    sweeps = [dataclasses.replace(s, **{k: v for k, v in values.items() if k in SWEEP_KEYS})
-              for s in config.sweeps]
+    sweep_values = {k: v for k, v in values.items() if k in SWEEP_KEYS}
+    if "images" in values and len(config.datasets) > 1:
+        raise DeconvError(f"--images {values['images']} would replace the folders of all "
+                          f"{len(config.datasets)} datasets of {config.source}: give --images "
+                          f"only with a configuration of one dataset (or none).")
+    datasets = []
+    for dataset in config.datasets:
+        changed = dict(dataset_values)
+        if "images" in values:
+            changed["images"] = values["images"]
+            if "name" not in dataset.where_keys:  # named after its old folder: rename
+                changed["name"] = default_name(values["images"])
+        where = {k: v for k, v in dataset.where_keys.items() if k not in changed}
+        datasets.append(dataclasses.replace(dataset, **changed, where_keys=where))
+    sweeps = [dataclasses.replace(s, **sweep_values, where_keys={
+        k: v for k, v in s.where_keys.items() if k not in sweep_values}) for s in config.sweeps]
     return dataclasses.replace(config, datasets=datasets, sweeps=sweeps,
                                dataset_defaults={**config.dataset_defaults, **dataset_values},
                                **run)

@@ -79,29 +79,63 @@ def earlier_manifests(folder, current):
     return found
 
 
-def write(out_dir, datasets):
-    """Writes `out_dir/index.html`.
+def _run_key(manifest):
+    """What makes a manifest's run: its dataset, model, weights and counts. Sweeps of one run
+    share a section; an earlier run in the folder gets its own."""
+    settings, counts = manifest.get("settings") or {}, manifest.get("counts") or {}
+    return json.dumps([settings.get(key) for key in (
+        "dataset", "model", "weights", "weights_file", "model_file", "seed", "rule",
+        "preprocessing")] + [counts.get("read"), counts.get("skipped")], sort_keys=True,
+        default=str)
+
+
+def _used(name, settings, key):
+    """`vgg19`, `random (seed 0)`, `imagenet (/path/vgg19_...h5, sha256 1f2e...)`."""
+    text = str(settings.get(name))
+    record = settings.get(key)
+    if isinstance(record, dict):
+        text += f" ({record.get('path')}, sha256 {str(record.get('sha256'))[:16]}…)"
+    elif name == "weights" and "seed" in settings:
+        text += f" (seed {settings['seed']})"
+    return html.escape(text)
+
+
+def _heading(manifest, fallback):
+    settings, counts = manifest.get("settings") or {}, manifest.get("counts") or {}
+    dataset = settings.get("dataset") or {}
+    name = dataset.get("name") or fallback
+    images = dataset.get("images")
+    where = f" ({images})" if images and images != name else ""
+    return (f"<h2>{_text(name)}{_text(where)}</h2><p>{counts.get('read', 0)} images read, "
+            f"{counts.get('skipped', 0)} skipped; model {_used('model', settings, 'model_file')}"
+            f", weights {_used('weights', settings, 'weights_file')}.</p>")
+
+
+def write(out_dir, pages):
+    """Writes `out_dir/index.html`: a section per run, each headed by its own dataset, model,
+    weights (the file used, with its hash) and counts, from its manifests.
 
     Args:
       out_dir: the run's output folder.
-      datasets: `(name, folder, manifests)`: the dataset's name, its folder relative to
-        `out_dir` (`""` for `out_dir` itself), and the manifests of its sweeps, in order.
+      pages: `(folder, manifests)` per output folder: the folder relative to `out_dir` (`""`
+        for `out_dir` itself), and its manifests, this run's first, then earlier runs'
+        (`earlier_manifests`).
 
     Returns:
       The path written.
     """
-    count = sum(len(manifests) for _, _, manifests in datasets)
+    count = sum(len(manifests) for _, manifests in pages)
     lazy = count > 50  # many maps: let the browser load what is scrolled to
     body = []
-    for name, folder, manifests in datasets:
+    for folder, manifests in pages:
         prefix = f"{folder}/" if folder else ""
-        settings = manifests[0]["settings"] if manifests else {}
-        counts = manifests[0]["counts"] if manifests else {}
-        body.append(f"<h2>{_text(name)}</h2><p>{counts.get('read', 0)} images read, "
-                    f"{counts.get('skipped', 0)} skipped; model "
-                    f"{html.escape(str(settings.get('model')))}"
-                    f", weights {html.escape(str(settings.get('weights')))}.</p>")
-        body.extend(_sweep(manifest, prefix, lazy) for manifest in manifests)
+        sections = {}  # one per run, in the order first seen: this run's first
+        for manifest in manifests:
+            sections.setdefault(_run_key(manifest), []).append(manifest)
+        for number, section in enumerate(sections.values()):
+            body.append(_heading(section[0], folder or os.path.basename(os.path.abspath(
+                out_dir))) + ("" if number == 0 else "<p class=note>an earlier run</p>"))
+            body.extend(_sweep(manifest, prefix, lazy) for manifest in section)
     page = (f"<!DOCTYPE html><html><head><meta charset=utf-8><title>deconv results</title>"
             f"<style>{_STYLE}</style></head><body><h1>deconv: strongest activations</h1>"
             f"{''.join(body)}</body></html>\n")

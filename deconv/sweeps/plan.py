@@ -35,12 +35,7 @@ def plan(net, config):
     planned = {dataset.name: [] for dataset in config.datasets}
     where = {dataset.name: {} for dataset in config.datasets}  # file label -> (sweep, entry)
     for entry in config.sweeps:
-        features = entry.features if isinstance(entry.features, list) else [entry.features]
-        try:
-            sweeps = [sweeps_lib.make_sweep(net, entry.layer, feature, entry.top,
-                                            entry.per_image, entry.mode) for feature in features]
-        except DeconvError as error:
-            raise DeconvError(f"{entry.where}{error}") from None
+        sweeps = _entry_sweeps(net, entry)
         for name in entry.datasets or planned:
             added = [sweep for number, sweep in enumerate(sweeps)
                      if sweep not in planned[name] and sweep not in sweeps[:number]]
@@ -51,8 +46,32 @@ def plan(net, config):
             raise DeconvError(f"{config.source or 'The configuration'}: dataset "
                               f"{dataset.name!r} has no sweeps: every [[sweeps]] names other "
                               f"datasets.")
-        sweeps_lib.check_settings(net, planned[dataset.name], dataset.size, config.batch_size)
+        try:
+            sweeps_lib.check_settings(net, planned[dataset.name], dataset.size,
+                                      config.batch_size, config.min_tile)
+        except DeconvError as error:
+            raise DeconvError(f"{dataset.where_keys.get('size', '')}{error}") from None
     return planned
+
+
+def _entry_sweeps(net, entry):
+    """The checked `Sweep`s of one `SweepConfig`; an error starts with the file and the line of
+    the key at fault (of the entry when the key came from a flag)."""
+    features = entry.features if isinstance(entry.features, list) else [entry.features]
+    try:
+        net.resolve(entry.layer)
+    except DeconvError as error:
+        raise DeconvError(f"{entry.at('layer')}{error}") from None
+    for feature in features:
+        try:
+            sweeps_lib.make_sweep(net, entry.layer, feature)
+        except DeconvError as error:
+            raise DeconvError(f"{entry.at('features')}{error}") from None
+    try:
+        return [sweeps_lib.make_sweep(net, entry.layer, feature, entry.top, entry.per_image,
+                                      entry.mode) for feature in features]
+    except DeconvError as error:
+        raise DeconvError(f"{entry.where}{error}") from None
 
 
 def dataset_folder(config, dataset):

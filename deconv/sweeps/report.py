@@ -13,6 +13,7 @@ from deconv.core import names
 from deconv.core.receptive_field import receptive_field
 from deconv.io import outputs
 from deconv.io import render
+from deconv.io import words
 
 
 def file_names(sweep):
@@ -79,13 +80,24 @@ def write(out_dir, sweep, feat_tiles, im_tiles, content):
     return paths, feat_grid, im_grid
 
 
+def note_lines(notes):
+    """The notes of many sweeps (`{label: [note]}`) as lines, each naming its sweeps: a note
+    that many sweeps share is one line (`conv1_1, conv1_2 and 14 more: Only 5 of ...`)."""
+    labels = {}
+    for label, texts in notes.items():
+        for text in texts:
+            labels.setdefault(text, []).append(label)
+    lines = []
+    for text, named in labels.items():
+        shown = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+        lines.append(f"{shown}: {text}")
+    return lines
+
+
 def skip_counts(read, skipped, ignored=None):
     """Returns the manifest's counts: image files read, skipped, and skipped per reason; and
     the files not looked at because of their extension (`ignored`: `{extension: count}`)."""
-    reasons = {}
-    for _, reason in skipped:
-        kind = reason.split(" (")[0]
-        reasons[kind] = reasons.get(kind, 0) + 1
+    reasons = words.reason_counts(skipped)
     return {"files": read + len(skipped), "read": read, "skipped": len(skipped),
             "skipped_by_reason": reasons,
             "skipped_files": [{"path": path, "reason": reason} for path, reason in skipped],

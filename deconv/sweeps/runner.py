@@ -15,7 +15,9 @@ from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import outputs
 from deconv.io import streaming
+from deconv.io import words
 from deconv.sweeps import checkpoint
+from deconv.sweeps import config as config_lib
 from deconv.sweeps import html_index
 from deconv.sweeps import plan as plan_lib
 from deconv.sweeps import report
@@ -66,7 +68,8 @@ def _notes(view, found, state):
     notes = []
     if len(found) < view.top:
         notes.append(f"Only {len(found)} of the {view.top} requested activations exist: "
-                     f"{state.read} images read, at most {view.per_image} per image.")
+                     f"{words.plural(state.read, 'image')} read, at most {view.per_image} per "
+                     f"image.")
     if report.dead(found):
         notes.append(f"{view.label} never activates on these images (all values are 0): the "
                      f"reconstructions are blank.")
@@ -257,12 +260,31 @@ def _saving(path, print_, every, on_batch):
     return save_now_and_then
 
 
+def find_datasets(config):
+    """Lists every dataset's image files, never a folder deconv writes to (`config.out`, or any
+    marked as deconv's outputs), and checks that a batch of them can be forwarded at once.
+
+    Returns:
+      `{dataset name: (paths, ignored)}`, as `deconv.io.images.scan_folder` returns them.
+
+    Raises:
+      DeconvError: a missing or empty folder, or a batch too large (`deconv.limits`).
+    """
+    found = {}
+    for dataset in config.datasets:
+        found[dataset.name] = image_files.scan_folder(
+            dataset.images, image_files.parse_extensions(dataset.imtype), exclude=[config.out])
+        streaming.Reading(dataset.size, dataset.aspect, config.batch_size).for_count(
+            len(found[dataset.name][0]))
+    return found
+
+
 def run_config(net, config, identity, described, restart=False, progress=None,
-               on_written=None):
+               on_written=None, found=None):
     """Runs every dataset of a `RunConfig`, then writes `index.html` in `config.out`.
 
     Each dataset has one pass 1 serving all its sweeps, resumable. With several datasets, each
-    writes to `config.out/<name>/`.
+    writes to `config.out/<name>/`. A batch larger than a dataset is capped to its size.
 
     Args:
       net: the `Deconvnet` (weights loaded).
@@ -273,33 +295,31 @@ def run_config(net, config, identity, described, restart=False, progress=None,
       progress: `progress(dataset name, number of files)` returns an `on_batch` callback (or
         None), called before each dataset's pass 1.
       on_written: called with `(dataset name, view, paths, feat_grid, im_grid, manifest)`.
+      found: what `find_datasets(config)` returned, if the caller has it already.
 
     Returns:
       `{dataset name: Outcome}`, and the path of `index.html`, as a pair.
     """
     planned = plan_lib.plan(net, config)
-    found = {dataset.name: image_files.scan_folder(
-        dataset.images, image_files.parse_extensions(dataset.imtype))
-        for dataset in config.datasets}
+    found = found or find_datasets(config)
     for dataset in config.datasets:
         outputs.ensure_folder(plan_lib.dataset_folder(config, dataset))
     outcomes, pages = {}, []
     for dataset in config.datasets:
         out_dir = plan_lib.dataset_folder(config, dataset)
-        settings = Settings(dataset.size, dataset.aspect, config.batch_size, config.normalize,
-                            config.min_tile, config.checkpoint_every)
         paths, ignored = found[dataset.name]
+        settings = Settings(dataset.size, dataset.aspect, min(config.batch_size, len(paths)),
+                            config.normalize, config.min_tile, config.checkpoint_every)
         on_batch = progress(dataset.name, len(paths)) if progress else None
         written_hook = (None if on_written is None else
                         lambda *args, name=dataset.name: on_written(name, *args))
         outcomes[dataset.name] = run_resumable(
             net, paths, planned[dataset.name], out_dir, settings,
-            {**described, "dataset": dataclasses.asdict(dataset)}, identity, restart, on_batch,
-            written_hook, ignored)
+            {**described, "dataset": config_lib.recorded(dataset)}, identity, restart,
+            on_batch, written_hook, ignored)
         relative = dataset.name if out_dir != config.out else ""
-        manifests = outcomes[dataset.name].manifests
-        pages.append((dataset.name, relative,
-                      manifests + html_index.earlier_manifests(out_dir, manifests)))
+        pages.append((relative, outcomes[dataset.name].manifests
+                      + html_index.earlier_manifests(out_dir, outcomes[dataset.name].manifests)))
     index = html_index.write(config.out, pages)
     for dataset in config.datasets:  # the whole configuration is done: nothing to resume
         checkpoint.clear(plan_lib.dataset_folder(config, dataset))

@@ -2,6 +2,7 @@
 
 TensorFlow's summary ops need the `tensorboard` package (`pip install deconv[tensorboard]`).
 """
+import contextlib
 import importlib.util
 import json
 
@@ -20,6 +21,7 @@ class Writer:
             raise DeconvError("--tensorboard needs the tensorboard package: pip install "
                               "tensorboard (or pip install -e '.[tensorboard]').")
         outputs.ensure_folder(log_dir)
+        self.log_dir = log_dir
         self._writer = tf.summary.create_file_writer(log_dir)
 
     def add(self, dataset, view, files, feat_grid, im_grid, manifest):
@@ -28,12 +30,22 @@ class Writer:
         The signature is `deconv.sweeps.runner.run_config`'s `on_written` callback.
         """
         tag = f"{dataset}/{view.label}"
-        with self._writer.as_default():
+        with self._failing_writes(), self._writer.as_default():
             tf.summary.image(tag, np.stack([feat_grid, im_grid]), step=0, max_outputs=2,
                              description="first: reconstructions; second: image patches")
             tf.summary.text(f"{tag}/manifest", "```\n" + json.dumps(manifest, indent=2)
                             + "\n```", step=0)
 
     def close(self):
-        self._writer.flush()
-        self._writer.close()
+        with self._failing_writes():
+            self._writer.flush()
+            self._writer.close()
+
+    @contextlib.contextmanager
+    def _failing_writes(self):
+        """TensorFlow's write errors (a full disk) as one line naming the folder."""
+        try:
+            yield
+        except tf.errors.OpError as error:
+            raise DeconvError(f"Cannot write TensorBoard summaries to {self.log_dir}: "
+                              f"{' '.join(error.message.split())}.") from None

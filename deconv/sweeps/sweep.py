@@ -4,9 +4,10 @@ import dataclasses
 
 import numpy as np
 
-from deconv.core import checks
+from deconv import limits
 from deconv.core import names
 from deconv.core import selection
+from deconv.core.receptive_field import receptive_field
 from deconv.errors import DeconvError
 
 EACH_MAP = "all"  # a sweep's feature: the top-k of every map of the layer, one group per map
@@ -45,7 +46,7 @@ def make_sweep(net, layer, feature=None, top=9, per_image=1, mode="activation"):
 
     Raises:
       DeconvError: unknown layer (listing the layers), feature out of range (giving the map
-        count), `top` or `per_image` below 1, unknown mode.
+        count), `top` or `per_image` outside `deconv.limits.RANGES`, unknown mode.
     """
     if mode not in selection.MODES:
         raise DeconvError(f"Unknown mode {mode!r}. Valid: {', '.join(selection.MODES)}.")
@@ -59,16 +60,27 @@ def make_sweep(net, layer, feature=None, top=9, per_image=1, mode="activation"):
             raise DeconvError(f"Feature {feature} is out of range for layer {layer!r}, which has "
                               f"{count} feature maps (valid ids: 0 to {count - 1}).")
         feature = int(feature)
-    return Sweep(name, feature, checks.integer("top", top),
-                 checks.integer("per_image", per_image), mode)
+    return Sweep(name, feature, limits.check("top", top), limits.check("per_image", per_image),
+                 mode)
 
 
-def check_settings(net, sweeps, size, batch_size):
-    """Raises DeconvError if `size` is too small for a sweep's layer, or a count is below 1."""
-    checks.integer("size", size)
-    checks.batch_size(batch_size)
+def check_settings(net, sweeps, size, batch_size, min_tile=64):
+    """Raises DeconvError if `size` is too small for a sweep's layer, a number is outside its
+    range (`deconv.limits`), or a sweep's grids would be too large a picture."""
+    limits.check("size", size)
+    limits.check("batch_size", batch_size)
+    limits.check("min_tile", min_tile)
     for sweep in sweeps:
         net.check_image_size(sweep.layer, size, "--size")
+        if sweep.mode == "maps":  # a tile is the whole image
+            side = size
+        else:  # a tile is the activation's receptive field
+            top, _, bottom, _ = receptive_field(net, sweep.layer, (0, 0), (size, size),
+                                                clip=False)
+            side = bottom - top
+        limits.check_picture(sweep.top, max(side, min_tile),
+                             f"The grids of {sweep.label} (top {sweep.top}; lower it, --size "
+                             f"or --min_tile)")
 
 
 def groups(net, sweep):

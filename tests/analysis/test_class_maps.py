@@ -65,8 +65,7 @@ def test_ranking_rules():
 
 def test_bad_input(colour_net, colour_folder, tmp_path):
     root, _ = colour_folder
-    with pytest.raises(DeconvError, match=r"per_image must be an integer of at least 1 \(more "
-                                          r"than the layer's maps means all of them\); "
+    with pytest.raises(DeconvError, match=r"per_image must be an integer from 1 to 65536; "
                                           r"received 0"):
         class_maps.class_maps(colour_net, "colours", str(root), per_image=0,
                               reading=Reading(16))

@@ -162,10 +162,14 @@ def test_blur_reach_is_clamped_to_small_images(net16):
     (dict(features=[]), r"feature names no feature map"),
     (dict(features=[1], init_size=2), (r"init_size 2: too small for layer 'conv3_3', which "
                                        r"needs images of at least 4x4 pixels")),
-    (dict(features=[1], factor=0.9), r"factor must be between 1 and 4; received 0.9"),
+    (dict(features=[1], factor=0.9), r"factor must be a number from 1 to 4; received 0.9"),
     (dict(features=[1], rounds=60), r"ends at \d+ pixels; at most 2048"),
-    (dict(features=[1], steps=0), r"steps must be an integer of at least 1; received 0"),
-    (dict(features=[1], seed=-1), r"seed must be a non-negative integer; received -1"),
+    (dict(features=[1], steps=0), r"steps must be an integer from 1 to 10000; received 0"),
+    (dict(features=[1], seed=-1), r"seed must be an integer from 0 to 4294967295; received -1"),
+    # Numbers that are not finite are refused like any other out of range.
+    (dict(features=[1], lr=float("inf")), r"lr must be a number from 0 to 10; received inf"),
+    (dict(features=[1], blur=float("nan")), r"blur must be a number from 0 to 10; received nan"),
+    (dict(features=[1], lr=0.0), r"lr must be a number above 0 \(at most 10\); received 0.0"),
 ])
 def test_bad_arguments_name_the_culprit(maximizer, kwargs, message):
     features = kwargs.pop("features")

@@ -72,10 +72,22 @@ def test_whole_maps_of_a_linear_layer_report_their_own_maximum():
     assert oracle.relative_error(found.reconstructions, expected).max() <= 1e-5
 
 
+def test_frame_counts_reach_every_count_the_frames_allow():
+    assert ranges.frame_counts(64, 100000) == list(range(1, 65))  # every map count appears
+    assert ranges.frame_counts(64, 64) == list(range(1, 65))
+    assert ranges.frame_counts(512, 24)[:4] == [1, 2, 3, 4]
+    assert ranges.frame_counts(7, 1) == [1]
+    for channels in (1, 2, 3, 5, 64, 128, 512):
+        for frames in (1, 2, 3, 5, 24, 63, 64, 65, 511, 512, 100000):
+            counts = ranges.frame_counts(channels, frames)
+            assert len(counts) == min(frames, channels), (channels, frames, counts)
+            assert counts == sorted(set(counts)) and counts[0] == 1
+            assert counts[-1] == channels or frames == 1, (channels, frames, counts)
+            steps = np.diff(counts)
+            assert np.all(steps[1:] >= steps[:-1] - 1), counts  # then geometrically: widening
+
+
 def test_frames_add_maps_by_strength(net19, images_64x48):
-    counts = ranges.frame_counts(512, 24)
-    assert counts[:4] == [1, 2, 3, 4] and counts[-1] == 512 and len(counts) <= 24
-    assert counts == sorted(set(counts))
     acts = net19.activations(images_64x48[:1], "conv2_1")[0]
     masks, counts = ranges.frame_masks(acts, 6)
     order = np.argsort(-acts.max(axis=(0, 1)), kind="stable")

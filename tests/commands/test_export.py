@@ -1,5 +1,5 @@
 """python -m deconv.export: a SavedModel written, and one-line errors."""
-from tests.conftest import last_error, run_command
+from tests.conftest import assert_plain_warnings, last_error, run_command
 
 
 def _export_cli(*flags):
@@ -8,9 +8,16 @@ def _export_cli(*flags):
 
 
 def test_command_line(tmp_path):
-    code, _ = _export_cli("--feat", "conv2_1", "--model", "vgg16", "--weights", "random",
-                          "--out", str(tmp_path / "ok"))
-    assert code == 0 and (tmp_path / "ok" / "saved_model.pb").exists()
+    result = run_command("export", "--feat", "conv2_1", "--model", "vgg16", "--weights",
+                         "random", "--out", str(tmp_path / "ok"))
+    assert result.returncode == 0 and (tmp_path / "ok" / "saved_model.pb").exists()
+    assert_plain_warnings(result.stderr, random=True)
+    readme = (tmp_path / "ok" / "README.txt").read_text()
+    assert "Model: vgg16 with weights random (seed 0)" in readme
+    code, last = _export_cli("--feat", "conv2_1", "--rule", "backwards", "--out",
+                             str(tmp_path / "x"))  # absl's own parse error, in our style
+    assert (code, last) == (2, "python -m deconv.export: error: --rule must be one of deconvnet, "
+                               "guided; received 'backwards'.")
     code, last = _export_cli("--feat", "conv9_1", "--model", "vgg16", "--weights", "random",
                              "--out", str(tmp_path / "bad"))
     assert code == 2 and "error: Unknown layer 'conv9_1'. Valid layers:" in last

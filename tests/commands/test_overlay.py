@@ -6,6 +6,7 @@ from PIL import Image
 
 from tests import colour_model
 from tests.colour_model import BLUE, CONSTANT, RED
+from tests.commands.test_classwise import COLOUR_FOLDER_SKIPS
 from tests.conftest import run_command
 
 
@@ -22,7 +23,9 @@ def test_command_line_modes(colour_folder, tmp_path):
     many = _overlay_cli("--images", str(root), "--feat", "pooled", "--id", f"{RED},{BLUE}",
                         "--order", "strongest", "--each", *common)
     assert many.returncode == 0, many.stderr[-2000:]
+    assert many.stdout.splitlines()[0] == f"{root}: read 8 images, {COLOUR_FOLDER_SKIPS}"
     summary = json.loads((tmp_path / "out" / "pooled_sum2_0+1.json").read_text())
+    assert summary["model_file"]["path"] == str(model)
     assert summary["maps"] == [RED, BLUE] and len(summary["per_image"]) == 8
     assert len(summary["skipped"]) == 3 and summary["shown"][-1].endswith("loose.png")
     assert len(os.listdir(tmp_path / "out" / "pooled_sum2_0+1")) == 8
@@ -30,6 +33,7 @@ def test_command_line_modes(colour_folder, tmp_path):
                         str(tmp_path / "maps.json"), "--plot", str(tmp_path / "plot.png"),
                         *common)
     assert plot.returncode == 0, plot.stderr[-2000:]
+    assert plot.stdout.splitlines()[0] == f"{root}: read 8 images, {COLOUR_FOLDER_SKIPS}"
     data = json.loads((tmp_path / "plot.json").read_text())
     assert data["mean_score_by_folder"]["red"]["red"] > 0.4 and (tmp_path / "plot.png").exists()
     one = _overlay_cli(str(root / "red" / "red1.png"), "--feat", "colours", "--top", "2",

@@ -14,7 +14,7 @@ from PIL import Image
 from deconv.errors import DeconvError
 from deconv.sweeps import checkpoint
 from tests.conftest import GOOD_IMAGES as GOOD
-from tests.conftest import ROOT, run_command
+from tests.conftest import ROOT, assert_plain_warnings, run_command
 
 SIZE = 32
 
@@ -49,11 +49,13 @@ def test_command_line_end_to_end(image_folder, tmp_path):
     assert done.startswith("done in ") and done.endswith(f"open {tmp_path / 'index.html'}")
     manifest = _manifest(tmp_path, "conv2_2_5.json")
     assert manifest["settings"]["weights"] == "random" and len(manifest["results"]) == 9
+    assert manifest["settings"]["seed"] == 0
     assert manifest["counts"]["ignored_by_extension"] == {".jpg": 2, ".txt": 1}
     paths = [r["path"] for r in manifest["results"]]
     assert all(p.endswith(".png") for p in paths)
     assert max(paths.count(p) for p in paths) == 2
-    assert "Skipping" in result.stderr
+    assert "warning: Skipping" in result.stderr
+    assert_plain_warnings(result.stderr, random=True)
 
 
 def test_command_line_errors_are_one_line(tmp_path):
@@ -89,6 +91,7 @@ def test_a_keras_file_is_recorded_with_its_own_weights(image_folder, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     manifest = _manifest(tmp_path / "out", "c2.json")
     assert manifest["settings"]["weights"] == "the .keras file's own"
+    assert manifest["settings"]["model_file"]["path"] == str(tmp_path / "mine.keras")
 
 
 def test_missing_default_folder_says_how_to_give_one(tmp_path):

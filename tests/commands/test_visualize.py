@@ -9,7 +9,7 @@ import deconv
 from deconv import visualize
 from deconv.analysis import ranges
 from deconv.io import images as image_files
-from tests.conftest import ROOT, run_command
+from tests.conftest import ROOT, assert_plain_warnings, run_command
 
 
 def test_command_line_count_parsing():
@@ -26,14 +26,18 @@ def test_command_line_image_and_gif_modes(tmp_path):
     result = _visualize(image, "--out", str(tmp_path / "cat"), "-m", "0.2", "-a", "9",
                         "--weights", "random", "--size", "64", "--layers", "conv1_2,conv3_1")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "cat.png").exists()
-    layers = json.loads((tmp_path / "cat.json").read_text())["layers"]
+    assert_plain_warnings(result.stderr, random=True)
+    assert (tmp_path / "cat" / "chelsea.png").exists()  # --out is a folder
+    summary = json.loads((tmp_path / "cat" / "chelsea.json").read_text())
+    assert (summary["weights"], summary["seed"]) == ("random", 0)
+    layers = summary["layers"]
     assert [(x["layer"], x["maps_kept"], x["activations_per_map"]) for x in layers] == [
         ("conv1_2", 13, 9), ("conv3_1", 51, 9)]
     result = _visualize(image, "-g", "--out", str(tmp_path / "cat"), "--frames", "5",
                         "--weights", "random", "--size", "64", "--layers", "conv2_1")
     assert result.returncode == 0, result.stderr[-2000:]
-    written = imageio.imread(tmp_path / "cat_conv2_1.gif", index=None)[..., :3]
+    assert result.stdout.strip() == f"wrote 1 GIF: {tmp_path / 'cat' / 'chelsea_conv2_1.gif'}"
+    written = imageio.imread(tmp_path / "cat" / "chelsea_conv2_1.gif", index=None)[..., :3]
     assert written.shape[0] == len(ranges.frame_counts(128, 5)) == 5
     assert written.shape[1:3] == (64 + 14, 64)  # the image, with a caption line above
     # The file's frames, in order, are the frames rendered with the same network (GIF's

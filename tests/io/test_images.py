@@ -125,3 +125,61 @@ def test_unreadable_subfolder_is_warned_and_counted(tmp_path, monkeypatch):
     assert [os.path.relpath(p, tmp_path) for p in paths] == ["ok/a.jpg"]
     assert others == {"(unreadable folder)": 1}
     assert len(warnings) == 1 and "locked" in warnings[0]
+
+
+def _exact_box(box, original, size, aspect):
+    """The box in original pixels as exact fractions: what each edge maps to."""
+    from fractions import Fraction
+    height, width = original
+    if aspect == "crop":
+        scale = size / min(height, width)
+        resized = [max(size, round(side * scale)) for side in (height, width)]
+    else:
+        resized = [size, size]
+    offsets = [(r - size) // 2 for r in resized]
+    return [Fraction(offsets[axis] + edge) * Fraction((height, width)[axis], resized[axis])
+            for edge, axis in zip(box, (0, 1, 0, 1))]
+
+
+def test_boxes_in_original_pixels_cover_every_source_pixel_and_are_never_empty():
+    import math
+    # The issue's case: a 1x1 image, any box of the resized square is its one pixel.
+    assert images.to_original([100, 100, 110, 110], (1, 1), 224, "stretch") == [0, 0, 1, 1]
+    assert images.to_original([0, 112, 10, 224], (1, 1), 224, "crop") == [0, 0, 1, 1]
+    rng = np.random.default_rng(5)
+    for original in [(1, 1), (1, 7), (3, 2), (100, 200), (37, 59), (224, 224), (500, 333)]:
+        for aspect in images.ASPECTS:
+            for _ in range(40):
+                size = int(rng.integers(1, 300))
+                top, bottom = sorted(rng.choice(size + 1, 2, replace=False))
+                left, right = sorted(rng.choice(size + 1, 2, replace=False))
+                box = [int(top), int(left), int(bottom), int(right)]
+                got = images.to_original(box, original, size, aspect)
+                exact = _exact_box(box, original, size, aspect)
+                for axis, side in ((0, original[0]), (1, original[1])):
+                    start, end = got[axis], got[axis + 2]
+                    assert 0 <= start < end <= side, (box, original, aspect, got)
+                    assert start == min(math.floor(exact[axis]), side - 1)
+                    assert end == min(max(math.ceil(exact[axis + 2]), start + 1), side)
+
+
+def test_deconv_outputs_are_never_read_as_input(tmp_path, monkeypatch):
+    from deconv.io import outputs
+    root = tmp_path / "photos"
+    for relative in ("a.png", "results/conv1_1_feat.png", "next/b.png", "cats/c.png"):
+        os.makedirs(root / os.path.dirname(relative), exist_ok=True)
+        (root / relative).write_bytes(b"x")
+    outputs.ensure_folder(str(root / "results"))  # written by an earlier command: marked
+    warnings = []
+    monkeypatch.setattr(images.logging, "warning",
+                        lambda *args: warnings.append(args[0] % args[1:]))
+    paths, others = images.scan_folder(str(root), images.parse_extensions(None),
+                                       exclude=[str(root / "next")])  # this command's output
+    assert [os.path.relpath(p, root) for p in paths] == ["a.png", "cats/c.png"]
+    assert others == {images.OUTPUT_FOLDER: 2}
+    assert sorted(warnings) == [f"Skipped {root / name}: deconv's own outputs are never read as "
+                                f"input." for name in ("next", "results")]
+    for folder, exclude in ((root / "results", ()), (root, [str(root)])):
+        with pytest.raises(DeconvError, match=r"is a folder deconv writes its outputs to: deconv "
+                                              r"never reads its own outputs as input"):
+            images.scan_folder(str(folder), images.parse_extensions(None), exclude)

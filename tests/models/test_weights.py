@@ -113,11 +113,14 @@ def test_bad_weights_paths(tmp_path):
         deconv.load_model("vgg20")
 
 
-def test_imagenet_error_lists_every_place_tried(tmp_path, monkeypatch):
+def test_imagenet_error_lists_every_place_tried(tmp_path, monkeypatch, capfd):
     monkeypatch.setenv("DECONV_PRETRAINED", str(tmp_path / "pre"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    capfd.readouterr()
     with pytest.raises(DeconvError) as error:
         weights.find_imagenet("vgg19", origin="http://127.0.0.1:9/vgg19_notop.h5")
+    printed = capfd.readouterr()
+    assert printed.out == "" and "Downloading" not in printed.err  # only our error, offline
     message = str(error.value)
     assert "\n" not in message
     assert "(1) " + str(tmp_path / "pre") in message and "vgg19.npy" in message

@@ -57,6 +57,16 @@ _LOADER = textwrap.dedent("""
             except tf.errors.InvalidArgumentError as error:
                 messages.append(" ".join(error.message.split()))
     results["bad_input_errors"] = np.array(messages)
+    # An empty batch gives empty outputs, with every other dimension as for a full one.
+    empty = images[:0]
+    shapes = []
+    for name, arguments in (
+            ("project", dict(images=empty, feature=tf.zeros([0], tf.int32),
+                             position=tf.zeros([0, 2], tf.int32))),
+            ("activations", dict(images=empty)), ("top_k", dict(images=empty, k=tf.constant(5)))):
+        for key, value in sorted(model.signatures[prefix + name](**arguments).items()):
+            shapes.append(f"{name}_{key}: {list(value.shape)}")
+    results["empty_batch_shapes"] = np.array(shapes)
     np.savez(sys.argv[4], **results)
 """)
 
@@ -97,6 +107,28 @@ def _assert_matches_library(net, layer, results, images, feature, position, tiny
     assert all("k is larger than the number of activations" in m for m in messages[::2]), messages
     if tiny_fails:  # a layer that any image reaches has nothing to say here
         assert all("images are too small for layer" in m for m in messages[1::2]), messages
+    height, width = activations.shape[1:3]
+    assert list(results["empty_batch_shapes"]) == [
+        "project_box: [0, 4]", "project_position: [0, 2]",
+        f"project_reconstruction: [0, {size[0]}, {size[1]}, 3]", "project_value: [0]",
+        f"activations_activations: [0, {height}, {width}, {count}]",
+        "top_k_box: [0, 5, 4]", "top_k_map: [0, 5]", "top_k_position: [0, 5, 2]",
+        "top_k_value: [0, 5]"]
+
+
+def _stored_parameters(path):
+    """How many numbers the SavedModel's variables hold, all variables together."""
+    import tensorflow as tf
+    return sum(int(np.prod(shape)) for name, shape in
+               tf.train.list_variables(str(path / "variables" / "variables"))
+               if not name.startswith("_CHECKPOINTABLE_OBJECT_GRAPH"))
+
+
+def _parameters_up_to(model, layer):
+    """The parameters of `model`'s layers from the input to `layer`, each once."""
+    names = [item.name for item in model.layers]
+    return sum(weight.numpy().size for item in model.layers[:names.index(layer) + 1]
+               for weight in item.weights)
 
 
 def test_exported_layer_equals_library_without_deconv(vgg16, tmp_path):
@@ -112,6 +144,8 @@ def test_exported_layer_equals_library_without_deconv(vgg16, tmp_path):
     results = _load_elsewhere(path, images, feature, position, tmp_path)
     assert list(results["signatures"]) == ["activations", "project", "serving_default", "top_k"]
     _assert_matches_library(net, "conv3_3", results, images, feature, position)
+    # Only what conv3_3's signatures read, once: not conv4 and conv5, not two copies.
+    assert _stored_parameters(path) == _parameters_up_to(vgg16, "block3_conv3")
 
 
 def test_all_layers_of_a_custom_cnn(tmp_path):
@@ -125,6 +159,7 @@ def test_all_layers_of_a_custom_cnn(tmp_path):
     position = np.array([[-1, -1], [-1, -1]], np.int32)
     results = _load_elsewhere(path, images, feature, position, tmp_path, prefix="c2_")
     _assert_matches_library(net, "c2", results, images, feature, position)
+    assert _stored_parameters(path) == _parameters_up_to(net.model, "c3")
 
 
 def test_a_graph_model_exports_and_loads_without_deconv(tmp_path):

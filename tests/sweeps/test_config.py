@@ -38,7 +38,10 @@ def _write(tmp_path, text, name="run.toml"):
      r"run.toml:3: 'size' must be an integer; received str '224'"),
     ("aspect = 'fit'\n[[sweeps]]\nlayer = 'conv1_1'\n",
      r"run.toml:1: 'aspect' must be one of stretch, crop; received 'fit'"),
-    ("[[sweeps]]\nlayer = 'conv1_1'\ntop = 0\n", r"run.toml:3: 'top' must be at least 1"),
+    ("[[sweeps]]\nlayer = 'conv1_1'\ntop = 0\n",
+     r"run.toml:3: 'top' must be an integer from 1 to 1000; received 0\."),
+    ("[[sweeps]]\nlayer = 'conv1_1'\n\nper_image = 99999999999999999999\n",
+     r"run.toml:4: 'per_image' must be an integer from 1 to 1000"),
     ("[[sweeps]]\nlayer = 'conv1_1'\nfeatures = 'some'\n",
      r"run.toml:3: 'features' must be a map id, a list of map ids or \"all\""),
     ("[[sweeps]]\nlayer = 'conv1_1'\ndatasets = ['cats']\n",
@@ -57,9 +60,41 @@ def test_config_errors_name_file_and_line(tmp_path, text, match):
 def test_bad_sweeps_are_reported_with_their_line_before_reading(tmp_path, net16):
     path = _write(tmp_path, "images = 'nowhere'\n[[sweeps]]\nlayer = 'conv1_1'\n\n[[sweeps]]\n"
                             "layer = 'conv3_1'\nfeatures = [1, 300]\n")
-    with pytest.raises(DeconvError, match=r"run.toml:5: Feature 300 is out of range for layer "
+    with pytest.raises(DeconvError, match=r"run.toml:7: Feature 300 is out of range for layer "
                                           r"'conv3_1', which has 256 feature maps"):
         plan_lib.plan(net16, config_lib.load(path))
+
+
+@pytest.mark.parametrize("text,line,message", [
+    ("images = 'x'\n[[sweeps]]\nlayer = 'conv1_1'\nfeatures = [1, 999]\n", 4,
+     r"Feature 999 is out of range for layer 'conv1_1', which has 64 feature maps"),
+    ("images = 'x'\n[[sweeps]]\n\nlayer = 'conv9_9'\nfeatures = 3\n", 4,
+     r"Unknown layer 'conv9_9'"),
+    ("size = 8\nimages = 'x'\n[[sweeps]]\nlayer = 'conv5_1'\n", 1,
+     r"--size 8: too small for layer 'conv5_1'"),
+    ("[[datasets]]\nimages = 'x'\n\nsize = 8\n[[sweeps]]\nlayer = 'conv5_1'\n", 4,
+     r"--size 8: too small for layer 'conv5_1'"),
+])
+def test_errors_found_later_point_at_the_line_of_the_bad_value(tmp_path, net16, text, line,
+                                                                message):
+    with pytest.raises(DeconvError, match=f"run.toml:{line}: {message}"):
+        plan_lib.plan(net16, config_lib.load(_write(tmp_path, text)))
+
+
+def test_images_flag_names_the_dataset_after_its_folder(tmp_path):
+    config = config_lib.load(_write(tmp_path, "images = 'examples/images'\n[[sweeps]]\n"
+                                              "layer = 'conv1_1'\n"))
+    assert config.datasets[0].name == "images"
+    assert config_lib.override(config, images="/data/photos/").datasets[0].name == "photos"
+    named = config_lib.load(_write(tmp_path, "[[datasets]]\nname = 'mine'\nimages = 'x'\n"
+                                             "[[sweeps]]\nlayer = 'conv1_1'\n", "named.toml"))
+    assert config_lib.override(named, images="/data/photos").datasets[0].name == "mine"
+    two = config_lib.load(_write(tmp_path, "[[datasets]]\nimages = 'x'\n[[datasets]]\n"
+                                           "images = 'y'\n[[sweeps]]\nlayer = 'conv1_1'\n",
+                                 "two.toml"))
+    with pytest.raises(DeconvError, match=r"--images /p would replace the folders of all 2 "
+                                          r"datasets of .*two.toml"):
+        config_lib.override(two, images="/p")
 
 
 @pytest.mark.parametrize("second", ["features = 3\ntop = 4", "features = 'all'\ntop = 1"])
@@ -369,6 +404,43 @@ def test_a_finished_dataset_is_projected_again_when_pass_two_settings_change(
     assert json.loads((tmp_path / "out" / "conv2_1_4_maps.json").read_text())["mode"] == "maps"
     monkeypatch.setattr(runner, "project_all", lambda *a, **k: pytest.fail("projected again"))
     assert list(_resumable(net16, folders, tmp_path, mode="maps").written) == ["conv2_1_4_maps"]
+
+
+def test_index_labels_each_run_with_its_own_dataset_weights_and_counts(net16, folders,
+                                                                         tmp_path):
+    out = str(tmp_path / "out")
+    weights_file = {"path": "/w/a.h5", "bytes": 1, "sha256": "ab" * 32}
+    for name, described, feature in (
+            ("dog", {"model": "vgg16", "weights": "/w/a.h5", "weights_file": weights_file}, 4),
+            ("people", {"model": "vgg19", "weights": "random", "seed": 0}, None)):
+        config = config_lib.RunConfig([config_lib.DatasetConfig(name, str(folders / name),
+                                                                size=32)],
+                                      [config_lib.SweepConfig("conv2_1", feature, top=2)],
+                                      out=out)
+        _, index = runner.run_config(net16, config, {"w": name}, described)
+    sections = open(index, encoding="utf-8").read().split("<h2>")[1:]
+    assert len(sections) == 2
+    people, dog = sections  # this run first, then the earlier one, each with its own heading
+    assert people.startswith(f"people ({folders / 'people'})</h2><p>5 images read, 0 skipped; "
+                             f"model vgg19, weights random (seed 0).</p>")
+    assert 'src="conv2_1_feat.png"' in people and "conv2_1_feat_4" not in people
+    assert dog.startswith(f"dog ({folders / 'dog'})</h2><p>4 images read, 0 skipped; model "
+                          f"vgg16, weights /w/a.h5 (/w/a.h5, sha256 abababababababab…).</p>")
+    assert 'src="conv2_1_feat_4.png"' in dog and 'src="conv2_1_feat.png"' not in dog
+
+
+def test_a_run_into_its_image_folder_never_reads_its_outputs(net16, folders, tmp_path):
+    images = tmp_path / "dog"
+    shutil.copytree(folders / "dog", images)
+    config = config_lib.RunConfig([config_lib.DatasetConfig("dog", str(images), size=32)],
+                                  [config_lib.SweepConfig("conv1_1", None, top=3)],
+                                  out=str(images / "results"))
+    for _ in range(2):
+        outcomes, _ = runner.run_config(net16, config, {"w": 1}, {})
+        assert outcomes["dog"].state.read == 4
+        assert not any("results" in r["path"] for r in outcomes["dog"].manifests[0]["results"])
+    assert outcomes["dog"].manifests[0]["counts"]["ignored_by_extension"] == {
+        image_files.OUTPUT_FOLDER: 1}
 
 
 def test_index_keeps_earlier_runs_in_the_folder(net16, folders, tmp_path):

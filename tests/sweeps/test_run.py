@@ -145,7 +145,7 @@ def test_sweep_errors_before_reading(net16):
         sweeps_lib.make_sweep(net16, "conv3_9", 1)
     with pytest.raises(DeconvError, match="has 256 feature maps"):
         sweeps_lib.make_sweep(net16, "conv3_2", 256)
-    with pytest.raises(DeconvError, match="top must be an integer of at least 1; received 0"):
+    with pytest.raises(DeconvError, match="top must be an integer from 1 to 1000; received 0"):
         sweeps_lib.make_sweep(net16, "conv3_2", 1, top=0)
     with pytest.raises(DeconvError, match="needs images of at least 32x32"):
         sweeps_lib.check_settings(net16, [sweeps_lib.make_sweep(net16, "pool5")], 16, 4)
@@ -224,3 +224,13 @@ def test_crop_aspect_boxes_in_original_pixels(net16, image_folder, tmp_path):
         assert 0 <= top < bottom <= height and 0 <= left < right <= width
     feat, im = _expected_grids(net16, sweep, outcome.manifests[0], aspect="crop")
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "conv2_2_im.png")), im)
+
+
+def test_a_note_many_sweeps_share_is_one_line_naming_them():
+    from deconv.sweeps import report
+    few = "Only 5 of the 9 requested activations exist: 5 images read, at most 1 per image."
+    notes = {f"conv{block}_{number}": [few] for block in (1, 2) for number in (1, 2)}
+    notes["conv5_4_7"] = [few, "conv5_4_7 never activates on these images"]
+    assert report.note_lines(notes) == [
+        f"conv1_1, conv1_2, conv2_1 and 2 more: {few}",
+        "conv5_4_7: conv5_4_7 never activates on these images"]
