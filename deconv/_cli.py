@@ -61,6 +61,9 @@ from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 
 from deconv import limits  # noqa: E402
+from deconv._net import input_file  # noqa: E402, F401 (the commands' `_cli.input_file`)
+from deconv._net import load_keras_model  # noqa: E402, F401 (for the commands)
+from deconv._net import load_net  # noqa: E402, F401 (the commands' `_cli.load_net`)
 from deconv.errors import DeconvError  # noqa: E402
 from deconv.io import images as image_files  # noqa: E402
 
@@ -300,15 +303,6 @@ def one_image(argv, size, aspect, command):
     return argv[1], pixels
 
 
-def input_file(path, what, flag):
-    """Raises a one-line error unless `path` (given with `flag`) is an existing file; `what`
-    names the kind of file expected."""
-    if os.path.isdir(path):
-        raise DeconvError(f"{flag} {path!r} is a folder, not {what}.")
-    if not os.path.exists(path):
-        raise DeconvError(f"{flag} {path!r}: no such file ({what} expected).")
-
-
 # --- Progress bars. ---
 
 class _AboveTheBar:
@@ -353,50 +347,3 @@ def progress_bar(enabled, total, unit):
         yield update
     finally:
         bar.close()
-
-
-# --- The network, its weights loaded last. ---
-
-def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", include_top=False):
-    """Builds a `Deconvnet` now and defers loading large weights, so input can be checked first.
-
-    Args:
-      model: a Keras application's name (`"vgg19"`, `"resnet50"`, ...) or a `.keras` path.
-      weights: `"imagenet"`, a weights file or `"random"` (seeded by `seed`).
-      seed, rule, preprocessing, include_top: see `deconv.load_model` and `deconv.Deconvnet`.
-
-    Returns:
-      `(net, load)`: `load()` loads the weights (if not loaded yet), warns when they are random,
-      and returns the JSON-ready record of what was loaded: `model`, `weights` as given, and
-      the files used with their sizes and SHA-256 (`model_file`, `weights_file`), or the `seed`.
-    """
-    from deconv.core.deconvnet import Deconvnet  # here: TensorFlow must load quietly first
-    from deconv.models import loading
-    from deconv.models import weights as weight_files
-
-    random = weights == "random"
-    if weights not in ("random", "imagenet"):
-        input_file(weights, "a weights file (.h5, .weights.h5 or .npy)", "--weights")
-    record = {"model": model, "weights": weights, **({"include_top": True} if include_top else {})}
-    if model.endswith(".keras"):
-        input_file(model, "a .keras model file", "--model")
-        loaded = loading.load_model(model, weights=weights, seed=seed)
-        record["model_file"] = weight_files.file_record(model)
-        if weights == "imagenet":
-            record["weights"] = "the .keras file's own"
-    else:
-        loaded = loading.build(model, seed if random else None, include_top)
-    net = Deconvnet(loaded, preprocessing, rule)
-
-    def load():
-        if random:
-            logging.warning("--weights random: the results show an untrained network.")
-            record["seed"] = seed
-        elif not model.endswith(".keras"):
-            record["weights_file"] = weight_files.file_record(
-                loading.load_weights(loaded, model, weights, include_top))
-        elif weights != "imagenet":
-            record["weights_file"] = weight_files.file_record(weights)
-        return dict(record)
-
-    return net, load

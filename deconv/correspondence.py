@@ -20,7 +20,6 @@ import os
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
 from deconv.analysis import correspondence
@@ -29,7 +28,6 @@ from deconv.analysis import occlusion
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import outputs
-from deconv.models import loading
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("parts", None, "A JSON file: {image path: {part name: [top, left, bottom, "
@@ -52,18 +50,6 @@ _cli.define_progress_flag()
 flags.DEFINE_string("out", "correspondence", "Output folder.")
 
 
-def load_model(model, weights, seed):
-    """`(keras model, load)`: the model now, its weights on `load()`, so input is checked first;
-    like `_cli.load_net` for any Keras model (no deconvnet). A candidate for `_cli`."""
-    if model.endswith(".keras") or weights == "random":
-        loaded = loading.load_model(model, weights=weights, seed=seed)
-        if weights == "random":
-            logging.warning("--weights random: the results show an untrained network.")
-        return loaded, lambda: None
-    loaded = loading.load_model(model, weights=None)
-    return loaded, lambda: loading.load_weights(loaded, model, weights)
-
-
 @_cli.one_line_errors
 def main(argv):
     _cli.no_arguments(argv, "the images and their boxes are given with --parts; see --help.")
@@ -73,7 +59,8 @@ def main(argv):
     paths, pixels, parts = correspondence.read_parts(FLAGS.parts, root, FLAGS.size,
                                                       FLAGS.aspect)
     occlusion.fill_color(FLAGS.fill, pixels[0])
-    model, load_weights = load_model(FLAGS.model, FLAGS.weights, FLAGS.seed)
+    model, load_weights = _cli.load_keras_model(FLAGS.model, FLAGS.weights, FLAGS.seed,
+                                                    FLAGS.include_top)
     layers = FLAGS.layers or correspondence.default_layers(model)
     features_lib.FeatureModel(model, layers, FLAGS.preprocessing).check(pixels)
     load_weights()

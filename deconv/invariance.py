@@ -18,7 +18,6 @@ import os
 
 from absl import app
 from absl import flags
-from absl import logging
 import numpy as np
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
@@ -66,18 +65,6 @@ flags.DEFINE_integer("batch_size", 16, "Transformed images per forward batch.")
 _cli.define_progress_flag()
 flags.DEFINE_string("title", None, "Title of the plot; default: the model, weights and layers.")
 flags.DEFINE_string("out", "invariance", "Output folder.")
-
-
-def load_model(model, weights, seed):
-    """`(keras model, load)`: the model now, its weights on `load()`, so input is checked first;
-    like `_cli.load_net` for any Keras model (no deconvnet). A candidate for `_cli`."""
-    if model.endswith(".keras") or weights == "random":
-        loaded = loading.load_model(model, weights=weights, seed=seed)
-        if weights == "random":
-            logging.warning("--weights random: the results show an untrained network.")
-        return loaded, lambda: None
-    loaded = loading.load_model(model, weights=None)
-    return loaded, lambda: loading.load_weights(loaded, model, weights)
 
 
 def _amounts(text):
@@ -174,7 +161,8 @@ def main(argv):
                                      FLAGS.axis).checked()
     invariance_plot.require_matplotlib()
     labels = _labels(len(paths))
-    model, load_weights = load_model(FLAGS.model, FLAGS.weights, FLAGS.seed)
+    model, load_weights = _cli.load_keras_model(FLAGS.model, FLAGS.weights, FLAGS.seed,
+                                                    FLAGS.include_top)
     layers = FLAGS.layers or features_lib.default_layers(model)
     own = [layer for layer in layers if not FLAGS.classes
            or features_lib.find_layer(model, layer) is not None]  # others: the classifier's

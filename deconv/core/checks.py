@@ -43,7 +43,7 @@ def images(values, layer, steps, key, input_shape=None):
     except ValueError:
         raise DeconvError("images must be one array (N, H, W, 3); received a ragged "
                           "sequence of differently sized images.") from None
-    if values.ndim != 4 or values.shape[-1] != 3 or 0 in values.shape:
+    if values.ndim != 4 or values.shape[-1] != 3 or 0 in values.shape[1:]:
         hint = " (for one image, pass images[None])" if values.ndim == 3 else ""
         raise DeconvError(f"images must be RGB with shape (N, H, W, 3); received shape "
                           f"{values.shape}{hint}.")
@@ -53,6 +53,9 @@ def images(values, layer, steps, key, input_shape=None):
         count = int(values.size - np.isfinite(values).sum())
         raise DeconvError(f"images must hold pixel values in [0, 255]; received {count} NaN or "
                           f"infinite values.")
+    if values.size == 0:  # an empty batch: an empty result
+        image_size(steps, key, values.shape[1:3], "Images of", input_shape)
+        return values.astype(np.float32, copy=False)
     low, high = float(values.min()), float(values.max())
     if low < 0 or high > 255:
         raise DeconvError(f"images must hold pixel values in [0, 255]; received values in "

@@ -155,6 +155,9 @@ class Deconvnet:
         name = self.resolve(layer)
         checks.batch_size(batch_size)
         images = self._check_images(images, layer)
+        if not len(images):  # an empty batch (TensorFlow's CPU convolutions fail on one)
+            shape = self.step(name).shape[1:-1] and self.map_size(name, images.shape[1:3])
+            return np.zeros((0, *shape, self.feature_count(name)), np.float32)
         run = self.builder.activations_fn(name)
         return np.concatenate([part.numpy() for part in _in_batches(
             len(images), batch_size, lambda i, j: run(images[i:j]))])
@@ -169,6 +172,8 @@ class Deconvnet:
         images = self._check_images(images, layer)
         features = self._check_feature(feature, layer)
         count = len(images)
+        if not count:  # an empty batch (TensorFlow's CPU convolutions fail on one)
+            return _empty(images)
         if mode == "activation":
             if features.size == 1:
                 features = np.full(count, features[0], np.int32)
@@ -276,6 +281,8 @@ class Deconvnet:
         name = self.resolve(layer)
         checks.batch_size(batch_size)
         images = self._check_images(images, name)
+        if not len(images):
+            return _empty(images)
         kept_maps, per_map = self.range_counts(name, images.shape[1:3], maps, activations)
         run = self.builder.project_fn(name, "ranges")
         parts = _in_batches(len(images), batch_size,
@@ -311,6 +318,12 @@ def _in_batches(count, batch_size, run):
     """Returns `[run(i, j)]` over consecutive slices `[i, j)` of `count` items, `batch_size` a
     call (each call one compiled graph run)."""
     return [run(i, min(i + batch_size, count)) for i in range(0, count, batch_size)]
+
+
+def _empty(images):
+    """The `Projection` of an empty batch of images of `images.shape[1:3]`."""
+    return Projection(np.zeros((0, *images.shape[1:]), np.float32), np.zeros(0, np.float32),
+                      np.zeros((0, 2), np.int32), np.zeros(0, np.int32))
 
 
 def _joined(parts, features):

@@ -30,11 +30,12 @@ def test_command_line(tmp_path):
 
 def test_unsupported_model_names_the_layer(tmp_path):
     import keras
-    model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(4, 3, name="c"),
-                              keras.layers.BatchNormalization(name="bn"),
-                              keras.layers.MaxPooling2D(name="p")])
-    model.save(tmp_path / "bn.keras")
-    code, last = _export_cli("--feat", "c", "--model", str(tmp_path / "bn.keras"), "--out",
-                             str(tmp_path / "out"))
+    inputs = keras.Input((8, 8, 3))
+    maps = keras.layers.Conv2D(4, 3, name="c")(inputs)
+    sequence = keras.layers.Reshape((36, 4), name="flat")(maps)
+    model = keras.Model(inputs, keras.layers.LSTM(3, name="lstm")(sequence))
+    model.save(tmp_path / "recurrent.keras")
+    code, last = _export_cli("--feat", "c", "--model", str(tmp_path / "recurrent.keras"),
+                             "--out", str(tmp_path / "out"))
     assert code == 2
-    assert "layers deconv cannot reverse: bn (type BatchNormalization is not supported)" in last
+    assert "layers deconv cannot reverse: lstm (LSTM holds state or is recurrent)" in last

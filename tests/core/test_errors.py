@@ -107,3 +107,28 @@ def test_receptive_field_positions_must_be_two_integers(vgg16, position):
         deconv.receptive_field(vgg16, "conv3_1", position)
 
 
+
+
+def test_an_empty_batch_gives_empty_results(net19):
+    empty = np.zeros((0, 48, 40, 3), np.uint8)
+    projection = net19.project_details(empty, "conv3_1", 2)
+    assert projection.reconstructions.shape == (0, 48, 40, 3)
+    assert projection.values.shape == (0,) and projection.positions.shape == (0, 2)
+    assert net19.activations(empty, "conv3_1").shape == (0, 12, 10, 256)
+    assert net19.project(empty, "conv2_2", [1, 2], mode="maps").shape == (0, 48, 40, 3)
+    with pytest.raises(DeconvError, match=r"received shape \(1, 0, 40, 3\)"):
+        net19.project(np.zeros((1, 0, 40, 3)), "conv3_1", 2)
+
+
+def test_float_images_in_zero_one_are_warned_about(net19, images_64x48):
+    from absl import logging as absl_logging
+    warnings = []
+    original = absl_logging.warning
+    absl_logging.warning = lambda message, *args: warnings.append(message % args)
+    try:
+        net19.project(images_64x48 / 255.0, "conv1_1", 0)
+        net19.project(images_64x48.astype(np.float32), "conv1_1", 0)
+    finally:
+        absl_logging.warning = original
+    assert len(warnings) == 1 and warnings[0].startswith("Images are floats in [0, 0.98")
+    assert warnings[0].endswith("deconv expects [0, 255], not [0, 1].")

@@ -109,7 +109,8 @@ def test_bad_weights_paths(tmp_path):
     (tmp_path / "junk.h5").write_bytes(b"not hdf5")
     with pytest.raises(DeconvError, match="Cannot read weights file"):
         deconv.load_model("vgg16", weights=str(tmp_path / "junk.h5"))
-    with pytest.raises(DeconvError, match="Unknown arch 'vgg20'. Valid: vgg19, vgg16"):
+    with pytest.raises(DeconvError, match=r"Unknown arch 'vgg20'. Valid: .*resnet50, .*vgg16, vgg19, xception, "
+                                          r"or the path of a .keras model"):
         deconv.load_model("vgg20")
 
 
