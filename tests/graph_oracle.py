@@ -11,26 +11,10 @@ import numpy as np
 import tensorflow as tf
 
 from tests.oracle import PREPROCESS
+from tests.oracle import activation_name
+from tests.oracle import relu_for
 
 _FAMILY = ("relu", "relu6")
-
-
-def _custom_relu(max_value, rule):
-    @tf.custom_gradient
-    def relu(x):
-        y = tf.nn.relu(x) if max_value is None else tf.minimum(tf.nn.relu(x), max_value)
-
-        def grad(upstream):
-            back = tf.nn.relu(upstream)
-            return back * tf.cast(y > 0, back.dtype) if rule == "guided" else back
-
-        return y, grad
-
-    return relu
-
-
-def _activation(layer):
-    return getattr(getattr(layer, "activation", None), "__name__", None)
 
 
 def _cloner(rule, logits):
@@ -41,10 +25,10 @@ def _cloner(rule, logits):
         config = layer.get_config()
         if isinstance(layer, keras.layers.ReLU) and not layer.negative_slope and not (
                 layer.threshold):
-            return keras.layers.Activation(_custom_relu(layer.max_value, rule), name=layer.name)
-        name = _activation(layer)
+            return keras.layers.Activation(relu_for(rule, layer.max_value), name=layer.name)
+        name = activation_name(layer)
         if name in _FAMILY:
-            config["activation"] = _custom_relu(6.0 if name == "relu6" else None, rule)
+            config["activation"] = relu_for(rule, 6.0 if name == "relu6" else None)
         elif name == "softmax" and layer.name == logits:
             config["activation"] = "linear"
         return layer.__class__.from_config(config)

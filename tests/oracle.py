@@ -12,10 +12,12 @@ import tensorflow as tf
 CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
 
 
-def _relu_for(rule):
+def relu_for(rule, max_value=None):
+    """ReLU (capped at `max_value` if given) whose backward is the deconvnet's relu(upstream),
+    or guided backprop's, which also masks by the forward's positive outputs."""
     @tf.custom_gradient
     def relu(x):
-        y = tf.nn.relu(x)
+        y = tf.nn.relu(x) if max_value is None else tf.minimum(tf.nn.relu(x), max_value)
 
         def grad(upstream):
             back = tf.nn.relu(upstream)
@@ -26,7 +28,7 @@ def _relu_for(rule):
     return relu
 
 
-def _activation_name(layer):
+def activation_name(layer):
     return getattr(getattr(layer, "activation", None), "__name__", None)
 
 
@@ -40,11 +42,11 @@ def _forward(model, x, target, relu):
             h = tf.nn.conv2d(h, kernel, strides=(1, *layer.strides, 1),
                              padding=layer.padding.upper(),
                              dilations=(1, *layer.dilation_rate, 1)) + bias
-            if _activation_name(layer) == "relu":
+            if activation_name(layer) == "relu":
                 h = relu(h)
         elif isinstance(layer, keras.layers.MaxPooling2D):
             h = tf.nn.max_pool2d(h, layer.pool_size, layer.strides, layer.padding.upper())
-        elif isinstance(layer, keras.layers.ReLU) or _activation_name(layer) == "relu":
+        elif isinstance(layer, keras.layers.ReLU) or activation_name(layer) == "relu":
             h = relu(h)
         elif not isinstance(layer, (keras.layers.Dropout, keras.layers.Activation)):
             raise AssertionError(f"oracle does not know {type(layer).__name__}")
@@ -75,7 +77,7 @@ def gradient(model, images, target, seed_fn, rule="deconvnet", caffe=True):
     with tf.GradientTape() as tape:
         tape.watch(x)
         h = preprocess(x)
-        activations = _forward(model, h, target, _relu_for(rule))
+        activations = _forward(model, h, target, relu_for(rule))
     seed = tf.constant(seed_fn(activations.numpy()), tf.float32)
     return activations.numpy(), tape.gradient(activations, x, output_gradients=seed).numpy()
 

@@ -133,9 +133,8 @@ def build(name, weights=None, seed=None, include_top=False):
         if path is None:
             what = f"{key(name)}{' with its classifier' if include_top else ''}"
             raise DeconvError(
-                f"No ImageNet weights for {what}. Tried: "
-                + "; ".join(f"({i}) {place}" for i, place in enumerate(tried, 1))
-                + f". Fix: on a connected machine run once to let Keras download {fname}, or "
+                f"No ImageNet weights for {what}. Tried: {weight_files.numbered(tried)}. "
+                f"Fix: on a connected machine run once to let Keras download {fname}, or "
                 f"copy it into pretrained/ or ${weight_files.PRETRAINED_ENV}, or pass --weights "
                 f"PATH; --weights random runs with random weights.")
         found.path, found.source = path, "download"

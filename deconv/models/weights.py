@@ -114,6 +114,11 @@ def _check_keras_file(path, arch, top=False):
                         "checked).", path, found, expected)
 
 
+def numbered(places):
+    """`places` as one line: "(1) first; (2) second", for errors that list where we looked."""
+    return "; ".join(f"({i}) {place}" for i, place in enumerate(places, 1))
+
+
 def find_imagenet(arch, search_dirs=None, origin=None, top=False):
     """Returns the path of ImageNet weights for `arch`, downloading them the Keras way if needed.
 
@@ -162,9 +167,8 @@ def find_imagenet(arch, search_dirs=None, origin=None, top=False):
     what = "classifier (include_top) weights" if top else "weights"
     flag = "--classifier_weights" if top else "--weights"
     raise DeconvError(
-        f"No ImageNet {what} for {arch}. Tried: "
-        + "; ".join(f"({i}) {place}" for i, place in enumerate(tried, 1))
-        + f". Fix: on a connected machine run once to let Keras download {fname}, or copy that "
+        f"No ImageNet {what} for {arch}. Tried: {numbered(tried)}. Fix: on a connected "
+        f"machine run once to let Keras download {fname}, or copy that "
         f"file (or {arch}.npy) into pretrained/ or ${PRETRAINED_ENV}, or pass weights=PATH "
         f"({flag} PATH); {flag} random runs with random weights.")
 
