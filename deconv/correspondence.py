@@ -18,10 +18,10 @@ prints the table. --model may be any Keras model (.keras); with VGG's classifier
 """
 import os
 
-from absl import app
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import limits
 from deconv.analysis import correspondence
 from deconv.analysis import features as features_lib
 from deconv.analysis import occlusion
@@ -38,14 +38,15 @@ flags.DEFINE_list("layers", None, "Layers whose features are compared; default: 
                   "layer (and a classifier's last hidden dense layer).")
 flags.DEFINE_string("fill", "gray", "The occluder's colour: gray (the ImageNet mean), black, "
                     "white, mean (each image's), a value 0-255 or r,g,b.")
-flags.DEFINE_integer("trials", 10, "Random boxes per image and part, for the baseline.")
-flags.DEFINE_integer("random_seed", 0, "Seed of the random boxes.")
-flags.DEFINE_float("tolerance", 1e-6, "A change at most this fraction of the layer's largest "
-                   "activation in the image counts as no change (sign 0).")
+_cli.integer_flag("trials", 10, "Random boxes per image and part, for the baseline.",
+                  bounds=(1, 100_000))
+_cli.integer_flag("random_seed", 0, "Seed of the random boxes.", bounds=(0, limits.MAX_SEED))
+_cli.float_flag("tolerance", 1e-6, "A change at most this fraction of the layer's largest "
+                "activation in the image counts as no change (sign 0).", bounds=(0, 1))
 _cli.define_model_flags(model_help="vgg19, vgg16, or any .keras model with one image input.")
-flags.DEFINE_integer("size", 224, "Images are resized to size x size (boxes with them).")
+_cli.integer_flag("size", 224, "Images are resized to size x size (boxes with them).")
 flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How an image becomes square.")
-flags.DEFINE_integer("batch_size", 16, "Images per forward batch.")
+_cli.integer_flag("batch_size", 16, "Images per forward batch.")
 _cli.define_progress_flag()
 flags.DEFINE_string("out", "correspondence", "Output folder.")
 
@@ -83,4 +84,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _cli.run(main)

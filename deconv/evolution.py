@@ -18,7 +18,6 @@ input and checkpoint is checked before any image is read.
 import os
 import time
 
-from absl import app
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
@@ -43,15 +42,15 @@ flags.DEFINE_list("feat", None, "Layer(s) to look at, comma-separated: conv5_3, 
                   "a .keras model's own layer names. One pass per checkpoint serves them all.")
 flags.DEFINE_list("id", None, "Feature maps (rows) of --feat, e.g. 3,40-42; only with one "
                   "layer. Default: the --maps strongest at the last checkpoint.")
-flags.DEFINE_integer("maps", 8, "Without --id: how many of each layer's strongest maps (at the "
-                     "last checkpoint) to show, strongest first.")
+_cli.integer_flag("maps", 8, "Without --id: how many of each layer's strongest maps (at the "
+                  "last checkpoint) to show, strongest first.", bounds=(1, 4096))
 _cli.define_model_flags(model_help="vgg19, vgg16, or a .keras model (a classifier is fine: it is "
                         "cut after the deepest --feat); its weights are the checkpoints'.",
                         rule=True)
 _cli.define_folder_flags()
 flags.DEFINE_enum("normalize", "symmetric", render.NORMALISATIONS, "Display of reconstructions: "
                   "symmetric keeps zero at mid-gray; minmax stretches each to [0, 255].")
-flags.DEFINE_integer("min_tile", 64, "Enlarge tiles smaller than this many pixels.")
+_cli.integer_flag("min_tile", 64, "Enlarge tiles smaller than this many pixels.")
 flags.DEFINE_string("out", "evolution", "Output folder.")
 
 
@@ -125,4 +124,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _cli.run(main)

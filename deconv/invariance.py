@@ -16,7 +16,6 @@ invariance_<transform>.json in --out. Every input is checked before the weights 
 """
 import os
 
-from absl import app
 from absl import flags
 import numpy as np
 
@@ -58,10 +57,10 @@ flags.DEFINE_enum("classifier_preprocessing", "auto", ["auto", *preprocessing.MO
                   "The classifier's input preprocessing; auto: the model's.")
 flags.DEFINE_string("classifier_weights", None, "Weights of VGG's classifier: imagenet, a file, "
                     "or random; default: random with --weights random, else imagenet.")
-flags.DEFINE_integer("size", 224, "Images are resized to size x size (VGG's classifier needs "
-                     "224).")
+_cli.integer_flag("size", 224, "Images are resized to size x size (VGG's classifier needs "
+                  "224).")
 flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How an image becomes square.")
-flags.DEFINE_integer("batch_size", 16, "Transformed images per forward batch.")
+_cli.integer_flag("batch_size", 16, "Transformed images per forward batch.")
 _cli.define_progress_flag()
 flags.DEFINE_string("title", None, "Title of the plot; default: the model, weights and layers.")
 flags.DEFINE_string("out", "invariance", "Output folder.")
@@ -186,4 +185,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _cli.run(main)

@@ -14,7 +14,7 @@ import sys
 from absl import flags
 
 COMMANDS = ("run", "occlusion", "visualize", "maximize", "classwise", "overlay", "export",
-            "pretrained")
+            "pretrained", "evolution", "invariance", "correspondence", "atlas")
 
 
 def _parse(cli, argv):
