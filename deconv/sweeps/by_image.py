@@ -16,8 +16,11 @@ def group_by_image(found):
     return groups
 
 
-def project_by_image(net, layer, found, size, aspect, batch_size):
-    """Projects `Winner`s of one layer, each image read once and forwarded once per chunk.
+def project_image_groups(net, layer, found, size, aspect, batch_size):
+    """Projects `Winner`s of one layer image by image, in bounded memory.
+
+    Each image is read once; its winners are projected `batch_size` at a time from one forward
+    pass with switches. Sets each winner's `original_size`.
 
     Args:
       net: the `Deconvnet`.
@@ -26,29 +29,38 @@ def project_by_image(net, layer, found, size, aspect, batch_size):
       size, aspect: how the images were read in pass 1.
       batch_size: the most projections in one reverse.
 
-    Returns:
-      `(reconstructions, values, pixels)`, in the order of `found`: `(n, size, size, 3)`
-      float32, `(n,)` float32 (the recomputed activations) and `(n, size, size, 3)` uint8.
+    Yields:
+      `(numbers, reconstructions, values, image)` per image and chunk: indices into `found`,
+      `(n, size, size, 3)` float32, `(n,)` float32 (the recomputed activations) and the image,
+      `(size, size, 3)` uint8.
 
     Raises:
       DeconvError: an image that was read in pass 1 cannot be read now.
     """
-    shape = (len(found), size, size, 3)
-    reconstructions = np.zeros(shape, np.float32)
-    values = np.zeros(len(found), np.float32)
-    pixels = np.zeros(shape, np.uint8)
     for path, numbers in group_by_image(found).items():
         image, original_size, reason = image_files.read_image(path, size, aspect)
         if reason is not None:
             raise DeconvError(f"{path} could be read in pass 1 but not now: {reason}.")
+        for number in numbers:
+            found[number].original_size = original_size
         for start in range(0, len(numbers), batch_size):
             chunk = numbers[start:start + batch_size]
             projection = net.project_each(
                 image, layer, [found[n].feature for n in chunk],
                 np.array([found[n].position for n in chunk]))
-            reconstructions[chunk] = projection.reconstructions
-            values[chunk] = projection.values
-        pixels[numbers] = image
-        for number in numbers:
-            found[number].original_size = original_size
+            yield chunk, projection.reconstructions, projection.values, image
+
+
+def project_by_image(net, layer, found, size, aspect, batch_size):
+    """`project_image_groups` collected: `(reconstructions, values, pixels)` in the order of
+    `found`, `(n, size, size, 3)` float32, `(n,)` float32 and `(n, size, size, 3)` uint8."""
+    shape = (len(found), size, size, 3)
+    reconstructions = np.zeros(shape, np.float32)
+    values = np.zeros(len(found), np.float32)
+    pixels = np.zeros(shape, np.uint8)
+    for chunk, chunk_reconstructions, chunk_values, image in project_image_groups(
+            net, layer, found, size, aspect, batch_size):
+        reconstructions[chunk] = chunk_reconstructions
+        values[chunk] = chunk_values
+        pixels[chunk] = image
     return reconstructions, values, pixels
