@@ -12,8 +12,9 @@ setup(
     python_requires=">=3.10",
     install_requires=["tensorflow>=2.16", "numpy", "pillow", "absl-py", "imageio", "tqdm",
                       'tomli>=1.1; python_version < "3.11"'],
-    extras_require={"test": ["pytest", "scikit-image", "scipy", "tensorboard", "matplotlib"],
+    extras_require={"test": ["pytest", "scikit-image", "scipy", "tensorboard", "matplotlib",
+                             "selenium"],
                     "tensorboard": ["tensorboard"],
                     "plot": ["matplotlib"]},
-    package_data={"deconv.models": ["data/*.json"]},
+    package_data={"deconv.models": ["data/*.json"], "deconv.unit_atlas": ["static/*"]},
 )

@@ -21,6 +21,11 @@ The analyses share one call shape, `(net, layer, inputs, *, options) -> result`:
                              transform=deconv.Transform("rotate"))
     deconv.part_correspondence(model, ["conv5_3"], images, parts=[{"nose": (130, 90, 170, 140)}])
 
+The unit atlas (`python -m deconv.atlas`) of chosen layers over image files:
+
+    layers = deconv.choose_layers(net, "all", deconv.AtlasSettings(top=9))
+    deconv.build_atlas(net, paths, "photos/", layers, "atlas/", deconv.AtlasSettings(top=9))
+
 Their names differ from the commands' modules (`python -m deconv.maximize` and the like), which
 would shadow them once imported. The public names are imported on first use, so `python -m
 deconv.<command>` can quiet TensorFlow's start-up logging before TensorFlow loads; importing
@@ -66,6 +71,11 @@ _EXPORTS = {
     "Transform": "deconv.analysis.invariance",
     "part_correspondence": "deconv.analysis.correspondence",
     "Correspondence": "deconv.analysis.correspondence",
+    # The unit atlas.
+    "build_atlas": "deconv.unit_atlas.build",
+    "choose_layers": "deconv.unit_atlas.build",
+    "AtlasSettings": "deconv.unit_atlas.build",
+    "AtlasOutcome": "deconv.unit_atlas.build",
     # Export.
     "export_saved_model": "deconv.serving.saved_model",
 }

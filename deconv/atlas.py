@@ -1,0 +1,155 @@
+"""The unit atlas: every feature map of every chosen layer, its top activations across an image
+folder, projected to pixel space and browsable as a static site.
+
+    python -m deconv.atlas --images DIR --out atlas/              # every conv layer of VGG19
+    python -m deconv.atlas --model vgg16 --layers conv1_2,conv3_3 --top 9 --out atlas/
+    python -m deconv.atlas --config configs/atlas_vgg16.toml      # the same from a file
+
+Pass 1 streams the images once through the network and keeps a top-k of every map of every
+layer; pass 2 groups the winners by image and projects each image's winners together
+(Zeiler & Fergus 2014, section 4 and Fig. 2). Outputs, in --out: atlas.json (the data, see the
+README), index.html, a page per layer (its units as thumbnails; a unit at LAYER.html#unit-ID),
+unit strips, thumbnail sheets and source images. Resumable: re-running a killed command
+continues where it stopped; running again with more --layers adds them.
+"""
+import os
+import time
+
+from absl import flags
+
+from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv.errors import DeconvError
+from deconv.io import images as image_files
+from deconv.io import render
+from deconv.io import words
+from deconv.unit_atlas import build
+from deconv.unit_atlas import config as config_lib
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_IMAGES = os.path.join(_REPO, "examples", "images")
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("images", DEFAULT_IMAGES, "Folder of images, searched recursively. Default: "
+                    "the photos shipped in examples/images.")
+flags.DEFINE_string("out", "atlas", "Output folder of the atlas (and its site).")
+flags.DEFINE_list("layers", ["all"], "Layers: all (every convolutional layer) or names, e.g. "
+                  "conv1_2,conv3_4 (paper or Keras style).")
+_cli.integer_flag("top", 9, "Activations shown per unit (the paper shows 9).")
+_cli.integer_flag("per_image", 1, "How many of a unit's activations may come from one image.")
+_cli.define_model_flags(rule=True)
+_cli.define_folder_flags()
+flags.DEFINE_enum("normalize", "symmetric", render.NORMALISATIONS, "Display of projections: "
+                  "symmetric keeps zero at mid-gray; minmax stretches each to [0, 255].")
+_cli.integer_flag("tile", 96, "Side in pixels of a projection or patch in a unit's view.",
+                  bounds=build.RANGES["tile"])
+_cli.integer_flag("thumb", 64, "Side in pixels of a unit's thumbnail on its layer's page.",
+                  bounds=build.RANGES["thumb"])
+_cli.integer_flag("project_batch", 16, "Projections per reverse pass in pass 2.",
+                  bounds=build.RANGES["project_batch"])
+flags.DEFINE_bool("maximize", False, "Also an activation-maximization image per unit (slow: "
+                  "240 gradient steps per batch of maps).")
+_cli.integer_flag("checkpoint_every", 10, "Save pass 1's state every this many batches.")
+flags.DEFINE_bool("restart", False, "Discard the atlas in --out (its own files only) and start "
+                  "afresh.")
+flags.DEFINE_string("config", None, "A TOML file whose keys are these flags' names (see "
+                    "configs/atlas_vgg16.toml); flags on the command line override it.")
+
+_CONFIG_KEYS = ("images", "out", "layers", "top", "per_image", "model", "weights", "seed",
+                "include_top", "preprocessing", "rule", "imtype", "size", "aspect", "batch_size",
+                "normalize", "tile", "thumb", "project_batch", "maximize", "checkpoint_every")
+
+
+def _apply_config(path):
+    """Sets the flags the command line did not give from the configuration at `path`."""
+    _cli.input_file(path, "a TOML configuration", "--config")
+    for key, value in config_lib.load(path, _CONFIG_KEYS).items():
+        if FLAGS[key].present:
+            continue
+        try:
+            FLAGS[key].parse(config_lib.as_flag_text(value))
+        except (flags.Error, ValueError) as error:
+            raise DeconvError(f"{os.path.basename(path)}: {key} = {value!r}: "
+                              f"{_cli.flag_problem(error)}") from None
+
+
+def settings_from_flags():
+    """The `AtlasSettings` of the flags."""
+    return build.AtlasSettings(
+        top=FLAGS.top, per_image=FLAGS.per_image, size=FLAGS.size, aspect=FLAGS.aspect,
+        batch_size=FLAGS.batch_size, project_batch=FLAGS.project_batch,
+        normalize=FLAGS.normalize, tile=FLAGS.tile, thumb=FLAGS.thumb,
+        checkpoint_every=FLAGS.checkpoint_every, maximize=FLAGS.maximize)
+
+
+def _progress(enabled):
+    """`progress(description, total, unit) -> update(done, total=None)`: one bar each, the
+    previous one closed when the next opens; or None."""
+    if not enabled:
+        return None
+    bars = []
+
+    def start(description, total, unit):
+        for bar in bars:
+            bar.close()
+        bars.append(_cli.new_bar(total, unit, description))
+
+        def update(done, new_total=None):
+            if new_total is not None:
+                bars[-1].total = new_total
+            bars[-1].update(done - bars[-1].n)
+
+        return update
+
+    start.close = lambda: [bar.close() for bar in bars]
+    return start
+
+
+def summary(outcome, started):
+    """The closing line: what was made and reused, counts and times."""
+    atlas = outcome.atlas
+    units = sum(layer["units"] for layer in atlas["layers"])
+    dataset = atlas["dataset"]
+    read = words.skip_summary(dataset["read"], [(s["path"], s["reason"])
+                                                for s in dataset["skipped"]],
+                              dataset["ignored_by_extension"])
+    reused = f", {len(outcome.reused)} reused" if outcome.reused else ""
+    pass2 = sum(outcome.project_seconds.values())
+    return (f"{words.plural(len(atlas['layers']), 'layer')} ({len(outcome.made)} made{reused}), "
+            f"{words.plural(units, 'unit')}; {read}; pass 1 {outcome.scan_seconds:.1f} s, "
+            f"pass 2 {pass2:.1f} s; done in {time.perf_counter() - started:.1f} s; "
+            f"open {outcome.index}")
+
+
+@_cli.one_line_errors(resumes=True)
+def main(argv):
+    _cli.no_arguments(argv, "the images are given as a folder with --images; see --help.")
+    started = time.perf_counter()
+    if FLAGS.config:
+        _apply_config(FLAGS.config)
+    settings = settings_from_flags()
+    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
+                                      FLAGS.preprocessing, FLAGS.include_top)
+    layers = build.choose_layers(net, FLAGS.layers, settings)  # before any image is read
+    if FLAGS.images == DEFAULT_IMAGES and not os.path.isdir(DEFAULT_IMAGES):
+        raise DeconvError(f"The default image folder {DEFAULT_IMAGES} is missing: pass --images "
+                          f"DIR, a folder of your own images.")
+    paths, ignored = image_files.scan_folder(
+        FLAGS.images, image_files.parse_extensions(FLAGS.imtype), exclude=[FLAGS.out])
+    settings = build.AtlasSettings(**{**settings.__dict__,
+                                      "batch_size": min(settings.batch_size, len(paths))})
+    record = load_weights()
+    progress = _progress(FLAGS.progress)
+    try:
+        outcome = build.build_atlas(net, paths, FLAGS.images, layers, FLAGS.out, settings,
+                                    record, ignored, FLAGS.restart, progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    for layer in outcome.atlas["layers"]:
+        for note in layer.get("notes", []):
+            print(f"note: {layer['name']}: {note}")
+    print(summary(outcome, started))
+
+
+if __name__ == "__main__":
+    _cli.run(main)

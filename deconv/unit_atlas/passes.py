@@ -1,0 +1,156 @@
+"""The atlas's two passes. Pass 1: one forward pass over the dataset finds the top-k of every
+map of every layer still to do (`deconv.sweeps.scan`, resumable), and keeps each layer's result
+in its own file. Pass 2, layer by layer: the winners grouped by image, each image's winners
+projected together (`deconv.sweeps.by_image`), cropped to their receptive fields and drawn as
+strips and thumbnail sheets, then the layer's record written last."""
+import os
+
+from absl import logging
+import numpy as np
+
+from deconv.core import names
+from deconv.core.receptive_field import receptive_field
+from deconv.io import images as image_files
+from deconv.sweeps import checkpoint
+from deconv.sweeps import runner
+from deconv.sweeps import scan as scan_lib
+from deconv.sweeps import sweep as sweeps_lib
+from deconv.sweeps import winners as winners_lib
+from deconv.sweeps.by_image import project_image_groups
+from deconv.unit_atlas import files
+from deconv.unit_atlas import pictures
+
+PER_SHEET, COLUMNS = 256, 16  # thumbnail sheets: a 512-unit layer is two requests
+
+
+def layer_sweep(net, layer, settings):
+    """The sweep of every map of `layer` that the atlas runs (checked: `make_sweep`)."""
+    return sweeps_lib.make_sweep(net, layer, sweeps_lib.EACH_MAP, settings.top,
+                                 settings.per_image)
+
+
+def scan_layers(net, paths, layers, settings, out_dir, print_, on_batch=None):
+    """Pass 1 for `layers` (Keras names), all in one forward pass; resumable.
+
+    The state is saved in `out_dir` every `settings.checkpoint_every` batches (a killed run
+    resumes it; a state of other layers is discarded). At the end each layer's top-k is saved
+    to its own file, for pass 2, and the state is removed.
+
+    Returns:
+      `(state, seconds, files_scanned)`: the `ScanState` (one top-k per layer, in order).
+    """
+    sweeps = [layer_sweep(net, layer, settings) for layer in layers]
+    state_print = checkpoint.fingerprint(
+        {"atlas": print_, "layers": list(layers), "batch_size": settings.batch_size}, [])
+    path = files.inside(out_dir, files.STATE)
+    saved = checkpoint.load(path)
+    state = scan_lib.ScanState.fresh(net, sweeps)
+    if saved is not None and saved[0] == state_print:
+        state = saved[1]
+        logging.warning("Resuming pass 1 of %s at image %d of %d.", out_dir, state.cursor,
+                        len(paths))
+    elif saved is not None:
+        logging.warning("Discarding a saved pass 1 of other layers in %s.", out_dir)
+    start, batches = state.cursor, [0]
+
+    def save_now_and_then(current):
+        batches[0] += 1
+        if batches[0] % settings.checkpoint_every == 0:
+            checkpoint.save(path, current, state_print)
+        if on_batch is not None:
+            on_batch(current)
+
+    state, seconds = runner.scan_all(net, paths, sweeps, settings, state, save_now_and_then)
+    for layer, topk in zip(layers, state.topks):
+        one = scan_lib.ScanState([topk], state.cursor, state.read, state.skipped)
+        checkpoint.save(files.inside(out_dir, files.layer_scan(names.short(layer))), one,
+                        print_)
+    if os.path.exists(path):
+        os.remove(path)
+    return state, seconds, state.cursor - start
+
+
+def load_scan(out_dir, layer, print_):
+    """A layer's saved pass-1 result (a `ScanState` with one top-k), or None."""
+    saved = checkpoint.load(files.inside(out_dir, files.layer_scan(names.short(layer))))
+    return saved[1] if saved is not None and saved[0] == print_ else None
+
+
+def _entry(winner, relative, number):
+    return {"image": relative, "source": number, "position": list(winner.position),
+            "value": winner.value, "box": list(winner.box),
+            "box_original": list(winner.box_original)}
+
+
+def project_layer(net, layer, scanned, paths, root, settings, out_dir, on_projected=None):
+    """Pass 2 of one layer: projects every unit's winners, image by image, and writes the
+    unit strips, the thumbnail sheets and the source images.
+
+    Args:
+      scanned: the layer's `ScanState` from pass 1.
+      root: the dataset's folder (entries name images relative to it).
+      on_projected: called as `on_projected(done, total)` projections.
+
+    Returns:
+      The layer's record, JSON-ready (without its fingerprint and timings), and its notes.
+    """
+    sweep = layer_sweep(net, layer, settings)
+    units = net.feature_count(layer)
+    found = [w for unit in range(units) for w in winners_lib.winners(
+        net, sweep, scanned.topks[0], paths, settings.size, unit)]
+    number_of = {path: number for number, path in enumerate(paths)}
+    size = (settings.size, settings.size)
+    tiles = [None] * len(found)
+    done = 0
+    for chunk, reconstructions, values, image in project_image_groups(
+            net, layer, found, settings.size, settings.aspect, settings.project_batch):
+        for n, reconstruction, value in zip(chunk, reconstructions, values):
+            winner = found[n]
+            winner.projected_value = float(value)
+            winner.box = receptive_field(net, layer, winner.position, size)
+            window = receptive_field(net, layer, winner.position, size, clip=False)
+            tiles[n] = pictures.entry_tiles(reconstruction, image, winner.box, window,
+                                            settings.normalize, settings.tile)
+        source = files.inside(out_dir, files.source(number_of[found[chunk[0]].path]))
+        if not os.path.exists(source):
+            pictures.write_jpeg(source, image)
+        done += len(chunk)
+        if on_projected is not None:
+            on_projected(done, len(found))
+    return _write_layer(net, layer, found, tiles, number_of, root, settings, out_dir)
+
+
+def _write_layer(net, layer, found, tiles, number_of, root, settings, out_dir):
+    name = names.short(layer)
+    per_unit = [[] for _ in range(net.feature_count(layer))]
+    mismatched = 0
+    for winner, pair in zip(found, tiles):
+        winner.box_original = image_files.to_original(winner.box, winner.original_size,
+                                                      settings.size, settings.aspect)
+        per_unit[winner.feature].append((winner, pair))
+        mismatched += not winners_lib.value_matches("activation", winner.projected_value,
+                                                    winner.value)
+    cells = []
+    for unit, entries in enumerate(per_unit):
+        if not entries:
+            cells.append(None)
+            continue
+        projections, patches = zip(*(pair for _, pair in entries))
+        pictures.write_jpeg(files.inside(out_dir, files.strip_pattern(name).format(unit=unit)),
+                            pictures.strip(projections, patches))
+        cells.append(pictures.thumbnail(projections[0], patches[0], settings.thumb))
+    sheets = pictures.sheets(cells, PER_SHEET, COLUMNS, settings.thumb)
+    for sheet_number, sheet in enumerate(sheets):
+        pictures.write_jpeg(files.inside(out_dir, files.sprite(name, sheet_number)), sheet)
+    notes = ([f"{mismatched} of {len(found)} recomputed activations differ from pass 1's: "
+              f"files changed, or the model is not deterministic."] if mismatched else [])
+    return {
+        "name": name, "keras_layer": layer, "units": len(per_unit),
+        "map_size": list(net.map_size(layer, (settings.size, settings.size))),
+        "page": files.page(name), "strips": files.strip_pattern(name), "maximized": None,
+        "sprites": {"files": [files.sprite(name, n) for n in range(len(sheets))],
+                    "per_sheet": PER_SHEET, "columns": COLUMNS, "thumb": settings.thumb},
+        "top": [[_entry(w, os.path.relpath(w.path, root), number_of[w.path])
+                 for w, _ in entries] for entries in per_unit],
+        "notes": notes,
+    }
