@@ -106,6 +106,11 @@ def claim(out_dir, wanted, restart=False):
                 f"{out_dir} holds an atlas of {_difference(held, wanted)}: it is not mixed "
                 f"with this one. Choose another --out, or pass --restart to discard it.")
         return
+    others = sorted(set(os.listdir(out_dir)) - {outputs.MARKER}) if os.path.isdir(out_dir) else []
+    if others:
+        raise DeconvError(f"{out_dir} is not empty and holds no atlas ({', '.join(others[:3])}"
+                          f"{', ...' if len(others) > 3 else ''}): an atlas needs a new or empty "
+                          f"folder; choose another --out.")
     outputs.ensure_folder(out_dir)
     outputs.write_json(path, wanted)
 

@@ -1,6 +1,7 @@
 """The unit atlas's data: its entries equal `deconv.run`'s and a brute force over every
 activation; layers added later reuse what is done; another atlas in --out is refused; corrupt
 files are skipped and counted; a unit's strip shows its projections."""
+import dataclasses
 import io
 import json
 import os
@@ -201,6 +202,13 @@ def test_layers_added_later_reuse_what_is_done(net16, dataset, tmp_path):
     assert restarted.made == ["conv1_1"]
     assert [layer["name"] for layer in restarted.atlas["layers"]] == ["conv1_1"]
     assert not os.path.exists(os.path.join(out, "conv2_1.html"))
+    other = tmp_path / "run_results"
+    other.mkdir()
+    (other / "index.html").write_text("a deconv.run index")
+    with pytest.raises(DeconvError, match="is not empty and holds no atlas \\(index.html\\)"):
+        build.build_atlas(net16, paths, root, [net16.resolve("conv1_1")], str(other), SETTINGS,
+                          RECORD)
+    assert (other / "index.html").read_text() == "a deconv.run index"
 
 
 def test_bad_layers_are_refused_before_any_image_is_read(net16, tmp_path):
@@ -213,3 +221,26 @@ def test_bad_layers_are_refused_before_any_image_is_read(net16, tmp_path):
     line = last_error(result)
     assert "conv9_9" in line and "conv5_3" in line and "missing" not in line, line
     assert not (tmp_path / "out").exists()
+
+
+def test_maximize_adds_an_image_per_unit_to_a_finished_atlas(tmp_path):
+    from deconv.analysis.maximization import Schedule
+    net = deconv.Deconvnet(_tiny_model(), preprocessing="none")
+    root = tmp_path / "tiny"
+    root.mkdir()
+    for number, pixels in enumerate(np.random.default_rng(4).integers(0, 256, (3, 12, 12, 3),
+                                                                      np.uint8)):
+        Image.fromarray(pixels).save(root / f"{number}.png")
+    paths = sorted(str(path) for path in root.iterdir())
+    settings = build.AtlasSettings(top=2, size=12, batch_size=3, tile=8, thumb=8)
+    out = str(tmp_path / "out")
+    build.build_atlas(net, paths, str(root), ["c2"], out, settings)
+    schedule = Schedule(init_size=12, steps=3, rounds=1)
+    grown = build.build_atlas(net, paths, str(root), ["c2"], out,
+                              dataclasses.replace(settings, maximize=True), schedule=schedule)
+    layer = grown.atlas["layers"][0]
+    assert grown.reused == ["c2"] and layer["maximized"] == "maximized/c2/{unit}.png"
+    assert grown.atlas["settings"]["maximize"] is True
+    for unit in range(5):
+        picture = Image.open(os.path.join(out, layer["maximized"].format(unit=unit)))
+        assert picture.size == (12, 12)
