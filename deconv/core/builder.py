@@ -47,6 +47,11 @@ class GraphBuilder:
             self._cache[key] = build()
         return self._cache[key]
 
+    def cached(self, key, build):
+        """`build()`'s value, built once per hashable `key` for this net: where the other rooms
+        keep the compiled functions they make of it (so a second pass does not trace again)."""
+        return self._cached(("caller", key), build)
+
     def _index(self, name):
         return self._names.index(name)
 

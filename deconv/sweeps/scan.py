@@ -70,10 +70,14 @@ def candidates_fn(net, sweeps):
     One forward model outputs every layer the sweeps need, so one forward pass serves them all.
     For each sweep the result is `(values, indices)`, both `(groups, n * p)` with `p =
     per_image` (or fewer if the maps are smaller), image-major. Indices are flat positions
-    `y * w + x` in the map, or `(y * w + x) * C + c` over all maps together.
+    `y * w + x` in the map, or `(y * w + x) * C + c` over all maps together. Compiled once per
+    net and sweeps: a later pass (a resumed or grown atlas, evolution's checkpoints) reuses it.
     """
-    model = net.builder.activation_model(sorted({sweep.layer for sweep in sweeps}))
-    return tf.function(_Candidates(model, sweeps), input_signature=[compiled.PIXELS])
+    def compile_candidates():
+        model = net.builder.activation_model(sorted({sweep.layer for sweep in sweeps}))
+        return tf.function(_Candidates(model, sweeps), input_signature=[compiled.PIXELS])
+
+    return net.builder.cached(("candidates", tuple(sweeps)), compile_candidates)
 
 
 def scan(net, paths, sweeps, state, reading):
