@@ -41,7 +41,7 @@ class AtlasSettings:
     size: int = 224
     aspect: str = "stretch"
     batch_size: int = 16
-    project_batch: int = 16
+    project_batch: int = 32
     normalize: str = "symmetric"
     tile: int = 96
     thumb: int = 64
@@ -144,15 +144,20 @@ def build_atlas(net, paths, root, layers, out_dir, settings, record=None, ignore
         outcome.project_seconds[names.short(layer)] = time.perf_counter() - started
     if settings.maximize:
         started = time.perf_counter()
-        for layer in layers:
-            layer_record = records.load_layer(out_dir, names.short(layer), print_)
-            if layer_record["maximized"] is None:
-                layer_record["maximized"] = maximized.write_layer(
-                    net, layer, out_dir, schedule, progress)
-                records.save_layer(out_dir, layer_record)
+        _maximize(net, layers, out_dir, print_, schedule, progress)
         outcome.maximize_seconds = time.perf_counter() - started
     outcome.atlas, outcome.index = write_atlas(out_dir, wanted, print_, net, ignored)
     return outcome
+
+
+def _maximize(net, layers, out_dir, print_, schedule, progress):
+    """Adds the maximization images to every layer whose record has none."""
+    for layer in layers:
+        layer_record = records.load_layer(out_dir, names.short(layer), print_)
+        if layer_record["maximized"] is None:
+            layer_record["maximized"] = maximized.write_layer(net, layer, out_dir, schedule,
+                                                              progress)
+            records.save_layer(out_dir, layer_record)
 
 
 def write_atlas(out_dir, wanted, print_, net, ignored=None):
