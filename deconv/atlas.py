@@ -3,7 +3,7 @@ folder, projected to pixel space and browsable as a static site.
 
     python -m deconv.atlas --images DIR --out atlas/              # every conv layer of VGG19
     python -m deconv.atlas --model vgg16 --layers conv1_2,conv3_3 --top 9 --out atlas/
-    python -m deconv.atlas --config configs/atlas_vgg16.toml      # the same from a file
+    python -m deconv.atlas --config configs/atlas/vgg16.toml      # the same from a file
 
 Pass 1 streams the images once through the network and keeps a top-k of every map of every
 layer; pass 2 groups the winners by image and projects each image's winners together
@@ -53,17 +53,13 @@ _cli.integer_flag("checkpoint_every", 10, "Save pass 1's state every this many b
 flags.DEFINE_bool("restart", False, "Discard the atlas in --out (its own files only) and start "
                   "afresh.")
 flags.DEFINE_string("config", None, "A TOML file whose keys are these flags' names (see "
-                    "configs/atlas_vgg16.toml); flags on the command line override it.")
-
-_CONFIG_KEYS = ("images", "out", "layers", "top", "per_image", "model", "weights", "seed",
-                "include_top", "preprocessing", "rule", "imtype", "size", "aspect", "batch_size",
-                "normalize", "tile", "thumb", "project_batch", "maximize", "checkpoint_every")
+                    "configs/atlas/vgg16.toml); flags on the command line override it.")
 
 
 def _apply_config(path):
     """Sets the flags the command line did not give from the configuration at `path`."""
     _cli.input_file(path, "a TOML configuration", "--config")
-    for key, value in config_lib.load(path, _CONFIG_KEYS).items():
+    for key, value in config_lib.load(path, config_lib.KEYS).items():
         if FLAGS[key].present:
             continue
         try:

@@ -17,6 +17,11 @@ else:  # pragma: no cover
 
 from deconv.errors import DeconvError
 
+# The keys a file may set: `python -m deconv.atlas`'s flags, by the same names.
+KEYS = ("images", "out", "layers", "top", "per_image", "model", "weights", "seed", "include_top",
+        "preprocessing", "rule", "imtype", "size", "aspect", "batch_size", "normalize", "tile",
+        "thumb", "project_batch", "maximize", "checkpoint_every")
+
 
 def load(path, valid):
     """Returns `{key: value}` of the configuration at `path`; values stay as TOML typed them.

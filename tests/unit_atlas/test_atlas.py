@@ -244,3 +244,20 @@ def test_maximize_adds_an_image_per_unit_to_a_finished_atlas(tmp_path):
     for unit in range(5):
         picture = Image.open(os.path.join(out, layer["maximized"].format(unit=unit)))
         assert picture.size == (12, 12)
+
+
+def test_shipped_atlas_configs_are_valid(net16, tmp_path):
+    from deconv.unit_atlas import config
+    from tests.conftest import ROOT
+    folder = os.path.join(ROOT, "configs", "atlas")
+    for name in sorted(os.listdir(folder)):
+        content = config.load(os.path.join(folder, name), config.KEYS)
+        assert content["model"] == "vgg16"
+        layers = build.choose_layers(net16, content["layers"], build.AtlasSettings(
+            top=content["top"], size=content["size"]))
+        assert len(layers) == 13
+        assert os.path.isdir(os.path.join(ROOT, content["images"]))
+    bad = tmp_path / "bad.toml"
+    bad.write_text('layer = "conv1_1"\n')
+    with pytest.raises(DeconvError, match="unknown key 'layer'. Valid keys: aspect, "):
+        config.load(str(bad), config.KEYS)
