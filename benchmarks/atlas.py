@@ -38,6 +38,7 @@ from deconv import _net  # noqa: E402
 from deconv.core import compiled  # noqa: E402
 from deconv.io import images as image_files  # noqa: E402
 from deconv.io import streaming  # noqa: E402
+from deconv.sweeps import scan as scan_lib  # noqa: E402
 from deconv.unit_atlas import build, passes, records  # noqa: E402
 
 
@@ -64,7 +65,14 @@ def pass_one(count, rounds):
         finally:
             shutil.rmtree(out)
 
-    times = _side_by_side({"bare": bare, "pass1": atlas_pass_one}, rounds)
+    sweeps = [passes.layer_sweep(net, layer, settings) for layer in layers]
+
+    def scan_only():  # the runner's scan alone, without the atlas's checkpoints and files
+        state = scan_lib.ScanState.fresh(net, sweeps)
+        for _ in scan_lib.scan(net, paths, sweeps, state, settings.reading):
+            pass
+
+    times = _side_by_side({"bare": bare, "pass1": atlas_pass_one, "scan": scan_only}, rounds)
     ratios = [a / b for a, b in zip(times["pass1"], times["bare"])]
     return float(np.median(ratios)), ratios, times
 
@@ -136,7 +144,9 @@ def main():
         print(f"part 1: {args.pass1_count} images, VGG19 all 16 conv layers: pass 1 / bare "
               f"forward median {median:.3f} (rounds {[round(r, 3) for r in ratios]}; bare "
               f"{[round(t, 1) for t in times['bare']]} s, pass 1 "
-              f"{[round(t, 1) for t in times['pass1']]} s)", flush=True)
+              f"{[round(t, 1) for t in times['pass1']]} s; the scan alone / bare "
+              f"{np.median([a / b for a, b in zip(times['scan'], times['bare'])]):.3f})",
+              flush=True)
     if not args.count:  # --count 0: part 1 only
         return
     report = whole_atlas(args.count, args.weights, args.out)
