@@ -13,8 +13,10 @@ setup(
     install_requires=["tensorflow>=2.16", "numpy", "pillow", "absl-py", "imageio", "tqdm",
                       'tomli>=1.1; python_version < "3.11"'],
     extras_require={"test": ["pytest", "scikit-image", "scipy", "tensorboard", "matplotlib",
-                             "selenium"],
+                             "selenium", "fastapi", "uvicorn", "httpx",
+                             "python-multipart"],
                     "tensorboard": ["tensorboard"],
-                    "plot": ["matplotlib"]},
+                    "plot": ["matplotlib"],
+                    "serve": ["fastapi", "uvicorn", "python-multipart"]},
     package_data={"deconv.models": ["data/*.json"], "deconv.unit_atlas": ["static/*"]},
 )
