@@ -98,7 +98,7 @@ def test_no_import_cycles():
 # What each room may import besides itself, `deconv.errors` and `deconv.limits` (ARCHITECTURE.md).
 ALLOWED = {"core": set(), "models": {"core"}, "io": {"core"},
            "sweeps": {"core", "models", "io"}, "analysis": {"core", "models", "io", "sweeps"},
-           "serving": {"core", "io"},
+           "serving": {"core", "io", "analysis"},
            "unit_atlas": {"core", "models", "io", "sweeps", "analysis"}}
 
 
@@ -142,3 +142,26 @@ def test_modules_and_functions_stay_small():
             too_long.append(f"{path}: {lines} lines")
         too_long += [f"{path}: {function}" for function in _long_functions(path)]
     assert not too_long, too_long
+
+
+# The web framework of the live explorer, an optional extra: only these modules may import it.
+WEB_MODULES = {"deconv.serve", "deconv.serving.app", "deconv.serving.routes"}
+WEB_PACKAGES = ("fastapi", "starlette", "uvicorn", "httpx", "httpx2")
+
+
+def _third_party(path):
+    """The top-level packages `path` imports anywhere (functions included)."""
+    found = set()
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_only_the_serve_modules_import_the_web_framework():
+    users = {name for name, path in _modules().items()
+             if _third_party(path) & set(WEB_PACKAGES)}
+    assert "fastapi" in _third_party(_modules()["deconv.serving.app"])  # the check sees it
+    assert users == WEB_MODULES, sorted(users ^ WEB_MODULES)

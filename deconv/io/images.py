@@ -4,6 +4,7 @@ Reading never raises for a bad file: it returns the reason, so a sweep can skip 
 it and go on.
 """
 import fractions
+import io
 import math
 import os
 
@@ -171,7 +172,37 @@ def read_image(path, size=None, aspect="stretch"):
     try:
         if os.path.getsize(path) == 0:
             return None, None, "zero-byte file"
-        with Image.open(path) as opened:
+    except PermissionError:
+        return None, None, "permission denied"
+    return _decode(path, size, aspect)
+
+
+def decode_image(data, size=None, aspect="stretch", max_pixels=None):
+    """Decodes an image file's bytes (an upload) as `read_image` reads a file.
+
+    Args:
+      data: the file's bytes.
+      size, aspect: as in `read_image`.
+      max_pixels: None, or the most pixels the image may have; a larger one is refused from
+        its header, before its pixels are decoded.
+
+    Returns:
+      `(pixels, original_size, reason)`, as `read_image`.
+    """
+    if not data:
+        return None, None, "an empty file"
+    return _decode(io.BytesIO(data), size, aspect, max_pixels)
+
+
+def _decode(source, size, aspect, max_pixels=None):
+    """`read_image`'s reading of a path or a binary stream."""
+    try:
+        with Image.open(source) as opened:
+            width, height = opened.size
+            if max_pixels is not None and width * height > max_pixels:
+                return None, (height, width), (
+                    f"{width}x{height} is {width * height:,} pixels, more than the "
+                    f"{max_pixels:,} allowed")
             opened.load()
             image = _to_rgb(ImageOps.exif_transpose(opened))
     except UnidentifiedImageError:

@@ -14,7 +14,7 @@ import sys
 from absl import flags
 
 COMMANDS = ("run", "occlusion", "visualize", "maximize", "classwise", "overlay", "export",
-            "pretrained", "evolution", "invariance", "correspondence", "atlas")
+            "pretrained", "evolution", "invariance", "correspondence", "atlas", "serve")
 
 
 def _parse(cli, argv):

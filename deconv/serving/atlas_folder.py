@@ -1,0 +1,112 @@
+"""A unit atlas folder (`python -m deconv.atlas`) served read-only beside the live explorer:
+a unit's dataset top-k from its `atlas.json`, and the folder's files, never one outside it.
+
+A file is served only if its path, every link resolved, lies inside the folder: `..`, absolute
+paths, hidden files (the atlas's own state) and links that lead out are refused.
+"""
+import json
+import os
+
+from deconv.core import names
+from deconv.errors import DeconvError
+
+ATLAS_JSON = "atlas.json"
+FORMAT = "deconv-atlas"
+
+
+class Refused(DeconvError):
+    """A path that leads outside the atlas folder, or to a file it does not serve."""
+
+
+class AtlasFolder:
+    """The atlas in folder `root`.
+
+    Raises:
+      DeconvError: `root` is not a folder holding an `atlas.json` of deconv's atlas format.
+    """
+
+    def __init__(self, root):
+        if not os.path.isdir(root):
+            raise DeconvError(f"--atlas {root!r} is not a folder (make an atlas with python -m "
+                              f"deconv.atlas --out FOLDER).")
+        self.root = os.path.realpath(root)
+        path = os.path.join(self.root, ATLAS_JSON)
+        try:
+            with open(path, encoding="utf-8") as stream:
+                atlas = json.load(stream)
+        except FileNotFoundError:
+            raise DeconvError(f"--atlas {root!r} holds no {ATLAS_JSON}: is it the --out folder "
+                              f"of python -m deconv.atlas?") from None
+        except (OSError, ValueError) as error:
+            raise DeconvError(f"Cannot read {path}: {error}.") from None
+        if not isinstance(atlas, dict) or atlas.get("format") != FORMAT:
+            raise DeconvError(f"{path} is not a deconv atlas (its format is not {FORMAT!r}).")
+        self.atlas = atlas
+        self._layers = {}
+        for layer in atlas.get("layers", []):
+            self._layers[layer["keras_layer"]] = self._layers[layer["name"]] = layer
+
+    @property
+    def layer_names(self):
+        """The atlas's layers, paper style where they have such a name."""
+        return [layer["name"] for layer in self.atlas.get("layers", [])]
+
+    def unit(self, layer, unit):
+        """What the atlas holds of map `unit` of `layer` (a Keras or paper-style name), as
+        JSON-ready values, or None if the atlas lacks the layer.
+
+        Returns:
+          `{"layer", "unit", "strip", "maximized", "tile", "rule", "entries"}`: the unit's strip
+          (`k` projections over `k` image patches, `tile` pixels each) and activation
+          maximization image as paths inside the folder (or None), and its ranked `entries`
+          (`image`, `source`, `position`, `value`, `box`, `box_original`).
+        """
+        record = self._layers.get(layer) or self._layers.get(names.short(layer))
+        if record is None:
+            return None
+        if not 0 <= unit < record["units"]:
+            raise DeconvError(f"Unit {unit} is out of range for the atlas's layer "
+                              f"{record['name']!r}, which has {record['units']} units.")
+        maximized = record.get("maximized")
+        return {"layer": record["name"], "unit": unit,
+                "strip": record["strips"].format(unit=unit),
+                "maximized": maximized.format(unit=unit) if maximized else None,
+                "tile": self.atlas.get("settings", {}).get("tile"),
+                "rule": self.atlas.get("model", {}).get("rule"),
+                "entries": record["top"][unit]}
+
+    def file(self, relative):
+        """The path of the folder's file `relative` (`/`-separated).
+
+        Raises:
+          Refused: the path leads outside the folder (`..`, absolute, a link out) or names a
+            hidden file; FileNotFoundError: no such file inside it.
+        """
+        parts = relative.split("/")
+        if ("\x00" in relative or "\\" in relative or relative.startswith("/")
+                or any(part in ("", ".", "..") or part.startswith(".") for part in parts)):
+            raise Refused(f"Refused path {relative!r}: only the atlas folder's own files are "
+                          f"served.")
+        full = os.path.realpath(os.path.join(self.root, *parts))
+        if os.path.commonpath([self.root, full]) != self.root:
+            raise Refused(f"Refused path {relative!r}: it leads outside the atlas folder.")
+        if not os.path.isfile(full):
+            raise FileNotFoundError(relative)
+        return full
+
+    def mismatch(self, record):
+        """Why the atlas may not show the served network (another model or weights), in
+        words, or None; `record` is what `deconv._cli.load_net`'s loader returned."""
+        model = self.atlas.get("model", {}).get("name")
+        weights = self.atlas.get("weights", {})
+        if model != record.get("model"):
+            return f"the atlas was made with model {model!r}, the server runs {record['model']!r}"
+        held = weights.get("sha256")
+        served = (record.get("weights_file") or {}).get("sha256")
+        if held and served and held != served:
+            return (f"the atlas was made with other weights (SHA-256 {held[:12]}...), the "
+                    f"server runs {served[:12]}...")
+        if "seed" in weights and weights.get("seed") != record.get("seed"):
+            return (f"the atlas was made with random weights of seed {weights['seed']}, the "
+                    f"server runs {record.get('weights')} (seed {record.get('seed')})")
+        return None
