@@ -232,7 +232,7 @@ async def project(request: fastapi.Request, image: str, layer: str, unit: int,
 
 def _atlas(state):
     if state.atlas is None:
-        raise FileNotFoundError("atlas (the server was started without --atlas)")
+        raise live.Unknown("No atlas: the server was started without --atlas.")
     return state.atlas
 
 
@@ -242,8 +242,8 @@ async def atlas_unit(request: fastapi.Request, layer: str, unit: int):
     state = _state(request)
     found = _atlas(state).unit(state.explorer.layer(layer), unit)
     if found is None:
-        raise FileNotFoundError(f"layer {layer!r} in the atlas (it has "
-                                f"{', '.join(state.atlas.layer_names) or 'none'})")
+        raise live.Unknown(f"The atlas has no layer {layer!r}; it has "
+                           f"{', '.join(state.atlas.layer_names) or 'none'}.")
     return found
 
 
