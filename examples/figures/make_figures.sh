@@ -58,3 +58,5 @@ for spec in "conv2d_2 side3" "conv2d_5 fused"; do
   cp "$out/hed/$1_feat_0.png" "examples/figures/hed_$2_feat.png"
 done
 cp "$out/hed/conv2d_2_im_0.png" examples/figures/hed_side3_im.png
+# The live explorer's page (python -m deconv.serve), in headless Chromium.
+python examples/figures/serve_page.py "$weights" examples/figures/serve_page.png
