@@ -4,7 +4,9 @@ projection to a real uvicorn server (in a thread of this process, on 127.0.0.1);
 grid; then many clients at once for a while, with this process's resident memory sampled.
 
     python benchmarks/serve.py --out benchmarks/serve.json       # about 4 minutes on 2 cores
-    python benchmarks/serve.py --quick                            # tiny: what the tests run
+    python benchmarks/serve.py --parts load --seconds 120 --out benchmarks/serve_load.json
+    python benchmarks/serve.py --parts workers --seconds 30 --out benchmarks/serve_workers.json
+    python benchmarks/serve.py --quick                            # tiny, a minute
 
 VGG19 with seeded random weights at 224x224 (the work does not depend on the weights' values).
 Each request and call is warmed up first (graphs built and traced); rounds alternate the
@@ -205,12 +207,32 @@ def load(port, keys, clients, seconds, layers, units=64):
     return row
 
 
+def workers_side_by_side(explorer, keys, clients, seconds, sizes, rounds=3):
+    """The load on two servers of one explorer, one model thread and two, in alternating
+    windows of `seconds`: requests per second of each, and their ratio."""
+    ports = {workers: _serve(explorer, workers)[0] for workers in (1, 2)}
+    counts = {1: [], 2: []}
+    for round_number in range(rounds):
+        for workers in ((1, 2) if round_number % 2 == 0 else (2, 1)):
+            found = load(ports[workers], keys, clients, seconds, sizes)
+            assert found["errors"] == 0, found["statuses"]
+            counts[workers].append(found["per_second"])
+    row = {"rounds": rounds, "seconds": seconds, "per_second_1": counts[1],
+           "per_second_2": counts[2],
+           "ratio_2_to_1": float(np.median(np.array(counts[2]) / np.array(counts[1])))}
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--parts", default="latency,grid,load",
+                        help="Which parts to run, of latency, grid, load, workers (the "
+                        "load with 1 and 2 model threads, alternating).")
     parser.add_argument("--quick", action="store_true", help="32 px, few rounds, 3 s of load")
     parser.add_argument("--out", default=None, help="Write the results as JSON here.")
     args = parser.parse_args()
@@ -225,9 +247,12 @@ def main():
         status, body = client.request("POST", "/api/images", body=stream.read())
     key = json.loads(body)["image"]
     pixels = explorer.image(key)
-    results = {"size": size, "workers": args.workers, "cpus": os.cpu_count(),
-               "latency": latency(net, client, pixels, key, rounds, LAYERS),
-               "grid": grid(net, client, pixels, rounds)}
+    parts = args.parts.split(",")
+    results = {"size": size, "workers": args.workers, "cpus": os.cpu_count()}
+    if "latency" in parts:
+        results["latency"] = latency(net, client, pixels, key, rounds, LAYERS)
+    if "grid" in parts:
+        results["grid"] = grid(net, client, pixels, rounds)
     keys = [key] + [json.loads(client.request("POST", "/api/images", body=live.png(
         np.roll(pixels, shift, axis=0), 6))[1])["image"] for shift in (5, 9)]
     layers = ["conv2_2", "conv3_4", "conv4_4", "conv5_4"]
@@ -237,7 +262,11 @@ def main():
             for rule in live.RULES:
                 explorer.project(key, layer, 0, rule=rule, mode="maps")
     sizes = {layer: net.map_size(layer, (size, size)) for layer in layers}
-    results["load"] = load(port, keys, args.clients, seconds, sizes)
+    if "load" in parts:
+        results["load"] = load(port, keys, args.clients, seconds, sizes)
+    if "workers" in parts:
+        results["workers"] = workers_side_by_side(explorer, keys, args.clients, seconds / 3,
+                                                  sizes)
     server.should_exit = True
     if args.out:
         with open(args.out, "w", encoding="utf-8") as stream:
