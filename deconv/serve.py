@@ -99,9 +99,8 @@ def main(argv):
     if atlas is not None and atlas.mismatch(record):
         logging.warning("--atlas: %s; its top-k may not match the live projections.",
                         atlas.mismatch(record))
-    if not loopback:
-        logging.warning("--host %s: the explorer is reachable from other machines, and it has "
-                        "no authentication.", FLAGS.host)
+    if app_lib.host_warning(FLAGS.host):
+        logging.warning(app_lib.host_warning(FLAGS.host))
     app = app_lib.build_app(
         explorer, atlas=atlas, examples=EXAMPLES, about=_about(record),
         options=app_lib.ServerOptions(workers=FLAGS.workers,

@@ -138,3 +138,11 @@ def build_app(explorer, *, atlas=None, examples=None, options=ServerOptions(), a
 def is_loopback(host):
     """Whether binding `host` keeps the server on this machine."""
     return host in LOOPBACK or host.startswith("127.")
+
+
+def host_warning(host):
+    """The warning for a server bound to `host`, or None on a loopback address."""
+    if is_loopback(host):
+        return None
+    return (f"--host {host}: the explorer is reachable from other machines, and it has no "
+            f"authentication.")

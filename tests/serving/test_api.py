@@ -221,7 +221,11 @@ def test_a_loopback_server_refuses_other_host_names(explorer):
         assert local.get("/api/info").status_code == 200
         assert local.get("/api/info", headers={"Host": "localhost:8000"}).status_code == 200
         assert local.get("/api/info", headers={"Host": "rebound.example"}).status_code == 400
-    assert app_lib.is_loopback("127.0.0.1") and not app_lib.is_loopback("0.0.0.0")
+    assert [app_lib.host_warning(host) for host in ("127.0.0.1", "localhost", "::1")] == [
+        None] * 3
+    assert app_lib.host_warning("0.0.0.0") == (
+        "--host 0.0.0.0: the explorer is reachable from other machines, and it has no "
+        "authentication.")
 
 
 def test_too_much_waiting_work_is_refused_at_once(explorer, key):
