@@ -12,11 +12,14 @@ setup(
     python_requires=">=3.10",
     install_requires=["tensorflow>=2.16", "numpy", "pillow", "absl-py", "imageio", "tqdm",
                       'tomli>=1.1; python_version < "3.11"'],
+    # apache-beam: the distributed engine (--engine beam); optional, and in `test` because CI
+    # checks that the Beam engine's results equal the local engine's.
     extras_require={"test": ["pytest", "scikit-image", "scipy", "tensorboard", "matplotlib",
-                             "selenium", "fastapi", "uvicorn", "httpx2"],
+                             "selenium", "fastapi", "uvicorn", "httpx2", "apache-beam>=2.77"],
                     "tensorboard": ["tensorboard"],
                     "plot": ["matplotlib"],
-                    "serve": ["fastapi", "uvicorn"]},
+                    "serve": ["fastapi", "uvicorn"],
+                    "beam": ["apache-beam>=2.77"]},
     package_data={"deconv.models": ["data/*.json"], "deconv.unit_atlas": ["static/*"],
                   "deconv.serving": ["static/*"]},
 )
