@@ -229,6 +229,21 @@ def define_progress_flag():
     _define("bool", "progress", True, "Show a progress bar on stderr.")
 
 
+ENGINES = ("local", "beam")
+
+
+def define_engine_flags():
+    """--engine and --beam_options: which engine runs the passes over the images."""
+    _define("enum", "engine", "local", "local: this process (the default); beam: an Apache "
+            "Beam pipeline (pip install -e '.[beam]'), on the DirectRunner's local processes "
+            "or a cluster's runner, chosen with --beam_options.", enum_values=list(ENGINES))
+    _define("string", "beam_options", "", "With --engine beam: Beam's own pipeline options, "
+            "e.g. '--runner=DirectRunner --direct_num_workers=2 "
+            "--direct_running_mode=multi_processing' (the default, one process per core), "
+            "'--runner=FlinkRunner --flink_master=HOST:8081 ...' or '--runner=DataflowRunner "
+            "--project P --region R --temp_location gs://...'.")
+
+
 # --- Running main: one-line errors, plain warnings, Ctrl-C. ---
 
 class _PlainFormatter(std_logging.Formatter):

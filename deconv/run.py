@@ -9,7 +9,9 @@ Pass 1 streams the images through VGG and keeps a running top-k; pass 2 re-reads
 and projects them to pixel space with the deconvnet (Zeiler & Fergus 2014). Outputs, in --out:
 {feat}_feat[_{id}].png (reconstructions) and {feat}_im[_{id}].png (image patches), both cropped to
 each activation's receptive field, and the manifest {feat}[_{id}].json; index.html shows them all.
-Runs are resumable: re-running a killed command continues where it stopped.
+Runs are resumable: re-running a killed command continues where it stopped. With --engine beam
+both passes run as an Apache Beam pipeline (locally on several processes, or on a Flink, Spark or
+Dataflow cluster: --beam_options), with the same outputs.
 """
 import dataclasses
 import os
@@ -18,6 +20,7 @@ import time
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import _engine
 from deconv.core import selection
 from deconv.errors import DeconvError
 from deconv.io import outputs
@@ -57,6 +60,7 @@ _cli.integer_flag("checkpoint_every", 10, "Save pass 1's state every this many b
                   "killed run resumes where it stopped when the same command is run again.")
 flags.DEFINE_bool("restart", False, "Discard the saved state of an unfinished run in --out and "
                   "start afresh.")
+_cli.define_engine_flags()
 
 
 def _progress_factory(enabled):
@@ -131,6 +135,24 @@ def summary(name, outcome):
             f"pass 2 {outcome.project_seconds:.1f} s; wrote {files}")
 
 
+def _run_on_beam(net, config, record, described, found, board):
+    """Both passes on Beam (`deconv.distributed.engine`); returns `(outcomes, index path)`.
+    Nothing to resume: a failed run leaves --out as it was."""
+    engine = _engine.beam_engine("engine")
+    pipeline = _engine.beam_engine("pipeline")
+    spec = _engine.beam_engine("spec").NetSpec.from_record(record, config.rule,
+                                                           config.preprocessing)
+    options = pipeline.pipeline_options(FLAGS.beam_options)
+    with _engine.workers_quiet():
+        outcomes, index, counters = engine.run_config(
+            net, spec, config, described, options, found,
+            board.add if board is not None else None)
+    for name, counted in counters.items():
+        print(f"{name}: Beam counters: " + ", ".join(
+            f"{key} {value}" for key, value in sorted(counted.items())))
+    return outcomes, index
+
+
 @_cli.one_line_errors(resumes=True)
 def main(argv):
     _cli.no_arguments(argv, "the images are given as a folder with --images; see --help.")
@@ -158,9 +180,12 @@ def main(argv):
                     if k not in ("datasets", "sweeps")}, **record,
                  "sweeps": [config_lib.recorded(s) for s in config.sweeps]}
     try:
-        outcomes, index = runner.run_config(
-            net, config, identity, described, FLAGS.restart, progress,
-            board.add if board is not None else None, found)
+        if FLAGS.engine == "beam":
+            outcomes, index = _run_on_beam(net, config, record, described, found, board)
+        else:
+            outcomes, index = runner.run_config(
+                net, config, identity, described, FLAGS.restart, progress,
+                board.add if board is not None else None, found)
     finally:
         if progress is not None:
             progress.close()

@@ -115,6 +115,37 @@ def staged(path):
             shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def staged_into(folder):
+    """Yields a new folder named like `folder`, inside a hidden folder beside it, for a run
+    whose outputs must appear whole or not at all; if the block succeeds, moves every file
+    written there into `folder` (each by a rename, keeping sub-folders), and removes the hidden
+    folder in any case: a failed run leaves nothing in `folder`.
+
+    Raises:
+      DeconvError: creating or moving failed (a full disk, no permission), naming `folder`.
+    """
+    parent = os.path.dirname(os.path.abspath(folder))
+    name = os.path.basename(os.path.abspath(folder))
+    hidden = None
+    try:
+        os.makedirs(parent, exist_ok=True)
+        hidden = tempfile.mkdtemp(prefix=f".{name}.", suffix=".part", dir=parent)
+        inside = os.path.join(hidden, name)
+        os.mkdir(inside)
+        yield inside
+        for here, _, names in os.walk(inside):
+            target = os.path.join(folder, os.path.relpath(here, inside))
+            os.makedirs(target, exist_ok=True)
+            for file_name in names:
+                os.replace(os.path.join(here, file_name), os.path.join(target, file_name))
+    except OSError as error:
+        raise write_error(folder, error) from None
+    finally:
+        if hidden is not None:
+            shutil.rmtree(hidden, ignore_errors=True)
+
+
 def write_png(path, pixels):
     """Writes a uint8 `(H, W, 3)` array as a PNG, atomically."""
     with atomic_path(path) as temporary:

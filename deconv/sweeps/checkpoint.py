@@ -37,6 +37,11 @@ def fingerprint(described, paths):
 
 def save(path, state, print_):
     """Writes `state` (a `ScanState`) and its fingerprint to `path`, atomically."""
+    outputs.write_bytes(path, state_bytes(state, print_))
+
+
+def state_bytes(state, print_):
+    """`state` (a `ScanState`) and its fingerprint as the bytes of an `.npz` file."""
     arrays = {"meta": np.array(json.dumps({
         "fingerprint": print_, "cursor": state.cursor, "read": state.read,
         "skipped": state.skipped, "sweeps": len(state.topks)}))}
@@ -45,7 +50,7 @@ def save(path, state, print_):
             arrays[f"topk{number}_{key}"] = value
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    outputs.write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def load(path):
@@ -56,14 +61,23 @@ def load(path):
     """
     if not os.path.exists(path):
         return None
+    return state_from_bytes(path, path)
+
+
+def state_from_bytes(source, name):
+    """`(fingerprint, ScanState)` of `state_bytes`'s output; `source`: a path or a file object.
+
+    Raises:
+      DeconvError: `source` (called `name`) is not such a state.
+    """
     try:
-        with np.load(path, allow_pickle=False) as saved:
+        with np.load(source, allow_pickle=False) as saved:
             meta = json.loads(str(saved["meta"]))
             topks = [RunningTopK.from_state({key: saved[f"topk{number}_{key}"]
                                              for key in ("k", "values", "images", "indices")})
                      for number in range(meta["sweeps"])]
     except Exception as error:  # a damaged file raises zipfile, EOF, key or value errors
-        raise DeconvError(f"Cannot read the saved state {path}: {error or type(error).__name__}."
+        raise DeconvError(f"Cannot read the saved state {name}: {error or type(error).__name__}."
                           f" Start afresh with --restart.") from None
     state = ScanState(topks, meta["cursor"], meta["read"], [tuple(s) for s in meta["skipped"]])
     return meta["fingerprint"], state

@@ -100,27 +100,25 @@ def scan_all(net, paths, sweeps, settings, state=None, on_batch=None):
 
 
 def project_all(net, paths, sweeps, state, out_dir, settings, described, on_written=None,
-                ignored=None):
+                ignored=None, project=None):
     """Pass 2 and the outputs: projections batched per layer, then grids and manifests.
 
     Args:
       on_written: called with `(view, paths, feat_grid, im_grid, manifest)` after each view's
         files are written (TensorBoard summaries, progress).
       ignored: `{extension: count}` of files in the folder that are not images, for the counts.
+      project: `project(layer_views)` yields `(view, found, reconstructions, pixels)` per view
+        of one layer, as `deconv.sweeps.winners.project_views` does (the default): another
+        engine's pass 2.
 
     Returns:
       `(written, manifests, notes)`: paths per view label, manifests and notes in order.
     """
+    project = project or (lambda views: winners_lib.project_views(net, views, settings.reading))
     counts = report.skip_counts(state.read, state.skipped, ignored)
     written, manifests, notes = {}, [], {}
-    by_layer = {}
-    for sweep, topk in zip(sweeps, state.topks):
-        for group, view in sweeps_lib.expand(net, sweep):
-            found = winners_lib.winners(net, view, topk, paths, settings.size, group)
-            by_layer.setdefault(view.layer, []).append((view, found))
-    for layer_views in by_layer.values():
-        for view, found, reconstructions, pixels in winners_lib.project_views(
-                net, layer_views, settings.reading):
+    for layer_views in views_by_layer(net, paths, sweeps, state, settings.size).values():
+        for view, found, reconstructions, pixels in project(layer_views):
             feat_tiles, im_tiles = report.tiles(net, view, found, reconstructions, pixels,
                                                 settings.size, settings.normalize,
                                                 settings.min_tile)
@@ -133,6 +131,17 @@ def project_all(net, paths, sweeps, state, out_dir, settings, described, on_writ
             if on_written is not None:
                 on_written(view, files, feat_grid, im_grid, content)
     return written, manifests, notes
+
+
+def views_by_layer(net, paths, sweeps, state, size):
+    """`{layer: [(view, found)]}`: each view of each sweep (`deconv.sweeps.sweep.expand`) with
+    its `Winner`s from pass 1's `state`, grouped by layer in the order of the sweeps."""
+    by_layer = {}
+    for sweep, topk in zip(sweeps, state.topks):
+        for group, view in sweeps_lib.expand(net, sweep):
+            found = winners_lib.winners(net, view, topk, paths, size, group)
+            by_layer.setdefault(view.layer, []).append((view, found))
+    return by_layer
 
 
 def run(net, paths, sweeps, out_dir, settings, described, state=None, on_batch=None,

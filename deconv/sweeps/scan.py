@@ -15,6 +15,7 @@ from deconv.io import streaming
 from deconv.sweeps.sweep import EACH_MAP
 from deconv.sweeps.sweep import groups
 from deconv.sweeps.topk import RunningTopK
+from deconv.sweeps.topk import merge
 
 @dataclasses.dataclass
 class ScanState:
@@ -34,6 +35,15 @@ class ScanState:
     @classmethod
     def fresh(cls, net, sweeps):
         return cls([RunningTopK(groups(net, sweep), sweep.top) for sweep in sweeps])
+
+
+def merge_scans(a, b):
+    """The `ScanState` of two disjoint parts of one sorted list of paths scanned apart (a
+    distributed pass 1): each sweep's top-k merged (`deconv.sweeps.topk.merge`), the counts
+    added, the skipped files in the order of their paths (the list's order), the cursor the
+    furthest. Equal to the state of one pass over both parts, in any order of merging."""
+    return ScanState([merge(x, y) for x, y in zip(a.topks, b.topks)], max(a.cursor, b.cursor),
+                     a.read + b.read, sorted(a.skipped + b.skipped))
 
 
 class _Candidates:
@@ -80,8 +90,8 @@ def candidates_fn(net, sweeps):
     return net.builder.cached(("candidates", tuple(sweeps)), compile_candidates)
 
 
-def scan(net, paths, sweeps, state, reading):
-    """Pass 1: streams `paths[state.cursor:]` and updates `state` batch by batch.
+def scan(net, paths, sweeps, state, reading, run=None, first=0):
+    """Pass 1: streams `paths[state.cursor - first:]` and updates `state` batch by batch.
 
     A generator: it yields `state` after each batch, so the caller can show progress and save
     checkpoints; unreadable files are logged and recorded in `state.skipped`.
@@ -92,17 +102,22 @@ def scan(net, paths, sweeps, state, reading):
       sweeps: checked `Sweep`s.
       state: the `ScanState` to update.
       reading: a `deconv.io.streaming.Reading`.
+      run: `candidates_fn(net, sweeps)`, if the caller has it already (one compiled function
+        for many calls).
+      first: the image number of `paths[0]`: a part of a longer list (one shard of a
+        distributed pass 1) keeps the numbers of the whole list; `state.cursor` counts in them.
     """
-    if state.cursor >= len(paths):
+    if state.cursor - first >= len(paths):
         return
-    run = candidates_fn(net, sweeps)
-    for batch in streaming.stream(paths, run, reading, state.cursor):
+    run = run or candidates_fn(net, sweeps)
+    for batch in streaming.stream(paths, run, reading, state.cursor - first):
         state.skipped.extend(batch.skipped)
+        numbers = batch.numbers + first
         for topk, (values, indices) in zip(state.topks, batch.outputs):
-            per_image = values.shape[1] // len(batch.numbers)
+            per_image = values.shape[1] // len(numbers)
             keep = np.repeat(batch.good, per_image)
-            image_numbers = np.broadcast_to(np.repeat(batch.numbers, per_image), values.shape)
+            image_numbers = np.broadcast_to(np.repeat(numbers, per_image), values.shape)
             topk.update(values[:, keep], image_numbers[:, keep], indices[:, keep])
-        state.cursor = int(batch.numbers[-1]) + 1
+        state.cursor = int(numbers[-1]) + 1
         state.read += int(batch.good.sum())
         yield state

@@ -56,8 +56,14 @@ def _read_winners(found, size, aspect):
     return np.stack(pixels)
 
 
-def _project_chunk(net, layer, views, chunk, size, aspect):
-    """Projects one chunk of `(view number, winner)` items; returns reconstructions, pixels."""
+def project_chunk(net, layer, views, chunk, size, aspect):
+    """Projects one chunk of `(view number, winner)` items of `layer` (`views[number]` is each
+    one's view), in one call per mode and map; sets each winner's boxes, size and recomputed
+    value, and logs a warning for a value that differs from pass 1's.
+
+    Returns:
+      `(reconstructions, pixels)` in the chunk's order, `(n, size, size, 3)` float32 and uint8.
+    """
     found = [winner for _, winner in chunk]
     pixels = _read_winners(found, size, aspect)
     reconstructions = np.zeros(pixels.shape, np.float32)
@@ -121,8 +127,8 @@ def project_views(net, views, reading):
     next_view = 0
     for start in range(0, len(items), reading.batch_size):
         chunk = items[start:start + reading.batch_size]
-        reconstructions, pixels = _project_chunk(net, view_list[0].layer, view_list, chunk,
-                                                 reading.size, reading.aspect)
+        reconstructions, pixels = project_chunk(net, view_list[0].layer, view_list, chunk,
+                                                reading.size, reading.aspect)
         for (number, _), reconstruction, image in zip(chunk, reconstructions, pixels):
             done[number].append((reconstruction, image))
         while next_view < len(views) and len(done[next_view]) == len(views[next_view][1]):

@@ -1,0 +1,60 @@
+"""What the commands share to run on Beam (`--engine beam`, flags in `_cli`): the engine's
+modules imported only then, with a one-line error when Beam is missing, and the worker processes'
+output kept off the terminal."""
+import contextlib
+import importlib
+import logging
+import os
+import sys
+import tempfile
+
+from absl import flags
+
+from deconv.errors import DeconvError
+
+
+def beam_engine(module):
+    """Imports `deconv.distributed.<module>` (which imports Apache Beam) for --engine beam.
+
+    Raises:
+      DeconvError: Beam is not installed; the message says how to install it.
+    """
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # Beam's import warns of Google Cloud clients it lacks
+    try:
+        import apache_beam  # noqa: F401 (the optional extra, checked here in one line)
+    except ImportError:
+        raise DeconvError("--engine beam needs Apache Beam: pip install -e '.[beam]' (or pip "
+                          "install apache-beam).") from None
+    finally:
+        root.setLevel(level)
+    return importlib.import_module(f"deconv.distributed.{module}")
+
+
+@contextlib.contextmanager
+def workers_quiet():
+    """Keeps the start-up lines and logs of Beam's worker processes (which inherit standard
+    error) off the terminal while the block runs; this process's own `warning: ...` lines are
+    passed on when it ends. With `-v`, nothing is filtered."""
+    if flags.FLAGS["verbosity"].present:
+        yield
+        return
+    beam_log = logging.getLogger("apache_beam")  # the runner relays its workers' warnings
+    level = beam_log.level
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        beam_log.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            beam_log.setLevel(level)
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines():
+                if line.startswith("warning: "):
+                    print(line, file=sys.stderr)

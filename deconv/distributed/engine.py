@@ -1,0 +1,162 @@
+"""A run configuration on Beam (`python -m deconv.run --engine beam`): per dataset, pass 1 and
+pass 2 as pipelines (`pipeline`), then the same grids, manifests and `index.html` as the local
+engine, through the same functions (`deconv.sweeps.runner.project_all`, `report`,
+`html_index`), written in a hidden folder beside `config.out` and moved in only when every
+dataset is done: a failed run leaves no partial output there.
+"""
+import functools
+import os
+import time
+
+from absl import logging
+import numpy as np
+
+from deconv.distributed import pipeline
+from deconv.distributed import spec as spec_lib
+from deconv.errors import DeconvError
+from deconv.io import outputs
+from deconv.sweeps import config as config_lib
+from deconv.sweeps import html_index
+from deconv.sweeps import plan as plan_lib
+from deconv.sweeps import runner
+from deconv.sweeps.by_image import group_by_image
+
+
+def plan_groups(net, state, paths, sweeps, size, batch_size):
+    """Pass 2's groups of a merged pass-1 `state` (`project_groups`'s first result), as the
+    pipeline's workers make them: `net`, `paths`, `sweeps`, `size` as the driver has them."""
+    return project_groups(runner.views_by_layer(net, paths, sweeps, state, size),
+                          batch_size)[0]
+
+
+def project_groups(by_layer, batch_size):
+    """Pass 2's work: each layer's winners grouped by image, at most `batch_size` per group.
+
+    Args:
+      by_layer: `{layer: [(view, found)]}` (`deconv.sweeps.runner.views_by_layer`).
+
+    Returns:
+      `(groups, where)`: `groups` as `pipeline.ProjectGroups` takes them; `where[(layer, view
+      number, winner number)]` is `(group number, place in its chunk)`.
+    """
+    groups, where = [], {}
+    for layer, views in by_layer.items():
+        view_list = [view for view, _ in views]
+        items = [(number, index, winner) for number, (_, found) in enumerate(views)
+                 for index, winner in enumerate(found)]
+        for numbers in group_by_image([winner for _, _, winner in items]).values():
+            for start in range(0, len(numbers), batch_size):
+                chunk = [items[n] for n in numbers[start:start + batch_size]]
+                for place, (number, index, _) in enumerate(chunk):
+                    where[(layer, number, index)] = (len(groups), place)
+                groups.append((len(groups), layer, view_list,
+                               [(number, winner) for number, _, winner in chunk]))
+    return groups, where
+
+
+def _projector(results, where, size):
+    """`project(layer_views)` for `runner.project_all`: pass 2's results laid back into whole
+    pictures (zero outside each crop, which is all the grids read), the winners filled in."""
+
+    def project(layer_views):
+        layer = layer_views[0][0].layer
+        for number, (view, found) in enumerate(layer_views):
+            reconstructions = np.zeros((len(found), size, size, 3), np.float32)
+            pixels = np.zeros((len(found), size, size, 3), np.uint8)
+            for index, winner in enumerate(found):
+                group, place = where[(layer, number, index)]
+                meta, feat, image = results[group][place]
+                winner.projected_value = meta["projected_value"]
+                winner.box = tuple(meta["box"])
+                winner.original_size = tuple(meta["original_size"])
+                winner.box_original = meta["box_original"]
+                top, left, bottom, right = meta["crop"]
+                reconstructions[index, top:bottom, left:right] = feat
+                pixels[index, top:bottom, left:right] = image
+            yield view, found, reconstructions, pixels
+
+    return project
+
+
+def run_dataset(net, spec, paths, sweeps, out_dir, settings, described, ignored, options,
+                work, fail_shard=None, per_shard=None, on_written=None):
+    """One dataset: pass 1 and pass 2 on Beam, the files written to `out_dir`.
+
+    Returns:
+      `(Outcome, counters)`: a `deconv.sweeps.runner.Outcome` (its `scan_seconds` is the
+      pipeline's, both passes; `project_seconds` the drawing's), and the Beam counters.
+
+    Raises:
+      DeconvError: no image could be read; a worker failed (naming its shard's files).
+    """
+    started = time.perf_counter()
+    reading = settings.reading.for_count(len(paths))
+    plan = functools.partial(plan_groups, sweeps=sweeps, size=settings.size,
+                             batch_size=reading.batch_size)
+    state, counters, read_group = pipeline.sweep(
+        options, spec, sweeps, reading, spec_lib.shards(paths, reading.batch_size, per_shard),
+        plan, work, fail_shard)
+    if state.read == 0:
+        reasons = "; ".join(f"{path}: {reason}" for path, reason in state.skipped[:3])
+        raise DeconvError(f"None of the {len(paths)} image files could be read ({reasons}).")
+    for path, reason in state.skipped:
+        logging.warning("Skipping %s: %s", path, reason)
+    pipeline_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    groups, where = project_groups(runner.views_by_layer(net, paths, sweeps, state,
+                                                         settings.size), reading.batch_size)
+    results = {number: read_group(number) for number, *_ in groups}
+    written, manifests, notes = runner.project_all(
+        net, paths, sweeps, state, out_dir, settings, described, on_written, ignored,
+        _projector(results, where, settings.size))
+    return runner.Outcome(state, written, manifests, notes, pipeline_seconds,
+                          time.perf_counter() - started, len(paths)), counters
+
+
+def run_config(net, spec, config, described, options, found=None, on_written=None,
+               fail_shard=None, per_shard=None):
+    """`deconv.sweeps.runner.run_config` on Beam: every dataset of a `RunConfig`, then
+    `index.html`; nothing appears in `config.out` unless all of it succeeded.
+
+    Args:
+      net: the driver's `Deconvnet` (for planning and drawing; the workers build their own).
+      spec: the `NetSpec` of `net`.
+      config, described, found, on_written: as `runner.run_config` takes them.
+      options: Beam's `PipelineOptions` (`pipeline.pipeline_options`).
+      fail_shard: for tests only: a shard of pass 1 whose worker raises.
+      per_shard: images per shard of pass 1 (default: `spec.shards`'s).
+
+    Returns:
+      `({dataset name: Outcome}, path of index.html, {dataset name: counters})`.
+    """
+    planned = plan_lib.plan(net, config)
+    found = found or runner.find_datasets(config)
+    outcomes, pages, counters = {}, [], {}
+    with outputs.staged_into(config.out) as staging:
+        for dataset in config.datasets:
+            final = plan_lib.dataset_folder(config, dataset)
+            out_dir = os.path.join(staging, os.path.relpath(final, config.out))
+            os.makedirs(out_dir, exist_ok=True)
+            paths, ignored = found[dataset.name]
+            settings = runner.Settings(dataset.size, dataset.aspect,
+                                       min(config.batch_size, len(paths)), config.normalize,
+                                       config.min_tile)
+            work = pipeline.work_folder(options, os.path.join(
+                os.path.dirname(staging), f"work-{len(outcomes)}"))
+            try:
+                outcome, counters[dataset.name] = run_dataset(
+                    net, spec, paths, planned[dataset.name], out_dir, settings,
+                    {**described, "dataset": config_lib.recorded(dataset)}, ignored, options,
+                    work, fail_shard, per_shard, None if on_written is None else
+                    lambda *args, name=dataset.name: on_written(name, *args))
+            finally:
+                pipeline.remove(work)
+            outcome.written = {label: {key: os.path.join(final, os.path.basename(path))
+                                       for key, path in files.items()}
+                               for label, files in outcome.written.items()}
+            outcomes[dataset.name] = outcome
+            relative = dataset.name if final != config.out else ""
+            pages.append((relative, outcome.manifests
+                          + html_index.earlier_manifests(final, outcome.manifests)))
+        html_index.write(staging, pages)
+    return outcomes, os.path.join(config.out, "index.html"), counters
