@@ -18,6 +18,7 @@ import time
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import _engine
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import render
@@ -54,6 +55,7 @@ flags.DEFINE_bool("restart", False, "Discard the atlas in --out (its own files o
                   "afresh.")
 flags.DEFINE_string("config", None, "A TOML file whose keys are these flags' names (see "
                     "configs/atlas/vgg16.toml); flags on the command line override it.")
+_cli.define_engine_flags()
 
 
 def _apply_config(path):
@@ -117,6 +119,20 @@ def summary(outcome, started):
             f"open {outcome.index}")
 
 
+def _beam_scan(record):
+    """Pass 1 on Beam (`deconv.distributed.atlas`), with --beam_options."""
+    spec = _engine.beam_engine("spec").NetSpec.from_record(record, FLAGS.rule,
+                                                           FLAGS.preprocessing)
+    options = _engine.beam_engine("pipeline").pipeline_options(FLAGS.beam_options)
+    scan = _engine.beam_engine("atlas").scanner(options, spec)
+
+    def quietly(*args):
+        with _engine.workers_quiet():  # only the pipeline: pass 2's progress bars stay
+            return scan(*args)
+
+    return quietly
+
+
 @_cli.one_line_errors(resumes=True)
 def main(argv):
     _cli.no_arguments(argv, "the images are given as a folder with --images; see --help.")
@@ -138,7 +154,8 @@ def main(argv):
     progress = _progress(FLAGS.progress)
     try:
         outcome = build.build_atlas(net, paths, FLAGS.images, layers, FLAGS.out, settings,
-                                    record, ignored, FLAGS.restart, progress)
+                                    record, ignored, FLAGS.restart, progress,
+                                    scan=_beam_scan(record) if FLAGS.engine == "beam" else None)
     finally:
         if progress is not None:
             progress.close()

@@ -240,7 +240,8 @@ def _build(spec, shared):
 def sweep(options, spec, sweeps, reading, shards, plan, work, fail_shard=None):
     """Both passes as one pipeline (the workers start once): `shards` scanned on the workers,
     merged into one `ScanState` (saved for the driver), planned into groups by `plan(net,
-    state, paths)` and projected on the workers (`ProjectGroups`).
+    state, paths)` and projected on the workers (`ProjectGroups`). With `plan` None: pass 1
+    only.
 
     Returns:
       `(state, counters, read_group)`: pass 1's state, the pipeline's counters, and
@@ -253,10 +254,12 @@ def sweep(options, spec, sweeps, reading, shards, plan, work, fail_shard=None):
               | "Scan" >> beam.ParDo(ScanShards(spec, sweeps, reading, shared, fail_shard))
               | "Merge" >> beam.CombineGlobally(MergeScans()))
     _ = merged | "Save" >> beam.Map(lambda state: _write(path, checkpoint.state_bytes(state, "")))
-    _ = (merged
-         | "Plan" >> beam.ParDo(PlanGroups(spec, plan, shared), beam.pvalue.AsList(parts))
-         | "Spread" >> beam.Reshuffle()
-         | "Project" >> beam.ParDo(ProjectGroups(spec, reading.size, reading.aspect, work, shared)))
+    if plan is not None:
+        _ = (merged
+             | "Plan" >> beam.ParDo(PlanGroups(spec, plan, shared), beam.pvalue.AsList(parts))
+             | "Spread" >> beam.Reshuffle()
+             | "Project" >> beam.ParDo(ProjectGroups(spec, reading.size, reading.aspect, work,
+                                                     shared)))
     result = _run(pipeline)
     _, state = checkpoint.state_from_bytes(io.BytesIO(_read(path)), path)
     return state, counters(result), functools.partial(_read_group, work)

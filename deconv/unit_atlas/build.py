@@ -93,7 +93,7 @@ def choose_layers(net, layers, settings):
 
 
 def build_atlas(net, paths, root, layers, out_dir, settings, record=None, ignored=None,
-                restart=False, progress=None, schedule=None):
+                restart=False, progress=None, schedule=None, scan=None):
     """Builds (or completes) the atlas of `layers` over `paths` in `out_dir`.
 
     Args:
@@ -107,6 +107,8 @@ def build_atlas(net, paths, root, layers, out_dir, settings, record=None, ignore
       restart: discard whatever atlas `out_dir` holds.
       progress: `progress(description, total, unit)` returns `update(done)`, or None.
       schedule: the maximization's `deconv.analysis.maximization.Schedule` (default: its own).
+      scan: pass 1, with `passes.scan_layers`'s arguments and result (the default): another
+        engine's (`deconv.distributed.atlas`).
 
     Returns:
       An `AtlasOutcome`.
@@ -126,7 +128,7 @@ def build_atlas(net, paths, root, layers, out_dir, settings, record=None, ignore
     unscanned = [layer for layer in todo if passes.load_scan(out_dir, layer, print_) is None]
     if unscanned:
         update = progress("pass 1", len(paths), "img") if progress else None
-        _, outcome.scan_seconds, outcome.files_scanned = passes.scan_layers(
+        _, outcome.scan_seconds, outcome.files_scanned = (scan or passes.scan_layers)(
             net, paths, unscanned, settings, out_dir, print_,
             (lambda state: update(state.cursor)) if update else None)
     for layer in todo:

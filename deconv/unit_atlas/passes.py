@@ -61,13 +61,19 @@ def scan_layers(net, paths, layers, settings, out_dir, print_, on_batch=None):
             on_batch(current)
 
     state, seconds = runner.scan_all(net, paths, sweeps, settings, state, save_now_and_then)
+    save_scans(layers, state, out_dir, print_)
+    if os.path.exists(path):
+        os.remove(path)
+    return state, seconds, state.cursor - start
+
+
+def save_scans(layers, state, out_dir, print_):
+    """Saves each layer's top-k of a finished pass 1 (`state`, one top-k per layer) to its own
+    file, for pass 2 (`load_scan`)."""
     for layer, topk in zip(layers, state.topks):
         one = scan_lib.ScanState([topk], state.cursor, state.read, state.skipped)
         checkpoint.save(files.inside(out_dir, files.layer_scan(names.short(layer))), one,
                         print_)
-    if os.path.exists(path):
-        os.remove(path)
-    return state, seconds, state.cursor - start
 
 
 def load_scan(out_dir, layer, print_):

@@ -1,0 +1,40 @@
+"""The atlas's pass 1 on Beam (`deconv.distributed.atlas`, the DirectRunner in this process)
+makes the same atlas as the local engine: every file equal, byte for byte (the network reaches
+the Beam worker as a .keras file, rebuilt there from its path)."""
+import os
+
+from deconv.distributed import atlas as beam_atlas
+from deconv.distributed import pipeline
+from deconv.distributed import spec as spec_lib
+from deconv.unit_atlas import build
+from tests.unit_atlas.conftest import RECORD
+from tests.unit_atlas.conftest import SETTINGS
+
+IN_PROCESS = "--runner=DirectRunner --direct_running_mode=in_memory --direct_num_workers=1"
+
+
+def _files(root):
+    found = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as stream:
+                found[os.path.relpath(path, root)] = stream.read()
+    return found
+
+
+def test_beam_pass_one_makes_the_same_atlas(net16, dataset, atlas, tmp_path):
+    root, paths, ignored = dataset
+    local_out, _ = atlas
+    model_file = tmp_path / "vgg16.keras"
+    net16.model.save(model_file)
+    spec = spec_lib.NetSpec(str(model_file), "imagenet")  # the file's own weights
+    out = tmp_path / "beam" / os.path.basename(local_out)  # the same name: the same pages
+    layers = build.choose_layers(net16, ["conv1_2", "conv3_1"], SETTINGS)
+    outcome = build.build_atlas(
+        net16, paths, root, layers, str(out), SETTINGS, RECORD, ignored,
+        scan=beam_atlas.scanner(pipeline.pipeline_options(IN_PROCESS), spec, per_shard=4))
+    assert outcome.made == ["conv1_2", "conv3_1"] and outcome.files_scanned == len(paths)
+    local, beam = _files(local_out), _files(out)
+    assert sorted(beam) == sorted(local) and len(local) > 20
+    assert [name for name in local if local[name] != beam[name]] == []
