@@ -149,7 +149,10 @@ def _run_on_beam(net, config, record, described, found, board):
             board.add if board is not None else None)
     for name, counted in counters.items():
         print(f"{name}: Beam counters: " + ", ".join(
-            f"{key} {value}" for key, value in sorted(counted.items())))
+            f"{key} {value}" for key, value in sorted(counted.items()) if "worker ms" not in key)
+            + "; workers busy: pass 1 {:.1f} s, pass 2 {:.1f} s".format(
+                counted.get("pass 1 worker ms", 0) / 1000,
+                counted.get("pass 2 worker ms", 0) / 1000))
     return outcomes, index
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shlex
+import time
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -29,7 +30,9 @@ from deconv.sweeps import checkpoint
 from deconv.sweeps import scan as scan_lib
 from deconv.sweeps import winners as winners_lib
 
-NAMESPACE = "deconv"  # of the Beam metrics: images_read, skipped (<reason>)
+# The Beam metrics' namespace: images_read, skipped (<reason>), and the milliseconds the workers
+# spent in each pass (start-up not counted): pass 1 worker ms, pass 2 worker ms.
+NAMESPACE = "deconv"
 _FAILED = "[deconv-worker] "  # marks a worker's own message inside the runner's traceback
 _END = " [/deconv-worker]"
 STATE_FILE = "pass1.npz"
@@ -106,6 +109,7 @@ class ScanShards(beam.DoFn):
         self.run = scan_lib.candidates_fn(self.net, self.sweeps)
 
     def process(self, shard):
+        started = time.perf_counter()
         state = scan_lib.ScanState.fresh(self.net, self.sweeps)
         state.cursor = shard.first
         try:
@@ -118,6 +122,8 @@ class ScanShards(beam.DoFn):
             raise RuntimeError(_marked(f"Pass 1 failed on {shard.describe()}: {error}")) \
                 from None
         Metrics.counter(NAMESPACE, "images_read").inc(state.read)
+        Metrics.counter(NAMESPACE, "pass 1 worker ms").inc(
+            round(1000 * (time.perf_counter() - started)))
         for _, reason in state.skipped:
             Metrics.counter(NAMESPACE, f"skipped ({reason.split(' (')[0]})").inc()
         yield state
@@ -184,6 +190,7 @@ class ProjectGroups(beam.DoFn):
         self.net = _build(self.spec, self.shared)
 
     def process(self, group):
+        started = time.perf_counter()
         number, layer, views, chunk = group
         try:
             reconstructions, pixels = winners_lib.project_chunk(self.net, layer, views, chunk,
@@ -205,6 +212,8 @@ class ProjectGroups(beam.DoFn):
         buffer = io.BytesIO()
         np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
         _write(FileSystems.join(self.work, "pass2", f"{number}.npz"), buffer.getvalue())
+        Metrics.counter(NAMESPACE, "pass 2 worker ms").inc(
+            round(1000 * (time.perf_counter() - started)))
         yield number
 
 
