@@ -7,6 +7,7 @@ the peak resident memory (VmHWM) of the driver and of each worker process, read 
     .venv/bin/python benchmarks/beam_engine.py [--images N] [--rounds R] [--out FILE]
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -42,14 +43,18 @@ def _hwm(pid):
 
 
 def _descendants(pid):
+    """Every process below `pid` (children of any of its threads: Beam starts its workers
+    from a thread)."""
     children, frontier = [], [pid]
     while frontier:
         parent = frontier.pop()
-        try:
-            with open(f"/proc/{parent}/task/{parent}/children") as stream:
-                found = [int(p) for p in stream.read().split()]
-        except OSError:
-            found = []
+        found = []
+        for task in glob.glob(f"/proc/{parent}/task/*/children"):
+            try:
+                with open(task) as stream:
+                    found += [int(p) for p in stream.read().split()]
+            except OSError:
+                continue
         children += found
         frontier += found
     return children

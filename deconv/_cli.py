@@ -256,12 +256,13 @@ class _PlainFormatter(std_logging.Formatter):
 def _interrupted_line(resumes):
     return (f"{prog()}: interrupted. Files written so far are complete" + (
         "; the sweep resumes where it stopped when the same command is run again."
-        if resumes else "."))
+        if (resumes() if callable(resumes) else resumes) else "."))
 
 
 def one_line_errors(main=None, *, resumes=False):
     """Wraps an absl `main(argv)`: a `DeconvError` prints `prog: error: message` and exits 2;
-    Ctrl-C prints one line (saying the work resumes only if `resumes`) and exits 130, even when
+    Ctrl-C prints one line (saying the work resumes only if `resumes`, a bool or a function
+    asked then) and exits 130, even when
     TensorFlow turned the interrupt into another exception. Warnings print as `warning: ...`;
     logging shows warnings and errors unless `--verbosity` (`-v`) is given.
 

@@ -156,7 +156,7 @@ def _run_on_beam(net, config, record, described, found, board):
     return outcomes, index
 
 
-@_cli.one_line_errors(resumes=True)
+@_cli.one_line_errors(resumes=lambda: FLAGS.engine == "local")
 def main(argv):
     _cli.no_arguments(argv, "the images are given as a folder with --images; see --help.")
     started = time.perf_counter()

@@ -25,6 +25,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.utils.shared import Shared
 import numpy as np
 
+from deconv.distributed.spec import Shard
 from deconv.errors import DeconvError
 from deconv.sweeps import checkpoint
 from deconv.sweeps import scan as scan_lib
@@ -36,6 +37,7 @@ NAMESPACE = "deconv"
 _FAILED = "[deconv-worker] "  # marks a worker's own message inside the runner's traceback
 _END = " [/deconv-worker]"
 STATE_FILE = "pass1.npz"
+SHARDS_FILE = "shards.jsonl"
 DEFAULT_OPTIONS = ("--runner=DirectRunner --direct_running_mode=multi_processing "
                    "--direct_num_workers={workers}")
 
@@ -49,7 +51,7 @@ def pipeline_options(text):
     process per core (`DEFAULT_OPTIONS`).
 
     Raises:
-      DeconvError: text that is not a list of `--name=value` options.
+      DeconvError: text that is not a list of options (`--name=value`, `--name value`).
     """
     text = text or DEFAULT_OPTIONS.format(workers=os.cpu_count() or 1)
     try:
@@ -57,10 +59,13 @@ def pipeline_options(text):
     except ValueError as error:
         raise DeconvError(f"--beam_options {text!r} cannot be split into options: {error}.") \
             from None
-    stray = [arg for arg in argv if not arg.startswith("--")]
+    # A word that is neither an option nor the value of the option before it (`--project P`).
+    stray = [arg for number, arg in enumerate(argv) if not arg.startswith("--") and (
+        number == 0 or "=" in argv[number - 1] or not argv[number - 1].startswith("--"))]
     if stray:
-        raise DeconvError(f"--beam_options takes Beam's own options, each --name=value (e.g. "
-                          f"--runner=DirectRunner --direct_num_workers=2); received {stray[0]!r}.")
+        raise DeconvError(f"--beam_options takes Beam's own options, each --name=value or --name "
+                          f"value (e.g. --runner=DirectRunner --direct_num_workers=2); received "
+                          f"{stray[0]!r}.")
     return PipelineOptions(argv)
 
 
@@ -257,8 +262,15 @@ def sweep(options, spec, sweeps, reading, shards, plan, work, fail_shard=None):
       `read_group(number)`, which reads back a group's `[(meta, feat crop, image crop)]`.
     """
     path = FileSystems.join(work, STATE_FILE)
+    # The workers read the shards from a file: a million paths would be too large a pipeline
+    # graph for a remote runner (Dataflow refuses jobs over a few MB).
+    listing = FileSystems.join(work, SHARDS_FILE)
+    _write(listing, "".join(f"{shard.to_json()}\n" for shard in shards).encode())
     pipeline, shared = beam.Pipeline(options=options), Shared()
-    parts = pipeline | "Shards" >> beam.Create(shards, reshuffle=True)
+    parts = (pipeline
+             | "Shards" >> beam.io.ReadFromText(listing)
+             | "Parse" >> beam.Map(Shard.from_json)
+             | "Spread shards" >> beam.Reshuffle())
     merged = (parts
               | "Scan" >> beam.ParDo(ScanShards(spec, sweeps, reading, shared, fail_shard))
               | "Merge" >> beam.CombineGlobally(MergeScans()))

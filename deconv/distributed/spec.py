@@ -1,6 +1,7 @@
 """What a Beam worker needs to rebuild the network, and the shards of an image list: plain,
 picklable values (a worker builds its own model from them, once, in its DoFn's `setup`)."""
 import dataclasses
+import json
 import math
 
 from deconv.core.deconvnet import Deconvnet
@@ -75,6 +76,15 @@ class Shard:
     number: int
     first: int
     paths: tuple
+
+    def to_json(self):
+        """The shard as one line of JSON (the pipeline reads its shards from a file)."""
+        return json.dumps({"number": self.number, "first": self.first, "paths": self.paths})
+
+    @classmethod
+    def from_json(cls, line):
+        found = json.loads(line)
+        return cls(found["number"], found["first"], tuple(found["paths"]))
 
     def describe(self, shown=4):
         """The shard and its files, for an error message."""

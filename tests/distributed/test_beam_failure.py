@@ -55,7 +55,12 @@ def test_shards_are_whole_batches_and_cover_the_list():
 
 def test_beam_options_are_checked():
     with pytest.raises(DeconvError, match="each --name=value .* received 'DirectRunner'"):
-        pipeline.pipeline_options("--runner DirectRunner")
+        pipeline.pipeline_options("DirectRunner")
+    with pytest.raises(DeconvError, match="received 'extra'"):
+        pipeline.pipeline_options("--runner=DirectRunner extra")
+    given = pipeline.pipeline_options("--runner DirectRunner --project p --temp_location /tmp/w")
+    assert given.get_all_options()["project"] == "p"
+    assert pipeline.work_folder(given, "/x/.out.part") == "/tmp/w/deconv-.out.part"
     with pytest.raises(DeconvError, match="cannot be split"):
         pipeline.pipeline_options("--project='x")
     options = pipeline.pipeline_options("")
