@@ -16,6 +16,7 @@ from PIL import UnidentifiedImageError
 
 from deconv.errors import DeconvError
 from deconv.io import outputs
+from deconv.io import remote
 
 ASPECTS = ("stretch", "crop")
 # Pseudo-extensions of `scan_folder`'s left-out counts: folders, not files.
@@ -79,6 +80,8 @@ def scan_folder(root, extensions, exclude=()):
         holds no files, or none of `extensions`; the message says which, with the extensions
         it did find.
     """
+    if remote.is_url(root):
+        return remote.scan(root, extensions)
     if not os.path.exists(root):
         raise DeconvError(f"Image folder not found: {root!r}.")
     if not os.path.isdir(root):
@@ -151,11 +154,31 @@ def _fit(image, size, aspect):
     return image.resize((size, size), Image.Resampling.BILINEAR)
 
 
+def _source(path):
+    """`(what Pillow opens, None)` for a file, or `(None, why it cannot be read)`: a local path,
+    or the bytes of a URL (`deconv.io.remote`)."""
+    if remote.is_url(path):
+        data, reason = remote.read_bytes(path)
+        return (None, reason) if reason else (io.BytesIO(data), None)
+    if os.path.isdir(path):
+        return None, "a folder, not an image file"
+    if not os.path.exists(path):
+        return None, "file not found"
+    try:
+        if os.path.getsize(path) == 0:
+            return None, "zero-byte file"
+    except PermissionError:
+        return None, "permission denied"
+    except OSError as error:
+        return None, f"truncated or corrupt ({' '.join(str(error).split())})"
+    return path, None
+
+
 def read_image(path, size=None, aspect="stretch"):
     """Reads an image file as RGB uint8, EXIF orientation applied, optionally resized.
 
     Args:
-      path: the file.
+      path: the file: a local path, or a URL of a file system TensorFlow reads (`gs://...`).
       size: None to keep the size; else the side of the square output.
       aspect: how a non-square image becomes `size` x `size`: `"stretch"` resizes both sides
         (what the TF1 deconvnet and featuremap-InSights do); `"crop"` resizes the shorter side
@@ -165,16 +188,10 @@ def read_image(path, size=None, aspect="stretch"):
       `(pixels, original_size, reason)`: `(H, W, 3)` uint8 (None if unreadable), `(height,
       width)` of the upright original, and None or why the file was skipped.
     """
-    if os.path.isdir(path):
-        return None, None, "a folder, not an image file"
-    if not os.path.exists(path):
-        return None, None, "file not found"
-    try:
-        if os.path.getsize(path) == 0:
-            return None, None, "zero-byte file"
-    except PermissionError:
-        return None, None, "permission denied"
-    return _decode(path, size, aspect)
+    source, reason = _source(path)
+    if reason is not None:
+        return None, None, reason
+    return _decode(source, size, aspect)
 
 
 def decode_image(data, size=None, aspect="stretch", max_pixels=None):
