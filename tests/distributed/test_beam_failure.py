@@ -2,6 +2,7 @@
 worker processes) fails the run with one line naming the shard's files, and --out keeps only
 what it held. Shards and options."""
 import os
+import sys
 
 import pytest
 
@@ -65,3 +66,11 @@ def test_beam_options_are_checked():
         pipeline.pipeline_options("--project='x")
     options = pipeline.pipeline_options("")
     assert options.get_all_options()["direct_running_mode"] == "multi_processing"
+
+
+def test_without_beam_the_engine_is_one_line_saying_how_to_install_it(monkeypatch):
+    from deconv import _engine
+    monkeypatch.setitem(sys.modules, "apache_beam", None)  # what a missing package raises
+    with pytest.raises(DeconvError, match=r"^--engine beam needs Apache Beam: pip install -e "
+                                          r"'\.\[beam\]'"):
+        _engine.beam_engine("engine")
