@@ -78,9 +78,10 @@ def _run(engine, workers, images, out):
     seconds = time.perf_counter() - started
     if process.returncode:
         raise SystemExit(f"{engine} {workers}: {stderr[-3000:]}")
-    summary = [line for line in stdout.splitlines() if "pass 1 " in line][-1]
-    pass1, pass2 = (float(x) for x in re.search(r"pass 1 ([\d.]+) s.*pass 2 ([\d.]+) s",
-                                               summary).groups())
+    summary = [line for line in stdout.splitlines() if "; wrote " in line][-1]
+    pass1, pass2 = (float(x) for x in re.search(
+        r"(?:pass 1|Beam pipeline \(both passes\)) ([\d.]+) s.*(?:pass 2|drawing) ([\d.]+) s",
+        summary).groups())
     busy = re.search(r"workers busy: pass 1 ([\d.]+) s, pass 2 ([\d.]+) s", stdout)
     driver = peaks.pop(process.pid)
     workers_peak = sorted((p for p in peaks.values() if p > 200), reverse=True)

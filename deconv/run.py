@@ -120,8 +120,9 @@ def run_config():
     return config
 
 
-def summary(name, outcome):
-    """The one-line summary of a dataset's run."""
+def summary(name, outcome, engine="local"):
+    """The one-line summary of a dataset's run. On Beam both passes are one pipeline: its time,
+    then the drawing's."""
     state = outcome.state
     counts = outcome.manifests[0]["counts"]
     views = len(outcome.written)
@@ -131,8 +132,11 @@ def summary(name, outcome):
     rate = scanned / outcome.scan_seconds if outcome.scan_seconds > 0 else float("inf")
     resumed = f" for the last {words.plural(scanned, 'file')}" if scanned < state.cursor else ""
     read = words.skip_summary(state.read, state.skipped, counts["ignored_by_extension"])
-    return (f"{name}: {read}; pass 1 {outcome.scan_seconds:.1f} s{resumed} ({rate:.1f} img/s), "
-            f"pass 2 {outcome.project_seconds:.1f} s; wrote {files}")
+    times = (f"pass 1 {outcome.scan_seconds:.1f} s{resumed} ({rate:.1f} img/s), pass 2 "
+             f"{outcome.project_seconds:.1f} s" if engine == "local" else
+             f"Beam pipeline (both passes) {outcome.scan_seconds:.1f} s ({rate:.1f} img/s), "
+             f"drawing {outcome.project_seconds:.1f} s")
+    return f"{name}: {read}; {times}; wrote {files}"
 
 
 def _run_on_beam(net, config, record, described, found, board):
@@ -197,7 +201,7 @@ def main(argv):
     for name, outcome in outcomes.items():
         for line in report.note_lines(outcome.notes):
             print(f"note: {line}")
-        print(summary(name, outcome))
+        print(summary(name, outcome, FLAGS.engine))
     print(f"done in {time.perf_counter() - started:.1f} s; open {index}")
 
 

@@ -116,6 +116,7 @@ def test_counters_and_skips_are_reported(runs, image_folder):
     assert (f"{image_folder.name}: Beam counters: images_read {GOOD_IMAGES}, skipped (not an "
             f"image Pillow can identify) 1, skipped (truncated or corrupt) 1, skipped "
             f"(zero-byte file) 1; workers busy: pass 1 ") in beam.stdout
+    assert "; Beam pipeline (both passes) " in beam.stdout and "drawing" in beam.stdout
     for name in ("empty.jpg", "text.png", "cut.png"):
         assert f"warning: Skipping {image_folder / 'bad' / name}: " in beam.stderr
     # Nothing from the workers' start-up, nothing left beside --out.
