@@ -119,18 +119,21 @@ def summary(outcome, started):
             f"open {outcome.index}")
 
 
-def _beam_scan(record):
-    """Pass 1 on Beam (`deconv.distributed.atlas`), with --beam_options."""
+def _on_beam(record, settings):
+    """Both passes of the atlas on Beam (`deconv.distributed.atlas`), with --beam_options;
+    the pipeline runs with its workers' output kept off the terminal."""
     spec = _engine.beam_engine("spec").NetSpec.from_record(record, FLAGS.rule,
                                                            FLAGS.preprocessing)
     options = _engine.beam_engine("pipeline").pipeline_options(FLAGS.beam_options)
-    scan = _engine.beam_engine("atlas").scanner(options, spec)
+    beam = _engine.beam_engine("atlas").AtlasOnBeam(options, spec, settings)
+    scan = beam.scan_layers
 
     def quietly(*args):
         with _engine.workers_quiet():  # only the pipeline: pass 2's progress bars stay
             return scan(*args)
 
-    return quietly
+    beam.scan_layers = quietly
+    return beam
 
 
 @_cli.one_line_errors(resumes=True)
@@ -152,13 +155,17 @@ def main(argv):
                                       "batch_size": min(settings.batch_size, len(paths))})
     record = load_weights()
     progress = _progress(FLAGS.progress)
+    beam = _on_beam(record, settings) if FLAGS.engine == "beam" else None
     try:
-        outcome = build.build_atlas(net, paths, FLAGS.images, layers, FLAGS.out, settings,
-                                    record, ignored, FLAGS.restart, progress,
-                                    scan=_beam_scan(record) if FLAGS.engine == "beam" else None)
+        outcome = build.build_atlas(
+            net, paths, FLAGS.images, layers, FLAGS.out, settings, record, ignored,
+            FLAGS.restart, progress, scan=beam and beam.scan_layers,
+            projected=beam and beam.projected)
     finally:
         if progress is not None:
             progress.close()
+        if beam is not None:
+            beam.close()
     for layer in outcome.atlas["layers"]:
         for note in layer.get("notes", []):
             print(f"note: {layer['name']}: {note}")

@@ -19,6 +19,7 @@ from deconv.sweeps import config as config_lib
 from deconv.sweeps import html_index
 from deconv.sweeps import plan as plan_lib
 from deconv.sweeps import runner
+from deconv.sweeps import winners as winners_lib
 from deconv.sweeps.by_image import group_by_image
 
 
@@ -54,6 +55,25 @@ def project_groups(by_layer, batch_size):
     return groups, where
 
 
+def chunk_crops(net, group, size, aspect):
+    """A group's projections on a worker (`deconv.sweeps.winners.project_chunk`, as the local
+    engine projects them), cropped to their receptive fields (whole, in mode "maps"): `(arrays,
+    meta)` for `pipeline.ProjectGroups`."""
+    _, layer, views, chunk = group
+    reconstructions, pixels = winners_lib.project_chunk(net, layer, views, chunk, size, aspect)
+    arrays, meta = {}, []
+    for i, ((view_number, winner), feat, image) in enumerate(zip(chunk, reconstructions,
+                                                                  pixels)):
+        box = ((0, 0, size, size) if views[view_number].mode == "maps" else tuple(winner.box))
+        arrays[f"feat{i}"] = feat[box[0]:box[2], box[1]:box[3]]
+        arrays[f"im{i}"] = image[box[0]:box[2], box[1]:box[3]]
+        meta.append({"crop": list(box), "box": list(winner.box),
+                     "projected_value": winner.projected_value,
+                     "original_size": list(winner.original_size),
+                     "box_original": list(winner.box_original)})
+    return arrays, meta
+
+
 def _projector(results, where, size):
     """`project(layer_views)` for `runner.project_all`: pass 2's results laid back into whole
     pictures (zero outside each crop, which is all the grids read), the winners filled in."""
@@ -65,7 +85,8 @@ def _projector(results, where, size):
             pixels = np.zeros((len(found), size, size, 3), np.uint8)
             for index, winner in enumerate(found):
                 group, place = where[(layer, number, index)]
-                meta, feat, image = results[group][place]
+                metas, arrays = results[group]
+                meta, feat, image = metas[place], arrays[f"feat{place}"], arrays[f"im{place}"]
                 winner.projected_value = meta["projected_value"]
                 winner.box = tuple(meta["box"])
                 winner.original_size = tuple(meta["original_size"])
@@ -95,7 +116,8 @@ def run_dataset(net, spec, paths, sweeps, out_dir, settings, described, ignored,
                              batch_size=reading.batch_size)
     state, counters, read_group = pipeline.sweep(
         options, spec, sweeps, reading, spec_lib.shards(paths, reading.batch_size, per_shard),
-        plan, work, fail_shard)
+        work, plan, functools.partial(chunk_crops, size=settings.size, aspect=settings.aspect),
+        fail_shard)
     if state.read == 0:
         reasons = "; ".join(f"{path}: {reason}" for path, reason in state.skipped[:3])
         raise DeconvError(f"None of the {len(paths)} image files could be read ({reasons}).")

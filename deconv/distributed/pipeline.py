@@ -29,7 +29,6 @@ from deconv.distributed.spec import Shard
 from deconv.errors import DeconvError
 from deconv.sweeps import checkpoint
 from deconv.sweeps import scan as scan_lib
-from deconv.sweeps import winners as winners_lib
 
 # The Beam metrics' namespace: images_read, skipped (<reason>), and the milliseconds the workers
 # spent in each pass (start-up not counted): pass 1 worker ms, pass 2 worker ms.
@@ -178,17 +177,16 @@ def counters(result):
 
 
 class ProjectGroups(beam.DoFn):
-    """Pass 2 of one image's winners: projected (`deconv.sweeps.winners.project_chunk`, as the
-    local engine projects them) and cropped to their receptive fields (whole, in mode "maps"),
-    written to `work`/pass2/<group>.npz.
+    """Pass 2 of a group of one image's winners, on a worker: `project(net, group)` returns
+    `(arrays, meta)` (named arrays and a JSON-ready list), saved to `work`/pass2/<number>.npz
+    for the driver (`read_group`).
 
-    A group is `(number, layer, views, chunk)`: `chunk` holds `(view number, winner)` items
-    of one image, `views` the layer's views they index.
+    A group is `(number, layer, views, chunk)`: `chunk` holds `(index, winner)` items of one
+    image (the index means what the group's maker says), `views` what else `project` needs.
     """
 
-    def __init__(self, spec, size, aspect, work, shared):
-        self.spec, self.size, self.aspect, self.work = spec, size, aspect, work
-        self.shared = shared
+    def __init__(self, spec, project, work, shared):
+        self.spec, self.project, self.work, self.shared = spec, project, work, shared
         self.net = None
 
     def setup(self):
@@ -196,24 +194,12 @@ class ProjectGroups(beam.DoFn):
 
     def process(self, group):
         started = time.perf_counter()
-        number, layer, views, chunk = group
+        number, _, _, chunk = group
         try:
-            reconstructions, pixels = winners_lib.project_chunk(self.net, layer, views, chunk,
-                                                                self.size, self.aspect)
+            arrays, meta = self.project(self.net, group)
         except Exception as error:
             raise RuntimeError(_marked(f"Pass 2 failed on {chunk[0][1].path}: {error}")) \
                 from None
-        arrays, meta = {}, []
-        for i, ((view_number, winner), feat, image) in enumerate(
-                zip(chunk, reconstructions, pixels)):
-            box = ((0, 0, self.size, self.size) if views[view_number].mode == "maps"
-                   else tuple(winner.box))
-            arrays[f"feat{i}"] = feat[box[0]:box[2], box[1]:box[3]]
-            arrays[f"im{i}"] = image[box[0]:box[2], box[1]:box[3]]
-            meta.append({"crop": list(box), "box": list(winner.box),
-                         "projected_value": winner.projected_value,
-                         "original_size": list(winner.original_size),
-                         "box_original": list(winner.box_original)})
         buffer = io.BytesIO()
         np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
         _write(FileSystems.join(self.work, "pass2", f"{number}.npz"), buffer.getvalue())
@@ -251,15 +237,16 @@ def _build(spec, shared):
     return shared.acquire(build)
 
 
-def sweep(options, spec, sweeps, reading, shards, plan, work, fail_shard=None):
+def sweep(options, spec, sweeps, reading, shards, work, plan=None, project=None,
+          fail_shard=None):
     """Both passes as one pipeline (the workers start once): `shards` scanned on the workers,
     merged into one `ScanState` (saved for the driver), planned into groups by `plan(net,
-    state, paths)` and projected on the workers (`ProjectGroups`). With `plan` None: pass 1
-    only.
+    state, paths)` and projected on the workers by `project(net, group)` (`ProjectGroups`).
+    With `plan` None: pass 1 only.
 
     Returns:
       `(state, counters, read_group)`: pass 1's state, the pipeline's counters, and
-      `read_group(number)`, which reads back a group's `[(meta, feat crop, image crop)]`.
+      `read_group(number)`, which reads back a group's `(meta, arrays)`.
     """
     path = FileSystems.join(work, STATE_FILE)
     # The workers read the shards from a file: a million paths would be too large a pipeline
@@ -279,8 +266,7 @@ def sweep(options, spec, sweeps, reading, shards, plan, work, fail_shard=None):
         _ = (merged
              | "Plan" >> beam.ParDo(PlanGroups(spec, plan, shared), beam.pvalue.AsList(parts))
              | "Spread" >> beam.Reshuffle()
-             | "Project" >> beam.ParDo(ProjectGroups(spec, reading.size, reading.aspect, work,
-                                                     shared)))
+             | "Project" >> beam.ParDo(ProjectGroups(spec, project, work, shared)))
     result = _run(pipeline)
     _, state = checkpoint.state_from_bytes(io.BytesIO(_read(path)), path)
     return state, counters(result), functools.partial(_read_group, work)
@@ -289,5 +275,5 @@ def sweep(options, spec, sweeps, reading, shards, plan, work, fail_shard=None):
 def _read_group(work, number):
     path = FileSystems.join(work, "pass2", f"{number}.npz")
     with np.load(io.BytesIO(_read(path)), allow_pickle=False) as saved:
-        meta = json.loads(str(saved["meta"]))
-        return [(entry, saved[f"feat{i}"], saved[f"im{i}"]) for i, entry in enumerate(meta)]
+        return json.loads(str(saved["meta"])), {key: saved[key] for key in saved.files
+                                                if key != "meta"}

@@ -93,7 +93,7 @@ def choose_layers(net, layers, settings):
 
 
 def build_atlas(net, paths, root, layers, out_dir, settings, record=None, ignored=None,
-                restart=False, progress=None, schedule=None, scan=None):
+                restart=False, progress=None, schedule=None, scan=None, projected=None):
     """Builds (or completes) the atlas of `layers` over `paths` in `out_dir`.
 
     Args:
@@ -107,8 +107,9 @@ def build_atlas(net, paths, root, layers, out_dir, settings, record=None, ignore
       restart: discard whatever atlas `out_dir` holds.
       progress: `progress(description, total, unit)` returns `update(done)`, or None.
       schedule: the maximization's `deconv.analysis.maximization.Schedule` (default: its own).
-      scan: pass 1, with `passes.scan_layers`'s arguments and result (the default): another
-        engine's (`deconv.distributed.atlas`).
+      scan, projected: another engine's pass 1, with `passes.scan_layers`'s arguments and
+        result, and pass 2's projections (see `passes.project_layer`); default: this
+        process's (`deconv.distributed.atlas` has Beam's).
 
     Returns:
       An `AtlasOutcome`.
@@ -138,7 +139,7 @@ def build_atlas(net, paths, root, layers, out_dir, settings, record=None, ignore
                   else None)
         layer_record = passes.project_layer(
             net, layer, scanned, paths, root, settings, out_dir,
-            (lambda done, total: update(done, total)) if update else None)
+            (lambda done, total: update(done, total)) if update else None, projected)
         layer_record.update(fingerprint=print_, scan={
             "read": scanned.read, "skipped": [list(s) for s in scanned.skipped]})
         records.save_layer(out_dir, layer_record)

@@ -88,7 +88,37 @@ def _entry(winner, relative, number):
             "box_original": list(winner.box_original)}
 
 
-def project_layer(net, layer, scanned, paths, root, settings, out_dir, on_projected=None):
+def layer_winners(net, layer, topk, paths, settings):
+    """The `Winner`s of every unit of `layer` in pass 1's `topk`, unit by unit."""
+    sweep = layer_sweep(net, layer, settings)
+    return [w for unit in range(net.feature_count(layer)) for w in winners_lib.winners(
+        net, sweep, topk, paths, settings.size, unit)]
+
+
+def tiled_groups(net, layer, found, settings):
+    """Projects `found` (`Winner`s of `layer`) image by image (`project_image_groups`) and
+    draws each one's tiles; sets each winner's recomputed value, box and original size.
+
+    Yields:
+      `(chunk, tiles, image)`: indices into `found`, each one's `(projection, patch)` tiles
+      (`pictures.entry_tiles`), and their image, `(size, size, 3)` uint8.
+    """
+    size = (settings.size, settings.size)
+    for chunk, reconstructions, values, image in project_image_groups(
+            net, layer, found, settings.size, settings.aspect, settings.project_batch):
+        tiles = []
+        for n, reconstruction, value in zip(chunk, reconstructions, values):
+            winner = found[n]
+            winner.projected_value = float(value)
+            winner.box = receptive_field(net, layer, winner.position, size)
+            window = receptive_field(net, layer, winner.position, size, clip=False)
+            tiles.append(pictures.entry_tiles(reconstruction, image, winner.box, window,
+                                              settings.normalize, settings.tile))
+        yield chunk, tiles, image
+
+
+def project_layer(net, layer, scanned, paths, root, settings, out_dir, on_projected=None,
+                  projected=None):
     """Pass 2 of one layer: projects every unit's winners, image by image, and writes the
     unit strips, the thumbnail sheets and the source images.
 
@@ -96,27 +126,21 @@ def project_layer(net, layer, scanned, paths, root, settings, out_dir, on_projec
       scanned: the layer's `ScanState` from pass 1.
       root: the dataset's folder (entries name images relative to it).
       on_projected: called as `on_projected(done, total)` projections.
+      projected: `projected(net, layer, found)` yields what `tiled_groups` yields, the winners
+        filled in (another engine's projections); default: `tiled_groups`, here.
 
     Returns:
       The layer's record, JSON-ready (without its fingerprint and timings), and its notes.
     """
-    sweep = layer_sweep(net, layer, settings)
-    units = net.feature_count(layer)
-    found = [w for unit in range(units) for w in winners_lib.winners(
-        net, sweep, scanned.topks[0], paths, settings.size, unit)]
+    found = layer_winners(net, layer, scanned.topks[0], paths, settings)
     number_of = {path: number for number, path in enumerate(paths)}
-    size = (settings.size, settings.size)
     tiles = [None] * len(found)
     done = 0
-    for chunk, reconstructions, values, image in project_image_groups(
-            net, layer, found, settings.size, settings.aspect, settings.project_batch):
-        for n, reconstruction, value in zip(chunk, reconstructions, values):
-            winner = found[n]
-            winner.projected_value = float(value)
-            winner.box = receptive_field(net, layer, winner.position, size)
-            window = receptive_field(net, layer, winner.position, size, clip=False)
-            tiles[n] = pictures.entry_tiles(reconstruction, image, winner.box, window,
-                                            settings.normalize, settings.tile)
+    groups = (projected(net, layer, found) if projected is not None
+              else tiled_groups(net, layer, found, settings))
+    for chunk, chunk_tiles, image in groups:
+        for n, pair in zip(chunk, chunk_tiles):
+            tiles[n] = pair
         source = files.inside(out_dir, files.source(number_of[found[chunk[0]].path]))
         if not os.path.exists(source):
             pictures.write_jpeg(source, image)

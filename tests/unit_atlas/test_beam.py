@@ -1,6 +1,7 @@
-"""The atlas's pass 1 on Beam (`deconv.distributed.atlas`, the DirectRunner in this process)
-makes the same atlas as the local engine: every file equal, byte for byte (the network reaches
-the Beam worker as a .keras file, rebuilt there from its path)."""
+"""The atlas on Beam (`deconv.distributed.atlas`: pass 1 merged from shards, pass 2 projected
+and drawn on the workers; the DirectRunner in this process) makes the same atlas as the local
+engine: every file equal, byte for byte (the network reaches the Beam worker as a .keras file,
+rebuilt there from its path)."""
 import os
 
 from deconv.distributed import atlas as beam_atlas
@@ -23,7 +24,7 @@ def _files(root):
     return found
 
 
-def test_beam_pass_one_makes_the_same_atlas(net16, dataset, atlas, tmp_path):
+def test_beam_makes_the_same_atlas(net16, dataset, atlas, tmp_path):
     root, paths, ignored = dataset
     local_out, _ = atlas
     model_file = tmp_path / "vgg16.keras"
@@ -31,10 +32,22 @@ def test_beam_pass_one_makes_the_same_atlas(net16, dataset, atlas, tmp_path):
     spec = spec_lib.NetSpec(str(model_file), "imagenet")  # the file's own weights
     out = tmp_path / "beam" / os.path.basename(local_out)  # the same name: the same pages
     layers = build.choose_layers(net16, ["conv1_2", "conv3_1"], SETTINGS)
-    outcome = build.build_atlas(
-        net16, paths, root, layers, str(out), SETTINGS, RECORD, ignored,
-        scan=beam_atlas.scanner(pipeline.pipeline_options(IN_PROCESS), spec, per_shard=4))
+    beam = beam_atlas.AtlasOnBeam(pipeline.pipeline_options(IN_PROCESS), spec, SETTINGS,
+                                  per_shard=4)
+    projected = []
+
+    def recorded(net, layer, found):  # which layers the workers projected
+        projected.append(layer)
+        return beam.projected(net, layer, found)
+
+    try:
+        outcome = build.build_atlas(net16, paths, root, layers, str(out), SETTINGS, RECORD,
+                                    ignored, scan=beam.scan_layers, projected=recorded)
+    finally:
+        beam.close()
     assert outcome.made == ["conv1_2", "conv3_1"] and outcome.files_scanned == len(paths)
+    assert projected == layers and sorted(beam.groups) == sorted(layers)
+    assert sorted(os.listdir(out.parent)) == [out.name]  # the workers' results removed
     local, beam = _files(local_out), _files(out)
     assert sorted(beam) == sorted(local) and len(local) > 20
     assert [name for name in local if local[name] != beam[name]] == []
