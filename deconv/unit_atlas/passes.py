@@ -6,7 +6,6 @@ strips and thumbnail sheets, then the layer's record written last."""
 import os
 
 from absl import logging
-import numpy as np
 
 from deconv.core import names
 from deconv.core.receptive_field import receptive_field

@@ -7,10 +7,8 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from deconv.errors import DeconvError
 from tests.conftest import GOOD_IMAGES
 from tests.conftest import run_command
 
