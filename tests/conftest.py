@@ -52,6 +52,24 @@ def chromium():
                          "it)")
 
 
+def chrome_driver(window_size):
+    """A headless Chromium driven by Selenium through Debian's chromedriver, its console log
+    kept (both installed by `.ci/run`: a missing one fails, it is never skipped)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    assert os.path.exists(driver_path), ("the browser tests need chromedriver: apt-get install "
+                                         "chromium-driver (.ci/run installs it)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium()
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu",
+                     f"--window-size={window_size}", "--no-first-run",
+                     "--disable-background-networking"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(options=options, service=Service(driver_path))
+
+
 def chromium_dom(url, profile, budget_ms=10000):
     """The DOM of `url` after `budget_ms` of virtual time in headless Chromium."""
     return subprocess.run(

@@ -4,8 +4,6 @@ rule and whole-map mode, and the projection shown has the pixels of `deconv.to_u
 library's projection; the atlas strip, the occlusion heat map, drops and examples work, and the
 page logs no error (a content-security-policy violation would be one)."""
 import base64
-import os
-import shutil
 
 import numpy as np
 import pytest
@@ -14,7 +12,7 @@ from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 import deconv
-from tests.conftest import chromium
+from tests.conftest import chrome_driver
 from tests.serving.conftest import SIZE, decode, png_bytes
 
 LAYER, UNIT = "conv3_1", 12
@@ -22,19 +20,8 @@ LAYER, UNIT = "conv3_1", 12
 
 @pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for the module (both installed by `.ci/run`: never skipped)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    assert os.path.exists(driver_path), ("the browser tests need chromedriver: apt-get install "
-                                         "chromium-driver (.ci/run installs it)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium()
-    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,900",
-                     "--no-first-run", "--disable-background-networking"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    """One headless Chromium for the module."""
+    driver = chrome_driver("1200,900")
     yield driver
     driver.quit()
 

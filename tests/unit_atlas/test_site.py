@@ -4,14 +4,13 @@ loaded, lazy sprite sheets, permalinks, search, prev/next, the back button and t
 import json
 import os
 import re
-import shutil
 
 import pytest
 from selenium.webdriver import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from deconv.unit_atlas import site
-from tests.conftest import chromium
+from tests.conftest import chrome_driver
 from tests.unit_atlas.fake_atlas import SILENT_UNIT, make_fake_atlas
 
 LAYERS = (("conv1_1", 4), ("conv2_1", 300))  # conv2_1: 3 sprite sheets of 100
@@ -89,20 +88,8 @@ def test_strings_from_the_atlas_are_escaped(tmp_path):
 
 @pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for the module, driven by Selenium through Debian's chromedriver
-    (both installed by `.ci/run`: a missing one fails, it is never skipped)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    assert os.path.exists(driver_path), ("the browser tests need chromedriver: apt-get install "
-                                         "chromium-driver (.ci/run installs it)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium()
-    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=900,450",
-                     "--no-first-run", "--disable-background-networking"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    """One headless Chromium for the module."""
+    driver = chrome_driver("900,450")
     yield driver
     driver.quit()
 
