@@ -32,6 +32,22 @@ def beam_engine(module):
     return importlib.import_module(f"deconv.distributed.{module}")
 
 
+def options_from_flags():
+    """Beam's pipeline options of --engine beam and --beam_options, checked now, before any
+    work; None for the local engine.
+
+    Raises:
+      DeconvError: --beam_options without --engine beam, Beam missing, a bad option value or
+        an unknown runner.
+    """
+    if flags.FLAGS.engine != "beam":
+        if flags.FLAGS["beam_options"].present:
+            raise DeconvError("--beam_options needs --engine beam: the local engine takes no "
+                              "Beam options.")
+        return None
+    return beam_engine("pipeline").pipeline_options(flags.FLAGS.beam_options)
+
+
 @contextlib.contextmanager
 def workers_quiet():
     """Keeps the start-up lines and logs of Beam's worker processes (which inherit standard

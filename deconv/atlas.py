@@ -111,7 +111,8 @@ def summary(outcome, started):
     read = words.skip_summary(dataset["read"], [(s["path"], s["reason"])
                                                 for s in dataset["skipped"]],
                               dataset["ignored_by_extension"])
-    reused = f", {len(outcome.reused)} reused" if outcome.reused else ""
+    earlier = len(atlas["layers"]) - len(outcome.made)
+    reused = f", {earlier} from earlier runs" if earlier else ""
     pass2 = sum(outcome.project_seconds.values())
     return (f"{words.plural(len(atlas['layers']), 'layer')} ({len(outcome.made)} made{reused}), "
             f"{words.plural(units, 'unit')}; {read}; pass 1 {outcome.scan_seconds:.1f} s, "
@@ -119,12 +120,11 @@ def summary(outcome, started):
             f"open {outcome.index}")
 
 
-def _on_beam(record, settings):
+def _on_beam(record, settings, options):
     """Both passes of the atlas on Beam (`deconv.distributed.atlas`), with --beam_options;
     the pipeline runs with its workers' output kept off the terminal."""
     spec = _engine.beam_engine("spec").NetSpec.from_record(record, FLAGS.rule,
                                                            FLAGS.preprocessing)
-    options = _engine.beam_engine("pipeline").pipeline_options(FLAGS.beam_options)
     beam = _engine.beam_engine("atlas").AtlasOnBeam(options, spec, settings)
     scan = beam.scan_layers
 
@@ -143,19 +143,23 @@ def main(argv):
     if FLAGS.config:
         _apply_config(FLAGS.config)
     settings = settings_from_flags()
+    beam_options = _engine.options_from_flags()
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
                                       FLAGS.preprocessing, FLAGS.include_top)
     layers = build.choose_layers(net, FLAGS.layers, settings)  # before any image is read
     if FLAGS.images == DEFAULT_IMAGES and not os.path.isdir(DEFAULT_IMAGES):
         raise DeconvError(f"The default image folder {DEFAULT_IMAGES} is missing: pass --images "
                           f"DIR, a folder of your own images.")
+    if os.path.abspath(FLAGS.out) == os.path.abspath(FLAGS.images):
+        raise DeconvError(f"--out {FLAGS.out!r} is the --images folder: the atlas goes to a "
+                          f"folder of its own; choose another --out.")
     paths, ignored = image_files.scan_folder(
         FLAGS.images, image_files.parse_extensions(FLAGS.imtype), exclude=[FLAGS.out])
     settings = build.AtlasSettings(**{**settings.__dict__,
                                       "batch_size": min(settings.batch_size, len(paths))})
     record = load_weights()
     progress = _progress(FLAGS.progress)
-    beam = _on_beam(record, settings) if FLAGS.engine == "beam" else None
+    beam = _on_beam(record, settings, beam_options) if beam_options is not None else None
     try:
         outcome = build.build_atlas(
             net, paths, FLAGS.images, layers, FLAGS.out, settings, record, ignored,

@@ -139,14 +139,12 @@ def summary(name, outcome, engine="local"):
     return f"{name}: {read}; {times}; wrote {files}"
 
 
-def _run_on_beam(net, config, record, described, found, board):
+def _run_on_beam(net, config, record, described, found, board, options):
     """Both passes on Beam (`deconv.distributed.engine`); returns `(outcomes, index path)`.
     Nothing to resume: a failed run leaves --out as it was."""
     engine = _engine.beam_engine("engine")
-    pipeline = _engine.beam_engine("pipeline")
     spec = _engine.beam_engine("spec").NetSpec.from_record(record, config.rule,
                                                            config.preprocessing)
-    options = pipeline.pipeline_options(FLAGS.beam_options)
     with _engine.workers_quiet():
         outcomes, index, counters = engine.run_config(
             net, spec, config, described, options, found,
@@ -165,6 +163,7 @@ def main(argv):
     _cli.no_arguments(argv, "the images are given as a folder with --images; see --help.")
     started = time.perf_counter()
     config = run_config()
+    beam_options = _engine.options_from_flags()
     net, load_weights = _cli.load_net(config.model, config.weights, config.seed, config.rule,
                                       config.preprocessing, config.include_top)
     plan_lib.plan(net, config)  # every sweep checked before any file is read
@@ -188,7 +187,8 @@ def main(argv):
                  "sweeps": [config_lib.recorded(s) for s in config.sweeps]}
     try:
         if FLAGS.engine == "beam":
-            outcomes, index = _run_on_beam(net, config, record, described, found, board)
+            outcomes, index = _run_on_beam(net, config, record, described, found, board,
+                                           beam_options)
         else:
             outcomes, index = runner.run_config(
                 net, config, identity, described, FLAGS.restart, progress,

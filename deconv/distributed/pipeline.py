@@ -8,6 +8,7 @@ group. The driver reads these files back from `work`, a folder every worker can 
 Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014
 (arXiv 1311.2901), section 4: the top 9 activations of a feature map across a dataset.
 """
+import contextlib
 import functools
 import io
 import json
@@ -16,12 +17,15 @@ import re
 import shlex
 import time
 
+from absl import logging
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import GoogleCloudOptions
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.runners.runner import create_runner
 from apache_beam.utils.shared import Shared
 import numpy as np
 
@@ -65,7 +69,31 @@ def pipeline_options(text):
         raise DeconvError(f"--beam_options takes Beam's own options, each --name=value or --name "
                           f"value (e.g. --runner=DirectRunner --direct_num_workers=2); received "
                           f"{stray[0]!r}.")
-    return PipelineOptions(argv)
+    return _checked(PipelineOptions(argv), argv)
+
+
+def _checked(options, argv):
+    """`options`, once Beam has parsed every value and knows the runner; a bad value or an
+    unknown runner is one line, an option Beam does not know a warning (it would be ignored)."""
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            known = options.get_all_options()
+    except SystemExit:
+        problem = (said.getvalue().strip().splitlines() or ["a bad value"])[-1]
+        raise DeconvError(f"--beam_options: {problem.split('error: ', 1)[-1]}.") from None
+    runner = options.view_as(StandardOptions).runner
+    if runner:
+        try:
+            create_runner(runner)
+        except (ValueError, ImportError) as error:
+            raise DeconvError(f"--beam_options: {' '.join(str(error).split())}") from None
+    unknown = [arg for arg in argv if arg.startswith("--")
+               and arg[2:].split("=", 1)[0].replace("-", "_") not in known]
+    for arg in unknown:
+        logging.warning("--beam_options: Beam knows no option %s; it is ignored.",
+                        arg.split("=", 1)[0])
+    return options
 
 
 def work_folder(options, local):

@@ -1,6 +1,7 @@
 """A worker that fails (a DoFn raising on one chosen shard, through the engine's test hook; two
 worker processes) fails the run with one line naming the shard's files, and --out keeps only
 what it held. Shards and options."""
+import contextlib
 import os
 import sys
 
@@ -66,6 +67,39 @@ def test_beam_options_are_checked():
         pipeline.pipeline_options("--project='x")
     options = pipeline.pipeline_options("")
     assert options.get_all_options()["direct_running_mode"] == "multi_processing"
+    # Beam's own parser and runner registry, asked before any work: one line each.
+    with pytest.raises(DeconvError, match=r"^--beam_options: argument --direct_num_workers: "
+                                          r"invalid int value: 'abc'\.$"):
+        pipeline.pipeline_options("--direct_num_workers=abc")
+    with pytest.raises(DeconvError, match=r"^--beam_options: Unexpected pipeline runner: "
+                                          r"NoSuchRunner\. Valid values are .*DirectRunner"):
+        pipeline.pipeline_options("--runner=NoSuchRunner")
+    with absltest_warnings() as said:
+        pipeline.pipeline_options("--runner=DirectRunner --direct_num_worker=2")
+    assert said == ["--beam_options: Beam knows no option --direct_num_worker; it is ignored."]
+    assert pipeline.pipeline_options("--runner=FlinkRunner --flink_master=h:8081")
+
+
+@contextlib.contextmanager
+def absltest_warnings():
+    """The messages absl logs as warnings while the block runs."""
+    from absl import logging
+    said = []
+    original = logging.warning
+    logging.warning = lambda message, *args: said.append(message % args)
+    try:
+        yield said
+    finally:
+        logging.warning = original
+
+
+def test_beam_options_without_the_beam_engine_are_refused(tmp_path):
+    from tests.conftest import last_error, run_command
+    result = run_command("atlas", "--weights", "random", "--beam_options", "--runner=X",
+                         "--out", str(tmp_path / "out"), "--noprogress")
+    assert result.returncode == 2
+    assert last_error(result) == ("python -m deconv.atlas: error: --beam_options needs --engine "
+                                  "beam: the local engine takes no Beam options.")
 
 
 def test_without_beam_the_engine_is_one_line_saying_how_to_install_it(monkeypatch):

@@ -89,7 +89,7 @@ def test_killed_atlas_resumes_to_the_same_atlas(tmp_path):
     resumed = subprocess.run(_command(images, out, "--config", str(config)),
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "4 layers (3 made, 1 reused)" in resumed.stdout
+    assert "4 layers (3 made, 1 from earlier runs)" in resumed.stdout
     done, expected = _contents(out), _contents(reference)
     assert json.loads(done.pop(files.ATLAS_JSON)) == json.loads(expected.pop(files.ATLAS_JSON))
     assert sorted(done) == sorted(expected)
