@@ -25,6 +25,10 @@ import tempfile
 _STATE = {"phase": "startup", "interrupted": False, "stderr": 2}
 
 
+# The photos a clone ships in examples/images: the default --images of the commands.
+EXAMPLE_IMAGES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                              "examples", "images")
+
 def prog():
     """How the running command is typed: `python -m deconv.run`."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
@@ -363,3 +367,30 @@ def progress_bar(enabled, total, unit):
         yield update
     finally:
         bar.close()
+
+
+def bar_sequence(enabled):
+    """`start(description, total, unit) -> update(done, total=None)`: one progress bar per
+    stage, each closed when it reaches its total (so its rate is that stage's) or when the next
+    opens; `start.close()` closes them all. None when `enabled` is False (--noprogress)."""
+    if not enabled:
+        return None
+    bars = []
+
+    def start(description, total, unit):
+        for bar in bars:
+            bar.close()
+        bars.append(new_bar(total, unit, description))
+        bar = bars[-1]
+
+        def update(done, new_total=None):
+            if new_total is not None:
+                bar.total = new_total
+            bar.update(done - bar.n)
+            if bar.total is not None and done >= bar.total:
+                bar.close()
+
+        return update
+
+    start.close = lambda: [bar.close() for bar in bars]
+    return start

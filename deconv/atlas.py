@@ -26,8 +26,7 @@ from deconv.io import words
 from deconv.unit_atlas import build
 from deconv.unit_atlas import config as config_lib
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_IMAGES = os.path.join(_REPO, "examples", "images")
+DEFAULT_IMAGES = _cli.EXAMPLE_IMAGES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("images", DEFAULT_IMAGES, "Folder of images, searched recursively. Default: "
@@ -78,29 +77,6 @@ def settings_from_flags():
         batch_size=FLAGS.batch_size, project_batch=FLAGS.project_batch,
         normalize=FLAGS.normalize, tile=FLAGS.tile, thumb=FLAGS.thumb,
         checkpoint_every=FLAGS.checkpoint_every, maximize=FLAGS.maximize)
-
-
-def _progress(enabled):
-    """`progress(description, total, unit) -> update(done, total=None)`: one bar each, the
-    previous one closed when the next opens; or None."""
-    if not enabled:
-        return None
-    bars = []
-
-    def start(description, total, unit):
-        for bar in bars:
-            bar.close()
-        bars.append(_cli.new_bar(total, unit, description))
-
-        def update(done, new_total=None):
-            if new_total is not None:
-                bars[-1].total = new_total
-            bars[-1].update(done - bars[-1].n)
-
-        return update
-
-    start.close = lambda: [bar.close() for bar in bars]
-    return start
 
 
 def summary(outcome, started):
@@ -158,7 +134,7 @@ def main(argv):
     settings = build.AtlasSettings(**{**settings.__dict__,
                                       "batch_size": min(settings.batch_size, len(paths))})
     record = load_weights()
-    progress = _progress(FLAGS.progress)
+    progress = _cli.bar_sequence(FLAGS.progress)
     beam = _on_beam(record, settings, beam_options) if beam_options is not None else None
     try:
         outcome = build.build_atlas(

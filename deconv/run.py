@@ -31,8 +31,7 @@ from deconv.sweeps import plan as plan_lib
 from deconv.sweeps import report
 from deconv.sweeps import runner
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_IMAGES = os.path.join(_REPO, "examples", "images")
+DEFAULT_IMAGES = _cli.EXAMPLE_IMAGES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("feat", None, "Layer to look at: paper style (conv1_1 ... conv5_4, pool1 ... "
@@ -68,23 +67,15 @@ def _progress_factory(enabled):
 
     Each bar closes when its pass 1 ends, so its rate is pass 1's.
     """
-    if not enabled:
+    bars = _cli.bar_sequence(enabled)
+    if bars is None:
         return None
-    bars = []
 
     def start(name, total):
-        for bar in bars:
-            bar.close()
-        bars.append(_cli.new_bar(total, "img", f"pass 1 {name}"))
+        update = bars(f"pass 1 {name}", total, "img")
+        return lambda state: update(state.cursor)
 
-        def on_batch(state):
-            bars[-1].update(state.cursor - bars[-1].n)
-            if state.cursor >= total:
-                bars[-1].close()
-
-        return on_batch
-
-    start.close = lambda: [bar.close() for bar in bars]
+    start.close = bars.close
     return start
 
 

@@ -19,8 +19,7 @@ from deconv import _cli  # first: quiets TensorFlow before it loads
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLES = os.path.join(_REPO, "examples", "images")
+EXAMPLES = _cli.EXAMPLE_IMAGES
 
 FLAGS = flags.FLAGS
 _cli.define_model_flags()

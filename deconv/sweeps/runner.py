@@ -221,7 +221,7 @@ def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, re
     if state.cursor:
         logging.warning("Resuming %s at image %d of %d.", out_dir, state.cursor, len(paths))
     start = state.cursor
-    state, scan_seconds = scan_all(net, paths, sweeps, settings, state, _saving(
+    state, scan_seconds = scan_all(net, paths, sweeps, settings, state, saving(
         path, print_, settings.checkpoint_every, on_batch))
     checkpoint.save(path, state, print_)  # pass 1 done: a kill in pass 2 resumes at pass 2
     outcome = _finish(net, paths, sweeps, state, out_dir, settings, described, on_written,
@@ -254,7 +254,7 @@ def _finished_earlier(out_dir, print_, outputs_print):
     return Outcome(state, **{key: done.get(key, 0) for key in _RECORDED})
 
 
-def _saving(path, print_, every, on_batch):
+def saving(path, print_, every, on_batch):
     """An `on_batch` callback that saves pass 1's state every `every` batches, then calls
     `on_batch` (if any)."""
     batches = [0]

@@ -50,16 +50,9 @@ def scan_layers(net, paths, layers, settings, out_dir, print_, on_batch=None):
                         len(paths))
     elif saved is not None:
         logging.warning("Discarding a saved pass 1 of other layers in %s.", out_dir)
-    start, batches = state.cursor, [0]
-
-    def save_now_and_then(current):
-        batches[0] += 1
-        if batches[0] % settings.checkpoint_every == 0:
-            checkpoint.save(path, current, state_print)
-        if on_batch is not None:
-            on_batch(current)
-
-    state, seconds = runner.scan_all(net, paths, sweeps, settings, state, save_now_and_then)
+    start = state.cursor
+    on_batch = runner.saving(path, state_print, settings.checkpoint_every, on_batch)
+    state, seconds = runner.scan_all(net, paths, sweeps, settings, state, on_batch)
     save_scans(layers, state, out_dir, print_)
     if os.path.exists(path):
         os.remove(path)
