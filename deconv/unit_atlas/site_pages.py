@@ -181,7 +181,7 @@ def layer_page(atlas, layer, assets):
     if dependence:
         kind = "warning" if dependence["independent"] else "quiet"
         body = (f'<p class="{kind} dependence">{text(dependence["rule"])} projections of '
-                f'{text(name)} {text(dependence["verdict"])}</p>' + body)
+                f'{text(name)}: {text(dependence["verdict"])}</p>' + body)
     heading = text(name) + ("" if keras == name else f" <small>{text(keras)}</small>")
     crumbs = f' › <a href="{url(layer["page"])}">{text(name)}</a>'
     return shell(f"{name}: unit atlas", heading, body, layer_data(atlas, layer), assets,
