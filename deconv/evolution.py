@@ -28,6 +28,7 @@ from deconv.core import names
 from deconv.core.deconvnet import Deconvnet
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
+from deconv.io import outputs
 from deconv.io import render
 from deconv.io import streaming
 from deconv.models import loading
@@ -105,6 +106,9 @@ def main(argv):
     paths, ignored = image_files.scan_folder(FLAGS.images,
                                              image_files.parse_extensions(FLAGS.imtype))
     checkpoints = evolution.checkpoint_files(FLAGS.checkpoints)
+    outputs.check_targets([os.path.join(FLAGS.out, name) for layer in layers
+                           for name in evolution_pictures.file_names(layer).values()],
+                          inputs=checkpoints)
     bars = []
     try:
         result = evolution.feature_evolution(

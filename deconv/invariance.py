@@ -27,6 +27,7 @@ from deconv.core import names
 from deconv.core import preprocessing
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
+from deconv.io import outputs
 from deconv.models import classes
 from deconv.models import loading
 
@@ -167,6 +168,8 @@ def main(argv):
            or features_lib.find_layer(model, layer) is not None]  # others: the classifier's
     if own:
         features_lib.FeatureModel(model, own, FLAGS.preprocessing, pool=FLAGS.pool).check(pixels)
+    outputs.check_targets([os.path.join(FLAGS.out, name) for name in
+                           invariance_plot.file_names(transform).values()], inputs=paths)
     load_weights()
     classifier, class_names = _classifier()
     with _cli.progress_bar(FLAGS.progress, len(paths), "img") as update:

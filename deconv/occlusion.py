@@ -131,7 +131,7 @@ def main(argv):
     occlusion.fill_color(occluder.fill, image)
     limits.check_batch_pixels(min(FLAGS.batch_size, len(rows) * len(columns)),
                               *image.shape[:2])
-    outputs.check_targets(occlusion.files(out, FLAGS.classes))
+    outputs.check_targets(occlusion.files(out, FLAGS.classes), inputs=[path])
     record = load_weights()
     classifier, class_names, note = (_classifier(FLAGS.model) if FLAGS.classes
                                      else (None, None, None))

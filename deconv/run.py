@@ -157,7 +157,8 @@ def main(argv):
     beam_options = _engine.options_from_flags()
     net, load_weights = _cli.load_net(config.model, config.weights, config.seed, config.rule,
                                       config.preprocessing, config.include_top)
-    plan_lib.plan(net, config)  # every sweep checked before any file is read
+    planned = plan_lib.plan(net, config)  # every sweep checked before any file is read
+    outputs.check_targets(plan_lib.targets(net, config, planned))
     for dataset in config.datasets:
         if dataset.images == DEFAULT_IMAGES and not os.path.isdir(DEFAULT_IMAGES):
             raise DeconvError(f"The default image folder {DEFAULT_IMAGES} is missing: it comes "

@@ -63,7 +63,7 @@ def main(argv):
                                       FLAGS.preprocessing, FLAGS.include_top)
     layers = [net.resolve(layer) for layer in FLAGS.layers] if FLAGS.layers else net.conv_layers
     outputs.check_targets([f"{out}_{names.short(layer)}.gif" for layer in layers]
-                          if FLAGS.gif else [f"{out}.png", f"{out}.json"])
+                          if FLAGS.gif else [f"{out}.png", f"{out}.json"], inputs=[path])
     record = load_weights()
     outputs.ensure_folder(FLAGS.out)
     if FLAGS.gif:
