@@ -100,7 +100,7 @@ def _on_beam(record, settings, options):
     """Both passes of the atlas on Beam (`deconv.distributed.atlas`), with --beam_options;
     the pipeline runs with its workers' output kept off the terminal."""
     spec = _engine.beam_engine("spec").NetSpec.from_record(record, FLAGS.rule,
-                                                           FLAGS.preprocessing)
+                                                           FLAGS.preprocessing, FLAGS.size)
     beam = _engine.beam_engine("atlas").AtlasOnBeam(options, spec, settings)
     scan = beam.scan_layers
 
@@ -121,7 +121,7 @@ def main(argv):
     settings = settings_from_flags()
     beam_options = _engine.options_from_flags()
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
-                                      FLAGS.preprocessing, FLAGS.include_top)
+                                      FLAGS.preprocessing, FLAGS.include_top, FLAGS.size)
     layers = build.choose_layers(net, FLAGS.layers, settings)  # before any image is read
     if FLAGS.images == DEFAULT_IMAGES and not os.path.isdir(DEFAULT_IMAGES):
         raise DeconvError(f"The default image folder {DEFAULT_IMAGES} is missing: pass --images "

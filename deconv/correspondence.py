@@ -61,7 +61,7 @@ def main(argv):
                                                       FLAGS.aspect)
     occlusion.fill_color(FLAGS.fill, pixels[0])
     model, load_weights = _cli.load_keras_model(FLAGS.model, FLAGS.weights, FLAGS.seed,
-                                                    FLAGS.include_top)
+                                                FLAGS.include_top, FLAGS.size)
     layers = FLAGS.layers or correspondence.default_layers(model)
     features_lib.FeatureModel(model, layers, FLAGS.preprocessing).check(pixels)
     written = [os.path.join(FLAGS.out, "correspondence.md"),

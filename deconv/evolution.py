@@ -69,7 +69,8 @@ def _check_flags():
 
 def _net():
     """The deconvnet of --model cut after the deepest --feat; weights come from checkpoints."""
-    model = loading.load_model(FLAGS.model, weights=None)  # a .keras keeps its own until then
+    model = loading.load_model(FLAGS.model, weights=None,  # a .keras keeps its own until then
+                               size=FLAGS.size)
     return Deconvnet(evolution.conv_part(model, FLAGS.feat), FLAGS.preprocessing, FLAGS.rule)
 
 

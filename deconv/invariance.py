@@ -162,7 +162,7 @@ def main(argv):
     invariance_plot.require_matplotlib()
     labels = _labels(len(paths))
     model, load_weights = _cli.load_keras_model(FLAGS.model, FLAGS.weights, FLAGS.seed,
-                                                    FLAGS.include_top)
+                                                FLAGS.include_top, FLAGS.size)
     layers = FLAGS.layers or features_lib.default_layers(model)
     own = [layer for layer in layers if not FLAGS.classes
            or features_lib.find_layer(model, layer) is not None]  # others: the classifier's

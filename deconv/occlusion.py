@@ -123,7 +123,7 @@ def main(argv):
     out = os.path.join(FLAGS.out, os.path.splitext(os.path.basename(path))[0])
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                       preprocessing=FLAGS.preprocessing,
-                                      include_top=FLAGS.include_top)
+                                      include_top=FLAGS.include_top, size=FLAGS.image_size)
     layer = net.resolve(FLAGS.feat) if FLAGS.feat else net.conv_layers[-1]
     net.check_image_size(layer, FLAGS.image_size, "--image_size")
     occluder = occlusion.Occluder(FLAGS.occluder, FLAGS.stride, FLAGS.fill)

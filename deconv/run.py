@@ -134,8 +134,8 @@ def _run_on_beam(net, config, record, described, found, board, options):
     """Both passes on Beam (`deconv.distributed.engine`); returns `(outcomes, index path)`.
     Nothing to resume: a failed run leaves --out as it was."""
     engine = _engine.beam_engine("engine")
-    spec = _engine.beam_engine("spec").NetSpec.from_record(record, config.rule,
-                                                           config.preprocessing)
+    spec = _engine.beam_engine("spec").NetSpec.from_record(
+        record, config.rule, config.preprocessing, config.datasets[0].size)
     with _engine.workers_quiet():
         outcomes, index, counters = engine.run_config(
             net, spec, config, described, options, found,
@@ -156,7 +156,8 @@ def main(argv):
     config = run_config()
     beam_options = _engine.options_from_flags()
     net, load_weights = _cli.load_net(config.model, config.weights, config.seed, config.rule,
-                                      config.preprocessing, config.include_top)
+                                      config.preprocessing, config.include_top,
+                                      config.datasets[0].size)
     planned = plan_lib.plan(net, config)  # every sweep checked before any file is read
     outputs.check_targets(plan_lib.targets(net, config, planned))
     for dataset in config.datasets:

@@ -89,7 +89,7 @@ def main(argv):
     atlas = atlas_folder.AtlasFolder(FLAGS.atlas) if FLAGS.atlas else None
     sock = _listen(FLAGS.host, FLAGS.port)  # a port in use is told before the model loads
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, "deconvnet",
-                                      FLAGS.preprocessing, FLAGS.include_top)
+                                      FLAGS.preprocessing, FLAGS.include_top, FLAGS.size)
     explorer = live.Explorer(net, live.Options(
         size=FLAGS.size, aspect=FLAGS.aspect, activations=FLAGS.cached_images,
         max_bytes=FLAGS.max_upload_mb << 20, max_pixels=FLAGS.max_megapixels * 1_000_000))

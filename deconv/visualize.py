@@ -60,7 +60,7 @@ def main(argv):
     path, image = _cli.one_image(argv, FLAGS.size, FLAGS.aspect, "visualize")
     out = os.path.join(FLAGS.out, os.path.splitext(os.path.basename(path))[0])
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
-                                      FLAGS.preprocessing, FLAGS.include_top)
+                                      FLAGS.preprocessing, FLAGS.include_top, FLAGS.size)
     layers = [net.resolve(layer) for layer in FLAGS.layers] if FLAGS.layers else net.conv_layers
     outputs.check_targets([f"{out}_{names.short(layer)}.gif" for layer in layers]
                           if FLAGS.gif else [f"{out}.png", f"{out}.json"], inputs=[path])

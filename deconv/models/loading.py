@@ -49,7 +49,7 @@ def _arch(arch):
     return arch
 
 
-def load_model(arch="vgg19", weights="imagenet", seed=None, include_top=False):
+def load_model(arch="vgg19", weights="imagenet", seed=None, include_top=False, size=None):
     """Returns a Keras application (without its classifier unless `include_top`), or a user's
     `.keras` model.
 
@@ -65,6 +65,8 @@ def load_model(arch="vgg19", weights="imagenet", seed=None, include_top=False):
         `load_weights` reads); `None` (or `"random"`): random initialisation.
       seed: with random weights, makes them reproducible (Glorot-uniform kernels, zero biases).
       include_top: with the classifier (its input size is then the one it was trained at).
+      size: the image size, for the few applications Keras builds for one size only
+        (`deconv.models.applications.FIXED_SIZE`: NASNet); the others take any size.
 
     Returns:
       A `keras.Model`.
@@ -79,15 +81,15 @@ def load_model(arch="vgg19", weights="imagenet", seed=None, include_top=False):
         return _load_keras_file(arch, weights, seed)
     if arch in ARCHS and include_top:
         return load_classifier(arch, weights, seed)
-    model = build(arch, seed if weights in (None, "random") else None, include_top)
+    model = build(arch, seed if weights in (None, "random") else None, include_top, size)
     if weights is not None and weights != "random":
         load_weights(model, arch, weights, include_top)
     return model
 
 
-def build(arch, seed=None, include_top=False):
+def build(arch, seed=None, include_top=False, size=None):
     """Builds application `arch` with random weights (reproducible with `seed`), to check its
-    layers before `load_weights` reads the (large) weights.
+    layers before `load_weights` reads the (large) weights; `size` as in `load_model`.
 
     Raises:
       DeconvError: unknown `arch`; the message lists the valid names.
@@ -101,7 +103,7 @@ def build(arch, seed=None, include_top=False):
     if not isinstance(arch, str) or not applications.find(arch):
         raise DeconvError(f"Unknown arch {arch!r}. Valid: {', '.join(applications.choices())}, "
                           f"or the path of a .keras model.")
-    return applications.build(arch, None, seed, include_top)[0]
+    return applications.build(arch, None, seed, include_top, size)[0]
 
 
 def load_weights(model, arch, weights, include_top=False):
@@ -120,7 +122,8 @@ def load_weights(model, arch, weights, include_top=False):
         weight_files.load_into(model, path)
         return path
     if weights == "imagenet":
-        trained, found = applications.build(arch, "imagenet", None, include_top)
+        trained, found = applications.build(arch, "imagenet", None, include_top,
+                                            model.inputs[0].shape[1])
         model.set_weights(trained.get_weights())
         return found.path
     if not os.path.isfile(weights):
