@@ -148,7 +148,7 @@ def main(argv):
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                       preprocessing=FLAGS.preprocessing,
                                       include_top=FLAGS.include_top, size=FLAGS.size)
-    layer = net.resolve(FLAGS.feat)
+    layer = overlays.maps_layer(net, FLAGS.feat)
     class_maps.check_image_size(net, layer, FLAGS.size)
     features = map_ids.parse(FLAGS.id, net.feature_count(layer), layer) if FLAGS.id else None
     paths = ignored = None

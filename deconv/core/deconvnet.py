@@ -90,13 +90,32 @@ class Deconvnet:
                 if len(step.shape) == 4 or isinstance(step.rule, graph_rules.LogitsRule)]
 
     @property
+    def logits(self):
+        """The name of the softmax classifier's layer that ends the model (projected from its
+        logits), or None: a model with it is a classifier."""
+        found = [step.name for step in self.steps
+                 if isinstance(step.rule, graph_rules.LogitsRule)]
+        return found[-1] if found else None
+
+    @property
     def conv_layers(self):
         """The names of the convolutional layers, in model order."""
         return [step.name for step in self.steps if type(step.layer) in _CONVOLUTIONS]
 
     def resolve(self, layer):
-        """Returns the Keras name of `layer` (either spelling); raises DeconvError if unknown."""
-        return names.resolve(layer, self.layer_names)
+        """Returns the Keras name of `layer` (either spelling); raises DeconvError if unknown,
+        or if it is a layer without maps (saying what it is)."""
+        try:
+            return names.resolve(layer, self.layer_names)
+        except DeconvError:
+            step = self._steps.get(layer if isinstance(layer, str) else None)
+            if step is None:
+                raise
+        raise DeconvError(
+            f"Layer {layer!r} ({type(step.layer).__name__}) has no maps: its output is "
+            f"{_shape(step.shape)}, not (N, h, w, C), and it is not a softmax classifier's "
+            f"logits. deconv projects from layers with maps (and logits); valid layers: "
+            f"{', '.join(names.display_names(self.layer_names))}.")
 
     def step(self, layer):
         """The `deconv.core.graph.Step` whose output `layer` names."""
@@ -312,6 +331,10 @@ class Deconvnet:
         run = self.builder.project_each_fn(name, mode="frames")
         return np.concatenate([part[0].numpy() for part in _in_batches(
             len(masks), batch_size, lambda i, j: run(image, masks[i:j]))])
+
+
+def _shape(shape):
+    return "(" + ", ".join("N" if size is None else str(size) for size in shape) + ")"
 
 
 def _in_batches(count, batch_size, run):

@@ -167,19 +167,28 @@ def convert_npy(npy_path, out_path, arch=None):
 
 
 def load_classifier(arch="vgg19", weights="imagenet", seed=None):
-    """Returns the whole VGG19/VGG16, classifier included (224x224 RGB in, 1,000 softmax out).
+    """Returns a whole Keras application, classifier included (its own input size, e.g.
+    224x224 RGB in; 1,000 softmax out): any application is a classifier with its top.
 
     Args:
-      arch: `"vgg19"` or `"vgg16"`.
-      weights: `"imagenet"` (Keras's with-top file, or a `vgg19.npy` with fc6-fc8, searched as
-        `load_model` does), a file path, or None / `"random"` (reproducible with `seed`).
+      arch: an application's name in any spelling (`"vgg19"`, `"resnet50"`, ...).
+      weights: `"imagenet"` (for VGG: Keras's with-top file, or a `vgg19.npy` with fc6-fc8,
+        searched as `load_model` does; for the others, as `load_model` finds theirs), a file
+        path, or None / `"random"` (reproducible with `seed`).
 
     Raises:
-      DeconvError: unknown arch, or weights that cannot be found or fitted.
+      DeconvError: not an application, or weights that cannot be found or fitted.
     """
     _check_seed(seed)
+    arch = _arch(arch)
     if arch not in ARCHS:
-        raise DeconvError(f"The classifier needs arch vgg19 or vgg16; received {arch!r}.")
+        if not isinstance(arch, str) or not applications.find(arch):
+            raise DeconvError(f"A classifier needs a Keras application's name (e.g. vgg19, "
+                              f"resnet50); received {arch!r}.")
+        model = build(arch, seed if weights in (None, "random") else None, include_top=True)
+        if weights not in (None, "random"):
+            load_weights(model, arch, weights, include_top=True)
+        return model
     model = ARCHS[arch](include_top=True, weights=None)
     if weights is None or weights == "random":
         if seed is not None:
