@@ -61,7 +61,8 @@ def main(argv):
     out = os.path.join(FLAGS.out, os.path.splitext(os.path.basename(path))[0])
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
                                       FLAGS.preprocessing, FLAGS.include_top, FLAGS.size)
-    layers = [net.resolve(layer) for layer in FLAGS.layers] if FLAGS.layers else net.conv_layers
+    layers = ([net.check_projectable(layer) for layer in FLAGS.layers] if FLAGS.layers
+              else net.projectable(net.conv_layers))
     outputs.check_targets([f"{out}_{names.short(layer)}.gif" for layer in layers]
                           if FLAGS.gif else [f"{out}.png", f"{out}.json"], inputs=[path])
     record = load_weights()

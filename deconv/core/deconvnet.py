@@ -117,6 +117,26 @@ class Deconvnet:
             f"logits. deconv projects from layers with maps (and logits); valid layers: "
             f"{', '.join(names.display_names(self.layer_names))}.")
 
+    def check_projectable(self, layer):
+        """Returns the Keras name of `layer` if it can be projected from; raises DeconvError if
+        the way back to the pixels goes through a layer deconv cannot reverse (recurrent,
+        stateful, non-float): only what a projection reverses is refused."""
+        name = self.resolve(layer)
+        needed = geometry.ancestors(self.steps, name)
+        refused = [f"{step.name} ({step.refused})" for step in self.steps
+                   if step.refused and step.name in needed]
+        if refused:
+            raise DeconvError(f"Layer {names.short(name)!r} cannot be projected: its way back "
+                              f"to the pixels goes through {'; '.join(refused)}, which deconv "
+                              f"cannot reverse. Layers that do not depend on them can be.")
+        return name
+
+    def projectable(self, layers):
+        """The names of `layers` that `check_projectable` passes, in order."""
+        refused = {step.name for step in self.steps if step.refused}
+        return [name for name in map(self.resolve, layers)
+                if not refused & geometry.ancestors(self.steps, name)]
+
     def step(self, layer):
         """The `deconv.core.graph.Step` whose output `layer` names."""
         return self._steps[self.resolve(layer)]
@@ -184,7 +204,7 @@ class Deconvnet:
     def project_details(self, images, layer, feature, position=None, mode="activation",
                         batch_size=16, windowed="auto"):
         """Like `project`, returning a `Projection` with the values and positions projected."""
-        name = self.resolve(layer)
+        name = self.check_projectable(layer)
         checks.batch_size(batch_size)
         if mode not in selection.MODES:
             raise DeconvError(f"Unknown mode {mode!r}. Valid: {', '.join(selection.MODES)}.")
@@ -260,7 +280,7 @@ class Deconvnet:
         Returns:
           A `Projection` with k reconstructions `(k, H, W, 3)`.
         """
-        name = self.resolve(layer)
+        name = self.check_projectable(layer)
         image = np.asarray(image)
         image = self._check_images(image[None] if image.ndim == 3 else image, layer)
         if len(image) != 1:
@@ -297,7 +317,7 @@ class Deconvnet:
           A `Projection` (features -1; values and positions of each image's largest kept
           activation).
         """
-        name = self.resolve(layer)
+        name = self.check_projectable(layer)
         checks.batch_size(batch_size)
         images = self._check_images(images, name)
         if not len(images):
@@ -320,7 +340,7 @@ class Deconvnet:
         Returns:
           float32 `(F, H, W, 3)` reconstructions.
         """
-        name = self.resolve(layer)
+        name = self.check_projectable(layer)
         checks.batch_size(batch_size)
         image = np.asarray(image)
         image = self._check_images(image[None] if image.ndim == 3 else image, name)

@@ -7,7 +7,9 @@ Without their classifier, the applications take any image size, input `(None, No
 `conv4_block6_out`, `mixed7`). VGG's weights are read by deconv (every format of
 `deconv.models.weights`), the others' by Keras (`deconv.models.applications`).
 """
+import json
 import os
+import zipfile
 
 import keras
 import numpy as np
@@ -32,13 +34,56 @@ def _load_keras_file(path, weights, seed):
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file; report it in one line.
-        reason = " ".join(str(error).split())
-        raise DeconvError(f"Cannot load model {path!r} (safe_mode on): {reason}") from None
+        raise DeconvError(_unloadable(path) or f"Cannot load model {path!r} (safe_mode on): "
+                          f"{' '.join(str(error).split())}") from None
     if weights == "random":
         applications.seeded_init(model, seed)
     elif weights not in (None, "imagenet"):
         weight_files.load_into(model, weights)
     return model
+
+
+def _layer_configs(value):
+    """Every layer entry (`class_name` and `config`) of a saved model's config, nested ones
+    included."""
+    if isinstance(value, dict):
+        if "class_name" in value and isinstance(value.get("config"), dict):
+            yield value
+        for item in value.values():
+            yield from _layer_configs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _layer_configs(item)
+
+
+def _unloadable(path):
+    """Why a `.keras` file's model cannot be rebuilt here, in one line for a command's user, if
+    the reason is a `Lambda` layer (Python code) or a custom layer class not registered in this
+    process; else None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    entries = list(_layer_configs(config))
+    lambdas = [entry["config"].get("name") for entry in entries
+               if entry["class_name"] == "Lambda"]
+    custom = [f"{entry['config'].get('name')} (class {entry['registered_name']})"
+              for entry in entries if entry.get("registered_name")
+              and not str(entry.get("module")).startswith("keras")
+              and keras.saving.get_registered_object(entry["registered_name"]) is None]
+    if lambdas:
+        return (f"Cannot load model {path!r}: its Lambda layers ({', '.join(lambdas)}) hold "
+                f"Python code, which deconv never runs from a file (Keras's safe mode). Replace "
+                f"them with Keras layers or operations and save the model again, or, if you "
+                f"trust the file, load it in Python (keras.saving.load_model(path, "
+                f"safe_mode=False)) and pass the model to deconv.Deconvnet.")
+    if custom:
+        return (f"Cannot load model {path!r}: its custom layers ({', '.join(custom)}) are of "
+                f"classes the command line does not know. In Python, import the module that "
+                f"registers them (keras.saving.register_keras_serializable), load the model "
+                f"(keras.saving.load_model) and pass it to deconv.Deconvnet.")
+    return None
 
 
 def _arch(arch):
