@@ -10,7 +10,7 @@ TensorFlow with standard error captured and passes on every line but those known
 
 Conventions, the same in every command: a usage error (a bad flag value, an unknown flag, bad
 input) prints `python -m deconv.X: error: ...` on one line and exits 2; a warning prints
-`warning: ...`; Ctrl-C prints one line and exits 130, at any moment.
+`warning: ...`; Ctrl-C prints one line and exits 130, at any moment (SIGTERM likewise, exit 143).
 """
 import contextlib
 import functools
@@ -22,7 +22,8 @@ import sys
 import tempfile
 
 # Ctrl-C while Python and TensorFlow start: one line, not a traceback of the import.
-_STATE = {"phase": "startup", "interrupted": False, "stderr": 2}
+_STATE = {"phase": "startup", "interrupted": False, "stderr": 2, "signal": signal.SIGINT}
+STOPPING = (signal.SIGINT, signal.SIGTERM)  # each stops a command in one line
 
 
 # The photos a clone ships in examples/images: the default --images of the commands.
@@ -45,12 +46,16 @@ def _say(line):
 
 def _on_interrupt(signum, frame):
     if _STATE["phase"] == "main" and not _STATE["interrupted"]:
-        _STATE["interrupted"] = True
+        _STATE.update(interrupted=True, signal=signum)
         raise KeyboardInterrupt
     # Start-up, after the command's work, or a second Ctrl-C: leave now, in one line.
-    _say(f"{prog()}: interrupted." if _STATE["phase"] != "main" else
-         f"{prog()}: interrupted again: stopped at once.")
-    os._exit(130)
+    _say(f"{prog()}: {_stopped(signum)}." if _STATE["phase"] != "main" else
+         f"{prog()}: {_stopped(signum)} again: stopped at once.")
+    os._exit(128 + signum)
+
+
+def _stopped(signum):
+    return "terminated" if signum == signal.SIGTERM else "interrupted"
 
 
 def _is_command():
@@ -58,7 +63,8 @@ def _is_command():
 
 
 if _is_command():
-    signal.signal(signal.SIGINT, _on_interrupt)
+    for _signum in STOPPING:
+        signal.signal(_signum, _on_interrupt)
 
 from absl import app  # noqa: E402  (after the Ctrl-C handler: these imports take time too)
 from absl import flags  # noqa: E402
@@ -258,7 +264,7 @@ class _PlainFormatter(std_logging.Formatter):
 
 
 def _interrupted_line(resumes):
-    return (f"{prog()}: interrupted. Files written so far are complete" + (
+    return (f"{prog()}: {_stopped(_STATE['signal'])}. Files written so far are complete" + (
         "; the sweep resumes where it stopped when the same command is run again."
         if (resumes() if callable(resumes) else resumes) else "."))
 
@@ -266,7 +272,7 @@ def _interrupted_line(resumes):
 def one_line_errors(main=None, *, resumes=False):
     """Wraps an absl `main(argv)`: a `DeconvError` prints `prog: error: message` and exits 2;
     Ctrl-C prints one line (saying the work resumes only if `resumes`, a bool or a function
-    asked then) and exits 130, even when
+    asked then) and exits 130 (SIGTERM: 143), even when
     TensorFlow turned the interrupt into another exception. Warnings print as `warning: ...`;
     logging shows warnings and errors unless `--verbosity` (`-v`) is given.
 
@@ -281,8 +287,8 @@ def one_line_errors(main=None, *, resumes=False):
             logging.set_verbosity(logging.WARNING)
         logging.get_absl_handler().setFormatter(_PlainFormatter())
         std_logging.captureWarnings(True)  # Python warnings (Keras's) in the same style
-        previous = signal.signal(signal.SIGINT, _on_interrupt)
-        _STATE.update(phase="main", interrupted=False)
+        previous = {signum: signal.signal(signum, _on_interrupt) for signum in STOPPING}
+        _STATE.update(phase="main", interrupted=False, signal=signal.SIGINT)
         try:
             return main(argv)
         except DeconvError as error:
@@ -292,11 +298,12 @@ def one_line_errors(main=None, *, resumes=False):
             if not (isinstance(error, KeyboardInterrupt) or _STATE["interrupted"]):
                 raise
             print(_interrupted_line(resumes), file=sys.stderr)
-            sys.exit(130)
+            sys.exit(128 + _STATE["signal"])
         finally:
             _STATE["phase"] = "done"
             if not _is_command():
-                signal.signal(signal.SIGINT, previous)
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
 
     return wrapped
 

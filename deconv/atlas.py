@@ -105,7 +105,8 @@ def _on_beam(record, settings, options):
     scan = beam.scan_layers
 
     def quietly(*args):
-        with _engine.workers_quiet():  # only the pipeline: pass 2's progress bars stay
+        # The pipeline's output only: pass 2's progress bars stay.
+        with _engine.workers_stopped(), _engine.workers_quiet():
             return scan(*args)
 
     beam.scan_layers = quietly

@@ -136,7 +136,7 @@ def _run_on_beam(net, config, record, described, found, board, options):
     engine = _engine.beam_engine("engine")
     spec = _engine.beam_engine("spec").NetSpec.from_record(
         record, config.rule, config.preprocessing, config.datasets[0].size)
-    with _engine.workers_quiet():
+    with _engine.workers_stopped(), _engine.workers_quiet():
         outcomes, index, counters = engine.run_config(
             net, spec, config, described, options, found,
             board.add if board is not None else None)
@@ -147,6 +147,31 @@ def _run_on_beam(net, config, record, described, found, board, options):
                 counted.get("pass 1 worker ms", 0) / 1000,
                 counted.get("pass 2 worker ms", 0) / 1000))
     return outcomes, index
+
+
+def _run(net, config, load_weights, found, beam_options):
+    """Loads the weights and runs `config` on --engine's engine, with progress bars and
+    TensorBoard summaries if asked for; returns `(outcomes, index path)`."""
+    board = None
+    if config.tensorboard:
+        from deconv.sweeps import summaries  # TensorBoard's summary ops, only when asked for
+        board = summaries.Writer(config.tensorboard)
+    record = load_weights()
+    identity = {**record, "preprocessing": net.preprocessing.name}
+    progress = _progress_factory(FLAGS.progress)
+    described = {**{k: v for k, v in dataclasses.asdict(config).items()
+                    if k not in ("datasets", "sweeps")}, **record,
+                 "sweeps": [config_lib.recorded(s) for s in config.sweeps]}
+    try:
+        if FLAGS.engine == "beam":
+            return _run_on_beam(net, config, record, described, found, board, beam_options)
+        return runner.run_config(net, config, identity, described, FLAGS.restart, progress,
+                                 board.add if board is not None else None, found)
+    finally:
+        if progress is not None:
+            progress.close()
+        if board is not None:
+            board.close()
 
 
 @_cli.one_line_errors(resumes=lambda: FLAGS.engine == "local")
@@ -166,31 +191,9 @@ def main(argv):
                               f"with a clone of the repository (installed with pip install -e "
                               f".). Pass --images DIR, a folder of your own images.")
     found = runner.find_datasets(config)
-    for dataset in config.datasets:
-        outputs.ensure_folder(plan_lib.dataset_folder(config, dataset))
-    board = None
-    if config.tensorboard:
-        from deconv.sweeps import summaries  # TensorBoard's summary ops, only when asked for
-        board = summaries.Writer(config.tensorboard)
-    record = load_weights()
-    identity = {**record, "preprocessing": net.preprocessing.name}
-    progress = _progress_factory(FLAGS.progress)
-    described = {**{k: v for k, v in dataclasses.asdict(config).items()
-                    if k not in ("datasets", "sweeps")}, **record,
-                 "sweeps": [config_lib.recorded(s) for s in config.sweeps]}
-    try:
-        if FLAGS.engine == "beam":
-            outcomes, index = _run_on_beam(net, config, record, described, found, board,
-                                           beam_options)
-        else:
-            outcomes, index = runner.run_config(
-                net, config, identity, described, FLAGS.restart, progress,
-                board.add if board is not None else None, found)
-    finally:
-        if progress is not None:
-            progress.close()
-        if board is not None:
-            board.close()
+    # A failed run leaves no empty output folder (the local engine's saved state stays).
+    with outputs.new_folders([plan_lib.dataset_folder(config, d) for d in config.datasets]):
+        outcomes, index = _run(net, config, load_weights, found, beam_options)
     for name, outcome in outcomes.items():
         for line in report.note_lines(outcome.notes):
             print(f"note: {line}")

@@ -63,6 +63,25 @@ def check_folder(path):
                           f"over your files. Give a new or empty folder, or one deconv wrote to.")
 
 
+@contextlib.contextmanager
+def new_folders(paths):
+    """Makes `paths` output folders (`ensure_folder`) for the block; if it fails (an error, an
+    interrupt), removes those it created that hold nothing but the mark, so a failed run leaves
+    no empty output folder behind."""
+    created = [path for path in paths if not os.path.exists(path)]
+    for path in paths:
+        ensure_folder(path)
+    try:
+        yield
+    except BaseException:
+        for path in sorted(created, key=len, reverse=True):  # inner folders first
+            with contextlib.suppress(OSError):
+                if os.listdir(path) == [MARKER]:
+                    os.remove(os.path.join(path, MARKER))
+                    os.rmdir(path)
+        raise
+
+
 def check_targets(paths, inputs=(), named=False):
     """Raises DeconvError, before any work, if a file about to be written is a folder, is one
     of the command's `inputs`, or would replace a file deconv did not write (one in a folder
