@@ -285,6 +285,8 @@ def one_line_errors(main=None, *, resumes=False):
     def wrapped(argv):
         if not flags.FLAGS["verbosity"].present:  # TensorFlow's INFO lines drown our output
             logging.set_verbosity(logging.WARNING)
+            # TensorFlow's Python warnings (tf.function retracing, ...) are its noise too.
+            std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)
         logging.get_absl_handler().setFormatter(_PlainFormatter())
         std_logging.captureWarnings(True)  # Python warnings (Keras's) in the same style
         previous = {signum: signal.signal(signum, _on_interrupt) for signum in STOPPING}

@@ -31,6 +31,7 @@ def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", inc
       `(net, load)`: `load()` loads the weights (if not loaded yet), warns when they are random,
       and returns the JSON-ready record of what was loaded: `model`, `weights` as given, and
       the files used with their sizes and SHA-256 (`model_file`, `weights_file`), or the `seed`.
+      `load.given` is that record as far as it is known before the weights load.
     """
     from deconv.core.deconvnet import Deconvnet  # here: TensorFlow must load quietly first
     from deconv.models import loading
@@ -61,6 +62,7 @@ def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", inc
             record["weights_file"] = weight_files.file_record(weights)
         return dict(record)
 
+    load.given = {**record, **({"seed": seed} if random else {})}
     return net, load
 
 

@@ -18,6 +18,7 @@ invariance_<transform>.json in --out. Every input is checked before the weights 
 import os
 
 from absl import flags
+from absl import logging
 import numpy as np
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
@@ -29,6 +30,7 @@ from deconv.core import preprocessing
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import outputs
+from deconv.io import words
 from deconv.models import applications
 from deconv.models import classes
 from deconv.models import loading
@@ -65,9 +67,8 @@ flags.DEFINE_string("classifier_weights", None, "Weights of the application's cl
                     "imagenet.")
 _cli.integer_flag("size", 224, "Images are resized to size x size (a classifier takes the size "
                   "it was trained at: 224 for most applications).")
-flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How an image becomes square.")
 _cli.integer_flag("batch_size", 16, "Transformed images per forward batch.")
-_cli.define_progress_flag()
+_cli.define_folder_flags()  # --imtype (of a folder's files), --aspect, --progress
 flags.DEFINE_string("title", None, "Title of the plot; default: the model, weights and layers.")
 flags.DEFINE_string("out", "invariance", "Output folder.")
 
@@ -89,20 +90,32 @@ def _amounts(text):
 
 
 def _images(argv):
-    """`(paths, pixels)`: the IMAGE arguments (a folder gives its images), read and resized."""
+    """`(paths, pixels)`: the IMAGE arguments, read and resized. A folder gives its images of
+    --imtype; those of its files that cannot be read are skipped with a warning and counted
+    (an IMAGE named that cannot be read is an error)."""
     if len(argv) < 2:
         raise DeconvError("Give one or more IMAGEs (or folders), e.g. python -m "
                           "deconv.invariance cat.jpg dog.jpg; see --help.")
-    paths = []
+    paths, pixels = [], []
     for arg in argv[1:]:
-        paths += (image_files.find_images(arg, image_files.parse_extensions(None))
-                  if os.path.isdir(arg) else [arg])
-    pixels = []
-    for path in paths:
-        image, _, reason = image_files.read_image(path, FLAGS.size, FLAGS.aspect)
-        if reason is not None:
-            raise DeconvError(f"Cannot read {path}: {reason}.")
-        pixels.append(image)
+        folder = os.path.isdir(arg)
+        found, ignored = (image_files.scan_folder(arg, image_files.parse_extensions(FLAGS.imtype))
+                          if folder else ([arg], None))
+        skipped = []
+        for path in found:
+            image, _, reason = image_files.read_image(path, FLAGS.size, FLAGS.aspect)
+            if reason is None:
+                paths.append(path)
+                pixels.append(image)
+            elif not folder:
+                raise DeconvError(f"Cannot read {path}: {reason}.")
+            else:
+                logging.warning("Skipping %s: %s", path, reason)
+                skipped.append((path, reason))
+        if folder:
+            print(f"{arg}: {words.skip_summary(len(found) - len(skipped), skipped, ignored)}")
+    if not paths:
+        raise DeconvError(f"No image could be read in {' '.join(argv[1:])}.")
     return paths, np.stack(pixels)
 
 

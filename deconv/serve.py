@@ -74,6 +74,14 @@ def _about(record):
     return about
 
 
+def _same_model(a, b):
+    """Whether two --model values name one model: the same text, or one Keras application in
+    two spellings (`vgg16`, `VGG16`)."""
+    from deconv.models import applications  # TensorFlow loads quietly first (in _cli)
+    return a == b or (applications.find(str(a)) is not None
+                      and applications.find(str(a)) == applications.find(str(b)))
+
+
 @_cli.one_line_errors
 def main(argv):
     _cli.no_arguments(argv, "images are chosen or dropped on the page; see --help.")
@@ -95,9 +103,9 @@ def main(argv):
         max_bytes=FLAGS.max_upload_mb << 20, max_pixels=FLAGS.max_megapixels * 1_000_000))
     loopback = app_lib.is_loopback(FLAGS.host)
     record = load_weights()
-    if atlas is not None and atlas.mismatch(record):
-        logging.warning("--atlas: %s; its top-k may not match the live projections.",
-                        atlas.mismatch(record))
+    mismatch = atlas and atlas.mismatch(record, FLAGS.size, net.preprocessing.name, _same_model)
+    if mismatch:
+        logging.warning("--atlas: %s; its top-k may not match the live projections.", mismatch)
     if app_lib.host_warning(FLAGS.host):
         logging.warning(app_lib.host_warning(FLAGS.host))
     app = app_lib.build_app(

@@ -46,6 +46,10 @@ class Busy(DeconvError):
     """Too much work is waiting: ask again later."""
 
 
+class TooLarge(DeconvError):
+    """An upload over a limit: too many bytes or pixels."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Options:
     """What the explorer holds and accepts.
@@ -185,10 +189,12 @@ class Explorer:
         """
         limit = self.options.max_bytes
         if len(data) > limit:
-            raise DeconvError(f"The file has {len(data):,} bytes, more than the {limit:,} "
-                              f"allowed.")
+            raise TooLarge(f"The file has {len(data):,} bytes, more than the {limit:,} "
+                           f"allowed.")
         pixels, original, reason = image_files.decode_image(
             data, self.options.size, self.options.aspect, self.options.max_pixels)
+        if reason is not None and reason.startswith(image_files.TOO_LARGE):
+            raise TooLarge(f"The image is {reason}.")
         if reason is not None:
             raise DeconvError(f"Not a usable image: {reason}.")
         key = image_id(pixels)

@@ -28,9 +28,7 @@ FORMATS = ("json", "png", "npy")
 router = fastapi.APIRouter()
 
 
-class TooLarge(DeconvError):
-    """A request body over the upload limit."""
-
+TooLarge = live.TooLarge  # a request body over the upload limit, as the explorer's own
 
 @dataclasses.dataclass
 class State:
