@@ -5,6 +5,7 @@ import os
 
 from deconv.core import names
 from deconv.errors import DeconvError
+from deconv.io import outputs
 from deconv.sweeps import report
 from deconv.sweeps import sweep as sweeps_lib
 
@@ -77,8 +78,11 @@ def _entry_sweeps(net, entry):
 
 def targets(net, config, planned):
     """The paths of every file the run of `planned` (`plan`'s result) writes: each sweep's
-    grids and manifests in its dataset's folder, and `index.html`."""
-    return [os.path.join(config.out, "index.html")] + [
+    grids and manifests in its dataset's folder, and `index.html` (deconv's own where a
+    dataset's folder beside it is marked as deconv's)."""
+    ours = any(outputs.is_output_folder(dataset_folder(config, dataset))
+               for dataset in config.datasets)
+    return ([] if ours else [os.path.join(config.out, "index.html")]) + [
         os.path.join(dataset_folder(config, dataset), name) for dataset in config.datasets
         for sweep in planned[dataset.name] for _, view in sweeps_lib.expand(net, sweep)
         for name in report.file_names(view).values()]
