@@ -23,7 +23,8 @@ import tempfile
 
 # Ctrl-C while Python and TensorFlow start: one line, not a traceback of the import.
 _STATE = {"phase": "startup", "interrupted": False, "stderr": 2, "signal": signal.SIGINT}
-STOPPING = (signal.SIGINT, signal.SIGTERM)  # each stops a command in one line
+_STOPPED = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}  # one line each
+STOPPING = tuple(_STOPPED)
 
 
 # The photos a clone ships in examples/images: the default --images of the commands.
@@ -49,13 +50,9 @@ def _on_interrupt(signum, frame):
         _STATE.update(interrupted=True, signal=signum)
         raise KeyboardInterrupt
     # Start-up, after the command's work, or a second Ctrl-C: leave now, in one line.
-    _say(f"{prog()}: {_stopped(signum)}." if _STATE["phase"] != "main" else
-         f"{prog()}: {_stopped(signum)} again: stopped at once.")
+    _say(f"{prog()}: {_STOPPED[signum]}." if _STATE["phase"] != "main" else
+         f"{prog()}: {_STOPPED[signum]} again: stopped at once.")
     os._exit(128 + signum)
-
-
-def _stopped(signum):
-    return "terminated" if signum == signal.SIGTERM else "interrupted"
 
 
 def _is_command():
@@ -264,7 +261,7 @@ class _PlainFormatter(std_logging.Formatter):
 
 
 def _interrupted_line(resumes):
-    return (f"{prog()}: {_stopped(_STATE['signal'])}. Files written so far are complete" + (
+    return (f"{prog()}: {_STOPPED[_STATE['signal']]}. Files written so far are complete" + (
         "; the sweep resumes where it stopped when the same command is run again."
         if (resumes() if callable(resumes) else resumes) else "."))
 
@@ -284,9 +281,8 @@ def one_line_errors(main=None, *, resumes=False):
     @functools.wraps(main)
     def wrapped(argv):
         if not flags.FLAGS["verbosity"].present:  # TensorFlow's INFO lines drown our output
-            logging.set_verbosity(logging.WARNING)
-            # TensorFlow's Python warnings (tf.function retracing, ...) are its noise too.
-            std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)
+            logging.set_verbosity(logging.WARNING)  # and TensorFlow's Python warnings too:
+            std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)  # its retracing
         logging.get_absl_handler().setFormatter(_PlainFormatter())
         std_logging.captureWarnings(True)  # Python warnings (Keras's) in the same style
         previous = {signum: signal.signal(signum, _on_interrupt) for signum in STOPPING}
@@ -303,9 +299,8 @@ def one_line_errors(main=None, *, resumes=False):
             sys.exit(128 + _STATE["signal"])
         finally:
             _STATE["phase"] = "done"
-            if not _is_command():
-                for signum, handler in previous.items():
-                    signal.signal(signum, handler)
+            for signum, handler in previous.items() if not _is_command() else ():
+                signal.signal(signum, handler)
 
     return wrapped
 
