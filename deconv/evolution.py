@@ -45,8 +45,9 @@ flags.DEFINE_list("id", None, "Feature maps (rows) of --feat, e.g. 3,40-42; only
                   "layer. Default: the --maps strongest at the last checkpoint.")
 _cli.integer_flag("maps", 8, "Without --id: how many of each layer's strongest maps (at the "
                   "last checkpoint) to show, strongest first.", bounds=(1, 4096))
-_cli.define_model_flags(model_help="vgg19, vgg16, or a .keras model (a classifier is fine: it is "
-                        "cut after the deepest --feat); its weights are the checkpoints'.",
+_cli.define_model_flags(model_help="A Keras application (vgg19, resnet50, ...; any spelling) or a "
+                        ".keras model (a classifier is fine: it is cut after the deepest "
+                        "--feat); its weights are the checkpoints'.",
                         rule=True)
 _cli.define_folder_flags()
 flags.DEFINE_enum("normalize", "symmetric", render.NORMALISATIONS, "Display of reconstructions: "

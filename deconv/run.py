@@ -5,7 +5,8 @@
     python -m deconv.run --feat conv3_4 --images ~/photos --imtype .jpg --top 16 --out results
     python -m deconv.run --config configs/tf1_figures.toml  # many layers and maps, one pass
 
-Pass 1 streams the images through VGG and keeps a running top-k; pass 2 re-reads only the winners
+Pass 1 streams the images through the network (VGG19 by default; any Keras application or
+.keras model: --model) and keeps a running top-k; pass 2 re-reads only the winners
 and projects them to pixel space with the deconvnet (Zeiler & Fergus 2014). Outputs, in --out:
 {feat}_feat[_{id}].png (reconstructions) and {feat}_im[_{id}].png (image patches), both cropped to
 each activation's receptive field, and the manifest {feat}[_{id}].json; index.html shows them all.
@@ -34,8 +35,9 @@ from deconv.sweeps import runner
 DEFAULT_IMAGES = _cli.EXAMPLE_IMAGES
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("feat", None, "Layer to look at: paper style (conv1_1 ... conv5_4, pool1 ... "
-                    "pool5) or Keras style (block4_conv4).")
+flags.DEFINE_string("feat", None, "Layer to look at, one with maps or a classifier's logits: the "
+                    "model's Keras names (block4_conv4, conv4_block6_out, predictions); for VGG "
+                    "also paper style (conv1_1 ... conv5_4, pool1 ... pool5).")
 flags.DEFINE_integer("id", None, "Feature map of --feat. Given: the top activations of that map. "
                      "Omitted: the top activations over all maps of the layer.")
 _cli.integer_flag("top", 9, "How many activations to show (the paper shows 9).")

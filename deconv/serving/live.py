@@ -178,6 +178,7 @@ class Explorer:
         self._images = _LRU(options.images)
         self._activations = _LRU(options.activations)
         self._every_layer = None
+        self._preparing = set()  # (rule, layer) whose graphs a `prepare` builds now
 
     # Images.
 
@@ -330,6 +331,41 @@ class Explorer:
             with self._lock:
                 self._calls[key] += 1
         return result
+
+    def readiness(self, layer, rule="deconvnet"):
+        """Whether `layer`'s projection graphs with `rule` are built and traced: `"ready"`,
+        `"preparing"` (a `prepare` runs) or `"cold"` (its first projections will take seconds)."""
+        name = self.layer(layer)
+        if rule not in RULES:
+            raise DeconvError(f"Unknown rule {rule!r}. Valid: {', '.join(RULES)}.")
+        with self._lock:
+            if self._calls[(rule, name, "activation")] >= WARM_CALLS:
+                return "ready"
+            return "preparing" if (rule, name) in self._preparing else "cold"
+
+    def start_preparing(self, layer, rule="deconvnet"):
+        """Marks `layer`'s graphs with `rule` as being prepared, if they are cold; returns
+        whether they were (the caller then runs `prepare`, e.g. in a background thread)."""
+        name = self.layer(layer)
+        if self.readiness(name, rule) != "cold":
+            return False
+        with self._lock:
+            if (rule, name) in self._preparing:
+                return False
+            self._preparing.add((rule, name))
+        return True
+
+    def prepare(self, layer, rule="deconvnet"):
+        """Builds and traces `layer`'s projection graphs with `rule` (what its first
+        projections would do while the user waits), on a blank image; then it is "ready"."""
+        name = self.layer(layer)
+        with self._lock:
+            self._preparing.add((rule, name))
+        try:
+            self.warm_up([name], [rule])
+        finally:
+            with self._lock:
+                self._preparing.discard((rule, name))
 
     def warm_up(self, layers=None, rules=RULES):
         """Builds and traces the projection graphs of `layers` (default: all) ahead of use."""
