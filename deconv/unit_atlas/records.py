@@ -111,13 +111,18 @@ def check_claim(out_dir, wanted, restart=False, loaded=True):
                 f"{out_dir} holds an atlas of {_difference(known, wanted)}: it is not mixed "
                 f"with this one. Choose another --out, or pass --restart to discard it.")
         return True
+    _check_empty(out_dir)
+    outputs.check_folder(out_dir)
+    return False
+
+
+def _check_empty(out_dir):
+    """Raises DeconvError unless `out_dir` is missing or holds nothing but the mark."""
     others = sorted(set(os.listdir(out_dir)) - {outputs.MARKER}) if os.path.isdir(out_dir) else []
     if others:
         raise DeconvError(f"{out_dir} is not empty and holds no atlas ({', '.join(others[:3])}"
                           f"{', ...' if len(others) > 3 else ''}): an atlas needs a new or empty "
                           f"folder; choose another --out.")
-    outputs.check_folder(out_dir)
-    return False
 
 
 def claim(out_dir, wanted, restart=False):
@@ -132,11 +137,7 @@ def claim(out_dir, wanted, restart=False):
     path = files.inside(out_dir, files.IDENTITY)
     if restart:
         remove(out_dir)
-    others = sorted(set(os.listdir(out_dir)) - {outputs.MARKER}) if os.path.isdir(out_dir) else []
-    if others:
-        raise DeconvError(f"{out_dir} is not empty and holds no atlas ({', '.join(others[:3])}"
-                          f"{', ...' if len(others) > 3 else ''}): an atlas needs a new or empty "
-                          f"folder; choose another --out.")
+    _check_empty(out_dir)
     outputs.ensure_folder(out_dir)
     outputs.write_json(path, wanted)
 
