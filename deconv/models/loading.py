@@ -1,6 +1,6 @@
 """Building the models deconv looks inside: Keras's applications (VGG, ResNet, Inception,
-Xception, MobileNet, DenseNet, EfficientNet, ConvNeXt, NASNet), or a user's `.keras`; and the
-whole VGG with its classifier, for occlusion's class probabilities.
+Xception, MobileNet, DenseNet, EfficientNet, ConvNeXt, NASNet), or a user's `.keras`; and any
+application with its classifier, for the class probabilities of occlusion and invariance.
 
 Without their classifier, the applications take any image size, input `(None, None, 3)`; with it
 (`include_top`), the size they were trained at. Layers keep Keras's names (`block1_conv1`,

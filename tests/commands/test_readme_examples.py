@@ -27,13 +27,13 @@ NO_WEIGHTS_FLAG = ("evolution", "pretrained")
 
 
 STALE = ("VGG-style", "vgg16 or vgg19", "through VGG", "chain of Conv2D", "README sections for "
-         "issue")
+         "issue", "whole VGG with its classifier", "VGG19/VGG16")
 
 
 def test_every_readme_example_parses_with_its_commands_flags(tmp_path):
     """Issue 23, item 7 (the text): each README example's flags exist and its values are valid
-    for its command; no text the user reads (README, setup.py, --help, the weights' hint) says
-    deconv is for VGG-style chains."""
+    for its command; no text the user reads (README, setup.py, --help, the package's and its
+    models' docstrings, the weights' hint) says deconv is for VGG-style chains."""
     out = tmp_path / "parsed.json"
     result = subprocess.run([sys.executable, "-m", "tests.commands.readme_examples", str(out)],
                             capture_output=True, text=True, cwd=ROOT, timeout=600)
@@ -42,8 +42,9 @@ def test_every_readme_example_parses_with_its_commands_flags(tmp_path):
     parsed, helps = found["examples"], found["help"]
     texts = {"README.md": open(os.path.join(ROOT, "README.md"), encoding="utf-8").read(),
              "setup.py": open(os.path.join(ROOT, "setup.py"), encoding="utf-8").read(),
-             "weights.py": open(os.path.join(ROOT, "deconv", "models", "weights.py"),
-                                encoding="utf-8").read(),
+             **{path: open(os.path.join(ROOT, path), encoding="utf-8").read() for path in (
+                 "deconv/models/weights.py", "deconv/__init__.py", "deconv/models/__init__.py",
+                 "deconv/models/loading.py")},
              **{f"deconv.{command} --help": text for command, text in helps.items()}}
     assert [(where, stale) for where, text in texts.items() for stale in STALE
             if stale in text] == []
