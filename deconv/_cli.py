@@ -1,6 +1,6 @@
 """What every command-line module shares: quiet start-up, one-line errors and warnings, Ctrl-C in
-one line, the common flags with their ranges, progress bars, and building the network before its
-weights are loaded.
+one line, the common flags with their ranges, progress bars (from `deconv._progress`), and
+building the network before its weights are loaded.
 
 Import this module before anything that imports TensorFlow (the command-line modules do so
 first). TensorFlow's C++ side prints start-up lines on every run (oneDNN notices, CUDA probing on
@@ -68,11 +68,11 @@ from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 
 from deconv import limits  # noqa: E402
-from deconv._net import input_file  # noqa: E402, F401 (the commands' `_cli.input_file`)
-from deconv._net import load_keras_model  # noqa: E402, F401 (for the commands)
-from deconv._net import load_net  # noqa: E402, F401 (the commands' `_cli.load_net`)
+from deconv._net import input_file, load_keras_model, load_net  # noqa: E402, F401 (commands')
+from deconv._progress import bar_sequence, new_bar, progress_bar  # noqa: E402, F401 (commands')
 from deconv.errors import DeconvError  # noqa: E402
 from deconv.io import images as image_files  # noqa: E402
+from deconv.io import tiles as tiles_lib  # noqa: E402
 
 _STARTUP_NOISE = re.compile(
     r"All log messages before absl::InitializeLog|oneDNN custom operations are on|"
@@ -197,20 +197,20 @@ def define_model_flags(model_help=None, rule=False, seed_help="Seed of --weights
     """--model, --weights, --seed, --preprocessing (and --rule): one meaning in every command."""
     from deconv.core import layers as deconv_layers  # here: TensorFlow must load quietly first
     from deconv.core import preprocessing
-    _define("string", "model", "vgg19", model_help or "A Keras application (vgg19, vgg16, "
-            "resnet50, resnet50v2, inceptionv3, xception, mobilenetv2, densenet121, "
-            "efficientnetb0, convnexttiny, ...; any spelling) or the path of a .keras model "
-            "(loaded with safe_mode).")
+    _define("string", "model", "vgg19", model_help or "A Keras application (vgg19, resnet50, "
+            "inceptionv3, mobilenetv2, efficientnetb0, convnexttiny, ...; any spelling), "
+            "efficientnet_lite0/1/2, or the path of a .keras model (loaded with safe_mode).")
     _define("bool", "include_top", False, "Load the application with its classifier (its "
             "input size is then the one it was trained at; its softmax layer projects from the "
             "class logits).")
-    _define("string", "weights", "imagenet", "imagenet: from pretrained/, Keras's cache or "
-            "Keras's download (see pretrained/README.md); a weights file (.h5, .weights.h5, "
-            "vgg19.npy); or random (an untrained network, seeded by --seed: smoke tests only).")
+    _define("string", "weights", "imagenet", "imagenet: see pretrained/README.md; a weights "
+            "file (.h5, .weights.h5, vgg19.npy, .pth); or random (an untrained network, seeded "
+            "by --seed: smoke tests only).")
     _define("integer", "seed", 0, seed_help)
     _define("enum", "preprocessing", "auto", "Input preprocessing; auto: the application's own "
             "(caffe for VGG and ResNet, tf for Inception, Xception, MobileNet, ResNetV2, torch for "
-            "DenseNet, none where the model preprocesses inside), none for a .keras model.",
+            "DenseNet, EfficientNet-Lite, none where the model preprocesses inside), none for a "
+            ".keras model.",
             enum_values=["auto", *preprocessing.MODES])
     if rule:
         _define("enum", "rule", "deconvnet", "How ReLUs are reversed: deconvnet (the paper) or "
@@ -234,6 +234,11 @@ def define_folder_flags():
 def define_progress_flag():
     """--progress: a progress bar on standard error."""
     _define("bool", "progress", True, "Show a progress bar on stderr.")
+
+
+def define_crop_flag():
+    """--crop: what a projection's tile shows (`deconv.io.tiles`)."""
+    _define("enum", "crop", "auto", tiles_lib.HELP, enum_values=list(tiles_lib.CROPS))
 
 
 ENGINES = ("local", "beam")
@@ -325,76 +330,3 @@ def one_image(argv, size, aspect, command):
     if reason is not None:
         raise DeconvError(f"Cannot read {argv[1]}: {reason}.")
     return argv[1], pixels
-
-
-# --- Progress bars. ---
-
-class _AboveTheBar:
-    """A stream for log records that prints them above tqdm's bar instead of through it."""
-
-    def __init__(self, tqdm):
-        self.tqdm = tqdm
-
-    def write(self, text):
-        if text.strip():
-            self.tqdm.write(text.rstrip("\n"), file=sys.stderr)
-
-    def flush(self):
-        sys.stderr.flush()
-
-    def close(self):
-        """absl closes its stream at exit; standard error stays open."""
-
-
-def new_bar(total, unit, desc=None):
-    """A tqdm bar on standard error, with log records printed above it."""
-    from tqdm import tqdm  # a dependency of the command lines only
-    logging.get_absl_handler().python_handler.stream = _AboveTheBar(tqdm)
-    return tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True)
-
-
-@contextlib.contextmanager
-def progress_bar(enabled, total, unit):
-    """Yields `update(done, total=None)`, which moves a progress bar on standard error to `done`
-    (and its end to `total`), or None when `enabled` is False (--noprogress)."""
-    if not enabled:
-        yield None
-        return
-    bar = new_bar(total, unit)
-
-    def update(done, total=None):
-        if total is not None:
-            bar.total = total
-        bar.update(done - bar.n)
-
-    try:
-        yield update
-    finally:
-        bar.close()
-
-
-def bar_sequence(enabled):
-    """`start(description, total, unit) -> update(done, total=None)`: one progress bar per
-    stage, each closed when it reaches its total (so its rate is that stage's) or when the next
-    opens; `start.close()` closes them all. None when `enabled` is False (--noprogress)."""
-    if not enabled:
-        return None
-    bars = []
-
-    def start(description, total, unit):
-        for bar in bars:
-            bar.close()
-        bars.append(new_bar(total, unit, description))
-        bar = bars[-1]
-
-        def update(done, new_total=None):
-            if new_total is not None:
-                bar.total = new_total
-            bar.update(done - bar.n)
-            if bar.total is not None and done >= bar.total:
-                bar.close()
-
-        return update
-
-    start.close = lambda: [bar.close() for bar in bars]
-    return start

@@ -19,6 +19,7 @@ import sys
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import _net
 from deconv.analysis import ranges
 from deconv.core import names
 from deconv.errors import DeconvError
@@ -82,6 +83,7 @@ def main(argv):
                                       FLAGS.preprocessing, FLAGS.include_top, FLAGS.size)
     layers = ([net.check_projectable(layer) for layer in FLAGS.layers] if FLAGS.layers
               else net.projectable(net.conv_layers))
+    _net.warn_if_image_independent(net, layers)
     outputs.check_targets([f"{out}_{names.short(layer)}.gif" for layer in layers]
                           if FLAGS.gif else [f"{out}.png", f"{out}.json"], inputs=[path])
     record = load_weights()

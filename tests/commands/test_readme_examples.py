@@ -53,6 +53,8 @@ def test_every_readme_example_parses_with_its_commands_flags(tmp_path):
         "run", "atlas", "occlusion", "visualize", "maximize", "classwise", "overlay",
         "evolution", "invariance", "correspondence", "export", "serve"}
     assert [(entry["line"], entry["error"]) for entry in parsed if entry["error"]] == []
+    # The zoo run below runs EfficientNet-Lite0 too (random weights: no wheel needed).
+    assert [entry["line"] for entry in parsed if "efficientnet_lite0" in entry["argv"]]
 
 
 def _pictures(folder, count, classes=False):

@@ -1,10 +1,11 @@
-"""Every Keras application the README lists works through `python -m deconv.run` at its smallest
-size (one projection each), and says in one line that it cannot take a smaller one.
+"""Every application the README lists (Keras's, and EfficientNet-Lite0/1/2) works through
+`python -m deconv.run` at its smallest size (one projection each), and says in one line that it
+cannot take a smaller one.
 
-The default suite checks that the README lists exactly the applications Keras has (the list
-the `zoo` run below proves) and projects NASNetMobile, the one Keras builds for one size only,
-at an odd size; `python -m pytest -m zoo` runs every application through the
-command line.
+The default suite checks that the README lists exactly the models deconv takes by name, Keras's
+applications and EfficientNet-Lite (the list the `zoo` run below proves), and projects
+NASNetMobile, the one Keras builds for one size only, at an odd size; `python -m pytest -m zoo`
+runs every application through the command line.
 """
 import json
 import re
@@ -16,6 +17,8 @@ import pytest
 
 import deconv
 from deconv.models import applications
+from deconv.models import efficientnet_lite
+from deconv.models import loading
 from tests.conftest import ROOT, last_error, run_command
 
 
@@ -26,6 +29,12 @@ def readme_applications():
     found = re.search(r"<!-- applications -->(.*?)<!-- /applications -->", text, re.S)
     assert found, "README.md has no <!-- applications --> list"
     return re.findall(r"`([^`]+)`", found.group(1))
+
+
+def name_key(name):
+    """A model name as `loading.choices()` spells it."""
+    lite = efficientnet_lite.find(name)
+    return lite.name if lite else applications.key(name)
 
 
 def smallest_size(name):
@@ -48,12 +57,13 @@ def smallest_size(name):
 
 
 def test_the_readme_lists_every_application_and_nasnet_takes_every_size():
-    """Issue 23, item 2: the README's list is every application of `keras.applications` (each
-    run through deconv.run by the `zoo` test below); NASNetMobile, which Keras builds for one
-    size, projects at an odd size, 33 px (it failed at every size, built for any) and refuses
-    another in one line."""
+    """Issue 23, item 2: the README's list is every application of `keras.applications` and
+    EfficientNet-Lite0/1/2 (each run through deconv.run by the `zoo` test below); NASNetMobile,
+    which Keras builds for one size, projects at an odd size, 33 px (it failed at every size,
+    built for any) and refuses another in one line."""
     listed = readme_applications()
-    assert sorted(applications.key(name) for name in listed) == applications.choices()
+    assert sorted(name_key(name) for name in listed) == loading.choices()
+    assert "efficientnet_lite0" in listed
     assert len(set(listed)) == len(listed)
     images = np.random.default_rng(0).uniform(0, 255, (1, 33, 33, 3)).astype(np.float32)
     net = deconv.Deconvnet(deconv.load_model("nasnetmobile", weights=None, seed=0, size=33))
@@ -66,11 +76,11 @@ def test_the_readme_lists_every_application_and_nasnet_takes_every_size():
 
 
 @pytest.mark.zoo
-@pytest.mark.parametrize("name", sorted(applications.NAMES))
+@pytest.mark.parametrize("name", loading.choices())
 def test_every_application_runs_through_the_command_line(name, tmp_path):
     """One projection of the deepest layer at the smallest size; one size smaller is refused in
     one line before any image is read."""
-    assert name in [applications.key(listed) for listed in readme_applications()]
+    assert name in [name_key(listed) for listed in readme_applications()]
     layer, size = smallest_size(name)
     images = tmp_path / "images"
     images.mkdir()
