@@ -31,7 +31,6 @@ from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import outputs
 from deconv.io import words
-from deconv.models import applications
 from deconv.models import classes
 from deconv.models import loading
 
@@ -143,7 +142,7 @@ def _classifier(model):
         return loading.load_model(FLAGS.classifier), None
     if FLAGS.include_top:
         classifier = model
-    elif FLAGS.model.endswith(".keras") or not applications.find(FLAGS.model):
+    elif loading.named(FLAGS.model) is None:
         raise DeconvError("--classes with a .keras --model needs --classifier PATH.keras.")
     else:
         weights = FLAGS.classifier_weights or ("random" if FLAGS.weights == "random"

@@ -26,7 +26,6 @@ from deconv.core import preprocessing
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import outputs
-from deconv.models import applications
 from deconv.models import classes
 from deconv.models import loading
 
@@ -89,7 +88,7 @@ def _classifier(net, arch_or_path):
         return classifier, None, None
     if net.logits is not None:
         return net.model, _class_names(net.model), None
-    if not applications.find(arch_or_path) or arch_or_path.endswith(".keras"):
+    if loading.named(arch_or_path) is None:
         return None, None, ("class part skipped: --model is a .keras model without a classifier; "
                             "pass --classifier PATH.keras")
     if arch_or_path in loading.ARCHS:  # checked before VGG's 500 MB of weights load

@@ -77,9 +77,9 @@ def _about(record):
 def _same_model(a, b):
     """Whether two --model values name one model: the same text, or one Keras application in
     two spellings (`vgg16`, `VGG16`)."""
-    from deconv.models import applications  # TensorFlow loads quietly first (in _cli)
-    return a == b or (applications.find(str(a)) is not None
-                      and applications.find(str(a)) == applications.find(str(b)))
+    from deconv.models import loading  # TensorFlow loads quietly first (in _cli)
+    return a == b or (loading.named(str(a)) is not None
+                      and loading.named(str(a)) == loading.named(str(b)))
 
 
 @_cli.one_line_errors

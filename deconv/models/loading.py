@@ -107,6 +107,13 @@ def choices():
     return sorted([*applications.choices(), *efficientnet_lite.VARIANTS])
 
 
+def named(arch):
+    """The model `arch` names in any spelling, as `choices()` lists it (`resnet50`,
+    `efficientnet_lite0`), or None for a `.keras` file or an unknown name."""
+    arch = _arch(arch)
+    return arch if isinstance(arch, str) and arch in choices() else None
+
+
 def load_model(arch="vgg19", weights="imagenet", seed=None, include_top=False, size=None):
     """Returns a Keras application (without its classifier unless `include_top`), or a user's
     `.keras` model.
@@ -257,8 +264,7 @@ def load_classifier(arch="vgg19", weights="imagenet", seed=None):
     _check_seed(seed)
     arch = _arch(arch)
     if arch not in ARCHS:
-        if not isinstance(arch, str) or not (applications.find(arch)
-                                             or efficientnet_lite.find(arch)):
+        if named(arch) is None:
             raise DeconvError(f"A classifier needs a Keras application's name (e.g. vgg19, "
                               f"resnet50, efficientnet_lite0); received {arch!r}.")
         model = build(arch, seed if weights in (None, "random") else None, include_top=True)

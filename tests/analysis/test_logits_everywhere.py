@@ -81,8 +81,11 @@ def test_logits_in_every_command_and_layers_without_maps_named(folder, tmp_path)
         net.resolve("gap")
     with pytest.raises(deconv.DeconvError, match="holds a classifier's logits"):
         overlays.top_maps(net, "predictions", pixels[0], top=2)
-    # Any application with its top is a classifier.
+    # Any application with its top is a classifier, EfficientNet-Lite's too (deconv's own).
     assert loading.load_classifier("mobilenetv3small", None, 0).output_shape == (None, 1000)
+    assert loading.load_classifier("EfficientNet-Lite0", None, 0).output_shape == (None, 1000)
+    assert [loading.named(name) for name in ("ResNet50", "efficientnetlite0", "my.keras")] == [
+        "resnet50", "efficientnet_lite0", None]
     # The command line: a config's sweep of every class; occlusion of a class's logit with the
     # model's own classifier.
     model_file = str(tmp_path / "tiny.keras")
@@ -104,6 +107,12 @@ def test_logits_in_every_command_and_layers_without_maps_named(folder, tmp_path)
     summary = json.loads((tmp_path / "occlusion" / "img0.json").read_text())
     assert "note" not in summary or summary["note"] is None, summary.get("note")
     assert os.path.exists(tmp_path / "occlusion" / "img0_probability.png")
+    result = run_command("occlusion", paths[0], "--model", "efficientnet_lite0", "--weights",
+                         "random", "--feat", "block2a_project_conv", "--classes",
+                         "--image_size", "24", "--occluder", "12", "--stride", "12", "--out",
+                         str(tmp_path / "lite"), "--noprogress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "lite" / "img0.json").read_text())["note"] is None
     result = run_command("overlay", paths[0], "--model", model_file, "--feat", "predictions",
                          "--size", "24", "--out", str(tmp_path / "overlay"))
     assert result.returncode == 2 and "holds a classifier's logits" in last_error(result)
