@@ -11,7 +11,8 @@ setup(
     name="deconv",
     version="0.1.0",
     description="Project CNN feature activations back to pixel space with a deconvnet "
-                "(Zeiler & Fergus 2014), for Keras VGG19/VGG16 and any Keras CNN.",
+                "(Zeiler & Fergus 2014), for every Keras application, EfficientNet-Lite and "
+                "any Keras CNN.",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["deconv", "deconv.*"]),

@@ -1,7 +1,8 @@
 """deconv: what the features of a trained CNN respond to, projected back to pixel space.
 
 A deconvnet (Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014,
-arXiv 1311.2901) attached to Keras VGG19/VGG16 or a user's VGG-style Keras CNN.
+arXiv 1311.2901) attached to any Keras CNN: every model of keras.applications (VGG, ResNet,
+Inception, EfficientNet, ConvNeXt, ...) or a user's functional or Sequential Keras model.
 
     import deconv
     model = deconv.load_model("vgg19", weights="imagenet")

@@ -1,6 +1,6 @@
 """What every command-line module shares: quiet start-up, one-line errors and warnings, Ctrl-C in
-one line, the common flags with their ranges, progress bars, and building the network before its
-weights are loaded.
+one line, the common flags with their ranges, progress bars (from `deconv._progress`), and
+building the network before its weights are loaded.
 
 Import this module before anything that imports TensorFlow (the command-line modules do so
 first). TensorFlow's C++ side prints start-up lines on every run (oneDNN notices, CUDA probing on
@@ -10,7 +10,7 @@ TensorFlow with standard error captured and passes on every line but those known
 
 Conventions, the same in every command: a usage error (a bad flag value, an unknown flag, bad
 input) prints `python -m deconv.X: error: ...` on one line and exits 2; a warning prints
-`warning: ...`; Ctrl-C prints one line and exits 130, at any moment.
+`warning: ...`; Ctrl-C prints one line and exits 130, at any moment (SIGTERM likewise, exit 143).
 """
 import contextlib
 import functools
@@ -22,7 +22,9 @@ import sys
 import tempfile
 
 # Ctrl-C while Python and TensorFlow start: one line, not a traceback of the import.
-_STATE = {"phase": "startup", "interrupted": False, "stderr": 2}
+_STATE = {"phase": "startup", "interrupted": False, "stderr": 2, "signal": signal.SIGINT}
+_STOPPED = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}  # one line each
+STOPPING = tuple(_STOPPED)
 
 
 # The photos a clone ships in examples/images: the default --images of the commands.
@@ -45,12 +47,12 @@ def _say(line):
 
 def _on_interrupt(signum, frame):
     if _STATE["phase"] == "main" and not _STATE["interrupted"]:
-        _STATE["interrupted"] = True
+        _STATE.update(interrupted=True, signal=signum)
         raise KeyboardInterrupt
     # Start-up, after the command's work, or a second Ctrl-C: leave now, in one line.
-    _say(f"{prog()}: interrupted." if _STATE["phase"] != "main" else
-         f"{prog()}: interrupted again: stopped at once.")
-    os._exit(130)
+    _say(f"{prog()}: {_STOPPED[signum]}." if _STATE["phase"] != "main" else
+         f"{prog()}: {_STOPPED[signum]} again: stopped at once.")
+    os._exit(128 + signum)
 
 
 def _is_command():
@@ -58,7 +60,8 @@ def _is_command():
 
 
 if _is_command():
-    signal.signal(signal.SIGINT, _on_interrupt)
+    for _signum in STOPPING:
+        signal.signal(_signum, _on_interrupt)
 
 from absl import app  # noqa: E402  (after the Ctrl-C handler: these imports take time too)
 from absl import flags  # noqa: E402
@@ -66,6 +69,7 @@ from absl import logging  # noqa: E402
 
 from deconv import limits  # noqa: E402
 from deconv._net import input_file, load_keras_model, load_net  # noqa: E402, F401 (commands')
+from deconv._progress import bar_sequence, new_bar, progress_bar  # noqa: E402, F401 (commands')
 from deconv.errors import DeconvError  # noqa: E402
 from deconv.io import images as image_files  # noqa: E402
 from deconv.io import tiles as tiles_lib  # noqa: E402
@@ -262,7 +266,7 @@ class _PlainFormatter(std_logging.Formatter):
 
 
 def _interrupted_line(resumes):
-    return (f"{prog()}: interrupted. Files written so far are complete" + (
+    return (f"{prog()}: {_STOPPED[_STATE['signal']]}. Files written so far are complete" + (
         "; the sweep resumes where it stopped when the same command is run again."
         if (resumes() if callable(resumes) else resumes) else "."))
 
@@ -270,7 +274,7 @@ def _interrupted_line(resumes):
 def one_line_errors(main=None, *, resumes=False):
     """Wraps an absl `main(argv)`: a `DeconvError` prints `prog: error: message` and exits 2;
     Ctrl-C prints one line (saying the work resumes only if `resumes`, a bool or a function
-    asked then) and exits 130, even when
+    asked then) and exits 130 (SIGTERM: 143), even when
     TensorFlow turned the interrupt into another exception. Warnings print as `warning: ...`;
     logging shows warnings and errors unless `--verbosity` (`-v`) is given.
 
@@ -282,11 +286,12 @@ def one_line_errors(main=None, *, resumes=False):
     @functools.wraps(main)
     def wrapped(argv):
         if not flags.FLAGS["verbosity"].present:  # TensorFlow's INFO lines drown our output
-            logging.set_verbosity(logging.WARNING)
+            logging.set_verbosity(logging.WARNING)  # and TensorFlow's Python warnings too:
+            std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)  # its retracing
         logging.get_absl_handler().setFormatter(_PlainFormatter())
         std_logging.captureWarnings(True)  # Python warnings (Keras's) in the same style
-        previous = signal.signal(signal.SIGINT, _on_interrupt)
-        _STATE.update(phase="main", interrupted=False)
+        previous = {signum: signal.signal(signum, _on_interrupt) for signum in STOPPING}
+        _STATE.update(phase="main", interrupted=False, signal=signal.SIGINT)
         try:
             return main(argv)
         except DeconvError as error:
@@ -296,11 +301,11 @@ def one_line_errors(main=None, *, resumes=False):
             if not (isinstance(error, KeyboardInterrupt) or _STATE["interrupted"]):
                 raise
             print(_interrupted_line(resumes), file=sys.stderr)
-            sys.exit(130)
+            sys.exit(128 + _STATE["signal"])
         finally:
             _STATE["phase"] = "done"
-            if not _is_command():
-                signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items() if not _is_command() else ():
+                signal.signal(signum, handler)
 
     return wrapped
 
@@ -325,76 +330,3 @@ def one_image(argv, size, aspect, command):
     if reason is not None:
         raise DeconvError(f"Cannot read {argv[1]}: {reason}.")
     return argv[1], pixels
-
-
-# --- Progress bars. ---
-
-class _AboveTheBar:
-    """A stream for log records that prints them above tqdm's bar instead of through it."""
-
-    def __init__(self, tqdm):
-        self.tqdm = tqdm
-
-    def write(self, text):
-        if text.strip():
-            self.tqdm.write(text.rstrip("\n"), file=sys.stderr)
-
-    def flush(self):
-        sys.stderr.flush()
-
-    def close(self):
-        """absl closes its stream at exit; standard error stays open."""
-
-
-def new_bar(total, unit, desc=None):
-    """A tqdm bar on standard error, with log records printed above it."""
-    from tqdm import tqdm  # a dependency of the command lines only
-    logging.get_absl_handler().python_handler.stream = _AboveTheBar(tqdm)
-    return tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True)
-
-
-@contextlib.contextmanager
-def progress_bar(enabled, total, unit):
-    """Yields `update(done, total=None)`, which moves a progress bar on standard error to `done`
-    (and its end to `total`), or None when `enabled` is False (--noprogress)."""
-    if not enabled:
-        yield None
-        return
-    bar = new_bar(total, unit)
-
-    def update(done, total=None):
-        if total is not None:
-            bar.total = total
-        bar.update(done - bar.n)
-
-    try:
-        yield update
-    finally:
-        bar.close()
-
-
-def bar_sequence(enabled):
-    """`start(description, total, unit) -> update(done, total=None)`: one progress bar per
-    stage, each closed when it reaches its total (so its rate is that stage's) or when the next
-    opens; `start.close()` closes them all. None when `enabled` is False (--noprogress)."""
-    if not enabled:
-        return None
-    bars = []
-
-    def start(description, total, unit):
-        for bar in bars:
-            bar.close()
-        bars.append(new_bar(total, unit, description))
-        bar = bars[-1]
-
-        def update(done, new_total=None):
-            if new_total is not None:
-                bar.total = new_total
-            bar.update(done - bar.n)
-            if bar.total is not None and done >= bar.total:
-                bar.close()
-
-        return update
-
-    start.close = lambda: [bar.close() for bar in bars]
-    return start

@@ -5,8 +5,10 @@ import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
 import tempfile
+import time
 
 from absl import flags
 
@@ -46,6 +48,70 @@ def options_from_flags():
                               "Beam options.")
         return None
     return beam_engine("pipeline").pipeline_options(flags.FLAGS.beam_options)
+
+
+def _descendants():
+    """The ids of the processes this one started, and theirs (read from Linux's /proc;
+    elsewhere none)."""
+    children = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stream:
+                parent = int(stream.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, waiting = [], [os.getpid()]
+    while waiting:
+        started = children.get(waiting.pop(), [])
+        found += started
+        waiting += started
+    return found
+
+
+def _end(processes, grace=2.0):
+    """Sends SIGTERM to `processes`, then SIGKILL to those still there after `grace` s."""
+    for number, signum in enumerate((signal.SIGTERM, signal.SIGKILL)):
+        for pid in processes:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signum)
+        deadline = time.monotonic() + (grace if number == 0 else 0)
+        while time.monotonic() < deadline and any(_alive(pid) for pid in processes):
+            time.sleep(0.05)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stream:
+            return stream.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@contextlib.contextmanager
+def workers_stopped():
+    """While a Beam pipeline runs: SIGINT or SIGTERM (to this process alone, or Ctrl-C to its
+    group) first ends the worker processes this process started, then is handled as before
+    (the command's one line). Without this, Beam's runner waits for each worker to finish the
+    work it holds before it stops, and a worker outlives a SIGTERM."""
+    previous = {}
+
+    def stop(signum, frame):
+        _end(_descendants())
+        handler = previous[signum]
+        if callable(handler):
+            handler(signum, frame)
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager

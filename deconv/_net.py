@@ -17,18 +17,21 @@ def input_file(path, what, flag):
         raise DeconvError(f"{flag} {path!r}: no such file ({what} expected).")
 
 
-def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", include_top=False):
+def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", include_top=False,
+             size=None):
     """Builds a `Deconvnet` now and defers loading large weights, so input can be checked first.
 
     Args:
       model: a Keras application's name (`"vgg19"`, `"resnet50"`, ...) or a `.keras` path.
       weights: `"imagenet"`, a weights file or `"random"` (seeded by `seed`).
-      seed, rule, preprocessing, include_top: see `deconv.load_model` and `deconv.Deconvnet`.
+      seed, rule, preprocessing, include_top, size: see `deconv.load_model` and
+        `deconv.Deconvnet`.
 
     Returns:
       `(net, load)`: `load()` loads the weights (if not loaded yet), warns when they are random,
       and returns the JSON-ready record of what was loaded: `model`, `weights` as given, and
       the files used with their sizes and SHA-256 (`model_file`, `weights_file`), or the `seed`.
+      `load.given` is that record as far as it is known before the weights load.
     """
     from deconv.core.deconvnet import Deconvnet  # here: TensorFlow must load quietly first
     from deconv.models import loading
@@ -45,7 +48,7 @@ def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", inc
         if weights == "imagenet":
             record["weights"] = "the .keras file's own"
     else:
-        loaded = loading.build(model, seed if random else None, include_top)
+        loaded = loading.build(model, seed if random else None, include_top, size)
     net = Deconvnet(loaded, preprocessing, rule)
 
     def load():
@@ -59,19 +62,21 @@ def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", inc
             record["weights_file"] = weight_files.file_record(weights)
         return dict(record)
 
+    load.given = {**record, **({"seed": seed} if random else {})}
     return net, load
 
 
-def load_keras_model(model, weights, seed=0, include_top=False):
+def load_keras_model(model, weights, seed=0, include_top=False, size=None):
     """Like `load_net` for analyses that only run the model forward (no `Deconvnet`): `(keras
     model, load)`, the model now, its weights on `load()`, so input is checked first."""
     from deconv.models import loading  # here: TensorFlow must load quietly first
     if model.endswith(".keras") or weights == "random":
-        loaded = loading.load_model(model, weights=weights, seed=seed, include_top=include_top)
+        loaded = loading.load_model(model, weights=weights, seed=seed, include_top=include_top,
+                                    size=size)
         if weights == "random":
             logging.warning("--weights random: the results show an untrained network.")
         return loaded, lambda: None
-    loaded = loading.build(model, None, include_top)
+    loaded = loading.build(model, None, include_top, size)
     return loaded, lambda: loading.load_weights(loaded, model, weights, include_top)
 
 

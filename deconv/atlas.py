@@ -24,8 +24,10 @@ from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import render
 from deconv.io import words
+from deconv.sweeps import config as run_config_lib
 from deconv.unit_atlas import build
 from deconv.unit_atlas import config as config_lib
+from deconv.unit_atlas import records
 
 DEFAULT_IMAGES = _cli.EXAMPLE_IMAGES
 
@@ -60,8 +62,10 @@ _cli.define_engine_flags()
 
 
 def _apply_config(path):
-    """Sets the flags the command line did not give from the configuration at `path`."""
+    """Sets the flags the command line did not give from the configuration at `path`; returns
+    the names of those it set."""
     _cli.input_file(path, "a TOML configuration", "--config")
+    applied = set()
     for key, value in config_lib.load(path, config_lib.KEYS).items():
         if FLAGS[key].present:
             continue
@@ -70,6 +74,20 @@ def _apply_config(path):
         except (flags.Error, ValueError) as error:
             raise DeconvError(f"{os.path.basename(path)}: {key} = {value!r}: "
                               f"{_cli.flag_problem(error)}") from None
+        applied.add(key)
+    return applied
+
+
+def _scan(from_file):
+    """`scan_folder` of --images; an error names the configuration if it gave the folder."""
+    try:
+        return image_files.scan_folder(FLAGS.images, image_files.parse_extensions(FLAGS.imtype),
+                                       exclude=[FLAGS.out])
+    except DeconvError as error:
+        if "images" not in from_file:
+            raise
+        raise DeconvError(run_config_lib.where_images(
+            FLAGS.images, f"{os.path.basename(FLAGS.config)}: ", error)) from None
 
 
 def settings_from_flags():
@@ -102,12 +120,13 @@ def _on_beam(record, settings, options):
     """Both passes of the atlas on Beam (`deconv.distributed.atlas`), with --beam_options;
     the pipeline runs with its workers' output kept off the terminal."""
     spec = _engine.beam_engine("spec").NetSpec.from_record(record, FLAGS.rule,
-                                                           FLAGS.preprocessing)
+                                                           FLAGS.preprocessing, FLAGS.size)
     beam = _engine.beam_engine("atlas").AtlasOnBeam(options, spec, settings)
     scan = beam.scan_layers
 
     def quietly(*args):
-        with _engine.workers_quiet():  # only the pipeline: pass 2's progress bars stay
+        # The pipeline's output only: pass 2's progress bars stay.
+        with _engine.workers_stopped(), _engine.workers_quiet():
             return scan(*args)
 
     beam.scan_layers = quietly
@@ -118,12 +137,11 @@ def _on_beam(record, settings, options):
 def main(argv):
     _cli.no_arguments(argv, "the images are given as a folder with --images; see --help.")
     started = time.perf_counter()
-    if FLAGS.config:
-        _apply_config(FLAGS.config)
+    from_file = _apply_config(FLAGS.config) if FLAGS.config else set()
     settings = settings_from_flags()
     beam_options = _engine.options_from_flags()
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
-                                      FLAGS.preprocessing, FLAGS.include_top)
+                                      FLAGS.preprocessing, FLAGS.include_top, FLAGS.size)
     layers = build.choose_layers(net, FLAGS.layers, settings)  # before any image is read
     _net.warn_if_image_independent(net, layers)
     if FLAGS.images == DEFAULT_IMAGES and not os.path.isdir(DEFAULT_IMAGES):
@@ -132,10 +150,12 @@ def main(argv):
     if os.path.abspath(FLAGS.out) == os.path.abspath(FLAGS.images):
         raise DeconvError(f"--out {FLAGS.out!r} is the --images folder: the atlas goes to a "
                           f"folder of its own; choose another --out.")
-    paths, ignored = image_files.scan_folder(
-        FLAGS.images, image_files.parse_extensions(FLAGS.imtype), exclude=[FLAGS.out])
+    paths, ignored = _scan(from_file)
     settings = build.AtlasSettings(**{**settings.__dict__,
                                       "batch_size": min(settings.batch_size, len(paths))})
+    records.check_claim(FLAGS.out, records.identity(load_weights.given, net, settings,
+                                                    FLAGS.images, paths),
+                        FLAGS.restart, loaded=False)  # another atlas: refused before the weights
     record = load_weights()
     progress = _cli.bar_sequence(FLAGS.progress)
     beam = _on_beam(record, settings, beam_options) if beam_options is not None else None

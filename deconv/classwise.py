@@ -50,7 +50,7 @@ def main(argv):
     started = time.perf_counter()
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                       preprocessing=FLAGS.preprocessing,
-                                      include_top=FLAGS.include_top)
+                                      include_top=FLAGS.include_top, size=FLAGS.size)
     layer = net.resolve(FLAGS.feat)
     feat = names.short(layer)
     class_maps.check_counts(FLAGS.per_image, FLAGS.per_class)

@@ -61,9 +61,12 @@ def main(argv):
                                                       FLAGS.aspect)
     occlusion.fill_color(FLAGS.fill, pixels[0])
     model, load_weights = _cli.load_keras_model(FLAGS.model, FLAGS.weights, FLAGS.seed,
-                                                    FLAGS.include_top)
+                                                FLAGS.include_top, FLAGS.size)
     layers = FLAGS.layers or correspondence.default_layers(model)
     features_lib.FeatureModel(model, layers, FLAGS.preprocessing).check(pixels)
+    written = [os.path.join(FLAGS.out, "correspondence.md"),
+               os.path.join(FLAGS.out, "correspondence.json")]
+    outputs.check_targets(written, inputs=[FLAGS.parts, *paths])
     load_weights()
     count = len({part for boxes in parts for part in boxes})
     with _cli.progress_bar(FLAGS.progress, count, "part") as update:
@@ -73,8 +76,6 @@ def main(argv):
             batch_size=FLAGS.batch_size, progress=update)
     table = correspondence.table(result)
     outputs.ensure_folder(FLAGS.out)
-    written = [os.path.join(FLAGS.out, "correspondence.md"),
-               os.path.join(FLAGS.out, "correspondence.json")]
     outputs.write_bytes(written[0], table.encode())
     outputs.write_json(written[1], correspondence.summary(result, paths, **{
         "model": FLAGS.model, "weights": FLAGS.weights, "size": FLAGS.size,

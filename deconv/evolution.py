@@ -28,6 +28,7 @@ from deconv.core import names
 from deconv.core.deconvnet import Deconvnet
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
+from deconv.io import outputs
 from deconv.io import render
 from deconv.io import streaming
 from deconv.models import loading
@@ -44,8 +45,9 @@ flags.DEFINE_list("id", None, "Feature maps (rows) of --feat, e.g. 3,40-42; only
                   "layer. Default: the --maps strongest at the last checkpoint.")
 _cli.integer_flag("maps", 8, "Without --id: how many of each layer's strongest maps (at the "
                   "last checkpoint) to show, strongest first.", bounds=(1, 4096))
-_cli.define_model_flags(model_help="vgg19, vgg16, or a .keras model (a classifier is fine: it is "
-                        "cut after the deepest --feat); its weights are the checkpoints'.",
+_cli.define_model_flags(model_help="A Keras application (vgg19, resnet50, ...; any spelling) or a "
+                        ".keras model (a classifier is fine: it is cut after the deepest "
+                        "--feat); its weights are the checkpoints'.",
                         rule=True)
 _cli.define_folder_flags()
 flags.DEFINE_enum("normalize", "symmetric", render.NORMALISATIONS, "Display of reconstructions: "
@@ -69,7 +71,8 @@ def _check_flags():
 
 def _net():
     """The deconvnet of --model cut after the deepest --feat; weights come from checkpoints."""
-    model = loading.load_model(FLAGS.model, weights=None)  # a .keras keeps its own until then
+    model = loading.load_model(FLAGS.model, weights=None,  # a .keras keeps its own until then
+                               size=FLAGS.size)
     return Deconvnet(evolution.conv_part(model, FLAGS.feat), FLAGS.preprocessing, FLAGS.rule)
 
 
@@ -106,6 +109,9 @@ def main(argv):
     paths, ignored = image_files.scan_folder(FLAGS.images,
                                              image_files.parse_extensions(FLAGS.imtype))
     checkpoints = evolution.checkpoint_files(FLAGS.checkpoints)
+    outputs.check_targets([os.path.join(FLAGS.out, name) for layer in layers
+                           for name in evolution_pictures.file_names(layer).values()],
+                          inputs=checkpoints)
     bars = []
     try:
         result = evolution.feature_evolution(

@@ -32,7 +32,8 @@ def main(argv):
         raise DeconvError("Give either --feat LAYER or --all_layers; see --help.")
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
                                       FLAGS.preprocessing, FLAGS.include_top)
-    layers = net.conv_layers if FLAGS.all_layers else [net.resolve(FLAGS.feat)]
+    layers = (net.projectable(net.conv_layers) if FLAGS.all_layers
+              else [net.check_projectable(FLAGS.feat)])
     saved_model.check_out_dir(FLAGS.out)
     record = load_weights()
     signatures = saved_model.export_saved_model(net, layers, FLAGS.out, described(record))

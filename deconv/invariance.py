@@ -9,7 +9,8 @@ list such as 1,1.2,1.5; default the paper's: -60 to 60 pixels, scales 1 to 1.8, 
 degrees): the normalised Euclidean distance ||f(x) - f(T x)|| / ||f(x)|| between the feature
 vectors (whole outputs) of each layer for the original and the transformed image, and with
 --classes the true class's probability (--label, else each original's top class) from the whole
-VGG with its classifier, or --classifier. --model may be any Keras model (.keras): features come
+application with its classifier (the model itself with --include_top), or --classifier. --model
+may be any Keras application or model (.keras): features come
 from a plain forward pass. Writes invariance_<transform>.png (a panel per layer and the
 probability; needs matplotlib), invariance_<transform>_examples.png (the transformed images) and
 invariance_<transform>.json in --out. Every input is checked before the weights load.
@@ -17,6 +18,7 @@ invariance_<transform>.json in --out. Every input is checked before the weights 
 import os
 
 from absl import flags
+from absl import logging
 import numpy as np
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
@@ -27,6 +29,8 @@ from deconv.core import names
 from deconv.core import preprocessing
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
+from deconv.io import outputs
+from deconv.io import words
 from deconv.models import classes
 from deconv.models import loading
 
@@ -47,21 +51,23 @@ flags.DEFINE_string("fill", "gray", "What fills the places no pixel moves to: gr
                     "mean), black, white, mean, r,g,b; or reflect, wrap (circular), nearest.")
 flags.DEFINE_enum("axis", "vertical", invariance.AXES, "The direction of a translation.")
 flags.DEFINE_bool("classes", False, "Also record the true class's probability, with the whole "
-                  "VGG (classifier included) or --classifier.")
+                  "application (classifier included), the model itself with --include_top, or "
+                  "--classifier.")
 flags.DEFINE_list("label", None, "The true class of each image (one for all, or one per image); "
                   "default: each original image's top class.")
-_cli.define_model_flags(model_help="vgg19, vgg16, or any .keras model with one image input.")
+_cli.define_model_flags(model_help="A Keras application (vgg19, resnet50, ...; any spelling) "
+                        "or any .keras model with one image input.")
 flags.DEFINE_string("classifier", None, "A .keras classifier (preprocessed images -> class "
-                    "probabilities) to use instead of VGG's own.")
+                    "probabilities) to use instead of the application's own.")
 flags.DEFINE_enum("classifier_preprocessing", "auto", ["auto", *preprocessing.MODES],
                   "The classifier's input preprocessing; auto: the model's.")
-flags.DEFINE_string("classifier_weights", None, "Weights of VGG's classifier: imagenet, a file, "
-                    "or random; default: random with --weights random, else imagenet.")
-_cli.integer_flag("size", 224, "Images are resized to size x size (VGG's classifier needs "
-                  "224).")
-flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How an image becomes square.")
+flags.DEFINE_string("classifier_weights", None, "Weights of the application's classifier: "
+                    "imagenet, a file, or random; default: random with --weights random, else "
+                    "imagenet.")
+_cli.integer_flag("size", 224, "Images are resized to size x size (a classifier takes the size "
+                  "it was trained at: 224 for most applications).")
 _cli.integer_flag("batch_size", 16, "Transformed images per forward batch.")
-_cli.define_progress_flag()
+_cli.define_folder_flags()  # --imtype (of a folder's files), --aspect, --progress
 flags.DEFINE_string("title", None, "Title of the plot; default: the model, weights and layers.")
 flags.DEFINE_string("out", "invariance", "Output folder.")
 
@@ -83,20 +89,32 @@ def _amounts(text):
 
 
 def _images(argv):
-    """`(paths, pixels)`: the IMAGE arguments (a folder gives its images), read and resized."""
+    """`(paths, pixels)`: the IMAGE arguments, read and resized. A folder gives its images of
+    --imtype; those of its files that cannot be read are skipped with a warning and counted
+    (an IMAGE named that cannot be read is an error)."""
     if len(argv) < 2:
         raise DeconvError("Give one or more IMAGEs (or folders), e.g. python -m "
                           "deconv.invariance cat.jpg dog.jpg; see --help.")
-    paths = []
+    paths, pixels = [], []
     for arg in argv[1:]:
-        paths += (image_files.find_images(arg, image_files.parse_extensions(None))
-                  if os.path.isdir(arg) else [arg])
-    pixels = []
-    for path in paths:
-        image, _, reason = image_files.read_image(path, FLAGS.size, FLAGS.aspect)
-        if reason is not None:
-            raise DeconvError(f"Cannot read {path}: {reason}.")
-        pixels.append(image)
+        folder = os.path.isdir(arg)
+        found, ignored = (image_files.scan_folder(arg, image_files.parse_extensions(FLAGS.imtype))
+                          if folder else ([arg], None))
+        skipped = []
+        for path in found:
+            image, _, reason = image_files.read_image(path, FLAGS.size, FLAGS.aspect)
+            if reason is None:
+                paths.append(path)
+                pixels.append(image)
+            elif not folder:
+                raise DeconvError(f"Cannot read {path}: {reason}.")
+            else:
+                logging.warning("Skipping %s: %s", path, reason)
+                skipped.append((path, reason))
+        if folder:
+            print(f"{arg}: {words.skip_summary(len(found) - len(skipped), skipped, ignored)}")
+    if not paths:
+        raise DeconvError(f"No image could be read in {' '.join(argv[1:])}.")
     return paths, np.stack(pixels)
 
 
@@ -115,17 +133,29 @@ def _labels(count):
         raise DeconvError(f"--label takes class ids; received {FLAGS.label}.") from None
 
 
-def _classifier():
-    """`(classifier, class names)` for --classes, or Nones."""
+def _classifier(model):
+    """`(classifier, class names)` for --classes, or Nones: --classifier, the model itself with
+    --include_top, or the application (any of Keras's) with its classifier."""
     if not FLAGS.classes:
         return None, None
     if FLAGS.classifier:
         return loading.load_model(FLAGS.classifier), None
-    if FLAGS.model not in loading.ARCHS:
+    if FLAGS.include_top:
+        classifier = model
+    elif loading.named(FLAGS.model) is None:
         raise DeconvError("--classes with a .keras --model needs --classifier PATH.keras.")
-    weights = FLAGS.classifier_weights or ("random" if FLAGS.weights == "random" else "imagenet")
-    classifier = loading.load_classifier(FLAGS.model, weights, FLAGS.seed)
-    return classifier, [c[1] for c in classes.imagenet_classes()]
+    else:
+        weights = FLAGS.classifier_weights or ("random" if FLAGS.weights == "random"
+                                               else "imagenet")
+        classifier = loading.load_classifier(FLAGS.model, weights, FLAGS.seed)
+    expected = tuple(classifier.input_shape[1:3])
+    if None not in expected and expected != (FLAGS.size, FLAGS.size):
+        raise DeconvError(f"{FLAGS.model}'s classifier takes {expected[0]}x{expected[1]} images: "
+                          f"pass --size {expected[0]} (or leave out --classes); received "
+                          f"{FLAGS.size}.")
+    names = [c[1] for c in classes.imagenet_classes()] if classifier.output_shape[-1] == 1000 \
+        else None
+    return classifier, names
 
 
 def _farthest(transform):
@@ -161,14 +191,16 @@ def main(argv):
     invariance_plot.require_matplotlib()
     labels = _labels(len(paths))
     model, load_weights = _cli.load_keras_model(FLAGS.model, FLAGS.weights, FLAGS.seed,
-                                                    FLAGS.include_top)
+                                                FLAGS.include_top, FLAGS.size)
     layers = FLAGS.layers or features_lib.default_layers(model)
     own = [layer for layer in layers if not FLAGS.classes
            or features_lib.find_layer(model, layer) is not None]  # others: the classifier's
     if own:
         features_lib.FeatureModel(model, own, FLAGS.preprocessing, pool=FLAGS.pool).check(pixels)
+    outputs.check_targets([os.path.join(FLAGS.out, name) for name in
+                           invariance_plot.file_names(transform).values()], inputs=paths)
     load_weights()
-    classifier, class_names = _classifier()
+    classifier, class_names = _classifier(model)
     with _cli.progress_bar(FLAGS.progress, len(paths), "img") as update:
         result = invariance.invariance_curves(
             model, layers, pixels, transform=transform, classifier=classifier, labels=labels,

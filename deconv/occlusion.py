@@ -6,8 +6,9 @@
 Slides a square over the image and records, for every position, the total activation of a
 feature map (the strongest map of the unoccluded image unless --id is given) and, with
 --classes, the probability of the correct class (--label, else the unoccluded image's top class)
-and the most probable class, using the whole VGG with its classifier (or --classifier, fed
-images preprocessed as the model's: --preprocessing, unless --classifier_preprocessing). Writes
+and the most probable class, using the whole application with its classifier, the model itself
+if it is a classifier, or --classifier (fed images preprocessed as the model's: --preprocessing,
+unless --classifier_preprocessing). Writes
 heat maps overlaid on the image with a colour bar (NAME_feature.png, NAME_probability.png,
 NAME_top_class.png, NAME being the image's name), the raw arrays (.npy) and NAME.json, in the
 --out folder. Without classifier weights, the class part says why and the feature part still
@@ -42,22 +43,24 @@ flags.DEFINE_string("feat", None, "Layer whose feature map is watched; default: 
 flags.DEFINE_integer("id", None, "Feature map to watch; default: the strongest map of the "
                      "unoccluded image.")
 flags.DEFINE_bool("classes", False, "Also record the correct class's probability and the most "
-                  "probable class, with the whole VGG (classifier included).")
+                  "probable class, with the whole application (classifier included), the "
+                  "model itself if it is a classifier, or --classifier.")
 flags.DEFINE_integer("label", None, "The correct class (0-999); default: the top class of the "
                      "unoccluded image.")
-_cli.define_model_flags(model_help="vgg19, vgg16, or a .keras model (feature part only, unless "
-                        "--classifier is given).")
+_cli.define_model_flags(model_help="A Keras application (vgg19, resnet50, ...; any "
+                        "spelling) or a .keras model (with --classes: a classifier itself, "
+                        "or --classifier).")
 _cli.define_progress_flag()
 flags.DEFINE_string("classifier", None, "A .keras classifier (preprocessed images -> class "
-                    "probabilities) to use instead of VGG's own.")
+                    "probabilities) to use instead of the application's own.")
 flags.DEFINE_enum("classifier_preprocessing", "auto", ["auto", *preprocessing.MODES],
                   "The classifier's input preprocessing; auto: the model's (--preprocessing: "
-                  "caffe for vgg19/vgg16, none for a .keras model).")
-flags.DEFINE_string("classifier_weights", None, "Weights of VGG's classifier: imagenet (Keras's "
-                    "with-top file or a vgg19.npy), a file, or random; default: random with "
-                    "--weights random, else imagenet.")
-_cli.integer_flag("image_size", 224, "The image is resized to this square (the classifier "
-                  "needs 224).")
+                  "the application's own, none for a .keras model).")
+flags.DEFINE_string("classifier_weights", None, "Weights of the application's classifier: "
+                    "imagenet (for VGG Keras's with-top file or a vgg19.npy), a file, or "
+                    "random; default: random with --weights random, else imagenet.")
+_cli.integer_flag("image_size", 224, "The image is resized to this square (a classifier takes "
+                  "the size it was trained at: 224 for most applications).")
 flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How the image becomes square.")
 _cli.integer_flag("batch_size", 16, "Occluded images per forward batch (at most the number of "
                   "positions).")
@@ -65,24 +68,31 @@ flags.DEFINE_string("out", "occlusion", "Output folder: <image name>_feature.png
                     "go there.")
 
 
-def _classifier(arch_or_path):
+def _check_size(expected, what):
+    """Raises unless --image_size fits a classifier taking `expected` `(height, width)`."""
+    if None not in expected and expected != (FLAGS.image_size, FLAGS.image_size):
+        raise DeconvError(f"{what} takes {expected[0]}x{expected[1]} images: pass --image_size "
+                          f"{expected[0]} (or leave out --classes); received {FLAGS.image_size}.")
+
+
+def _classifier(net, arch_or_path):
     """Returns `(classifier, names, note)`: the classifier, class names (or None), and why the
-    class part is skipped (or None). Weights asked for explicitly must load; the default search
-    for ImageNet weights may fail, which skips the class part with a note."""
+    class part is skipped (or None): --classifier, the model itself if it is a classifier
+    (an application with --include_top, a .keras ending in a softmax), or the application with
+    its classifier. Weights asked for explicitly must load; the default search for ImageNet
+    weights may fail, which skips the class part with a note."""
     if FLAGS.classifier:
         _cli.input_file(FLAGS.classifier, "a .keras classifier", "--classifier")
         classifier = loading.load_model(FLAGS.classifier)
-        expected = tuple(classifier.input_shape[1:3])
-        if expected != (None, None) and expected != (FLAGS.image_size, FLAGS.image_size):
-            raise DeconvError(f"--classifier takes {expected[0]}x{expected[1]} images: pass "
-                              f"--image_size {expected[0]}.")
+        _check_size(tuple(classifier.input_shape[1:3]), "--classifier")
         return classifier, None, None
-    if arch_or_path not in loading.ARCHS:
+    if net.logits is not None:
+        return net.model, _class_names(net.model), None
+    if loading.named(arch_or_path) is None:
         return None, None, ("class part skipped: --model is a .keras model without a classifier; "
                             "pass --classifier PATH.keras")
-    if FLAGS.image_size != 224:
-        raise DeconvError(f"VGG's classifier takes 224x224 images: pass --image_size 224 (or "
-                          f"leave out --classes); received {FLAGS.image_size}.")
+    if arch_or_path in loading.ARCHS:  # checked before VGG's 500 MB of weights load
+        _check_size((224, 224), f"{arch_or_path}'s classifier")
     weights = FLAGS.classifier_weights or ("random" if FLAGS.weights == "random" else "imagenet")
     if weights not in ("random", "imagenet"):
         _cli.input_file(weights, "a weights file", "--classifier_weights")
@@ -92,7 +102,15 @@ def _classifier(arch_or_path):
         if FLAGS.classifier_weights:
             raise
         return None, None, f"class part skipped: {error}"
-    return classifier, [c[1] for c in classes.imagenet_classes()], None
+    _check_size(tuple(classifier.input_shape[1:3]), f"{arch_or_path}'s classifier")
+    return classifier, _class_names(classifier), None
+
+
+def _class_names(classifier):
+    """ImageNet's class names for a classifier of 1,000 classes, else None."""
+    if classifier.output_shape[-1] != 1000:
+        return None
+    return [c[1] for c in classes.imagenet_classes()]
 
 
 def _check_ids(net, layer, classifier):
@@ -123,7 +141,7 @@ def main(argv):
     out = os.path.join(FLAGS.out, os.path.splitext(os.path.basename(path))[0])
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                       preprocessing=FLAGS.preprocessing,
-                                      include_top=FLAGS.include_top)
+                                      include_top=FLAGS.include_top, size=FLAGS.image_size)
     layer = net.resolve(FLAGS.feat) if FLAGS.feat else net.conv_layers[-1]
     net.check_image_size(layer, FLAGS.image_size, "--image_size")
     occluder = occlusion.Occluder(FLAGS.occluder, FLAGS.stride, FLAGS.fill)
@@ -131,9 +149,9 @@ def main(argv):
     occlusion.fill_color(occluder.fill, image)
     limits.check_batch_pixels(min(FLAGS.batch_size, len(rows) * len(columns)),
                               *image.shape[:2])
-    outputs.check_targets(occlusion.files(out, FLAGS.classes))
+    outputs.check_targets(occlusion.files(out, FLAGS.classes), inputs=[path])
     record = load_weights()
-    classifier, class_names, note = (_classifier(FLAGS.model) if FLAGS.classes
+    classifier, class_names, note = (_classifier(net, FLAGS.model) if FLAGS.classes
                                      else (None, None, None))
     _check_ids(net, layer, classifier)
     # Every input is checked: only now is anything written.

@@ -92,7 +92,8 @@ def _check_plot(net, layer):
     folder = class_maps.scan_classes(FLAGS.images, image_files.parse_extensions(FLAGS.imtype))
     class_plot.require_matplotlib()  # fails now, not after the pass
     plot = _plot_path(layer)
-    outputs.check_targets([plot, f"{os.path.splitext(plot)[0]}.json"])
+    outputs.check_targets([plot, f"{os.path.splitext(plot)[0]}.json"],
+                          inputs=[FLAGS.class_maps], named=bool(FLAGS.plot))
     if FLAGS.plot:
         outputs.ensure_folder(os.path.dirname(os.path.abspath(FLAGS.plot)), mark=False)
     return folder
@@ -146,8 +147,8 @@ def main(argv):
             raise DeconvError(f"Cannot read {argv[1]}: {reason}.")
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                       preprocessing=FLAGS.preprocessing,
-                                      include_top=FLAGS.include_top)
-    layer = net.resolve(FLAGS.feat)
+                                      include_top=FLAGS.include_top, size=FLAGS.size)
+    layer = overlays.maps_layer(net, FLAGS.feat)
     class_maps.check_image_size(net, layer, FLAGS.size)
     features = map_ids.parse(FLAGS.id, net.feature_count(layer), layer) if FLAGS.id else None
     paths = ignored = None
@@ -161,6 +162,12 @@ def main(argv):
         raise DeconvError(f"--top must be from 1 to {net.feature_count(layer)} (the maps of "
                           f"{names.short(layer)}); received {FLAGS.top}.")
     _check_pictures(net, layer, features, None if paths is None else len(paths))
+    if image is not None or features is not None:
+        feat = names.short(layer)
+        prefix = (overlay_pictures.image_maps_prefix(FLAGS.out, argv[1], feat, FLAGS.top,
+                                                     features) if image is not None
+                  else overlay_pictures.folder_maps_prefix(FLAGS.out, feat, features))
+        outputs.check_targets([f"{prefix}.png", f"{prefix}.json"], inputs=argv[1:])
     if image is not None or features is not None or not FLAGS.plot:
         outputs.ensure_folder(FLAGS.out)
     record = load_weights()

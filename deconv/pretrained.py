@@ -9,6 +9,7 @@ import os
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv.errors import DeconvError
 from deconv.io import outputs
 from deconv.errors import DeconvError
 from deconv.models import efficientnet_lite
@@ -53,6 +54,9 @@ def main(argv):
     folder = FLAGS.out or weights.pretrained_dirs()[0]
     arch = FLAGS.arch or loading.npy_arch(weights.read_npy_dict(FLAGS.convert))
     out = os.path.join(folder, f"{arch}.weights.h5")
+    if os.path.exists(out):
+        raise DeconvError(f"{out} exists: deconv never writes over a file; move it, or give "
+                          f"another --out folder.")
     outputs.ensure_folder(folder, mark=False)  # a weights folder is read by the search
     with outputs.staged(out) as staging:
         loading.convert_npy(FLAGS.convert, staging, arch)

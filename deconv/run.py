@@ -5,7 +5,8 @@
     python -m deconv.run --feat conv3_4 --images ~/photos --imtype .jpg --top 16 --out results
     python -m deconv.run --config configs/tf1_figures.toml  # many layers and maps, one pass
 
-Pass 1 streams the images through VGG and keeps a running top-k; pass 2 re-reads only the winners
+Pass 1 streams the images through the network (VGG19 by default; any Keras application or
+.keras model: --model) and keeps a running top-k; pass 2 re-reads only the winners
 and projects them to pixel space with the deconvnet (Zeiler & Fergus 2014). Outputs, in --out:
 {feat}_feat[_{id}].png (reconstructions) and {feat}_im[_{id}].png (image patches), both cropped to
 each activation's receptive field, and the manifest {feat}[_{id}].json; index.html shows them all.
@@ -35,8 +36,9 @@ from deconv.sweeps import runner
 DEFAULT_IMAGES = _cli.EXAMPLE_IMAGES
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("feat", None, "Layer to look at: paper style (conv1_1 ... conv5_4, pool1 ... "
-                    "pool5) or Keras style (block4_conv4).")
+flags.DEFINE_string("feat", None, "Layer to look at, one with maps or a classifier's logits: the "
+                    "model's Keras names (block4_conv4, conv4_block6_out, predictions); for VGG "
+                    "also paper style (conv1_1 ... conv5_4, pool1 ... pool5).")
 flags.DEFINE_integer("id", None, "Feature map of --feat. Given: the top activations of that map. "
                      "Omitted: the top activations over all maps of the layer.")
 _cli.integer_flag("top", 9, "How many activations to show (the paper shows 9).")
@@ -136,9 +138,9 @@ def _run_on_beam(net, config, record, described, found, board, options):
     """Both passes on Beam (`deconv.distributed.engine`); returns `(outcomes, index path)`.
     Nothing to resume: a failed run leaves --out as it was."""
     engine = _engine.beam_engine("engine")
-    spec = _engine.beam_engine("spec").NetSpec.from_record(record, config.rule,
-                                                           config.preprocessing)
-    with _engine.workers_quiet():
+    spec = _engine.beam_engine("spec").NetSpec.from_record(
+        record, config.rule, config.preprocessing, config.datasets[0].size)
+    with _engine.workers_stopped(), _engine.workers_quiet():
         outcomes, index, counters = engine.run_config(
             net, spec, config, described, options, found,
             board.add if board is not None else None)
@@ -151,24 +153,9 @@ def _run_on_beam(net, config, record, described, found, board, options):
     return outcomes, index
 
 
-@_cli.one_line_errors(resumes=lambda: FLAGS.engine == "local")
-def main(argv):
-    _cli.no_arguments(argv, "the images are given as a folder with --images; see --help.")
-    started = time.perf_counter()
-    config = run_config()
-    beam_options = _engine.options_from_flags()
-    net, load_weights = _cli.load_net(config.model, config.weights, config.seed, config.rule,
-                                      config.preprocessing, config.include_top)
-    plan_lib.plan(net, config)  # every sweep checked before any file is read
-    _net.warn_if_image_independent(net, [sweep.layer for sweep in config.sweeps])
-    for dataset in config.datasets:
-        if dataset.images == DEFAULT_IMAGES and not os.path.isdir(DEFAULT_IMAGES):
-            raise DeconvError(f"The default image folder {DEFAULT_IMAGES} is missing: it comes "
-                              f"with a clone of the repository (installed with pip install -e "
-                              f".). Pass --images DIR, a folder of your own images.")
-    found = runner.find_datasets(config)
-    for dataset in config.datasets:
-        outputs.ensure_folder(plan_lib.dataset_folder(config, dataset))
+def _run(net, config, load_weights, found, beam_options):
+    """Loads the weights and runs `config` on --engine's engine, with progress bars and
+    TensorBoard summaries if asked for; returns `(outcomes, index path)`."""
     board = None
     if config.tensorboard:
         from deconv.sweeps import summaries  # TensorBoard's summary ops, only when asked for
@@ -181,17 +168,37 @@ def main(argv):
                  "sweeps": [config_lib.recorded(s) for s in config.sweeps]}
     try:
         if FLAGS.engine == "beam":
-            outcomes, index = _run_on_beam(net, config, record, described, found, board,
-                                           beam_options)
-        else:
-            outcomes, index = runner.run_config(
-                net, config, identity, described, FLAGS.restart, progress,
-                board.add if board is not None else None, found)
+            return _run_on_beam(net, config, record, described, found, board, beam_options)
+        return runner.run_config(net, config, identity, described, FLAGS.restart, progress,
+                                 board.add if board is not None else None, found)
     finally:
         if progress is not None:
             progress.close()
         if board is not None:
             board.close()
+
+
+@_cli.one_line_errors(resumes=lambda: FLAGS.engine == "local")
+def main(argv):
+    _cli.no_arguments(argv, "the images are given as a folder with --images; see --help.")
+    started = time.perf_counter()
+    config = run_config()
+    beam_options = _engine.options_from_flags()
+    net, load_weights = _cli.load_net(config.model, config.weights, config.seed, config.rule,
+                                      config.preprocessing, config.include_top,
+                                      config.datasets[0].size)
+    planned = plan_lib.plan(net, config)  # every sweep checked before any file is read
+    outputs.check_targets(plan_lib.targets(net, config, planned))
+    _net.warn_if_image_independent(net, [sweep.layer for sweep in config.sweeps])
+    for dataset in config.datasets:
+        if dataset.images == DEFAULT_IMAGES and not os.path.isdir(DEFAULT_IMAGES):
+            raise DeconvError(f"The default image folder {DEFAULT_IMAGES} is missing: it comes "
+                              f"with a clone of the repository (installed with pip install -e "
+                              f".). Pass --images DIR, a folder of your own images.")
+    found = runner.find_datasets(config)
+    # A failed run leaves no empty output folder (the local engine's saved state stays).
+    with outputs.new_folders([plan_lib.dataset_folder(config, d) for d in config.datasets]):
+        outcomes, index = _run(net, config, load_weights, found, beam_options)
     for name, outcome in outcomes.items():
         for line in report.note_lines(outcome.notes):
             print(f"note: {line}")

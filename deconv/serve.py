@@ -74,6 +74,14 @@ def _about(record):
     return about
 
 
+def _same_model(a, b):
+    """Whether two --model values name one model: the same text, or one Keras application in
+    two spellings (`vgg16`, `VGG16`)."""
+    from deconv.models import loading  # TensorFlow loads quietly first (in _cli)
+    return a == b or (loading.named(str(a)) is not None
+                      and loading.named(str(a)) == loading.named(str(b)))
+
+
 @_cli.one_line_errors
 def main(argv):
     _cli.no_arguments(argv, "images are chosen or dropped on the page; see --help.")
@@ -89,15 +97,15 @@ def main(argv):
     atlas = atlas_folder.AtlasFolder(FLAGS.atlas) if FLAGS.atlas else None
     sock = _listen(FLAGS.host, FLAGS.port)  # a port in use is told before the model loads
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, "deconvnet",
-                                      FLAGS.preprocessing, FLAGS.include_top)
+                                      FLAGS.preprocessing, FLAGS.include_top, FLAGS.size)
     explorer = live.Explorer(net, live.Options(
         size=FLAGS.size, aspect=FLAGS.aspect, activations=FLAGS.cached_images,
         max_bytes=FLAGS.max_upload_mb << 20, max_pixels=FLAGS.max_megapixels * 1_000_000))
     loopback = app_lib.is_loopback(FLAGS.host)
     record = load_weights()
-    if atlas is not None and atlas.mismatch(record):
-        logging.warning("--atlas: %s; its top-k may not match the live projections.",
-                        atlas.mismatch(record))
+    mismatch = atlas and atlas.mismatch(record, FLAGS.size, net.preprocessing.name, _same_model)
+    if mismatch:
+        logging.warning("--atlas: %s; its top-k may not match the live projections.", mismatch)
     if app_lib.host_warning(FLAGS.host):
         logging.warning(app_lib.host_warning(FLAGS.host))
     app = app_lib.build_app(

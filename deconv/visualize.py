@@ -8,9 +8,11 @@ NAME is the image's name; the files go in the --out folder.
 IMAGE mode: for every conv layer, the -m strongest maps (ranked by their maximum activation) and
 in each the -a strongest activations are projected together; one grid shows all layers. GIF
 mode: per layer, frames from the single strongest map to all maps, in order of max activation.
-For -m and -a, an integer >= 1 is a count, a number in (0, 1) a fraction (rounded half up, at
-least 1: -a 0.5 keeps 3 of 5 and 4 of 7), anything else 1.
+For -m and -a, an integer from 1 to 1,000,000 is a count (capped at what there is), a number
+in (0, 1) a fraction (rounded half up, at least 1: -a 0.5 keeps 3 of 5 and 4 of 7); anything
+else is refused.
 """
+import math
 import os
 import sys
 
@@ -20,6 +22,7 @@ from deconv import _cli  # first: quiets TensorFlow before it loads
 from deconv import _net
 from deconv.analysis import ranges
 from deconv.core import names
+from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import outputs
 from deconv.io import render
@@ -45,41 +48,66 @@ _cli.integer_flag("size", 224, "The image is resized to size x size, as featurem
                   "does.")
 flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How the image becomes square.")
 flags.DEFINE_enum("normalize", "symmetric", render.NORMALISATIONS, "Display normalisation.")
+_cli.define_progress_flag()
 
 
-def count_rule(text):
-    """Parses -m / -a: an integer >= 1, a fraction in (0, 1), anything else means 1."""
+MAX_COUNT = 1_000_000
+
+
+def count_rule(text, flag="--maps"):
+    """Parses -m / -a: an integer from 1 to `MAX_COUNT` (a count) or a number in (0, 1) (a
+    fraction).
+
+    Raises:
+      DeconvError: anything else (NaN, 0, negative, 2.5, words), naming `flag`.
+    """
     try:
         value = float(text)
-    except ValueError:
-        return 1
-    return int(value) if value >= 1 and value.is_integer() else value
+    except (TypeError, ValueError):
+        value = math.nan
+    if 1 <= value <= MAX_COUNT and value.is_integer():
+        return int(value)
+    if 0 < value < 1:
+        return value
+    raise DeconvError(f"{flag} must be a count (an integer from 1 to {MAX_COUNT:,}) or a "
+                      f"fraction (a number between 0 and 1); received {text!r}.")
 
 
 @_cli.one_line_errors
 def main(argv):
+    maps, activations = count_rule(FLAGS.maps, "--maps"), count_rule(FLAGS.activations,
+                                                                       "--activations")
     path, image = _cli.one_image(argv, FLAGS.size, FLAGS.aspect, "visualize")
     out = os.path.join(FLAGS.out, os.path.splitext(os.path.basename(path))[0])
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
-                                      FLAGS.preprocessing, FLAGS.include_top)
-    layers = [net.resolve(layer) for layer in FLAGS.layers] if FLAGS.layers else net.conv_layers
+                                      FLAGS.preprocessing, FLAGS.include_top, FLAGS.size)
+    layers = ([net.check_projectable(layer) for layer in FLAGS.layers] if FLAGS.layers
+              else net.projectable(net.conv_layers))
     _net.warn_if_image_independent(net, layers)
     outputs.check_targets([f"{out}_{names.short(layer)}.gif" for layer in layers]
-                          if FLAGS.gif else [f"{out}.png", f"{out}.json"])
+                          if FLAGS.gif else [f"{out}.png", f"{out}.json"], inputs=[path])
     record = load_weights()
     outputs.ensure_folder(FLAGS.out)
     if FLAGS.gif:
         written = []
-        for layer in layers:
-            frames = ranges.layer_frames(net, layer, image, frames=FLAGS.frames,
-                                         normalize=FLAGS.normalize)
-            written.append(f"{out}_{names.short(layer)}.gif")
-            ranges.write_gif(written[-1], frames, FLAGS.duration)
-            print(f"{written[-1]}: {words.plural(len(frames), 'frame')}", file=sys.stderr)
+        with _cli.progress_bar(FLAGS.progress, len(layers), "layer") as update:
+            for layer in layers:
+                frames = ranges.layer_frames(net, layer, image, frames=FLAGS.frames,
+                                             normalize=FLAGS.normalize)
+                written.append(f"{out}_{names.short(layer)}.gif")
+                ranges.write_gif(written[-1], frames, FLAGS.duration)
+                print(f"{written[-1]}: {words.plural(len(frames), 'frame')}", file=sys.stderr)
+                if update:
+                    update(len(written))
         print(f"wrote {words.plural(len(written), 'GIF')}: {', '.join(written)}")
         return
-    results = ranges.layer_ranges(net, layers, image, maps=count_rule(FLAGS.maps),
-                                  activations=count_rule(FLAGS.activations))
+    results = []
+    with _cli.progress_bar(FLAGS.progress, len(layers), "layer") as update:
+        for layer in layers:
+            results += ranges.layer_ranges(net, [layer], image, maps=maps,
+                                           activations=activations)
+            if update:
+                update(len(results))
     written = ranges.write_ranges(out, image, results, {
         "image": path, "maps": FLAGS.maps, "activations": FLAGS.activations, **record},
         FLAGS.normalize)

@@ -15,6 +15,7 @@ import tensorflow as tf
 from deconv import limits
 from deconv.core import compiled
 from deconv.core import names
+from deconv.core import selection
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import streaming
@@ -74,7 +75,8 @@ class _MeanActivations:
         self.activations = activations
 
     def __call__(self, pixels):
-        return tf.reduce_mean(self.activations(tf.cast(pixels, tf.float32)), axis=[1, 2])
+        maps = selection.as_maps(self.activations(tf.cast(pixels, tf.float32)))  # logits: 1x1
+        return tf.reduce_mean(maps, axis=[1, 2])
 
 
 def check_image_size(net, layer, size):

@@ -23,6 +23,7 @@ from deconv.core import map_ids
 from deconv.core import preprocessing
 from deconv.core import chain_rules
 from deconv.core import graph
+from deconv.core import selection
 from deconv.errors import DeconvError
 from deconv.io import outputs
 from deconv.io import render
@@ -148,13 +149,18 @@ class _PreRelu:
 
 
 class _Objective:
-    """Images in [0, 1] and one map per image -> the mean of that map in that image, `(N,)`."""
+    """Images in [0, 1] and one map per image -> the mean of that map in that image, `(N,)`
+    (a class's logit, for a classifier's logits: 1x1 maps). For a model of one input size (a
+    classifier), each image is resized to it first (bilinear, differentiable), so the growing
+    schedule works there too."""
 
-    def __init__(self, maps):
-        self.maps = maps
+    def __init__(self, maps, input_size=None):
+        self.maps, self.input_size = maps, input_size
 
     def __call__(self, images, features):
-        activations = self.maps(images * 255.0)
+        if self.input_size is not None:
+            images = tf.image.resize(images, self.input_size, method="bilinear")
+        activations = selection.as_maps(self.maps(images * 255.0))  # logits: 1x1 maps
         chosen = tf.gather(activations, features, axis=3, batch_dims=1)
         return tf.reduce_mean(chosen, axis=[1, 2])
 
@@ -211,7 +217,10 @@ class ActivationMaximizer:
             maps = _PreRelu(below, step.layer) if fused else below
         else:
             maps = net.builder.activations_graph(self.layer)
-        objective = _Objective(maps)
+        fixed = tuple(net.input_shape[1:3])
+        self.input_size = None if None in fixed else fixed
+        self.logits = len(step.shape) == 2
+        objective = _Objective(maps, self.input_size)
         self._objective = tf.function(objective, input_signature=[_SPEC, _IDS])
         self._step = tf.function(_AdamStep(objective), input_signature=[
             _SPEC, _SPEC, _SPEC, tf.TensorSpec([], tf.float32), _IDS,
@@ -220,7 +229,8 @@ class ActivationMaximizer:
     @property
     def objective_name(self):
         """What is raised, in words."""
-        return "pre-ReLU mean" if self.pre_relu else "mean activation"
+        return ("pre-ReLU mean" if self.pre_relu else "class logit" if self.logits
+                else "mean activation")
 
     def objective(self, images, features):
         """Returns the objective `(N,)` of RGB images `(N, H, W, 3)` in [0, 255], one map each."""
@@ -302,7 +312,7 @@ class ActivationMaximizer:
             raise DeconvError(f"The schedule (init_size {s.init_size}, rounds {s.rounds}, factor "
                               f"{s.factor}) ends at {s.sizes[-1]} pixels; at most {MAX_SIZE}: "
                               f"use fewer rounds or a smaller factor.")
-        self.net.check_image_size(self.layer, s.init_size, "init_size")
+        self.net.check_image_size(self.layer, self.input_size or s.init_size, "init_size")
         return features
 
 

@@ -17,6 +17,7 @@ from deconv import limits
 from deconv.core import checks
 from deconv.core import compiled
 from deconv.core import names
+from deconv.core import selection
 from deconv.core import preprocessing
 from deconv.errors import DeconvError
 from deconv.io import outputs
@@ -107,7 +108,8 @@ class _MapTotal:
         self.activations, self.feature = activations, feature
 
     def __call__(self, images):
-        return tf.reduce_sum(self.activations(images)[..., self.feature], axis=[1, 2])
+        maps = selection.as_maps(self.activations(images))  # logits: 1x1 maps
+        return tf.reduce_sum(maps[..., self.feature], axis=[1, 2])
 
 
 class _Probabilities:

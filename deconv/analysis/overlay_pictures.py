@@ -34,6 +34,18 @@ def maps_label(features, summed=True):
     return kind + "+".join(map(str, shown))
 
 
+def image_maps_prefix(out_dir, path, feat, top, features):
+    """The path, without `.png` or `.json`, of `image_maps`'s files."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    what = f"top{top}" if features is None else maps_label(features, summed=False)
+    return os.path.join(out_dir, f"{stem}_{feat}_{what}")
+
+
+def folder_maps_prefix(out_dir, feat, features):
+    """The path, without `.png` or `.json`, of `folder_maps`'s files."""
+    return os.path.join(out_dir, f"{feat}_{maps_label(features)}")
+
+
 def image_maps(net, layer, path, image, out_dir, *, top=16, features=None, style=Style(),
                described=None):
     """One image's `top` strongest maps (or the chosen `features`), one tile each; writes
@@ -47,9 +59,7 @@ def image_maps(net, layer, path, image, out_dir, *, top=16, features=None, style
              + ("each coloured from 0 to its maximum" if scale == "each" else "activation"))
     picture = overlays.overlay_grid(image, found.heats, captions, style.alpha, scale, title,
                                     first=image)
-    stem = os.path.splitext(os.path.basename(path))[0]
-    what = f"top{top}" if features is None else maps_label(features, summed=False)
-    out = os.path.join(out_dir, f"{stem}_{feat}_{what}")
+    out = image_maps_prefix(out_dir, path, feat, top, features)
     outputs.write_png(f"{out}.png", picture)
     outputs.write_json(f"{out}.json", {
         **(described or {}), "image": path, "layer": feat, "size": image.shape[0],
@@ -114,7 +124,7 @@ def folder_maps(net, layer, paths, out_dir, *, features, root, reading=streaming
                 for p in shown]
     title = f"{feat} " + (f"map {features[0]}" if len(features) == 1 else
                           f"sum of {len(features)} maps")
-    out = os.path.join(out_dir, f"{feat}_{maps_label(features)}")
+    out = folder_maps_prefix(out_dir, feat, features)
     outputs.write_png(f"{out}.png", overlays.overlay_grid(
         pixels, heats, captions, style.alpha, scale, title, bounds=bounds))
     outputs.write_json(f"{out}.json", {

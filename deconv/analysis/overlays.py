@@ -103,6 +103,20 @@ class TopMaps:
     heats: np.ndarray
 
 
+def maps_layer(net, layer):
+    """The Keras name of `layer`, a layer with maps to draw over the image.
+
+    Raises:
+      DeconvError: an unknown layer, or a classifier's logits (one number per class: no map).
+    """
+    name = net.resolve(layer)
+    if name == net.logits:
+        raise DeconvError(f"{names.short(name)!r} holds a classifier's logits, one number per "
+                          f"class, with no map to draw over the image: overlays take a layer "
+                          f"with maps (e.g. {names.short(net.layer_names[-2])}).")
+    return name
+
+
 def top_maps(net, layer, image, *, top=16, features=None):
     """Finds one image's most activated maps (or the `features` given) and upsamples them.
 
@@ -117,6 +131,7 @@ def top_maps(net, layer, image, *, top=16, features=None):
       A `TopMaps`.
     """
     image = np.asarray(image)
+    layer = maps_layer(net, layer)
     activations = net.activations(image[None], layer)[0]
     means = activations.mean(axis=(0, 1))
     if features is None:
@@ -136,7 +151,7 @@ def top_maps(net, layer, image, *, top=16, features=None):
 def summed_maps(net, layer, images, features):
     """Returns the sum of maps `features` of `layer`, `(N, h, w)`, for RGB `images` `(N, H, W,
     3)` in [0, 255]."""
-    features = _checked(features, net.feature_count(layer), net.resolve(layer))
+    features = _checked(features, net.feature_count(layer), maps_layer(net, layer))
     return net.activations(images, layer)[..., features].sum(axis=-1)
 
 
@@ -187,7 +202,7 @@ def map_sums(net, layer, paths, *, features, reading=streaming.Reading(), progre
     Returns:
       A `FolderMaps`.
     """
-    layer = net.resolve(layer)
+    layer = maps_layer(net, layer)
     features = _checked(features, net.feature_count(layer), layer)
     class_maps_lib.check_image_size(net, layer, reading.size)
     run = tf.function(_MapSum(net.builder.activations_graph(layer),

@@ -38,6 +38,9 @@ class GraphBuilder:
         self.steps, self.preprocessing, self.rule = steps, preprocessing, rule
         self.input_shape = tuple(input_shape)
         self.chain = graph.is_chain(steps)  # the windowed reverse serves chains only
+        # Grouped convolutions run as XLA functions compiled at each eager call (Keras on the
+        # CPU): graphs with them are compiled from their first call (see `CompileOnReuse`).
+        self.eager_first = not any(getattr(step.layer, "groups", 1) > 1 for step in steps)
         self._names = [step.name for step in steps]
         self._graphs = {}
         self._cache = {}
@@ -180,7 +183,8 @@ class GraphBuilder:
         return self._cached(("project_fn", name, mode, full_from), lambda: (
             compiled.CompileOnReuse(self.windowed_graph(name, full_from=full_from)
                                     if full_from is not None
-                                    else self.projection_graph(name, mode), specs)))
+                                    else self.projection_graph(name, mode), specs,
+                                    self.eager_first)))
 
     def project_each_fn(self, name, full_from=None, mode="activation"):
         """Like `project_fn`, with every selection made in one image, forwarded once."""
@@ -188,9 +192,11 @@ class GraphBuilder:
         if full_from is not None:
             return self._cached(("project_each_fn", name, full_from), lambda: (
                 compiled.CompileOnReuse(self.windowed_graph(name, one_image=True,
-                                                            full_from=full_from), specs)))
+                                                            full_from=full_from), specs,
+                                        self.eager_first)))
         keys = self.deconv_inputs(name)
         return self._cached(("project_each_fn", name, False, mode), lambda: (
             compiled.CompileOnReuse(compiled.ProjectEach(
                 self.forward_model(name), self.deconv_model(name), name, keys,
-                self._prepool_of(keys), compiled.SELECTIONS[mode][0]), specs)))
+                self._prepool_of(keys), compiled.SELECTIONS[mode][0]), specs,
+                self.eager_first)))

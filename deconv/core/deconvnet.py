@@ -91,13 +91,52 @@ class Deconvnet:
                 if len(step.shape) == 4 or isinstance(step.rule, graph_rules.LogitsRule)]
 
     @property
+    def logits(self):
+        """The name of the softmax classifier's layer that ends the model (projected from its
+        logits), or None: a model with it is a classifier."""
+        found = [step.name for step in self.steps
+                 if isinstance(step.rule, graph_rules.LogitsRule)]
+        return found[-1] if found else None
+
+    @property
     def conv_layers(self):
         """The names of the convolutional layers, in model order."""
         return [step.name for step in self.steps if type(step.layer) in _CONVOLUTIONS]
 
     def resolve(self, layer):
-        """Returns the Keras name of `layer` (either spelling); raises DeconvError if unknown."""
-        return names.resolve(layer, self.layer_names)
+        """Returns the Keras name of `layer` (either spelling); raises DeconvError if unknown,
+        or if it is a layer without maps (saying what it is)."""
+        try:
+            return names.resolve(layer, self.layer_names)
+        except DeconvError:
+            step = self._steps.get(layer if isinstance(layer, str) else None)
+            if step is None:
+                raise
+        raise DeconvError(
+            f"Layer {layer!r} ({type(step.layer).__name__}) has no maps: its output is "
+            f"{_shape(step.shape)}, not (N, h, w, C), and it is not a softmax classifier's "
+            f"logits. deconv projects from layers with maps (and logits); valid layers: "
+            f"{', '.join(names.display_names(self.layer_names))}.")
+
+    def check_projectable(self, layer):
+        """Returns the Keras name of `layer` if it can be projected from; raises DeconvError if
+        the way back to the pixels goes through a layer deconv cannot reverse (recurrent,
+        stateful, non-float): only what a projection reverses is refused."""
+        name = self.resolve(layer)
+        needed = geometry.ancestors(self.steps, name)
+        refused = [f"{step.name} ({step.refused})" for step in self.steps
+                   if step.refused and step.name in needed]
+        if refused:
+            raise DeconvError(f"Layer {names.short(name)!r} cannot be projected: its way back "
+                              f"to the pixels goes through {'; '.join(refused)}, which deconv "
+                              f"cannot reverse. Layers that do not depend on them can be.")
+        return name
+
+    def projectable(self, layers):
+        """The names of `layers` that `check_projectable` passes, in order."""
+        refused = {step.name for step in self.steps if step.refused}
+        return [name for name in map(self.resolve, layers)
+                if not refused & geometry.ancestors(self.steps, name)]
 
     def step(self, layer):
         """The `deconv.core.graph.Step` whose output `layer` names."""
@@ -172,7 +211,7 @@ class Deconvnet:
     def project_details(self, images, layer, feature, position=None, mode="activation",
                         batch_size=16, windowed="auto"):
         """Like `project`, returning a `Projection` with the values and positions projected."""
-        name = self.resolve(layer)
+        name = self.check_projectable(layer)
         checks.batch_size(batch_size)
         if mode not in selection.MODES:
             raise DeconvError(f"Unknown mode {mode!r}. Valid: {', '.join(selection.MODES)}.")
@@ -248,7 +287,7 @@ class Deconvnet:
         Returns:
           A `Projection` with k reconstructions `(k, H, W, 3)`.
         """
-        name = self.resolve(layer)
+        name = self.check_projectable(layer)
         image = np.asarray(image)
         image = self._check_images(image[None] if image.ndim == 3 else image, layer)
         if len(image) != 1:
@@ -285,7 +324,7 @@ class Deconvnet:
           A `Projection` (features -1; values and positions of each image's largest kept
           activation).
         """
-        name = self.resolve(layer)
+        name = self.check_projectable(layer)
         checks.batch_size(batch_size)
         images = self._check_images(images, name)
         if not len(images):
@@ -308,7 +347,7 @@ class Deconvnet:
         Returns:
           float32 `(F, H, W, 3)` reconstructions.
         """
-        name = self.resolve(layer)
+        name = self.check_projectable(layer)
         checks.batch_size(batch_size)
         image = np.asarray(image)
         image = self._check_images(image[None] if image.ndim == 3 else image, name)
@@ -319,6 +358,10 @@ class Deconvnet:
         run = self.builder.project_each_fn(name, mode="frames")
         return np.concatenate([part[0].numpy() for part in _in_batches(
             len(masks), batch_size, lambda i, j: run(image, masks[i:j]))])
+
+
+def _shape(shape):
+    return "(" + ", ".join("N" if size is None else str(size) for size in shape) + ")"
 
 
 def _in_batches(count, batch_size, run):

@@ -36,6 +36,8 @@ class Step:
       geometry: what each output position reads (`deconv.core.geometry`).
       call: its recorded `Call`.
       in_shapes: the static shapes of `inputs`, as the model knows them; `shape`: its output's.
+      refused: why the step cannot be reversed (recurrent, stateful, ...), or None: it runs
+        forward, and only a projection through it is refused.
     """
     layer: object
     rule: object
@@ -45,6 +47,7 @@ class Step:
     call: Call = None
     in_shapes: tuple = ()
     shape: tuple = ()
+    refused: str = None
 
     @property
     def input_key(self):
@@ -145,12 +148,9 @@ class _Reader:
             spec = spec[0]
         in_shapes = tuple(self.shapes[k] for k in call.keys)
         self.shapes[key] = tuple(spec.shape)
-        reason = rules.refusal(layer, call, spec.dtype)
-        if reason:
-            self.problems.append(f"{key} ({reason})")
         self.steps.append(Step(layer, rules.rule_for(layer), tuple(call.keys), key,
                                rules.geometry_of(layer, in_shapes), call, in_shapes,
-                               self.shapes[key]))
+                               self.shapes[key], rules.refusal(layer, call, spec.dtype)))
         return key
 
 
@@ -227,7 +227,9 @@ def read_model(model):
 
     Raises:
       DeconvError: the model is not a one-input RGB Keras model with symbolic inputs, or holds
-        layers deconv cannot reverse (the message names every such layer and why).
+        layers deconv cannot read as steps (the message names every such layer and why). A
+        layer that cannot be reversed (`Step.refused`) is refused only when a projection needs
+        to reverse it.
     """
     _check_model(model)
     reader = _Reader()

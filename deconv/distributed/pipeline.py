@@ -12,6 +12,7 @@ import contextlib
 import functools
 import io
 import json
+import logging as logging_std
 import os
 import re
 import shlex
@@ -22,9 +23,11 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import DirectOptions
 from apache_beam.options.pipeline_options import GoogleCloudOptions
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
 from apache_beam.runners.runner import create_runner
 from apache_beam.utils.shared import Shared
 import numpy as np
@@ -73,8 +76,9 @@ def pipeline_options(text):
 
 
 def _checked(options, argv):
-    """`options`, once Beam has parsed every value and knows the runner; a bad value or an
-    unknown runner is one line, an option Beam does not know a warning (it would be ignored)."""
+    """`options`, once Beam has parsed every value, knows the runner and its validators pass
+    (Dataflow's required options, ...); a bad value, an unknown runner or a validator's
+    complaints are one line, an option Beam does not know a warning (it would be ignored)."""
     said = io.StringIO()
     try:
         with contextlib.redirect_stderr(said):
@@ -83,17 +87,34 @@ def _checked(options, argv):
         problem = (said.getvalue().strip().splitlines() or ["a bad value"])[-1]
         raise DeconvError(f"--beam_options: {problem.split('error: ', 1)[-1]}.") from None
     runner = options.view_as(StandardOptions).runner
-    if runner:
-        try:
-            create_runner(runner)
-        except (ValueError, ImportError) as error:
-            raise DeconvError(f"--beam_options: {' '.join(str(error).split())}") from None
+    try:
+        created = create_runner(runner or "DirectRunner")
+    except (ValueError, ImportError) as error:
+        raise DeconvError(f"--beam_options: {' '.join(str(error).split())}") from None
+    problems = _validate(options, created)
+    if problems:
+        raise DeconvError(f"--beam_options: {' '.join(' '.join(problems).split())}")
     unknown = [arg for arg in argv if arg.startswith("--")
                and arg[2:].split("=", 1)[0].replace("-", "_") not in known]
     for arg in unknown:
         logging.warning("--beam_options: Beam knows no option %s; it is ignored.",
                         arg.split("=", 1)[0])
     return options
+
+
+def _validate(options, runner):
+    """Beam's own validators' complaints about `options` for `runner` (each a sentence), and
+    ours about what they let through (a negative --direct_num_workers)."""
+    workers = options.view_as(DirectOptions).direct_num_workers
+    if workers is not None and workers < 0:
+        return [f"--direct_num_workers must be 0 (one per core) or more; received {workers}."]
+    root = logging_std.getLogger()
+    level = root.level
+    root.setLevel(logging_std.ERROR)  # the validators log what they then report
+    try:
+        return PipelineOptionsValidator(options, runner).validate()
+    finally:
+        root.setLevel(level)
 
 
 def work_folder(options, local):

@@ -19,7 +19,7 @@ class NetSpec:
         able to read it).
       weights: `"imagenet"`, `"random"` (seeded by `seed`) or a weights file's path.
       seed: the seed of random weights.
-      rule, preprocessing, include_top: see `deconv.Deconvnet` and `deconv.load_model`.
+      rule, preprocessing, include_top, size: see `deconv.Deconvnet` and `deconv.load_model`.
       sha256: `{path: SHA-256}` of the files the driver loaded (model and weights files): a
         worker refuses a file that differs, so every worker computes with the same network.
     """
@@ -30,18 +30,19 @@ class NetSpec:
     preprocessing: str = "auto"
     include_top: bool = False
     sha256: tuple = ()
+    size: int = None
 
     @classmethod
-    def from_record(cls, record, rule, preprocessing):
+    def from_record(cls, record, rule, preprocessing, size=None):
         """The spec of what `deconv._net.load_net`'s `load()` recorded (model, weights, seed,
-        the files with their hashes)."""
+        the files with their hashes), for images of `size`."""
         hashes = tuple((entry["path"], entry["sha256"]) for entry in (
             record.get("model_file"), record.get("weights_file")) if entry)
         weights = record["weights"]
         if weights == "the .keras file's own":
             weights = "imagenet"  # what `load_net` was given: the file keeps its own weights
         return cls(record["model"], weights, record.get("seed", 0), rule, preprocessing,
-                   bool(record.get("include_top")), hashes)
+                   bool(record.get("include_top")), hashes, size)
 
     def build(self):
         """Builds the `Deconvnet` (what `deconv._net.load_net` builds, weights loaded).
@@ -63,7 +64,8 @@ class NetSpec:
         if self.model.endswith(".keras"):
             model = loading.load_model(self.model, weights=self.weights, seed=self.seed)
         else:
-            model = loading.build(self.model, self.seed if random else None, self.include_top)
+            model = loading.build(self.model, self.seed if random else None, self.include_top,
+                                  self.size)
             if not random:
                 loading.load_weights(model, self.model, self.weights, self.include_top)
         return Deconvnet(model, self.preprocessing, self.rule)

@@ -21,6 +21,8 @@ from deconv.io import remote
 ASPECTS = ("stretch", "crop")
 # Pseudo-extensions of `scan_folder`'s left-out counts: folders, not files.
 UNREADABLE_FOLDER = "(unreadable folder)"
+# The reason, before its details, of a file with more pixels than may be decoded.
+TOO_LARGE = "too large"
 OUTPUT_FOLDER = "(deconv's outputs)"
 
 
@@ -218,15 +220,17 @@ def _decode(source, size, aspect, max_pixels=None):
             width, height = opened.size
             if max_pixels is not None and width * height > max_pixels:
                 return None, (height, width), (
-                    f"{width}x{height} is {width * height:,} pixels, more than the "
-                    f"{max_pixels:,} allowed")
+                    f"{TOO_LARGE} ({width}x{height} is {width * height:,} pixels, more than "
+                    f"the {max_pixels:,} allowed)")
             opened.load()
             image = _to_rgb(ImageOps.exif_transpose(opened))
     except UnidentifiedImageError:
         return None, None, "not an image Pillow can identify"
     except PermissionError:
         return None, None, "permission denied"
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:  # more pixels than Pillow decodes
+        return None, None, f"{TOO_LARGE} ({' '.join(str(error).split())})"
+    except (OSError, SyntaxError, ValueError) as error:
         return None, None, f"truncated or corrupt ({' '.join(str(error).split())})"
     original = (image.height, image.width)
     if size is not None:

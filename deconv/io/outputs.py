@@ -33,16 +33,90 @@ def write_error(path, error):
                        f"{' (the disk is full)' if error.errno == 28 else ''}.")
 
 
+def _image_extensions():
+    return {ext for ext, kind in Image.registered_extensions().items() if kind in Image.OPEN}
+
+
+def first_image(folder):
+    """The first image file (by extension) in `folder` or below, outside folders deconv wrote
+    to; None if there is none. Stops at the first one found."""
+    extensions = _image_extensions()
+    for here, subfolders, files in os.walk(folder):
+        subfolders[:] = sorted(name for name in subfolders
+                               if not is_output_folder(os.path.join(here, name)))
+        for name in sorted(files):
+            if os.path.splitext(name)[1].lower() in extensions:
+                return os.path.join(here, name)
+    return None
+
+
+def check_folder(path):
+    """Raises DeconvError if `path` cannot become an output folder without hiding the user's
+    images: marked (`MARKER`), a folder is never read as input again, so an existing folder
+    deconv did not write must hold no image file (in it or below)."""
+    if not os.path.isdir(path) or is_output_folder(path):
+        return
+    found = first_image(path)
+    if found is not None:
+        raise DeconvError(f"Output folder {path!r} holds images of yours (e.g. {found}): deconv "
+                          f"marks its output folders and never reads them as input, nor writes "
+                          f"over your files. Give a new or empty folder, or one deconv wrote to.")
+
+
+@contextlib.contextmanager
+def new_folders(paths):
+    """Makes `paths` output folders (`ensure_folder`) for the block; if it fails (an error, an
+    interrupt), removes those it created that hold nothing but the mark, so a failed run leaves
+    no empty output folder behind."""
+    created = [path for path in paths if not os.path.exists(path)]
+    for path in paths:
+        ensure_folder(path)
+    try:
+        yield
+    except BaseException:
+        for path in sorted(created, key=len, reverse=True):  # inner folders first
+            with contextlib.suppress(OSError):
+                if os.listdir(path) == [MARKER]:
+                    os.remove(os.path.join(path, MARKER))
+                    os.rmdir(path)
+        raise
+
+
+def check_targets(paths, inputs=(), named=False):
+    """Raises DeconvError, before any work, if a file about to be written is a folder, is one
+    of the command's `inputs`, or would replace a file deconv did not write (one in a folder
+    without `MARKER`; with `named`, the user named these files, so an existing one is replaced),
+    or if a target's folder holds the user's images (`check_folder`)."""
+    given = {os.path.realpath(path): path for path in inputs}
+    for path in paths:
+        if os.path.isdir(path):
+            raise DeconvError(f"Cannot write {path}: a folder of that name is in the way.")
+        if os.path.realpath(path) in given:
+            raise DeconvError(f"Cannot write {path}: it is this command's input "
+                              f"{given[os.path.realpath(path)]}, which deconv never writes "
+                              f"over; give another --out.")
+        folder = os.path.dirname(path) or os.curdir
+        if not named and os.path.exists(path) and not is_output_folder(folder):
+            raise DeconvError(f"Cannot write {path}: a file that deconv did not write is there "
+                              f"({folder} has no {MARKER} mark); give another --out, or move "
+                              f"the file.")
+    if not named:
+        for folder in sorted({os.path.dirname(path) or os.curdir for path in paths}):
+            check_folder(folder)
+
+
 def ensure_folder(path, mark=True):
     """Creates `path` if needed, checks that files can be written there, and (with `mark`)
-    marks it as an output folder.
+    marks it as an output folder (`check_folder`: never one holding the user's images).
 
     Raises:
-      DeconvError: if it is not a folder or cannot be written to.
+      DeconvError: if it is not a folder, cannot be written to, or holds the user's images.
     """
     if os.path.exists(path) and not os.path.isdir(path):
         raise DeconvError(f"Output folder {path!r} is a file: give a folder (new or "
                           f"existing) for the outputs.")
+    if mark:
+        check_folder(path)
     try:
         os.makedirs(path, exist_ok=True)
         handle, probe = tempfile.mkstemp(prefix=".deconv-probe-", dir=path)
@@ -53,13 +127,6 @@ def ensure_folder(path, mark=True):
                           f"{error.strerror or error}.") from None
     if mark and not is_output_folder(path):
         write_bytes(os.path.join(path, MARKER), _MARKER_TEXT.encode())
-
-
-def check_targets(paths):
-    """Raises DeconvError if a file about to be written is a folder (checked before the work)."""
-    for path in paths:
-        if os.path.isdir(path):
-            raise DeconvError(f"Cannot write {path}: a folder of that name is in the way.")
 
 
 @contextlib.contextmanager

@@ -1,2 +1,2 @@
-"""Models deconv looks inside: building VGG19/VGG16 or loading a `.keras` model, weight files and
-where ImageNet weights are found, the ImageNet class names."""
+"""Models deconv looks inside: building Keras's applications or loading a `.keras` model, weight
+files and where ImageNet weights are found, the ImageNet class names."""

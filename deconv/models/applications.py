@@ -40,6 +40,30 @@ def choices():
     return sorted(NAMES)
 
 
+# Applications whose Keras builder reads static sizes from its input (NASNet's cells compare the
+# sizes of two branches while they are built, so with `(None, None, 3)` they add maps of
+# different sizes): built for one image size, their default unless `size` is given.
+FIXED_SIZE = {"nasnetmobile": 224, "nasnetlarge": 331}
+
+
+def input_shape(name, include_top=False, size=None):
+    """The `input_shape` argument `build` gives application `name`'s constructor: none with
+    the classifier (the size it was trained at), `(size, size, 3)` for an application of
+    `FIXED_SIZE`, else `(None, None, 3)` (any size)."""
+    if include_top:
+        return {}
+    fixed = FIXED_SIZE.get(key(name))
+    return {"input_shape": (size or fixed, size or fixed, 3) if fixed else (None, None, 3)}
+
+
+def _construct(constructor, name, **arguments):
+    """Calls an application's constructor; its refusal of a size or setting is one line."""
+    try:
+        return constructor(**arguments)
+    except ValueError as error:
+        raise DeconvError(f"Cannot build {key(name)}: {' '.join(str(error).split())}") from None
+
+
 @dataclasses.dataclass
 class Found:
     """The weights file the constructor loaded: its path, where it came from."""
@@ -99,13 +123,15 @@ def _keras_download(original, fname, origin, file_hash, tried):
             keras.config.enable_interactive_logging()
 
 
-def build(name, weights=None, seed=None, include_top=False):
+def build(name, weights=None, seed=None, include_top=False, size=None):
     """Builds application `name` (see `find`).
 
     Args:
       weights: `"imagenet"` (searched as the module says) or None (random; reproducible with
         `seed`).
       include_top: with the classifier (then the input size is the one it was trained at).
+      size: the image size an application of `FIXED_SIZE` is built for (default: its own);
+        the others take any size.
 
     Returns:
       `(model, Found)`.
@@ -114,10 +140,10 @@ def build(name, weights=None, seed=None, include_top=False):
       DeconvError: no ImageNet weights anywhere; the message lists each place tried.
     """
     constructor = getattr(keras.applications, find(name))
-    shape = {} if include_top else {"input_shape": (None, None, 3)}
+    shape = input_shape(name, include_top, size)
     found = Found()
     if weights != "imagenet":
-        model = constructor(weights=None, include_top=include_top, **shape)
+        model = _construct(constructor, name, weights=None, include_top=include_top, **shape)
         if seed is not None:
             seeded_init(model, seed)
         return model, found
@@ -141,5 +167,6 @@ def build(name, weights=None, seed=None, include_top=False):
         return path
 
     with _answering(answer) as original:
-        model = constructor(weights="imagenet", include_top=include_top, **shape)
+        model = _construct(constructor, name, weights="imagenet", include_top=include_top,
+                           **shape)
     return model, found

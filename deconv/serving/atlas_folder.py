@@ -18,6 +18,10 @@ class Refused(DeconvError):
     """A path that leads outside the atlas folder, or to a file it does not serve."""
 
 
+def _model(name, described):
+    return f"{name!r}" + (" with its classifier" if described.get("include_top") else "")
+
+
 class AtlasFolder:
     """The atlas in folder `root`.
 
@@ -94,13 +98,33 @@ class AtlasFolder:
             raise FileNotFoundError(relative)
         return full
 
-    def mismatch(self, record):
-        """Why the atlas may not show the served network (another model or weights), in
-        words, or None; `record` is what `deconv._cli.load_net`'s loader returned."""
-        model = self.atlas.get("model", {}).get("name")
+    def mismatch(self, record, size=None, preprocessing=None, same_model=None):
+        """Why the atlas may not show the served network (another model, classifier,
+        preprocessing, weights or image size), in words, or None.
+
+        Args:
+          record: what `deconv._cli.load_net`'s loader returned.
+          size, preprocessing: the served image size and preprocessing mode, if known.
+          same_model: whether two model names are one model (any spelling); default: equal.
+        """
+        model = self.atlas.get("model", {})
         weights = self.atlas.get("weights", {})
-        if model != record.get("model"):
-            return f"the atlas was made with model {model!r}, the server runs {record['model']!r}"
+        same = same_model or (lambda a, b: a == b)
+        if not same(model.get("name"), record.get("model")) or bool(
+                model.get("include_top")) != bool(record.get("include_top")):
+            return (f"the atlas was made with model {_model(model.get('name'), model)}, the "
+                    f"server runs {_model(record.get('model'), record)}")
+        if preprocessing and model.get("preprocessing") not in (None, preprocessing):
+            return (f"the atlas was made with preprocessing {model['preprocessing']!r}, the "
+                    f"server uses {preprocessing!r}")
+        held_file = (weights.get("model_file") or {}).get("sha256")
+        served_file = (record.get("model_file") or {}).get("sha256")
+        if held_file and served_file and held_file != served_file:
+            return (f"the atlas was made from another model file (SHA-256 {held_file[:12]}...), "
+                    f"the server runs {served_file[:12]}...")
+        made_at = self.atlas.get("settings", {}).get("size")
+        if size and made_at and made_at != size:
+            return f"the atlas was made at --size {made_at}, the server runs at --size {size}"
         held = weights.get("sha256")
         served = (record.get("weights_file") or {}).get("sha256")
         if held and served and held != served:

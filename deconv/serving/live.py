@@ -47,6 +47,10 @@ class Busy(DeconvError):
     """Too much work is waiting: ask again later."""
 
 
+class TooLarge(DeconvError):
+    """An upload over a limit: too many bytes or pixels."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Options:
     """What the explorer holds and accepts.
@@ -178,6 +182,7 @@ class Explorer:
         self._images = _LRU(options.images)
         self._activations = _LRU(options.activations)
         self._every_layer = None
+        self._preparing = set()  # (rule, layer) whose graphs a `prepare` builds now
 
     # Images.
 
@@ -189,10 +194,12 @@ class Explorer:
         """
         limit = self.options.max_bytes
         if len(data) > limit:
-            raise DeconvError(f"The file has {len(data):,} bytes, more than the {limit:,} "
-                              f"allowed.")
+            raise TooLarge(f"The file has {len(data):,} bytes, more than the {limit:,} "
+                           f"allowed.")
         pixels, original, reason = image_files.decode_image(
             data, self.options.size, self.options.aspect, self.options.max_pixels)
+        if reason is not None and reason.startswith(image_files.TOO_LARGE):
+            raise TooLarge(f"The image is {reason}.")
         if reason is not None:
             raise DeconvError(f"Not a usable image: {reason}.")
         key = image_id(pixels)
@@ -330,6 +337,41 @@ class Explorer:
             with self._lock:
                 self._calls[key] += 1
         return result
+
+    def readiness(self, layer, rule="deconvnet"):
+        """Whether `layer`'s projection graphs with `rule` are built and traced: `"ready"`,
+        `"preparing"` (a `prepare` runs) or `"cold"` (its first projections will take seconds)."""
+        name = self.layer(layer)
+        if rule not in RULES:
+            raise DeconvError(f"Unknown rule {rule!r}. Valid: {', '.join(RULES)}.")
+        with self._lock:
+            if self._calls[(rule, name, "activation")] >= WARM_CALLS:
+                return "ready"
+            return "preparing" if (rule, name) in self._preparing else "cold"
+
+    def start_preparing(self, layer, rule="deconvnet"):
+        """Marks `layer`'s graphs with `rule` as being prepared, if they are cold; returns
+        whether they were (the caller then runs `prepare`, e.g. in a background thread)."""
+        name = self.layer(layer)
+        if self.readiness(name, rule) != "cold":
+            return False
+        with self._lock:
+            if (rule, name) in self._preparing:
+                return False
+            self._preparing.add((rule, name))
+        return True
+
+    def prepare(self, layer, rule="deconvnet"):
+        """Builds and traces `layer`'s projection graphs with `rule` (what its first
+        projections would do while the user waits), on a blank image; then it is "ready"."""
+        name = self.layer(layer)
+        with self._lock:
+            self._preparing.add((rule, name))
+        try:
+            self.warm_up([name], [rule])
+        finally:
+            with self._lock:
+                self._preparing.discard((rule, name))
 
     def warm_up(self, layers=None, rules=RULES):
         """Builds and traces the projection graphs of `layers` (default: all) ahead of use."""

@@ -28,9 +28,7 @@ FORMATS = ("json", "png", "npy")
 router = fastapi.APIRouter()
 
 
-class TooLarge(DeconvError):
-    """A request body over the upload limit."""
-
+TooLarge = live.TooLarge  # a request body over the upload limit, as the explorer's own
 
 @dataclasses.dataclass
 class State:
@@ -241,6 +239,29 @@ def _atlas(state):
     if state.atlas is None:
         raise live.Unknown("No atlas: the server was started without --atlas.")
     return state.atlas
+
+
+@router.post("/api/prepare", status_code=202)
+async def prepare(request: fastapi.Request, layer: str, rule: str = "deconvnet"):
+    """Starts building and tracing a layer's projection graphs in the model pool, if they are
+    cold (the page asks when a layer is opened, so its first click does not wait for them);
+    answers their state: `preparing` or `ready`."""
+    state = _state(request)
+    explorer = state.explorer
+    if explorer.start_preparing(layer, rule):
+        state.pool.submit(explorer.prepare, layer, rule)
+    return _readiness(explorer, layer, rule)
+
+
+@router.get("/api/prepare")
+async def readiness(request: fastapi.Request, layer: str, rule: str = "deconvnet"):
+    """The state of a layer's projection graphs: `cold`, `preparing` or `ready`."""
+    return _readiness(_state(request).explorer, layer, rule)
+
+
+def _readiness(explorer, layer, rule):
+    return {"layer": names.short(explorer.layer(layer)), "rule": rule,
+            "state": explorer.readiness(layer, rule)}
 
 
 @router.get("/api/atlas/unit")

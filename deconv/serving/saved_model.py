@@ -197,7 +197,7 @@ def export_saved_model(net, layers, out_dir, described=""):
       DeconvError: an unknown layer, an out_dir that already holds a SavedModel or other
         files, or a failure to write (a full disk), naming the path.
     """
-    layers = [net.resolve(layer) for layer in layers]
+    layers = [net.check_projectable(layer) for layer in layers]
     check_out_dir(out_dir)
     root = tf.Module()
     functions, variables = {}, {}

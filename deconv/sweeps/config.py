@@ -254,6 +254,17 @@ DATASET_KEYS = ("imtype", "size", "aspect")  # what a flag sets on every dataset
 SWEEP_KEYS = ("top", "per_image", "mode")  # what a flag sets on every sweep
 
 
+def where_images(images, where, error):
+    """An error about a configuration's `images` folder, prefixed with its place in the file
+    (`where`, "file:line: "; None for a flag), saying how a relative path is read."""
+    if not where:
+        return str(error)
+    relative = "" if os.path.isabs(images) or os.path.exists(images) else (
+        f" A relative path is read from the current folder ({os.getcwd()}), not the "
+        f"configuration's.")
+    return f"{where}images = {images!r}: {error}{relative}"
+
+
 def default_name(images):
     """A dataset's name when none is given: its folder's."""
     return os.path.basename(os.path.normpath(os.path.abspath(images))) or "images"

@@ -5,6 +5,8 @@ import os
 
 from deconv.core import names
 from deconv.errors import DeconvError
+from deconv.io import outputs
+from deconv.sweeps import report
 from deconv.sweeps import sweep as sweeps_lib
 
 
@@ -72,6 +74,18 @@ def _entry_sweeps(net, entry):
                                       entry.mode) for feature in features]
     except DeconvError as error:
         raise DeconvError(f"{entry.where}{error}") from None
+
+
+def targets(net, config, planned):
+    """The paths of every file the run of `planned` (`plan`'s result) writes: each sweep's
+    grids and manifests in its dataset's folder, and `index.html` (deconv's own where a
+    dataset's folder beside it is marked as deconv's)."""
+    ours = any(outputs.is_output_folder(dataset_folder(config, dataset))
+               for dataset in config.datasets)
+    return ([] if ours else [os.path.join(config.out, "index.html")]) + [
+        os.path.join(dataset_folder(config, dataset), name) for dataset in config.datasets
+        for sweep in planned[dataset.name] for _, view in sweeps_lib.expand(net, sweep)
+        for name in report.file_names(view).values()]
 
 
 def dataset_folder(config, dataset):

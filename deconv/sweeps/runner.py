@@ -283,8 +283,13 @@ def find_datasets(config):
     """
     found = {}
     for dataset in config.datasets:
-        found[dataset.name] = image_files.scan_folder(
-            dataset.images, image_files.parse_extensions(dataset.imtype), exclude=[config.out])
+        try:
+            found[dataset.name] = image_files.scan_folder(
+                dataset.images, image_files.parse_extensions(dataset.imtype),
+                exclude=[config.out])
+        except DeconvError as error:  # named with its place in the file, if it came from one
+            raise DeconvError(config_lib.where_images(
+                dataset.images, dataset.where_keys.get("images"), error)) from None
         streaming.Reading(dataset.size, dataset.aspect, config.batch_size).for_count(
             len(found[dataset.name][0]))
     return found

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from deconv.core import compiled
+from deconv.core import selection
 from deconv.io import streaming
 from deconv.sweeps.sweep import EACH_MAP
 from deconv.sweeps.sweep import groups
@@ -59,7 +60,7 @@ class _Candidates:
         activations = self.model(tf.cast(images, tf.float32), training=False)
         out = []
         for sweep in self.sweeps:
-            acts = activations[sweep.layer]
+            acts = selection.as_maps(activations[sweep.layer])  # logits: 1x1 maps
             n = tf.shape(acts)[0]
             if sweep.feature == EACH_MAP:
                 flat = tf.reshape(tf.transpose(acts, [3, 0, 1, 2]), [tf.shape(acts)[3], n, -1])

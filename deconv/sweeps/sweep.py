@@ -45,12 +45,12 @@ def make_sweep(net, layer, feature=None, top=9, per_image=1, mode="activation"):
     """Returns a checked `Sweep`: all bad input is reported here, before any image is read.
 
     Raises:
-      DeconvError: unknown layer (listing the layers), feature out of range (giving the map
-        count), `top` or `per_image` outside `deconv.limits.RANGES`, unknown mode.
+      DeconvError: unknown layer (listing the layers), one whose projection would reverse a
+        layer deconv cannot reverse, feature out of range (giving the map count), `top` or `per_image` outside `deconv.limits.RANGES`, unknown mode.
     """
     if mode not in selection.MODES:
         raise DeconvError(f"Unknown mode {mode!r}. Valid: {', '.join(selection.MODES)}.")
-    name = net.resolve(layer)
+    name = net.check_projectable(layer)
     count = net.feature_count(name)
     if feature is not None and feature != EACH_MAP:
         if isinstance(feature, bool) or not isinstance(feature, (int, np.integer)):

@@ -6,6 +6,8 @@ import dataclasses
 import os
 import time
 
+from absl import logging
+
 from deconv import limits
 from deconv.core import names
 from deconv.errors import DeconvError
@@ -81,7 +83,11 @@ def choose_layers(net, layers, settings):
         limits.check(name, getattr(settings, name), bounds=(low, high))
     limits.check("checkpoint_every", settings.checkpoint_every)
     if layers == ALL or layers == [ALL]:
-        chosen = net.conv_layers
+        chosen = net.projectable(net.conv_layers)
+        left_out = [names.short(name) for name in net.conv_layers if name not in chosen]
+        if left_out:
+            logging.warning("--layers all leaves out %s: projecting them would reverse a layer "
+                            "deconv cannot reverse.", ", ".join(left_out))
         if not chosen:
             raise DeconvError(f"The model has no convolutional layer; name layers from: "
                               f"{', '.join(names.display_names(net.layer_names))}.")

@@ -89,28 +89,55 @@ def _weights(held):
     return f"{weights['weights']}" + (f", seed {weights['seed']}" if "seed" in weights else "")
 
 
-def claim(out_dir, wanted, restart=False):
-    """Makes `out_dir` the folder of the atlas `wanted` (an `identity`).
+def check_claim(out_dir, wanted, restart=False, loaded=True):
+    """`claim`'s checks. Before the weights load (`loaded` False), `wanted` may know them only
+    as given (`weights`, `seed`, a `.keras` model's file): the files loaded are compared later.
+
+    Returns:
+      Whether `out_dir` holds this atlas already.
 
     Raises:
-      DeconvError: `out_dir` holds an atlas of another model, weights, dataset or settings, and
-        `restart` is False (the message says what differs).
+      DeconvError: as `claim`.
     """
     path = files.inside(out_dir, files.IDENTITY)
     if restart:
-        remove(out_dir)
-    elif os.path.exists(path):
+        return False
+    if os.path.exists(path):
         held = _read_json(path)
-        if held != wanted:
+        known = held if loaded else {**held, "weights": {
+            key: value for key, value in held["weights"].items() if key in wanted["weights"]}}
+        if known != wanted:
             raise DeconvError(
-                f"{out_dir} holds an atlas of {_difference(held, wanted)}: it is not mixed "
+                f"{out_dir} holds an atlas of {_difference(known, wanted)}: it is not mixed "
                 f"with this one. Choose another --out, or pass --restart to discard it.")
-        return
+        return True
+    _check_empty(out_dir)
+    outputs.check_folder(out_dir)
+    return False
+
+
+def _check_empty(out_dir):
+    """Raises DeconvError unless `out_dir` is missing or holds nothing but the mark."""
     others = sorted(set(os.listdir(out_dir)) - {outputs.MARKER}) if os.path.isdir(out_dir) else []
     if others:
         raise DeconvError(f"{out_dir} is not empty and holds no atlas ({', '.join(others[:3])}"
                           f"{', ...' if len(others) > 3 else ''}): an atlas needs a new or empty "
                           f"folder; choose another --out.")
+
+
+def claim(out_dir, wanted, restart=False):
+    """Makes `out_dir` the folder of the atlas `wanted` (an `identity`).
+
+    Raises:
+      DeconvError: `out_dir` holds an atlas of another model, weights, dataset or settings, and
+        `restart` is False (the message says what differs); or it holds other files.
+    """
+    if check_claim(out_dir, wanted, restart):
+        return
+    path = files.inside(out_dir, files.IDENTITY)
+    if restart:
+        remove(out_dir)
+    _check_empty(out_dir)
     outputs.ensure_folder(out_dir)
     outputs.write_json(path, wanted)
 

@@ -41,16 +41,27 @@ def _shown(value):
     return str(value)
 
 
+def _digest(sha):
+    """A SHA-256 shortened, whole in its tooltip."""
+    return (f'<code title="{site_pages.text(sha)}">{site_pages.text(str(sha)[:12])}…</code>'
+            if sha else "none recorded")
+
+
 def _model(atlas):
-    """The model and its weights: name, rule, the weights file with its hash (shortened)."""
+    """The model and its weights: name, rule, the weights file with its hash (shortened), a
+    `.keras` model's file with its size and hash."""
     model, weights = atlas.get("model") or {}, atlas.get("weights") or {}
-    sha = weights.get("sha256")
-    digest = (f'<code title="{site_pages.text(sha)}">{site_pages.text(str(sha)[:12])}…</code>'
-              if sha else "none recorded")
-    return (f"<section class=card><h2>Model</h2><table class=facts>{_rows(model)}"
+    held = weights.get("model_file")
+    file_row = (f"<tr><th>model file</th><td><span class=path>"
+                f"{site_pages.text(held.get('path'))}</span><br>{held.get('bytes', 0):,} bytes, "
+                f"sha256 {_digest(held.get('sha256'))}</td></tr>"
+                if isinstance(held, dict) else "")
+    return (f"<section class=card><h2>Model</h2><table class=facts>"
+            f"<tr><th>name</th><td class=path>{site_pages.text(model.get('name'))}</td></tr>"
+            f"{_rows(model, skip=('name',))}"
             f"<tr><th>weights</th><td class=path>{site_pages.text(weights.get('weights'))}</td>"
-            f"</tr><tr><th>sha256</th><td>{digest}</td></tr>"
-            f"{_rows(weights, skip=('weights', 'sha256'))}</table></section>")
+            f"</tr><tr><th>sha256</th><td>{_digest(weights.get('sha256'))}</td></tr>{file_row}"
+            f"{_rows(weights, skip=('weights', 'sha256', 'model_file'))}</table></section>")
 
 
 def _dataset(atlas):

@@ -137,3 +137,140 @@ def test_warnings_are_plain_lines(capfd):
     finally:
         std_logging.root.removeHandler(logging.get_absl_handler())
     assert capfd.readouterr().err.strip().splitlines()[-1] == "warning: Skipping a.png: truncated"
+
+
+FOLDER_READING = ("run", "atlas", "classwise", "overlay", "evolution", "invariance")
+COMMON = {"imtype", "size", "aspect", "batch_size", "progress"}
+
+
+def _grouped_model():
+    """Six grouped convolutions: Keras runs each as an XLA function made at each eager call."""
+    import keras
+    return keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(4, 1)] + [
+        keras.layers.Conv2D(4, 3, padding="same", groups=2, activation="relu", name=f"g{n}")
+        for n in range(6)])
+
+
+def test_one_convention_kept_issue23(table, tmp_path, monkeypatch):
+    """Issue 23, item 6: numbers with ranges, the common flags, TensorFlow's noise hidden and
+    no retracing, the explorer's API errors as {"error"} and 413 for too many pixels, the atlas
+    refusing a foreign --out before the weights load, a config's folder named with its file,
+    the explorer's warning for an atlas of another size or model."""
+    import logging as std_logging
+
+    import numpy as np
+    from PIL import Image
+
+    import deconv
+    from deconv import _cli
+    from deconv import visualize
+    from deconv.errors import DeconvError
+    from deconv.io import images
+    from deconv.serving import atlas_folder
+    from deconv.sweeps import config as config_lib
+    from deconv.sweeps import runner
+    from deconv.unit_atlas import files
+    from tests.conftest import last_error, run_command
+    from tests.unit_atlas.fake_atlas import make_fake_atlas
+    # Numbers: -m/-a are a count or a fraction, nothing else.
+    for text in ("nan", "-1", "0", "2.5", "inf", "abc", "1e9"):
+        with pytest.raises(DeconvError, match=r"^--maps must be a count \(an integer from 1 to "
+                                              r"1,000,000\) or a fraction"):
+            visualize.count_rule(text, "--maps")
+    assert (visualize.count_rule("9"), visualize.count_rule("0.2")) == (9, 0.2)
+    # Flags: every folder-reading command takes the common flags; visualize --noprogress.
+    for command in FOLDER_READING:
+        assert COMMON <= set(table[command]), (command, COMMON - set(table[command]))
+    assert "progress" in table["visualize"]
+    # Noise: a model of grouped convolutions projects without retracing; the commands hide
+    # TensorFlow's Python warnings.
+    said = []
+    handler = std_logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())
+    std_logging.getLogger("tensorflow").addHandler(handler)
+    try:
+        net = deconv.Deconvnet(_grouped_model())
+        pictures = np.random.default_rng(0).uniform(0, 255, (2, 12, 12, 3)).astype(np.float32)
+        for feature in range(3):
+            assert np.abs(net.project(pictures, "g5", feature)).max() > 0
+    finally:
+        std_logging.getLogger("tensorflow").removeHandler(handler)
+    assert not [line for line in said if "retracing" in line], said
+
+    @_cli.one_line_errors
+    def noisy(argv):
+        std_logging.getLogger("tensorflow").warning("5 out of the last 5 calls ... retracing")
+
+    monkeypatch.setattr(std_logging.getLogger("tensorflow"), "level", std_logging.NOTSET)
+    noisy(["prog"])
+    assert not std_logging.getLogger("tensorflow").isEnabledFor(std_logging.WARNING)
+    # The explorer's API: {"error": ...} for unknown routes and methods; 413 "too large".
+    _check_explorer_errors(tmp_path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # a "decompression bomb" to Pillow
+    Image.new("RGB", (40, 40)).save(tmp_path / "bomb.png")
+    assert images.read_image(str(tmp_path / "bomb.png"))[2].startswith("too large (")
+    monkeypatch.undo()
+    # The atlas refuses an --out holding another atlas before it loads the weights (a file
+    # that is not weights would fail to load).
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    Image.new("RGB", (20, 20), (90, 20, 200)).save(folder / "a.png")
+    atlas = tmp_path / "atlas"
+    atlas.mkdir()
+    (atlas / files.IDENTITY).write_text(
+        '{"model": {"name": "vgg19", "include_top": false, "preprocessing": "caffe", "rule": '
+        '"deconvnet"}, "weights": {"weights": "random", "seed": 0}, "dataset": {}, '
+        '"settings": {}}')
+    (tmp_path / "not_weights.h5").write_text("not weights")
+    result = run_command("atlas", "--model", "vgg16", "--weights",
+                         str(tmp_path / "not_weights.h5"), "--images", str(folder), "--out",
+                         str(atlas), "--size", "32", "--layers", "conv1_1", "--noprogress")
+    assert result.returncode == 2 and "holds an atlas of the model vgg19" in last_error(result)
+    # A configuration's missing images folder is named with the file and the line.
+    config = tmp_path / "run.toml"
+    config.write_text('weights = "random"\n[[datasets]]\nname = "d"\nimages = "no/such"\n'
+                      '[[sweeps]]\nlayer = "conv1_1"\n')
+    with pytest.raises(DeconvError, match=rf"^{config}:4: images = 'no/such': Image folder not "
+                                          r"found: 'no/such'\. A relative path is read from "
+                                          r"the current folder"):
+        runner.find_datasets(config_lib.load(str(config)))
+    # The explorer warns of an atlas of another size or model.
+    made = make_fake_atlas(str(tmp_path / "fake"), layers=(("conv1_1", 4),), sources=2,
+                           maximize=False)
+    held = atlas_folder.AtlasFolder(str(tmp_path / "fake"))
+    record = {"model": "vgg16", "weights": "imagenet",
+              "weights_file": {"sha256": made["weights"]["sha256"]}}
+    assert held.mismatch(record, 64, "caffe") is None
+    assert held.mismatch(record, 224, "caffe") == (
+        "the atlas was made at --size 64, the server runs at --size 224")
+    assert held.mismatch({**record, "model": "VGG16"}, 64, "caffe",
+                         lambda a, b: a.lower() == b.lower()) is None
+    assert "with model 'vgg16', the server runs 'vgg16' with its classifier" in held.mismatch(
+        {**record, "include_top": True}, 64, "caffe")
+    assert "preprocessing 'caffe', the server uses 'torch'" in held.mismatch(record, 64, "torch")
+
+
+def _check_explorer_errors(tmp_path):
+    import io
+
+    import keras
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    import deconv
+    from deconv.serving import app as app_lib
+    from deconv.serving import live
+    model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(2, 3, name="c")])
+    explorer = live.Explorer(deconv.Deconvnet(model), live.Options(size=16, max_pixels=1000))
+    with TestClient(app_lib.build_app(explorer)) as client:
+        answer = client.get("/api/nowhere")
+        assert answer.status_code == 404 and answer.json() == {
+            "error": "No such route: GET /api/nowhere; see the README's API table."}
+        answer = client.get("/api/images")
+        assert answer.status_code == 405 and answer.json() == {
+            "error": "GET /api/images: method not allowed; use POST."}
+        picture = io.BytesIO()
+        Image.new("RGB", (40, 40)).save(picture, format="PNG")
+        answer = client.post("/api/images", content=picture.getvalue())
+        assert answer.status_code == 413 and answer.json()["error"].startswith(
+            "The image is too large (40x40 is 1,600 pixels, more than the 1,000 allowed)")

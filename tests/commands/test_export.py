@@ -33,9 +33,11 @@ def test_unsupported_model_names_the_layer(tmp_path):
     inputs = keras.Input((8, 8, 3))
     maps = keras.layers.Conv2D(4, 3, name="c")(inputs)
     sequence = keras.layers.Reshape((36, 4), name="flat")(maps)
-    model = keras.Model(inputs, keras.layers.LSTM(3, name="lstm")(sequence))
-    model.save(tmp_path / "recurrent.keras")
-    code, last = _export_cli("--feat", "c", "--model", str(tmp_path / "recurrent.keras"),
+    gate = keras.layers.Reshape((1, 1, 4))(keras.layers.LSTM(4, name="lstm")(sequence))
+    after = keras.layers.Conv2D(2, 1, name="after")(keras.layers.Multiply()([maps, gate]))
+    keras.Model(inputs, after).save(tmp_path / "recurrent.keras")
+    code, last = _export_cli("--feat", "after", "--model", str(tmp_path / "recurrent.keras"),
                              "--out", str(tmp_path / "out"))
     assert code == 2
-    assert "layers deconv cannot reverse: lstm (LSTM holds state or is recurrent)" in last
+    assert "Layer 'after' cannot be projected: its way back to the pixels goes through lstm " \
+           "(LSTM holds state or is recurrent)" in last

@@ -85,7 +85,7 @@ def test_command_line_values_and_errors(tmp_path, corner_net):
     for flags, message in [
             (["--label", "3"], "--label names the correct class for --classes"),
             (["--classes", "--model", "vgg16", "--image_size", "100"],
-             "VGG's classifier takes 224x224 images"),
+             "vgg16's classifier takes 224x224 images: pass --image_size 224"),
             (["--batch_size", "0"], "--batch_size must be an integer from 1 to 4096; received "
                                     "'0'."),
             (["--size", "50"], "--size 50: the occluder's side is --occluder (e.g. --occluder 50), "

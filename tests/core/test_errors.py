@@ -49,19 +49,24 @@ def test_bad_positions_features_and_modes(net19, images_64x48):
 
 def test_unsupported_models_name_every_such_layer():
     """Recurrent layers, attention with a mask and layers whose outputs are not floats are
-    refused, all named in one error; everything else is reversed (branches, merges, BN...)."""
+    refused where a projection would reverse them, all named in one error; everything else is
+    reversed (branches, merges, BN...), and layers upstream of them are projected."""
     inputs = keras.Input((8, 8, 3))
     maps = keras.layers.Conv2D(4, 3, name="conv")(inputs)
     sequence = keras.layers.Reshape((36, 4), name="flat")(maps)
-    recurrent = keras.layers.LSTM(3, name="lstm")(sequence)
+    recurrent = keras.layers.LSTM(4, return_sequences=True, name="lstm")(sequence)
     attended = keras.layers.MultiHeadAttention(1, 2, name="attention")(
         sequence, sequence, attention_mask=keras.ops.ones((1, 36, 36), "bool"))
-    labels = keras.ops.argmax(maps, axis=-1)
-    model = keras.Model(inputs, [recurrent, attended, labels])
+    labels = keras.ops.cast(keras.ops.argmax(maps, axis=-1), "float32")
+    joined = keras.layers.Reshape((6, 6, 4))(keras.layers.Add()([recurrent, attended]))
+    joined = keras.layers.Multiply()([joined, keras.layers.Reshape((6, 6, 1))(labels)])
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="top")(joined))
+    net = deconv.Deconvnet(model)
+    assert net.project(np.ones((1, 8, 8, 3), np.float32), "conv", 0).shape == (1, 8, 8, 3)
     with pytest.raises(DeconvError) as error:
-        deconv.Deconvnet(model)
+        net.project(np.ones((1, 8, 8, 3), np.float32), "top", 0)
     message = str(error.value)
-    assert "layers deconv cannot reverse: " in message and "\n" not in message
+    assert "Layer 'top' cannot be projected: " in message and "\n" not in message
     assert "lstm (LSTM holds state or is recurrent)" in message
     assert "attention (attention with a mask)" in message
     assert "argmax (its output is int" in message

@@ -170,7 +170,8 @@ def test_names_sizes_and_logits(graph_cnn, graph_images):
     assert logits.shape == (2, 4)
     probabilities = graph_cnn(graph_images).numpy()
     np.testing.assert_allclose(tf.nn.softmax(logits).numpy(), probabilities, rtol=1e-5)
-    with pytest.raises(deconv.DeconvError, match="Unknown layer 'gmp'"):
+    with pytest.raises(deconv.DeconvError,
+                       match=r"Layer 'gmp' \(GlobalMaxPooling2D\) has no maps"):
         net.project(graph_images, "gmp", 0)
     with pytest.raises(deconv.DeconvError, match="windowed projection needs a chain"):
         net.project(graph_images, "a", 0, windowed=True)

@@ -166,10 +166,10 @@ def test_boxes_in_original_pixels_cover_every_source_pixel_and_are_never_empty()
 def test_deconv_outputs_are_never_read_as_input(tmp_path, monkeypatch):
     from deconv.io import outputs
     root = tmp_path / "photos"
+    outputs.ensure_folder(str(root / "results"))  # written by an earlier command: marked
     for relative in ("a.png", "results/conv1_1_feat.png", "next/b.png", "cats/c.png"):
         os.makedirs(root / os.path.dirname(relative), exist_ok=True)
         (root / relative).write_bytes(b"x")
-    outputs.ensure_folder(str(root / "results"))  # written by an earlier command: marked
     warnings = []
     monkeypatch.setattr(images.logging, "warning",
                         lambda *args: warnings.append(args[0] % args[1:]))

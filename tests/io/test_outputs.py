@@ -6,9 +6,11 @@ import resource
 import signal
 
 import numpy as np
+from PIL import Image
 import pytest
 
 from deconv.errors import DeconvError
+from deconv.io import images
 from deconv.io import outputs
 
 
@@ -70,3 +72,44 @@ def test_output_paths_are_checked_before_the_work(tmp_path):
                                str(tmp_path / "out" / "conv1_1.json")])
     outputs.ensure_folder(str(tmp_path / "new"))
     assert outputs.is_output_folder(str(tmp_path / "new"))
+
+
+def test_an_output_never_replaces_an_input_or_hides_the_users_images(tmp_path):
+    """Issue 23, item 1: an output path that is an input, or that would replace a file deconv
+    did not write, is refused before any work; a folder holding the user's images (in it or
+    below) is never marked as an output folder, so it stays readable."""
+    from tests.conftest import last_error, run_command
+    photos = tmp_path / "photos"
+    (photos / "cats").mkdir(parents=True)
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(photos / "photo.png")
+    Image.new("RGB", (40, 30), (10, 200, 10)).save(photos / "cats" / "cat.jpg")
+    before = (photos / "photo.png").read_bytes()
+    result = run_command("visualize", str(photos / "photo.png"), "--out", str(photos),
+                         "--weights", "random", "--model", "vgg16", "--size", "32",
+                         "--layers", "conv1_1")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "it is this command's input" in last_error(result), result.stderr
+    assert (photos / "photo.png").read_bytes() == before
+    assert not outputs.is_output_folder(str(photos))
+    # A folder with images only below it is not marked either, by any command's folder.
+    for folder in (photos, photos / "cats"):
+        with pytest.raises(DeconvError, match=r"holds images of yours \(e.g. .*(photo.png|"
+                                              r"cat.jpg)\)"):
+            outputs.ensure_folder(str(folder))
+        assert not outputs.is_output_folder(str(folder))
+    assert images.scan_folder(str(photos), images.parse_extensions(None))[0] == [
+        str(photos / "cats" / "cat.jpg"), str(photos / "photo.png")]
+    # A file of the user's that an output would replace (its folder unmarked) is refused; an
+    # input is refused even in deconv's own folder; deconv's own outputs are replaced.
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "photo.json").write_text("mine")
+    with pytest.raises(DeconvError, match=r"Cannot write .*photo.json: a file that deconv did "
+                                          r"not write is there"):
+        outputs.check_targets([str(tmp_path / "notes" / "photo.json")])
+    outputs.ensure_folder(str(tmp_path / "out"))
+    outputs.write_png(str(tmp_path / "out" / "photo.png"), np.zeros((2, 2, 3), np.uint8))
+    outputs.check_targets([str(tmp_path / "out" / "photo.png")])
+    with pytest.raises(DeconvError, match=r"it is this command's input"):
+        outputs.check_targets([str(tmp_path / "out" / "photo.png")],
+                              inputs=[str(tmp_path / "out" / "photo.png")])
+    outputs.ensure_folder(str(tmp_path / "out"))  # deconv's own images: still an output folder

@@ -73,8 +73,8 @@ def test_shape_mismatch_names_the_first_bad_layer(tmp_path, vgg16_arrays):
 
 def test_missing_layer_and_wrong_arch(npy_file):
     with pytest.raises(DeconvError, match=r"no weights for layer 'block3_conv4'.* The file has "
-                                          r"weights for 13 layers, the model 16: is it for "
-                                          r"another architecture \(--model vgg16 or vgg19\)\?"):
+                                          r"weights for 13 layers, the model 'vgg19' 16: is it "
+                                          r"for another architecture \(another --model\)\?"):
         deconv.load_model("vgg19", weights=str(npy_file))
 
 

@@ -4,6 +4,7 @@ rule and whole-map mode, and the projection shown has the pixels of `deconv.to_u
 library's projection; the atlas strip, the occlusion heat map, drops and examples work, and the
 page logs no error (a content-security-policy violation would be one)."""
 import base64
+import shutil
 
 import numpy as np
 import pytest
@@ -91,7 +92,8 @@ def test_clicking_a_position_in_the_map_projects_that_position(page, net16, phot
     _click_cell(page, UNIT)
     _shown(page, f"{LAYER}/{UNIT}/deconvnet/activation/max")
     frame = page.find_element("id", "map-frame")
-    width = frame.size["width"]
+    page.execute_script("arguments[0].scrollIntoView({block: 'center'})", frame)  # actions
+    width = frame.size["width"]                                                 # do not scroll
     y, x = 2, 5
     cell = width / 8  # conv3_1's maps are 8 x 8 in a square frame
     ActionChains(page).move_to_element_with_offset(
@@ -139,7 +141,8 @@ def test_the_atlas_strip_shows_beside_the_projection(page, fake_atlas):
         "/atlas/units/conv3_1/200.jpg")
     entries = fake_atlas[1]["layers"][0]["top"][200]
     items = page.find_elements("css selector", "#atlas-entries li")
-    assert [item.text.split(" \u2014 ")[0] for item in items] == [e["image"] for e in entries]
+    assert [item.text.split(" \u2014 ")[0] for item in items] == [
+        f"{rank}. {e['image']}" for rank, e in enumerate(entries, 1)]
 
 
 def test_the_occlusion_heat_map_with_progress(page):
@@ -179,3 +182,59 @@ def test_bad_files_say_why_and_the_page_logs_no_errors(page, tmp_path):
     severe = [entry for entry in page.get_log("browser") if entry["level"] == "SEVERE"
               and "/api/images" not in entry["message"]]  # the 400 of the bad file
     assert severe == []
+
+
+def test_what_the_user_sees_issue23(page, fake_atlas, tmp_path):
+    """Issue 23, item 7, seen in Chromium (screenshots in the test's folder): the atlas's entries
+    each with its rank, apart; a layer's graphs prepared in the background when it is opened,
+    the page saying so; the atlas index's long model file inside its card. Last in the module:
+    it leaves the explorer's page."""
+    _click_cell(page, 200)
+    _wait(page, "const a = document.getElementById('atlas'); return !a.hidden && "
+                "a.dataset.unit === '200' && document.querySelectorAll('#atlas-entries li')"
+                ".length > 0")
+    page.find_element("id", "atlas").screenshot(str(tmp_path / "atlas_entries.png"))
+    boxes = page.execute_script("""return Array.from(document.querySelectorAll(
+        '#atlas-entries li'), li => { const r = li.getBoundingClientRect();
+        return [li.innerText, r.left, r.right, r.top, r.bottom]; });""")
+    for rank, (text, *_) in enumerate(boxes, 1):
+        assert text.startswith(f"{rank}."), boxes
+    for (_, _, right, top, _), (_, left, _, next_top, _) in zip(boxes, boxes[1:]):
+        assert next_top > top or left - right >= 10, boxes  # apart on a line, or below
+    # A cold layer is prepared when opened; the page says so until it is ready.
+    Select(page.find_element("id", "layer")).select_by_value("conv5_2")
+    _wait(page, "const p = document.getElementById('preparing'); return p.dataset.layer === "
+                "'conv5_2' && p.dataset.state === 'preparing' && !p.hidden")
+    assert page.find_element("id", "preparing").text.startswith("Preparing conv5_2's projections")
+    page.save_screenshot(str(tmp_path / "preparing.png"))
+    _wait(page, "const p = document.getElementById('preparing'); return p.dataset.state === "
+                "'ready' && p.hidden", timeout=120)
+    # The atlas index: a long model file and name stay inside their card.
+    import json
+    import os
+
+    from deconv.unit_atlas import site
+    folder, _ = fake_atlas
+    atlas = json.load(open(os.path.join(folder, "atlas.json")))
+    long_path = "/models/" + "a_rather_long_folder_name/" * 4 + "my_classifier.keras"
+    atlas["model"]["name"] = long_path
+    atlas["weights"]["model_file"] = {"path": long_path, "bytes": 28684, "sha256": "d2" * 32}
+    out = tmp_path / "site"
+    shutil.copytree(folder, out)
+    site.write_site(str(out), atlas)
+    page.get((out / "index.html").as_uri())
+    _wait(page, "return document.readyState === 'complete'")
+    page.save_screenshot(str(tmp_path / "atlas_index.png"))
+    outside = page.execute_script("""
+        const found = [];
+        for (const card of document.querySelectorAll('.card')) {
+          const box = card.getBoundingClientRect();
+          for (const cell of card.querySelectorAll('td, th, h2')) {
+            const r = cell.getBoundingClientRect();
+            if (r.right > box.right + 0.5 || r.left < box.left - 0.5) found.push(cell.innerText);
+          }
+        }
+        const title = document.querySelector('h1').getBoundingClientRect();
+        if (title.right > document.documentElement.clientWidth) found.push('h1');
+        return found;""")
+    assert outside == []

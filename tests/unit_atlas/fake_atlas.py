@@ -129,6 +129,8 @@ def make_fake_atlas(out_dir, layers=(("conv1_1", 4), ("conv2_1", 300)), top=3, t
     Returns:
       The atlas record (what `atlas.json` holds).
     """
+    from deconv.io import outputs
+    outputs.ensure_folder(out_dir)  # marked first, as the atlas claims its folder
     rng = np.random.default_rng(seed)
     names = [f"{('cats', 'dogs')[n % 2]}/img{n}.jpg" for n in range(sources)]
     for n in range(sources):

@@ -122,6 +122,34 @@
     container.dataset.layer = grid.layer;
   }
 
+  /* A layer's projection graphs: built and traced in the background when the layer is opened
+     (or the rule changed), so that its first click does not wait for them; the page says so
+     while they are prepared. */
+
+  function prepareLayer() {
+    var layer = state.layer, rule = checked("rule");
+    api("POST", "/api/prepare?" + query({layer: layer, rule: rule})).then(function (found) {
+      showReadiness(layer, rule, found.state);
+    }).catch(function (error) { say(error.message); });
+  }
+
+  function showReadiness(layer, rule, readiness) {
+    if (layer !== state.layer || rule !== checked("rule")) return;
+    var note = $("preparing");
+    note.dataset.layer = layer;
+    note.dataset.state = readiness;
+    note.hidden = readiness !== "preparing";
+    if (readiness !== "preparing") return;
+    note.textContent = "Preparing " + layer + "'s projections (" +
+      (rule === "guided" ? "guided backprop" : "deconvnet") + "): building and tracing its " +
+      "graph, a few seconds once per layer\u2026";
+    setTimeout(function () {
+      api("GET", "/api/prepare?" + query({layer: layer, rule: rule})).then(function (found) {
+        showReadiness(layer, rule, found.state);
+      }).catch(function (error) { say(error.message); });
+    }, 500);
+  }
+
   /* Selecting a map, projecting it. */
 
   function clearSelection() {
@@ -243,9 +271,14 @@
         found.rule + "): projections above, patches below";
       var list = $("atlas-entries");
       list.textContent = "";
-      found.entries.forEach(function (entry) {
-        var item = document.createElement("li");
-        item.textContent = entry.image + " \u2014 " + format(entry.value);
+      found.entries.forEach(function (entry, rank) {
+        var item = document.createElement("li"), number = document.createElement("span");
+        number.className = "rank";
+        number.textContent = (rank + 1) + ".";
+        item.appendChild(number);
+        item.appendChild(document.createTextNode(" " + entry.image + " \u2014 " +
+                                                format(entry.value)));
+        item.title = entry.image + " (" + format(entry.value) + ")";
         list.appendChild(item);
       });
       $("atlas").dataset.unit = unit;
@@ -311,6 +344,7 @@
       clearSelection();
       showDependence();
       loadGrid();
+      prepareLayer();
     });
     $("normalize").addEventListener("change", loadGrid);
     Array.prototype.forEach.call(document.querySelectorAll('input[name="order"]'),
@@ -318,6 +352,7 @@
     Array.prototype.forEach.call(document.querySelectorAll('input[name="rule"], #whole'),
       function (input) {
         input.addEventListener("change", function () {
+          if (input.name === "rule") prepareLayer();
           showDependence();
           if (state.unit !== null) project();
         });
@@ -346,6 +381,7 @@
     $("layer").value = state.layer;
     showExamples(info.examples);
     wire();
+    prepareLayer();
     showDependence();
     document.body.dataset.ready = "true";
   }
