@@ -18,13 +18,16 @@ setup(
     python_requires=">=3.10",
     install_requires=["tensorflow>=2.16", "numpy", "pillow", "absl-py", "imageio", "tqdm",
                       'tomli>=1.1; python_version < "3.11"'],
+    # scikit-image: the sanity checks' SSIM and HOG (Adebayo et al.'s similarity measures);
+    # quantus: in `test` only, the peer check of the sanity checks' MPRT and pixel flipping.
     # apache-beam: the distributed engine (--engine beam); optional, and in `test` because CI
     # checks that the Beam engine's results equal the local engine's.
     extras_require={"test": ["pytest", "scikit-image", "scipy", "tensorboard", "matplotlib",
                              "selenium", "fastapi", "uvicorn", "httpx2", "apache-beam>=2.77",
-                             *LITE],
+                             "quantus", *LITE],
                     "tensorboard": ["tensorboard"],
                     "plot": ["matplotlib"],
+                    "sanity": ["matplotlib", "scikit-image"],
                     "serve": ["fastapi", "uvicorn"],
                     "beam": ["apache-beam>=2.77"],
                     "lite": LITE},

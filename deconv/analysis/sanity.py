@@ -62,6 +62,7 @@ class SanitySettings:
 
     def checked(self, image_size):
         """These settings, checked, with the occluder resolved for images of `image_size`."""
+        sanity_metrics.require_scikit_image()
         limits.check("seed", self.seed)
         limits.check("batch_size", self.batch_size)
         limits.check("steps", self.steps, bounds=STEP_RANGE)

@@ -3,8 +3,8 @@ two maps are, and the pixel orders, paths and areas of deletion and insertion cu
 
 Similarity (Adebayo et al. 2018, section 3): Spearman's rank correlation of the absolute maps
 and of the signed maps; SSIM and the correlation of histogram-of-gradients features, both of the
-absolute maps scaled to [0, 1] (scikit-image's `structural_similarity` and `hog`, as the paper's
-code). A constant map ranks nothing: its correlation with any map is 0.
+absolute maps scaled to [0, 1] (scikit-image's `structural_similarity` and `hog`). A constant
+map ranks nothing: its correlation with any map is 0.
 
 Deletion and insertion (Petsiuk et al., "RISE", BMVC 2018): pixels move from a start image to an
 end image in a map's order, most important first, a share at each step; the area under the
@@ -15,6 +15,16 @@ import numpy as np
 from deconv.errors import DeconvError
 
 METRICS = ("spearman_abs", "spearman", "ssim", "hog")
+
+
+def require_scikit_image():
+    """Raises DeconvError unless scikit-image (SSIM and HOG) is installed."""
+    try:
+        import skimage.feature  # noqa: F401
+        import skimage.metrics  # noqa: F401
+    except ImportError:
+        raise DeconvError("The sanity checks' SSIM and HOG need scikit-image, an optional "
+                          "extra: pip install scikit-image (or pip install -e \".[sanity]\").") from None
 
 
 def ranks(values):
