@@ -6,9 +6,10 @@ what ties a projection to its image is the max-pool switches, the unit's positio
 graphs, the gradients of layers reversed by their own VJP. On a network without max-pooling the
 projections of one unit may be the same picture for every image (Nie, Zhang & Patel, ICML 2018).
 A mean correlation near 1 says so; guided backpropagation (Springenberg et al. 2015), which keeps
-the forward masks, gives lower ones. The means are of absolute correlations: a unit's sign (a
-class logit may be negative in one image) can turn the whole picture negative, which is still
-the same picture.
+the forward masks, gives lower ones. The means are of absolute correlations: a picture and its
+negative show the same pattern (a unit of the other sign, as a class logit can be in another
+image, is projected along other rectified paths; on EfficientNet-Lite0's logits the picture
+comes out close to the negative).
 """
 import dataclasses
 

@@ -4,7 +4,8 @@ the image alone.
 For one unit per image (a class logit, or an activation of a layer's map), five methods' maps
 (`deconv.analysis.sanity_methods`) are compared with themselves after the model's weights are
 randomised, block by block (`deconv.analysis.sanity_blocks`): cascading from the top block down,
-and one block at a time. A map that stays alike when the weights it explains are noise does not
+and one block at a time; for a unit of a layer with maps, inside its receptive field (outside it
+every map is zero). A map that stays alike when the weights it explains are noise does not
 show the model (Adebayo et al., "Sanity Checks for Saliency Maps", NeurIPS 2018, arXiv
 1810.03292). Deletion and insertion curves (Petsiuk et al., "RISE", BMVC 2018, arXiv 1806.07421)
 ask whether each map's order of the pixels matters to the model more than a random order; the
@@ -24,6 +25,7 @@ from deconv.analysis import sanity_curves
 from deconv.analysis import sanity_methods
 from deconv.analysis import sanity_metrics
 from deconv.core import checks
+from deconv.core.receptive_field import receptive_field
 from deconv.errors import DeconvError
 
 STEP_RANGE = (2, 1000)  # deletion and insertion steps
@@ -109,6 +111,8 @@ class SanityReport:
 
     Attributes:
       target: the `sanity_methods.Target` explained.
+      boxes: per image, the unit's receptive field `(top, left, bottom, right)`, inside which
+        maps are compared and pixels deleted or inserted; None for class logits (whole images).
       blocks: the `sanity_blocks.Block`s, bottom-up; `block_scheme`: "names" or "runs".
       methods: the method names, in order.
       maps: `{method: (N, H, W)}` float32: the original model's maps; `units`: `(N,)`.
@@ -118,6 +122,7 @@ class SanityReport:
       settings: the `SanitySettings` used; `seconds`: each phase's time.
     """
     target: sanity_methods.Target
+    boxes: list
     blocks: list
     block_scheme: str
     methods: list
@@ -152,6 +157,29 @@ def _for_display(maps):
     return (maps / np.where(peak > 0, peak, 1.0)[:, None, None]).astype(np.float16)
 
 
+def _compare(state, method, found):
+    """`{metric: (N,)}` between the original maps of `method` and `found`; for a unit of a layer
+    with maps, within each image's receptive field of the unit (outside it every map is 0, and
+    so alike)."""
+    boxes = state["boxes"]
+    if boxes is None:
+        return sanity_metrics.similarities(state["maps"][method], found, state["hog"][method])
+    rows = [sanity_metrics.similarities(original[None], changed[None], features)
+            for original, changed, features in zip(
+                sanity_metrics.cropped(state["maps"][method], boxes),
+                sanity_metrics.cropped(found, boxes), state["hog"][method])]
+    return {metric: np.concatenate([row[metric] for row in rows])
+            for metric in sanity_metrics.METRICS}
+
+
+def _hog(maps, boxes):
+    """The HOG features of the original maps (of each one's receptive field, with `boxes`)."""
+    if boxes is None:
+        return sanity_metrics.hog_features(maps)
+    return [sanity_metrics.hog_features(one[None])
+            for one in sanity_metrics.cropped(maps, boxes)]
+
+
 def _step(explainer, state, record, name):
     """Computes every map with the current (randomised) weights; records them in `record`."""
     found = _all_maps(explainer, state["settings"].methods, state["images"], state["target"],
@@ -159,8 +187,7 @@ def _step(explainer, state, record, name):
     record["steps"].append(name)
     record["units"].append(explainer.units(state["images"], state["target"]))
     for method in state["names"]:
-        for metric, values in sanity_metrics.similarities(
-                state["maps"][method], found[method], state["hog"][method]).items():
+        for metric, values in _compare(state, method, found[method]).items():
             record["similarity"][method][metric].append(values)
         record["zero_maps"][method].append(
             int((np.abs(found[method]).reshape(len(found[method]), -1).max(axis=1) == 0).sum()))
@@ -247,6 +274,9 @@ def sanity_check(net, layer, images, *, feature=None, position=None, settings=Sa
         raise DeconvError("sanity_check needs at least one image.")
     settings = settings.checked(images.shape[1:3])
     target = sanity_methods.choose_target(net, name, images, feature, position)
+    boxes = None if target.logits else [
+        tuple(int(v) for v in receptive_field(net, name, where, images.shape[1:3]))
+        for where in target.positions]
     blocks, scheme = sanity_blocks.model_blocks(net, name)
     explainer = sanity_methods.Explainer(net, name, settings.occluder, settings.batch_size)
     total, done = _work(settings, blocks, images), [0]
@@ -261,7 +291,7 @@ def sanity_check(net, layer, images, *, feature=None, position=None, settings=Sa
     maps = _all_maps(explainer, settings.methods, images, target, tick)
     state = {"settings": settings, "blocks": blocks, "names": names, "images": images,
              "target": target, "maps": maps, "tick": tick,
-             "hog": {method: sanity_metrics.hog_features(maps[method]) for method in names}}
+             "boxes": boxes, "hog": {method: _hog(maps[method], boxes) for method in names}}
     seconds["maps"] = time.perf_counter() - started
     runs = {}
     for kind, cascade in (("cascading", True), ("independent", False)):
@@ -270,13 +300,14 @@ def sanity_check(net, layer, images, *, feature=None, position=None, settings=Sa
             runs[kind] = _randomised(explainer, state, cascade)
             seconds[kind] = time.perf_counter() - began
     began = time.perf_counter()
-    curves = sanity_curves.perturbation_curves(explainer, images, target, maps, settings, tick)
+    curves = sanity_curves.perturbation_curves(explainer, images, target, maps, settings, tick,
+                                               boxes)
     seconds["curves"] = time.perf_counter() - began
     began = time.perf_counter()
     dependence = _dependence(explainer, images, target, settings.dependence_units)
     tick(total)
     seconds["image_dependence"] = time.perf_counter() - began
     seconds["total"] = time.perf_counter() - started
-    return SanityReport(target, blocks, scheme, names, maps,
+    return SanityReport(target, boxes, blocks, scheme, names, maps,
                         explainer.units(images, target), runs.get("cascading"),
                         runs.get("independent"), curves, dependence, settings, seconds)

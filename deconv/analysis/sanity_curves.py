@@ -5,7 +5,8 @@ Deletion: the image's pixels are replaced by a fill colour in a map's order, mos
 score is recorded at every step: the class's probability (softmax of the logits) or the unit's
 activation. Insertion: from the image blurred, the image's own pixels come back in that order.
 A map that ranks what matters to the model first makes deletion fall fast (a small area) and
-insertion rise fast (a large area), compared with a random order of the pixels.
+insertion rise fast (a large area), compared with a random order of the pixels. For a unit of a
+layer with maps, only the pixels of its receptive field move (no other can change it).
 
 Reference: Petsiuk, Das & Saenko, "RISE: Randomized Input Sampling for Explanation of Black-box
 Models", BMVC 2018 (arXiv 1806.07421), section 4.1.
@@ -37,9 +38,11 @@ class Curves:
     areas: dict
 
 
-def random_order(image_size, seed, number):
-    """A random order of the pixels of image `number`, seeded by `(seed, number)`."""
-    return np.random.default_rng([seed, number]).permutation(image_size[0] * image_size[1])
+def random_order(image_size, seed, number, box=None):
+    """A random order of the pixels of image `number` (inside `box`), seeded by `(seed,
+    number)`."""
+    return np.random.default_rng([seed, number]).permutation(
+        sanity_metrics.region(image_size, box))
 
 
 def scores(explainer, images, target, flat):
@@ -63,7 +66,7 @@ def image_curves(explainer, image, target, number, order, settings):
             for kind in KINDS}
 
 
-def perturbation_curves(explainer, images, target, maps, settings, tick=None):
+def perturbation_curves(explainer, images, target, maps, settings, tick=None, boxes=None):
     """Deletion and insertion curves of each method's maps, and of a random order.
 
     Args:
@@ -73,6 +76,8 @@ def perturbation_curves(explainer, images, target, maps, settings, tick=None):
       maps: `{method: (N, H, W)}`.
       settings: a checked `SanitySettings` (its steps, fill and seed).
       tick: called with 2 after each image's pair of curves of one order.
+      boxes: per image, the only pixels moved `(top, left, bottom, right)` (a unit's receptive
+        field: the others cannot change it); None: every pixel.
 
     Returns:
       A `Curves`.
@@ -80,9 +85,10 @@ def perturbation_curves(explainer, images, target, maps, settings, tick=None):
     orders = [*maps, RANDOM]
     found = {kind: {order: [] for order in orders} for kind in KINDS}
     for number, image in enumerate(images):
+        box = None if boxes is None else boxes[number]
         for order in orders:
-            pixels = (random_order(image.shape[:2], settings.seed, number) if order == RANDOM
-                      else sanity_metrics.pixel_order(maps[order][number]))
+            pixels = (random_order(image.shape[:2], settings.seed, number, box)
+                      if order == RANDOM else sanity_metrics.pixel_order(maps[order][number], box))
             for kind, curve in image_curves(explainer, image, target, number, pixels,
                                             settings).items():
                 found[kind][order].append(curve)

@@ -52,7 +52,7 @@ def similarity(path, run, title):
         for number, (method, by_metric) in enumerate(run.similarity.items()):
             values = np.concatenate([np.ones((1, by_metric[metric].shape[1])),
                                      by_metric[metric]])
-            mean, spread = values.mean(axis=1), values.std(axis=1)
+            mean, spread = sanity_report.mean(values, 1), sanity_report.spread(values, 1)
             x = np.arange(len(steps))
             axes.plot(x, mean, marker="o", markersize=3, linewidth=1.4,
                       color=_colour(method, number),
@@ -102,9 +102,17 @@ def shown(map_):
     return np.clip(magnitude / top, 0, 1) if top > 0 else magnitude * 0
 
 
+def _outline(axes, box):
+    from matplotlib.patches import Rectangle
+    top, left, bottom, right = box
+    axes.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False,
+                             edgecolor="#ffd400", linewidth=1.0))
+
+
 def map_grid(path, image, report, number, title):
     """Image `number`'s maps: a row per method, a column per cascade step (the original first),
-    each its absolute value scaled to its own 99th percentile."""
+    each its absolute value scaled to its own 99th percentile; a unit's receptive field outlined
+    on the image."""
     run = report.cascading
     steps = ["original", *(f"to {step}" for step in run.steps)] if run else ["original"]
     columns = len(steps) + 1
@@ -124,6 +132,8 @@ def map_grid(path, image, report, number, title):
                                rotation=30 if column > 1 else 0)
             if column == 0:
                 axes.set_ylabel(sanity_report.DESCRIBED.get(method, method), fontsize=7)
+                if report.boxes is not None:  # the unit's receptive field
+                    _outline(axes, report.boxes[number])
     figure.suptitle(title, fontsize=9)
     figure.subplots_adjust(left=0.03, right=0.995, top=0.82 if len(report.methods) < 3 else 0.88,
                            bottom=0.01, wspace=0.05, hspace=0.08)

@@ -37,8 +37,9 @@ def _rows(content):
     table = content["table"]
     lines = []
     for method, row in table.items():
-        cells = [f"{row[metric]['mean']:.2f} ± {row[metric]['std']:.2f}" if metric in row
-                 else "" for metric, _ in METRIC_HEADS]
+        cells = [f"{row[metric]['mean']:.2f} ± {row[metric]['std']:.2f}"
+                 if metric in row and row[metric]["mean"] is not None else "—"
+                 for metric, _ in METRIC_HEADS]
         cells += [f"{row[kind]:.3f} <span class=note>(random {row[kind + '_random']:.3f})</span>"
                   for kind in ("deletion", "insertion")]
         lines.append(f"<tr><td>{html.escape(sanity_report.DESCRIBED.get(method, method))}</td>"
@@ -65,8 +66,8 @@ def _number(value):
 
 def page(content, image_names):
     """The HTML of `report.html` from the `summary` `content`."""
-    title = (f"Sanity checks: {content.get('model', 'model')}, {content['layer']} "
-             f"({content['unit']})")
+    title = (f"Sanity checks: {os.path.basename(str(content.get('model', 'model')))}, "
+             f"{content['layer']} ({content['unit']})")
     described = ", ".join(f"{key} {html.escape(str(content[key]))}"
                           for key in ("model", "weights") if key in content)
     figures = "".join(f"<h3>{html.escape(head)}</h3><img src='{FIGURES[kind]}' alt='{kind}'>"
@@ -83,7 +84,7 @@ def page(content, image_names):
 <h1>{html.escape(title)}</h1>
 <p class=note>{described}; {len(image_names)} images; blocks from {content['block_scheme']};
 randomisation {content['settings']['randomisation']}, seed {content['settings']['seed']};
-{content['seconds']['total']:.0f} s. Every number is in <a href="report.json">report.json</a>.</p>
+the checks took {content['seconds']['total']:.0f} s. Every number is in <a href="report.json">report.json</a>.</p>
 <h2>Verdicts</h2><ul>{verdicts}</ul>
 <h2>After randomising every block, and deletion and insertion</h2>{_rows(content)}
 <p class=note>Similarity to the original maps: mean ± standard deviation over the images
@@ -105,7 +106,8 @@ def write(out, images, report, image_names, described, class_names=None):
     outputs.ensure_folder(out)
     began = time.perf_counter()
     content = sanity_report.summary(report, image_names, class_names, **described)
-    title = (f"{described.get('model', '')} ({described.get('weights', '')}), "
+    title = (f"{os.path.basename(str(described.get('model', '')))} "
+             f"({os.path.basename(str(described.get('weights', '')))}), "
              f"{names_lib.short(report.target.layer)}")
     for kind in ("cascading", "independent"):
         if getattr(report, kind) is not None:

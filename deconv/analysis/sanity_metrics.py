@@ -68,19 +68,25 @@ def scaled(maps):
 
 def ssim(a, b):
     """SSIM of each pair of absolute maps scaled to [0, 1] (scikit-image, 7x7 windows, or the
-    largest odd window that fits)."""
+    largest odd window that fits); NaN for maps under 3x3 pixels."""
     from skimage.metrics import structural_similarity
     window = min(7, *(side - (side + 1) % 2 for side in np.shape(a)[1:]))
     if window < 3:
-        raise DeconvError(f"SSIM needs maps of at least 3x3 pixels; received {np.shape(a)[1:]}.")
+        return np.full(len(a), np.nan)
     return np.array([structural_similarity(x, y, data_range=1.0, win_size=window)
                      for x, y in zip(scaled(a), scaled(b))])
 
 
+SMALLEST_HOG = 8  # pixels of a map's smaller side: 2x2 cells of 2x2 pixels at least
+
+
 def hog_features(maps):
     """Histogram-of-gradients features of absolute maps scaled to [0, 1]: 9 orientations, cells
-    of an eighth of the smaller side (at least 2 pixels), blocks of 2x2 cells."""
+    of an eighth of the smaller side (at least 2 pixels), blocks of 2x2 cells; None for maps
+    under `SMALLEST_HOG` pixels a side."""
     from skimage.feature import hog
+    if min(np.shape(maps)[1:]) < SMALLEST_HOG:
+        return None
     cell = max(2, min(np.shape(maps)[1:]) // 8)
     return np.stack([hog(one, orientations=9, pixels_per_cell=(cell, cell),
                          cells_per_block=(2, 2), feature_vector=True) for one in scaled(maps)])
@@ -88,8 +94,16 @@ def hog_features(maps):
 
 def hog_correlation(a, b, a_features=None):
     """Pearson's correlation of the HOG features of each pair of maps (`a_features`: those of
-    `a`, if already computed)."""
-    return pearson(hog_features(a) if a_features is None else a_features, hog_features(b))
+    `a`, if already computed); NaN for maps too small (`hog_features`)."""
+    a_features = hog_features(a) if a_features is None else a_features
+    if a_features is None:
+        return np.full(len(a), np.nan)
+    return pearson(a_features, hog_features(b))
+
+
+def cropped(maps, boxes):
+    """Each map of `maps` `(N, H, W)` cut to its box `(top, left, bottom, right)`: a list."""
+    return [one[top:bottom, left:right] for one, (top, left, bottom, right) in zip(maps, boxes)]
 
 
 def similarities(original, changed, original_hog=None):
@@ -103,17 +117,27 @@ def similarities(original, changed, original_hog=None):
 
 # Deletion and insertion.
 
-def pixel_order(saliency):
-    """The pixels of one map `(H, W)`, flat indices, most important (largest absolute value)
-    first; ties in row-major order."""
-    return np.argsort(-np.abs(np.asarray(saliency, np.float64)).ravel(), kind="stable")
+def region(image_size, box=None):
+    """The flat indices of the pixels of `box` `(top, left, bottom, right)` (None: all) in an
+    image of `image_size`, row-major."""
+    top, left, bottom, right = box or (0, 0, *image_size)
+    rows, columns = np.mgrid[top:bottom, left:right]
+    return (rows * image_size[1] + columns).ravel()
+
+
+def pixel_order(saliency, box=None):
+    """The pixels of one map `(H, W)` inside `box` (None: all), flat indices, most important
+    (largest absolute value) first; ties in row-major order."""
+    inside = region(np.shape(saliency), box)
+    values = np.abs(np.asarray(saliency, np.float64)).ravel()[inside]
+    return inside[np.argsort(-values, kind="stable")]
 
 
 def path_images(start, end, order, steps):
     """The `steps + 1` images from `start` to `end` `(H, W, 3)`: at step k, the first
-    `ceil(k * H * W / steps)` pixels of `order` taken from `end`, the rest from `start`."""
+    `ceil(k * len(order) / steps)` pixels of `order` taken from `end`, the rest from `start`."""
     height, width = start.shape[:2]
-    counts = np.ceil(np.arange(steps + 1) * (height * width) / steps).astype(int)
+    counts = np.ceil(np.arange(steps + 1) * len(order) / steps).astype(int)
     frames = np.repeat(np.asarray(start, np.float32)[None], steps + 1, axis=0)
     frames = frames.reshape(steps + 1, height * width, -1)
     source = np.asarray(end, np.float32).reshape(height * width, -1)

@@ -23,13 +23,29 @@ DESCRIBED = {"deconvnet": "deconvnet projection", "guided": "guided backprop",
 
 
 def _round(values):
-    return np.round(np.asarray(values, np.float64), 6).tolist()
+    """Nested lists of numbers rounded to 6 decimals; NaN (a metric undefined on maps too
+    small, e.g. HOG inside a receptive field under 8 pixels) as None."""
+    rounded = np.round(np.asarray(values, np.float64), 6)
+    return np.where(np.isnan(rounded), None, rounded).tolist()
+
+
+def mean(values, axis=-1):
+    """The mean over `axis`, NaN left out (NaN where all are)."""
+    values = np.asarray(values, np.float64)
+    counts = (~np.isnan(values)).sum(axis=axis)
+    return np.where(counts > 0, np.nansum(values, axis=axis) / np.maximum(counts, 1), np.nan)
+
+
+def spread(values, axis=-1):
+    """The standard deviation over `axis`, NaN left out."""
+    values = np.asarray(values, np.float64)
+    centred = values - np.expand_dims(mean(values, axis), axis)
+    return np.sqrt(mean(centred * centred, axis))
 
 
 def _spread(values):
     """`{"mean", "std", "per_image"}` over the last axis of `values` (steps, N) or (N,)."""
-    values = np.asarray(values, np.float64)
-    return {"mean": _round(values.mean(axis=-1)), "std": _round(values.std(axis=-1)),
+    return {"mean": _round(mean(values)), "std": _round(spread(values)),
             "per_image": _round(values)}
 
 
@@ -83,6 +99,7 @@ def summary(report, image_names, class_names=None, **described):
         **described, "images": list(image_names), "layer": names_lib.short(report.target.layer),
         "unit": "class logit" if report.target.logits else "activation",
         "target": _target(report, image_names, class_names),
+        "receptive_fields": None if report.boxes is None else [list(box) for box in report.boxes],
         "settings": {"methods": report.methods, "cascading": settings.cascading,
                      "independent": settings.independent,
                      "randomisation": settings.randomisation, "seed": settings.seed,
@@ -111,8 +128,8 @@ def table(report):
         row = {}
         if report.cascading is not None:
             for metric, values in report.cascading.similarity[method].items():
-                row[metric] = {"mean": round(float(values[-1].mean()), 4),
-                               "std": round(float(values[-1].std()), 4)}
+                row[metric] = {"mean": _round(round(float(mean(values[-1])), 4)),
+                               "std": _round(round(float(spread(values[-1])), 4))}
         for kind in sanity_curves.KINDS:
             row[kind] = round(float(areas[kind][method].mean()), 4)
             row[f"{kind}_random"] = round(float(areas[kind][sanity_curves.RANDOM].mean()), 4)
@@ -142,7 +159,7 @@ def verdicts(report):
     for method in report.methods:
         parts = []
         if report.cascading is not None:
-            spearman = float(report.cascading.similarity[method]["spearman_abs"][-1].mean())
+            spearman = float(mean(report.cascading.similarity[method]["spearman_abs"][-1]))
             parts.append(f"Spearman {spearman:.2f} after randomising every block: "
                          f"{_similarity_words(spearman)}")
             zeros = int(report.cascading.zero_maps[method][-1])

@@ -128,6 +128,28 @@ def test_a_layer_unit_and_its_occlusion_map(trained):
                                - after, rtol=1e-4, atol=1e-6)
 
 
+def test_a_layer_unit_is_compared_inside_its_receptive_field(trained):
+    model, net, _ = trained
+    pixels, _ = quadrant_task.images(2, 13)
+    settings = sanity.SanitySettings(methods=("gradient",), independent=False, steps=4,
+                                     dependence_units=1)
+    report = sanity.sanity_check(net, "block2_conv1", pixels, settings=settings)
+    boxes = [tuple(deconv.receptive_field(net, "block2_conv1", where, (32, 32)))
+             for where in report.target.positions]
+    assert report.boxes == boxes and all(b[2] - b[0] < 32 for b in boxes)
+    gray = occlusion.FILLS["gray"]
+    for number, (top, left, bottom, right) in enumerate(boxes):
+        filled = pixels[number].copy()
+        filled[top:bottom, left:right] = gray  # every pixel of the field deleted
+        y, x = report.target.positions[number]
+        unit = keras.Model(model.inputs, model.get_layer("block2_conv1").output)(
+            filled[None] / 255).numpy()[0, y, x, report.target.features[number]]
+        for order in ("gradient", "random"):
+            assert report.curves.scores["deletion"][order][number, -1] == pytest.approx(
+                unit, rel=1e-4, abs=1e-6)
+    assert report.cascading.steps == ["block2", "block1"]
+
+
 def _plain_cnn(pool):
     """conv-relu-(pool)-conv-relu-GAP-softmax, seeded: with `pool`, one max-pool switch."""
     keras.utils.set_random_seed(3)

@@ -65,6 +65,17 @@ def test_pixel_order_path_and_area():
     assert sanity_metrics.area([0.0, 1.0, 1.0]) == pytest.approx(0.75)
 
 
+def test_orders_inside_a_box_move_only_its_pixels():
+    saliency = np.arange(30.0).reshape(5, 6)
+    box = (1, 2, 3, 5)  # rows 1-2, columns 2-4
+    order = sanity_metrics.pixel_order(saliency, box)
+    assert order.tolist() == [16, 15, 14, 10, 9, 8]  # the box's pixels, largest first
+    start, end = np.zeros((5, 6, 3)), np.ones((5, 6, 3))
+    frames = sanity_metrics.path_images(start, end, order, steps=3)
+    assert frames[-1].sum() == 6 * 3 and frames[-1][1:3, 2:5].all()
+    assert frames[1][..., 0].ravel()[[16, 15]].all() and frames[1].sum() == 2 * 3
+
+
 def test_insertion_blur_is_rises_gaussian():
     image = np.random.default_rng(3).uniform(0, 255, (20, 17, 3)).astype(np.float32)
     expected = ndimage.gaussian_filter(image.astype(np.float64), sigma=(5, 5, 0), truncate=1.0,
