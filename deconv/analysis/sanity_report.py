@@ -137,7 +137,10 @@ def table(report):
     return rows
 
 
-def _similarity_words(value):
+def _similarity_words(value, same_picture=False):
+    if same_picture:
+        return ("the picture changes with the weights, but not with the image (below): it shows "
+                "the weights' pattern, not what in this image drives the unit")
     if value >= MOSTLY_IMAGE:
         return "this picture mostly shows the image, not what the model learned"
     if value >= PARTLY_IMAGE:
@@ -152,28 +155,34 @@ def _order_words(kind, own, chance):
     return f"{kind} area {own:.3f} vs random {chance:.3f} ({how} a random order)"
 
 
+def _randomisation_words(report, method, same_picture):
+    run = report.cascading
+    spearman = float(mean(run.similarity[method]["spearman_abs"][-1]))
+    words = [f"Spearman {spearman:.2f} after randomising every block: "
+             f"{_similarity_words(spearman, same_picture)}"]
+    zeros = int(run.zero_maps[method][-1])
+    if zeros:
+        words.append(f"{zeros} of {len(report.units)} maps were all zero then (counted as "
+                     f"similarity 0)")
+    return words
+
+
 def verdicts(report):
     """`{method: one paragraph}` in plain words, each with the numbers it reads."""
     found = {}
     dependence = dependence_summary(report.dependence)
     for method in report.methods:
-        parts = []
-        if report.cascading is not None:
-            spearman = float(mean(report.cascading.similarity[method]["spearman_abs"][-1]))
-            parts.append(f"Spearman {spearman:.2f} after randomising every block: "
-                         f"{_similarity_words(spearman)}")
-            zeros = int(report.cascading.zero_maps[method][-1])
-            if zeros:
-                parts.append(f"{zeros} of {len(report.units)} maps were all zero then (counted "
-                             f"as similarity 0)")
+        between = dependence.get(method, {}).get("between_images")
+        same_picture = between is not None and between >= SAME_PICTURE
+        parts = (_randomisation_words(report, method, same_picture)
+                 if report.cascading is not None else [])
         areas = report.curves.areas
         parts += [_order_words(kind, float(areas[kind][method].mean()),
                                float(areas[kind][sanity_curves.RANDOM].mean()))
                   for kind in sanity_curves.KINDS]
-        between = dependence.get(method, {}).get("between_images")
         if between is not None:
             parts.append(f"projections of one unit in different images correlate "
                          f"{between:.2f}" + (": the picture hardly depends on the image"
-                                             if between >= SAME_PICTURE else ""))
+                                             if same_picture else ""))
         found[method] = f"{DESCRIBED.get(method, method)}: " + "; ".join(parts) + "."
     return found

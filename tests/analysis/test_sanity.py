@@ -4,6 +4,8 @@ backprop less so; a map that is the image itself never changes; the true salienc
 beats a random order's; the caller's weights come back byte for byte. The maps are checked
 against TensorFlow's tape on the Keras model itself, and the measured image dependence against
 what the deconvnet rule implies (issue 29)."""
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -196,3 +198,20 @@ def test_bad_settings_are_one_line_errors(trained):
     with pytest.raises(deconv.DeconvError, match="Unknown layer|not a layer|Valid"):
         sanity.sanity_check(net, "nowhere", pixels)
     assert sanity_metrics.METRICS == ("spearman_abs", "spearman", "ssim", "hog")
+
+
+def test_verdicts_read_the_numbers_and_the_image_dependence(photo_report):
+    from deconv.analysis import sanity_report
+    words = sanity_report.verdicts(photo_report)
+    gradient = float(photo_report.cascading.similarity["gradient"]["spearman_abs"][-1].mean())
+    assert words["gradient"].startswith(f"gradient: Spearman {gradient:.2f} after randomising "
+                                        f"every block: ")
+    assert "deletion area " in words["gradient"] and "vs random " in words["gradient"]
+    assert words["image"].startswith("image: Spearman 1.00 after randomising every block: this "
+                                     "picture mostly shows the image")
+    same = dataclasses.replace(photo_report.dependence["deconvnet"][0], between_images=0.999)
+    changed = dataclasses.replace(photo_report, dependence={"deconvnet": [same]})
+    assert "changes with the weights, but not with the image" in sanity_report.verdicts(
+        changed)["deconvnet"]
+    assert "correlate 1.00: the picture hardly depends on the image" in sanity_report.verdicts(
+        changed)["deconvnet"]
