@@ -88,13 +88,7 @@ def _images():
 def _layer(net):
     """--layer, or the classifier's softmax layer."""
     from deconv.analysis import sanity_methods
-    if FLAGS.layer:
-        return net.resolve(FLAGS.layer)
-    logits = [name for name in net.layer_names if sanity_methods.is_logits(net, name)]
-    if not logits:
-        raise DeconvError("The model has no softmax classifier: give --layer (a layer with "
-                          "maps), or --include_top for an application's classifier.")
-    return logits[-1]
+    return net.resolve(FLAGS.layer) if FLAGS.layer else sanity_methods.logits_layer(net)
 
 
 def _position():

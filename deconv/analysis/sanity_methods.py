@@ -59,6 +59,20 @@ def is_logits(net, layer):
     return isinstance(net.step(layer).rule, graph_rules.LogitsRule)
 
 
+def logits_layer(net):
+    """The classifier's softmax layer (the last, if several), whose class logits are explained
+    when no layer is given.
+
+    Raises:
+      DeconvError: the model has no softmax classifier.
+    """
+    found = [name for name in net.layer_names if is_logits(net, name)]
+    if not found:
+        raise DeconvError("The model has no softmax classifier: give --layer (a layer with "
+                          "maps), or --include_top for an application's classifier.")
+    return found[-1]
+
+
 def _per_image(values, count, what):
     values = np.atleast_1d(np.asarray(values))
     if values.shape == (1,):
@@ -155,7 +169,8 @@ class Explainer:
         self.occluder, self.batch_size = occluder, batch_size
         self.nets = {net.rule: net}
         other = "guided" if net.rule == "deconvnet" else "deconvnet"
-        self.nets[other] = Deconvnet(net.model, net.preprocessing, other)
+        self.nets[other] = net.builder.cached(("sanity_net", other), lambda: Deconvnet(
+            net.model, net.preprocessing, other))  # built once per net: its graphs too
         spec = net.preprocessing
         self.mean = np.array(spec.mean[::-1] if spec.bgr else spec.mean, np.float32)
         activations = net.builder.activations_graph(self.layer)

@@ -85,7 +85,7 @@ def test_the_weights_come_back_byte_for_byte(trained, photo_report, task_report)
 
 
 def _logits(model, inputs):
-    features = keras.Model(model.inputs, model.get_layer("fc1").output)(inputs)
+    features = keras.Model(model.inputs[0], model.get_layer("fc1").output)(inputs)
     kernel, bias = model.get_layer("predictions").get_weights()
     return tf.matmul(features, kernel) + bias
 
@@ -110,7 +110,7 @@ def test_a_layer_unit_and_its_occlusion_map(trained):
     model, net, _ = trained
     pixels, _ = quadrant_task.images(2, 12)
     target = sanity_methods.choose_target(net, "block2_conv1", pixels)
-    maps = keras.Model(model.inputs, model.get_layer("block2_conv1").output)(pixels / 255).numpy()
+    maps = keras.Model(model.inputs[0], model.get_layer("block2_conv1").output)(pixels / 255).numpy()
     strongest = maps.max(axis=(1, 2)).argmax(axis=1)
     assert target.features.tolist() == strongest.tolist()
     for image, feature, (y, x) in zip(maps, target.features, target.positions):
@@ -122,7 +122,7 @@ def test_a_layer_unit_and_its_occlusion_map(trained):
     drop = explainer.occlusion(pixels[0], target.flat[0])
     covered = pixels[0].copy()
     covered[8:16, 16:24] = occlusion.FILLS["gray"]  # the square at row 1, column 2
-    after = keras.Model(model.inputs, model.get_layer("block2_conv1").output)(
+    after = keras.Model(model.inputs[0], model.get_layer("block2_conv1").output)(
         covered[None] / 255).numpy()[0, target.positions[0, 0], target.positions[0, 1],
                                      target.features[0]]
     np.testing.assert_allclose(drop[12, 20], maps[0, target.positions[0, 0],
@@ -144,7 +144,7 @@ def test_a_layer_unit_is_compared_inside_its_receptive_field(trained):
         filled = pixels[number].copy()
         filled[top:bottom, left:right] = gray  # every pixel of the field deleted
         y, x = report.target.positions[number]
-        unit = keras.Model(model.inputs, model.get_layer("block2_conv1").output)(
+        unit = keras.Model(model.inputs[0], model.get_layer("block2_conv1").output)(
             filled[None] / 255).numpy()[0, y, x, report.target.features[number]]
         for order in ("gradient", "random"):
             assert report.curves.scores["deletion"][order][number, -1] == pytest.approx(
@@ -198,6 +198,13 @@ def test_bad_settings_are_one_line_errors(trained):
     with pytest.raises(deconv.DeconvError, match="Unknown layer|not a layer|Valid"):
         sanity.sanity_check(net, "nowhere", pixels)
     assert sanity_metrics.METRICS == ("spearman_abs", "spearman", "ssim", "hog")
+    headless = deconv.Deconvnet(keras.Sequential([keras.Input((None, None, 3)),
+                                                  keras.layers.Conv2D(2, 3, name="conv")]))
+    with pytest.raises(deconv.DeconvError, match=r"^The model has no softmax classifier: give "
+                       r"--layer \(a layer with maps\), or --include_top for an application's "
+                       r"classifier\.$"):
+        sanity_methods.logits_layer(headless)
+    assert sanity_methods.logits_layer(net) == "predictions"
 
 
 def test_verdicts_read_the_numbers_and_the_image_dependence(photo_report):
