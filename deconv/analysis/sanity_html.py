@@ -45,8 +45,8 @@ def _rows(content):
         lines.append(f"<tr><td>{html.escape(sanity_report.DESCRIBED.get(method, method))}</td>"
                      + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     heads = "".join(f"<th>{head}</th>" for _, head in METRIC_HEADS)
-    return (f"<table><tr><th>method</th>{heads}<th>deletion area ↓</th><th>insertion area ↑</th>"
-            f"</tr>{''.join(lines)}</table>")
+    return (f"<table><tr><th>method</th>{heads}<th>deletion area ↓</th>"
+            f"<th>insertion area ↑</th></tr>{''.join(lines)}</table>")
 
 
 def _dependence(content):
@@ -84,7 +84,8 @@ def page(content, image_names):
 <h1>{html.escape(title)}</h1>
 <p class=note>{described}; {len(image_names)} images; blocks from {content['block_scheme']};
 randomisation {content['settings']['randomisation']}, seed {content['settings']['seed']};
-the checks took {content['seconds']['total']:.0f} s. Every number is in <a href="report.json">report.json</a>.</p>
+the checks took {content['seconds']['total']:.0f} s. Every number is in
+<a href="report.json">report.json</a>.</p>
 <h2>Verdicts</h2><ul>{verdicts}</ul>
 <h2>After randomising every block, and deletion and insertion</h2>{_rows(content)}
 <p class=note>Similarity to the original maps: mean ± standard deviation over the images

@@ -24,7 +24,8 @@ def require_scikit_image():
         import skimage.metrics  # noqa: F401
     except ImportError:
         raise DeconvError("The sanity checks' SSIM and HOG need scikit-image, an optional "
-                          "extra: pip install scikit-image (or pip install -e \".[sanity]\").") from None
+                          "extra: pip install scikit-image (or pip install -e "
+                          "\".[sanity]\").") from None
 
 
 def ranks(values):

@@ -110,7 +110,8 @@ def test_a_layer_unit_and_its_occlusion_map(trained):
     model, net, _ = trained
     pixels, _ = quadrant_task.images(2, 12)
     target = sanity_methods.choose_target(net, "block2_conv1", pixels)
-    maps = keras.Model(model.inputs[0], model.get_layer("block2_conv1").output)(pixels / 255).numpy()
+    layer = keras.Model(model.inputs[0], model.get_layer("block2_conv1").output)
+    maps = layer(pixels / 255).numpy()
     strongest = maps.max(axis=(1, 2)).argmax(axis=1)
     assert target.features.tolist() == strongest.tolist()
     for image, feature, (y, x) in zip(maps, target.features, target.positions):
