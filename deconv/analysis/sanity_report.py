@@ -139,7 +139,7 @@ def table(report):
 
 def _similarity_words(value, same_picture=False):
     if same_picture:
-        return ("the picture changes with the weights, but not with the image (below): it shows "
+        return ("the picture changes with the weights, but not with the image: it shows "
                 "the weights' pattern, not what in this image drives the unit")
     if value >= MOSTLY_IMAGE:
         return "this picture mostly shows the image, not what the model learned"
