@@ -19,6 +19,7 @@ python - "$figures"/sanity_lite0_*.png <<'PY'  # 256 colours: a third of the byt
 import sys
 from PIL import Image
 for path in sys.argv[1:]:
-    Image.open(path).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)
+    picture = Image.open(path).convert("RGB").quantize(256, dither=Image.Dither.NONE)
+    picture.save(path, optimize=True)
 PY
 time python $figures/sanity_lite0_dependence.py > "$figures/sanity_lite0_dependence.md"

@@ -26,8 +26,8 @@ def main(folder="examples/images", size=224):
         np.float32)
     model = deconv.load_model("efficientnet_lite0", weights="imagenet", include_top=True)
     nets = {rule: deconv.Deconvnet(model, rule=rule) for rule in ("deconvnet", "guided")}
-    print(f"{len(paths)} photos of {folder}, {size}x{size}; mean |r| over image pairs, and "
-          f"to a blank (ImageNet-mean gray) image\n")
+    print(f"{len(paths)} photos of {folder}, {size}x{size}; mean |r| over image pairs,\n"
+          f"and to a blank (ImageNet-mean gray) image\n")
     print("| layer | unit | deconvnet, between images | deconvnet, to blank | guided, between "
           "images | guided, to blank |")
     print("|---|---|---|---|---|---|")
