@@ -21,7 +21,7 @@ The analyses share one call shape, `(net, layer, inputs, *, options) -> result`:
                              transform=deconv.Transform("rotate"))
     deconv.part_correspondence(model, ["conv5_3"], images, parts=[{"nose": (130, 90, 170, 140)}])
     deconv.sanity_check(net, "predictions", images, settings=deconv.SanitySettings(seed=0))
-    deconv.image_dependence(net, "block4c_add", images, feature=10)
+    deconv.measure_image_dependence(net, "block4c_add", images, feature=10)
 
 The unit atlas (`python -m deconv.atlas`) of chosen layers over image files:
 
@@ -76,8 +76,8 @@ _EXPORTS = {
     "sanity_check": "deconv.analysis.sanity",
     "SanitySettings": "deconv.analysis.sanity",
     "SanityReport": "deconv.analysis.sanity",
-    "image_dependence": "deconv.analysis.image_dependence",
-    "ImageDependence": "deconv.analysis.image_dependence",
+    "measure_image_dependence": "deconv.analysis.measured_dependence",
+    "MeasuredDependence": "deconv.analysis.measured_dependence",
     # The unit atlas.
     "build_atlas": "deconv.unit_atlas.build",
     "choose_layers": "deconv.unit_atlas.build",

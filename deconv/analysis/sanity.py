@@ -10,7 +10,7 @@ show the model (Adebayo et al., "Sanity Checks for Saliency Maps", NeurIPS 2018,
 1810.03292). Deletion and insertion curves (Petsiuk et al., "RISE", BMVC 2018, arXiv 1806.07421)
 ask whether each map's order of the pixels matters to the model more than a random order; the
 deconvnet's and guided backpropagation's image dependence is measured
-(`deconv.analysis.image_dependence`). The caller's weights are restored afterwards.
+(`deconv.analysis.measured_dependence`). The caller's weights are restored afterwards.
 """
 import dataclasses
 import time
@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from deconv import limits
-from deconv.analysis import image_dependence as dependence_lib
+from deconv.analysis import measured_dependence
 from deconv.analysis import occlusion
 from deconv.analysis import sanity_blocks
 from deconv.analysis import sanity_curves
@@ -118,7 +118,9 @@ class SanityReport:
       maps: `{method: (N, H, W)}` float32: the original model's maps; `units`: `(N,)`.
       cascading, independent: `Randomised` (None when not run).
       curves: a `sanity_curves.Curves` (deletion and insertion).
-      dependence: `{rule: [ImageDependence]}`.
+      dependence: `{rule: [MeasuredDependence]}`, measured; `derived`: `{rule:
+        deconv.core.dependence.ImageDependence}`, what the graph lets tie the layer's
+        projections to the image (`Deconvnet.image_dependence`).
       settings: the `SanitySettings` used; `seconds`: each phase's time.
     """
     target: sanity_methods.Target
@@ -132,6 +134,7 @@ class SanityReport:
     independent: Randomised
     curves: object
     dependence: dict
+    derived: dict
     settings: SanitySettings
     seconds: dict
 
@@ -229,15 +232,16 @@ def _randomised(explainer, state, cascade):
 
 
 def _dependence(explainer, images, target, count):
-    """`{rule: [ImageDependence]}` for up to `count` distinct units of `target`."""
+    """`({rule: [MeasuredDependence]}, {rule: ImageDependence})`: measured for up to `count`
+    distinct units of `target` (none with one image), and derived from the graph."""
     units = list(dict.fromkeys((int(f), tuple(int(v) for v in p))
                                for f, p in zip(target.features, target.positions)))[:count]
-    if len(images) < 2:
-        return {}
-    return {rule: [dependence_lib.image_dependence(net, target.layer, images, feature=feature,
-                                                   position=position)
-                   for feature, position in units]
-            for rule, net in sorted(explainer.nets.items())}
+    nets = sorted(explainer.nets.items())
+    measure = measured_dependence.measure_image_dependence
+    measured = {rule: [measure(net, target.layer, images, feature=feature, position=position)
+                       for feature, position in units]
+                for rule, net in nets} if len(images) > 1 else {}
+    return measured, {rule: net.image_dependence(target.layer) for rule, net in nets}
 
 
 def _work(settings, blocks, images):
@@ -304,10 +308,10 @@ def sanity_check(net, layer, images, *, feature=None, position=None, settings=Sa
                                                boxes)
     seconds["curves"] = time.perf_counter() - began
     began = time.perf_counter()
-    dependence = _dependence(explainer, images, target, settings.dependence_units)
+    dependence, derived = _dependence(explainer, images, target, settings.dependence_units)
     tick(total)
     seconds["image_dependence"] = time.perf_counter() - began
     seconds["total"] = time.perf_counter() - started
     return SanityReport(target, boxes, blocks, scheme, names, maps,
                         explainer.units(images, target), runs.get("cascading"),
-                        runs.get("independent"), curves, dependence, settings, seconds)
+                        runs.get("independent"), curves, dependence, derived, settings, seconds)

@@ -15,7 +15,7 @@ METRIC_HEADS = (("spearman_abs", "Spearman |map|"), ("spearman", "Spearman signe
                 ("ssim", "SSIM"), ("hog", "HOG"))
 STYLE = """body{font-family:sans-serif;margin:1.5em;max-width:1400px;color:#222}
 table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px 7px;
-text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}
+text-align:right}th{background:#f3f3f3}td:first-child,td.words{text-align:left}
 img{max-width:100%;border:1px solid #ddd;margin:4px 0}.note{color:#555;font-size:0.9em}"""
 
 
@@ -50,14 +50,17 @@ def _rows(content):
 
 
 def _dependence(content):
+    found = content["image_dependence"]
     rows = "".join(
-        f"<tr><td>{html.escape(rule)}</td><td>{_number(found['between_images'])}</td>"
-        f"<td>{_number(found['to_blank'])}</td><td>{len(found['units'])}</td></tr>"
-        for rule, found in content["image_dependence"].items())
-    if not rows:
-        return "<p class=note>Not measured (it needs two images or more).</p>"
-    return ("<table><tr><th>rule</th><th>between images</th><th>to a blank image</th>"
-            f"<th>units</th></tr>{rows}</table>")
+        f"<tr><td>{html.escape(rule)}</td><td>{_number(one['between_images'])}</td>"
+        f"<td>{_number(one['to_blank'])}</td><td>{len(one['units'])}</td>"
+        f"<td class=words>{html.escape(one.get('derived', {}).get('verdict', '—'))}</td></tr>"
+        for rule, one in found.items())
+    unmeasured = ("" if any(one["units"] for one in found.values()) else
+                  "<p class=note>Not measured (it needs two images or more).</p>")
+    return (f"{unmeasured}<table><tr><th>rule</th><th>between images</th>"
+            f"<th>to a blank image</th><th>units</th><th>what the graph allows "
+            f"(<code>Deconvnet.image_dependence</code>)</th></tr>{rows}</table>")
 
 
 def _number(value):
@@ -93,8 +96,10 @@ the checks took {content['seconds']['total']:.0f} s. Every number is in
 (Petsiuk et al., BMVC 2018): a good order deletes what matters first (small area) and inserts it
 first (large area).</p>
 <h2>Image dependence (deconvnet and guided projections)</h2>{_dependence(content)}
-<p class=note>Mean correlation of one unit's projections between images, and with a blank
-image's: near 1, the picture does not depend on the image.</p>
+<p class=note>Measured: the mean correlation of one unit's projections between images, and
+with a blank image's; near 1, the picture does not depend on the image. Derived: the max-pool
+switches and the layers reversed by their gradient between the layer and the pixels, the only
+things that can tie a deconvnet projection to the image.</p>
 <h2>Figures</h2>{figures}
 <h2>Each image's maps, as the blocks are randomised</h2>{grids}
 </body></html>

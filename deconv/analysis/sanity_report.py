@@ -69,15 +69,24 @@ def _curves(curves):
     return found
 
 
-def dependence_summary(dependence):
-    """`{rule: {"between_images", "to_blank", "units": [...]}}`: the means over the units."""
+def dependence_summary(dependence, derived=None):
+    """`{rule: {"between_images", "to_blank", "units": [...], "derived": {...}}}`: the measured
+    means over the units (None where not measured) and, with `derived` (`{rule:
+    ImageDependence}`), what the graph lets tie the projections to the image."""
     found = {}
-    for rule, measured in dependence.items():
+    for rule in sorted({*dependence, *(derived or {})}):
+        measured = dependence.get(rule, [])
         between = [d.between_images for d in measured if np.isfinite(d.between_images)]
         blank = [d.to_blank for d in measured if np.isfinite(d.to_blank)]
         found[rule] = {"between_images": round(float(np.mean(between)), 6) if between else None,
                        "to_blank": round(float(np.mean(blank)), 6) if blank else None,
                        "units": [d.summary() for d in measured]}
+        if derived and rule in derived:
+            graph = derived[rule]
+            found[rule]["derived"] = {
+                "switches": list(graph.switches), "paths": graph.paths,
+                "gradients": len(graph.gradients), "independent": graph.independent,
+                "verdict": graph.verdict}
     return found
 
 
@@ -114,7 +123,7 @@ def summary(report, image_names, class_names=None, **described):
         "cascading": _randomised(report.cascading),
         "independent": _randomised(report.independent),
         "perturbation": _curves(report.curves),
-        "image_dependence": dependence_summary(report.dependence),
+        "image_dependence": dependence_summary(report.dependence, report.derived),
         "table": table(report), "verdicts": verdicts(report),
         "seconds": {phase: round(value, 2) for phase, value in report.seconds.items()}}
 

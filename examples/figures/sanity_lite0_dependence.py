@@ -5,7 +5,7 @@ Markdown table (see README.md, "Sanity checks").
 
 Per layer, one unit: for the block outputs, the map with the largest mean activation over the
 photos, at the position where its smallest activation over them is largest
-(`deconv.analysis.image_dependence.shared_position`); for the logits, the Egyptian cat (285), the
+(`deconv.analysis.measured_dependence.shared_position`); for the logits, the Egyptian cat (285), the
 top class of chelsea.jpg.
 """
 import os
@@ -38,7 +38,7 @@ def main(folder="examples/images", size=224):
             feature = int(nets["deconvnet"].activations(photos, layer).mean(axis=(0, 1, 2))
                           .argmax())
             unit = f"map {feature}"
-        found = {rule: deconv.image_dependence(net, layer, photos, feature=feature)
+        found = {rule: deconv.measure_image_dependence(net, layer, photos, feature=feature)
                  for rule, net in nets.items()}
         if layer != "predictions":
             unit += f" at {found['deconvnet'].position}"

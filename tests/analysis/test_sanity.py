@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import deconv
-from deconv.analysis import image_dependence as dependence_lib
+from deconv.analysis import measured_dependence
 from deconv.analysis import occlusion
 from deconv.analysis import sanity
 from deconv.analysis import sanity_metrics
@@ -166,7 +166,7 @@ def _plain_cnn(pool):
 @pytest.mark.parametrize("pool", [False, True])
 def test_measured_image_dependence(pool):
     pixels = np.random.default_rng(0).uniform(0, 255, (3, 24, 24, 3)).astype(np.float32)
-    found = {rule: dependence_lib.image_dependence(
+    found = {rule: measured_dependence.measure_image_dependence(
         deconv.Deconvnet(_plain_cnn(pool), preprocessing="unit", rule=rule), "top_conv", pixels,
         feature=2) for rule in ("deconvnet", "guided")}
     assert (found["deconvnet"].values > 0).all()  # the shared position is active in each
@@ -177,12 +177,17 @@ def test_measured_image_dependence(pool):
         assert found["deconvnet"].to_blank == pytest.approx(1.0, abs=1e-9)
     assert found["guided"].between_images < found["deconvnet"].between_images - 0.05
     assert found["deconvnet"].pairs.shape == (3, 3)
+    derived = deconv.Deconvnet(_plain_cnn(pool), rule="deconvnet").image_dependence("top_conv")
+    assert derived.independent is not pool  # the graph's count agrees with the measure
 
 
 def test_the_report_holds_the_dependence_of_both_rules(photo_report):
     assert sorted(photo_report.dependence) == ["deconvnet", "guided"]
     logits = photo_report.dependence["deconvnet"][0]
     assert logits.feature == 1 and logits.position == (0, 0) and len(logits.values) == 4
+    derived = photo_report.derived  # what the graph allows, beside what was measured
+    assert derived["deconvnet"].switches == ("block1_pool", "block2_pool")
+    assert derived["deconvnet"].paths == "all" and derived["guided"].relu_masks
 
 
 def test_bad_settings_are_one_line_errors(trained):

@@ -63,6 +63,8 @@ def test_the_report_holds_the_library_numbers(run):
                                        expected.curves.areas[kind][method].mean(), atol=2e-6)
     assert set(content["verdicts"]) == set(expected.methods)
     assert content["image_dependence"]["deconvnet"]["between_images"] is not None
+    assert content["image_dependence"]["deconvnet"]["derived"]["switches"] == [
+        "block1_pool", "block2_pool"]
     assert "gradient: Spearman " in result.stdout
 
 
@@ -82,6 +84,7 @@ def test_report_html_shows_every_figure(run):
         assert loaded == [True] * 5
         text = driver.find_element("tag name", "body").text
         assert "Verdicts" in text and "deconvnet projection: Spearman" in text
+        assert "depends on the image through 2 max-pool switches on every path" in text
         assert not [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     finally:
         driver.quit()

@@ -1,5 +1,7 @@
 """How much a projection depends on the image, measured: the same unit projected in different
-images (and in a blank one), and how alike the projections are.
+images (and in a blank one), and how alike the projections are. `Deconvnet.image_dependence(layer)`
+(`deconv.core.dependence`) derives what can tie a layer's projections to the image from the graph;
+`measure_image_dependence` measures how much they do, for one unit and some images.
 
 A deconvnet's reverse pass ignores the forward ReLU masks (Zeiler & Fergus 2014, section 2.1):
 what ties a projection to its image is the max-pool switches, the unit's position and, on
@@ -23,8 +25,9 @@ from deconv.errors import DeconvError
 
 
 @dataclasses.dataclass
-class ImageDependence:
-    """How alike one unit's projections are across images.
+class MeasuredDependence:
+    """How alike one unit's projections are across images (measured; what the graph allows is
+    `Deconvnet.image_dependence`'s `deconv.core.dependence.ImageDependence`).
 
     Attributes:
       layer, rule: the layer's Keras name and the net's rule.
@@ -82,7 +85,7 @@ def _projections(net, layer, images, feature, position):
             found.values.astype(np.float64))
 
 
-def image_dependence(net, layer, images, *, feature, position=None, blank="gray"):
+def measure_image_dependence(net, layer, images, *, feature, position=None, blank="gray"):
     """Projects one unit in each image and in a blank image, and correlates the projections.
 
     Args:
@@ -96,12 +99,12 @@ def image_dependence(net, layer, images, *, feature, position=None, blank="gray"
         ImageNet mean).
 
     Returns:
-      An `ImageDependence`.
+      A `MeasuredDependence`.
     """
     name = net.resolve(layer)
     images = np.asarray(images, np.float32)
     if images.ndim != 4 or len(images) < 2:
-        raise DeconvError(f"image_dependence compares two or more images (N, H, W, 3); "
+        raise DeconvError(f"measure_image_dependence compares two or more images (N, H, W, 3); "
                           f"received shape {images.shape}.")
     feature = int(checks.features(feature, name, net.feature_count(name))[0])
     if sanity_methods.is_logits(net, name):
@@ -118,7 +121,7 @@ def image_dependence(net, layer, images, *, feature, position=None, blank="gray"
     per_image = np.where(alive & (values[-1] != 0),
                          sanity_metrics.pearson(flat[:-1], np.repeat(flat[-1:], len(images), 0)),
                          np.nan)
-    return ImageDependence(
+    return MeasuredDependence(
         name, net.rule, feature, tuple(int(p) for p in position),
         float(np.mean([abs(c) for _, _, c in pairs])) if pairs else float("nan"),
         np.array(pairs, np.float64).reshape(-1, 3),
