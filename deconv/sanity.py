@@ -127,8 +127,10 @@ def _print(content, out, started):
               f"{row['deletion_random']:.3f}), insertion {row['insertion']:.3f} (random "
               f"{row['insertion_random']:.3f})")
     for rule, found in content["image_dependence"].items():
-        print(f"image dependence, {rule}: between images {found['between_images']}, to a "
-              f"blank image {found['to_blank']}")
+        between, blank = (f"{value:.3f}" if value is not None else "not measured"
+                          for value in (found["between_images"], found["to_blank"]))
+        print(f"image dependence, {rule}: between images {between}, to a blank image {blank}; "
+              f"the graph: {found['derived']['verdict']}")
     for text in content["verdicts"].values():
         print(f"- {text}")
     print(f"{time.perf_counter() - started:.1f} s; wrote {os.path.join(out, 'report.html')}, "

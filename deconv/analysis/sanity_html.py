@@ -15,7 +15,7 @@ METRIC_HEADS = (("spearman_abs", "Spearman |map|"), ("spearman", "Spearman signe
                 ("ssim", "SSIM"), ("hog", "HOG"))
 STYLE = """body{font-family:sans-serif;margin:1.5em;max-width:1400px;color:#222}
 table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px 7px;
-text-align:right}th{background:#f3f3f3}td:first-child,td.words{text-align:left}
+text-align:right}th{background:#f3f3f3}td:first-child,.words{text-align:left}
 img{max-width:100%;border:1px solid #ddd;margin:4px 0}.note{color:#555;font-size:0.9em}"""
 
 
@@ -59,7 +59,7 @@ def _dependence(content):
     unmeasured = ("" if any(one["units"] for one in found.values()) else
                   "<p class=note>Not measured (it needs two images or more).</p>")
     return (f"{unmeasured}<table><tr><th>rule</th><th>between images</th>"
-            f"<th>to a blank image</th><th>units</th><th>what the graph allows "
+            f"<th>to a blank image</th><th>units</th><th class=words>what the graph allows "
             f"(<code>Deconvnet.image_dependence</code>)</th></tr>{rows}</table>")
 
 

@@ -66,6 +66,8 @@ def test_the_report_holds_the_library_numbers(run):
     assert content["image_dependence"]["deconvnet"]["derived"]["switches"] == [
         "block1_pool", "block2_pool"]
     assert "gradient: Spearman " in result.stdout
+    assert ("image dependence, deconvnet: between images " in result.stdout
+            and "; the graph: depends on the image through 2 max-pool switches" in result.stdout)
 
 
 def test_report_html_shows_every_figure(run):
