@@ -22,7 +22,7 @@ def require_matplotlib():
         from matplotlib.figure import Figure
     except ImportError:
         raise DeconvError("The sanity report's figures need matplotlib, an optional extra: pip "
-                          "install matplotlib (or pip install -e \".[plot]\").") from None
+                          "install matplotlib (or pip install -e \".[sanity]\").") from None
     return Figure, FigureCanvasAgg
 
 
