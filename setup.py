@@ -19,13 +19,17 @@ setup(
     python_requires=">=3.10",
     install_requires=["tensorflow>=2.16", "numpy", "pillow", "absl-py", "imageio", "tqdm",
                       'tomli>=1.1; python_version < "3.11"'],
+    # scikit-image: the sanity checks' SSIM and HOG (Adebayo et al.'s similarity measures);
+    # quantus: in `test` only, the peer check of the sanity checks' MPRT and pixel flipping;
+    # pinned to 0.6, whose MPRT layer generator the peer check replaces with our randomisation.
     # apache-beam: the distributed engine (--engine beam); optional, and in `test` because CI
     # checks that the Beam engine's results equal the local engine's.
     extras_require={"test": ["pytest", "scikit-image", "scipy", "tensorboard", "matplotlib",
                              "selenium", "fastapi", "uvicorn", "httpx2", "apache-beam>=2.77",
-                             *LITE],
+                             "quantus>=0.6,<0.7", *LITE],
                     "tensorboard": ["tensorboard"],
                     "plot": ["matplotlib"],
+                    "sanity": ["matplotlib", "scikit-image"],
                     "serve": ["fastapi", "uvicorn"],
                     "beam": ["apache-beam>=2.77"],
                     "lite": LITE},

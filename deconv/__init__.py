@@ -21,6 +21,8 @@ The analyses share one call shape, `(net, layer, inputs, *, options) -> result`:
     deconv.invariance_curves(model, ["conv1_2", "conv5_3"], images,
                              transform=deconv.Transform("rotate"))
     deconv.part_correspondence(model, ["conv5_3"], images, parts=[{"nose": (130, 90, 170, 140)}])
+    deconv.sanity_check(net, "predictions", images, settings=deconv.SanitySettings(seed=0))
+    deconv.measure_image_dependence(net, "block4c_add", images, feature=10)
 
 The unit atlas (`python -m deconv.atlas`) of chosen layers over image files:
 
@@ -72,6 +74,11 @@ _EXPORTS = {
     "Transform": "deconv.analysis.invariance",
     "part_correspondence": "deconv.analysis.correspondence",
     "Correspondence": "deconv.analysis.correspondence",
+    "sanity_check": "deconv.analysis.sanity",
+    "SanitySettings": "deconv.analysis.sanity",
+    "SanityReport": "deconv.analysis.sanity",
+    "measure_image_dependence": "deconv.analysis.measured_dependence",
+    "MeasuredDependence": "deconv.analysis.measured_dependence",
     # The unit atlas.
     "build_atlas": "deconv.unit_atlas.build",
     "choose_layers": "deconv.unit_atlas.build",

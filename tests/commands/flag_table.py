@@ -14,7 +14,7 @@ import sys
 from absl import flags
 
 COMMANDS = ("run", "occlusion", "visualize", "maximize", "classwise", "overlay", "export",
-            "pretrained", "evolution", "invariance", "correspondence", "atlas", "serve")
+            "pretrained", "evolution", "invariance", "correspondence", "atlas", "serve", "sanity")
 
 
 def _parse(cli, argv):

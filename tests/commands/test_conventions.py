@@ -14,7 +14,7 @@ from tests.commands import flag_table
 from tests.conftest import ROOT
 
 # Numbers whose range depends on the model: checked against it before any work.
-MODEL_RANGED = {("run", "id"), ("occlusion", "id"), ("occlusion", "label")}
+MODEL_RANGED = {("run", "id"), ("occlusion", "id"), ("occlusion", "label"), ("sanity", "id")}
 
 
 @pytest.fixture(scope="module")
