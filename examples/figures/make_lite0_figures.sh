@@ -4,8 +4,9 @@
 # natural photos (examples/images and scikit-image's), with guided backpropagation (the
 # deconvnet's pictures of Lite0 cannot depend on the image: README); the class-logit
 # projections; the image-dependence figure; the unit atlas's screenshots, with tiles cropped
-# as today (--crop auto) and as before (--crop theoretical). Needs selenium, chromium and
-# chromium-driver for the screenshots. From the repository root; about 40 minutes on 2 cores.
+# as today (--crop auto) and as before (--crop theoretical); the live explorer with that atlas;
+# occlusion (occlusion_lite0.sh) and invariance (invariance_lite0.sh). Needs selenium, chromium and
+# chromium-driver for the screenshots. From the repository root; about 55 minutes on 2 cores.
 set -euo pipefail
 crops=${CROPS:-/tmp/deconv_natural_crops}
 runs=${RUNS:-/tmp/deconv_lite0_runs}
@@ -33,3 +34,8 @@ python -m deconv.atlas --model efficientnet_lite0 --rule guided --layers block6d
   --crop theoretical --images "$crops" --out "$atlas-theoretical" --noprogress
 python examples/figures/atlas_screenshots.py "$atlas-theoretical" block6d_add 104 /tmp before_
 cp /tmp/before_unit.png examples/figures/atlas_unit_theoretical.png
+python examples/figures/serve_page.py imagenet examples/figures/serve_lite0.png \
+  --model efficientnet_lite0 --layer block6d_add --rule guided --atlas "$atlas" \
+  --image chelsea.jpg --unit 104
+bash examples/figures/occlusion_lite0.sh
+bash examples/figures/invariance_lite0.sh

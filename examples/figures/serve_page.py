@@ -6,7 +6,16 @@ of the image clicked, and its occlusion heat map made. A screenshot of headless 
 (Selenium, Debian's chromedriver), reduced to 256 colours (dithered).
 
     python examples/figures/serve_page.py [WEIGHTS] [OUT]     # from the repository root
+
+The EfficientNet-Lite0 picture (ImageNet weights, guided backpropagation, the unit atlas of
+make_lite0_figures.sh beside the live projection; the unit clicked is the atlas's, on a photo
+of its top 9):
+
+    python examples/figures/serve_page.py imagenet examples/figures/serve_lite0.png \
+        --model efficientnet_lite0 --layer block6d_add --rule guided --atlas ATLAS \
+        --image chelsea.jpg --unit 104
 """
+import argparse
 import json
 import shutil
 import subprocess
@@ -19,9 +28,18 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
-WEIGHTS = sys.argv[1] if len(sys.argv) > 1 else "/tmp/hed_vgg16.weights.h5"
-OUT = sys.argv[2] if len(sys.argv) > 2 else "examples/figures/serve_page.png"
-LAYER = "conv4_3"
+
+def arguments():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("weights", nargs="?", default="/tmp/hed_vgg16.weights.h5")
+    parser.add_argument("out", nargs="?", default="examples/figures/serve_page.png")
+    parser.add_argument("--model", default="vgg16")
+    parser.add_argument("--layer", default="conv4_3")
+    parser.add_argument("--rule", default="deconvnet", choices=("deconvnet", "guided"))
+    parser.add_argument("--atlas", help="the --out of python -m deconv.atlas, shown beside")
+    parser.add_argument("--image", default="chelsea.jpg", help="one of examples/images")
+    parser.add_argument("--unit", type=int, help="default: the strongest central map")
+    return parser.parse_args()
 
 
 def wait(driver, script, timeout=300):
@@ -43,9 +61,9 @@ def browser():
         shutil.which("chromedriver") or "/usr/bin/chromedriver"))
 
 
-def central_unit(url, image):
-    """The strongest map of `LAYER` whose maximum lies in the middle half of its maps."""
-    with urllib.request.urlopen(f"{url}api/maps?image={image}&layer={LAYER}") as answer:
+def central_unit(url, image, layer):
+    """The strongest map of `layer` whose maximum lies in the middle half of its maps."""
+    with urllib.request.urlopen(f"{url}api/maps?image={image}&layer={layer}") as answer:
         maps = json.load(answer)
     height, width = maps["map_size"]
     central = [unit for unit, (y, x) in enumerate(maps["argmax"])
@@ -61,39 +79,47 @@ def save(path):
 
 
 def main():
-    server = subprocess.Popen(
-        [sys.executable, "-m", "deconv.serve", "--model", "vgg16", "--weights", WEIGHTS,
-         "--port", "0"], stdout=subprocess.PIPE, text=True)
+    options = arguments()
+    command = [sys.executable, "-m", "deconv.serve", "--model", options.model, "--weights",
+               options.weights, "--port", "0"]
+    if options.atlas:
+        command += ["--atlas", options.atlas]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     driver = None
+    layer = options.layer
     try:
         url = server.stdout.readline().split(" is at ")[1].split()[0]
         driver = browser()
         driver.get(url)
         wait(driver, "return document.body.dataset.ready === 'true'")
-        click(driver, driver.find_element("css selector", '[data-example="chelsea.jpg"]'))
+        click(driver, driver.find_element("css selector", f'[data-example="{options.image}"]'))
         wait(driver, "return document.getElementById('grid').dataset.state === 'loaded'")
-        Select(driver.find_element("id", "layer")).select_by_value(LAYER)
-        wait(driver, f"return document.getElementById('grid').dataset.layer === '{LAYER}'")
+        Select(driver.find_element("id", "layer")).select_by_value(layer)
+        wait(driver, f"return document.getElementById('grid').dataset.layer === '{layer}'")
         driver.find_element("css selector", 'input[name="order"][value="strength"]').click()
+        driver.find_element("css selector", f'input[name="rule"][value="{options.rule}"]').click()
         Select(driver.find_element("id", "normalize")).select_by_value("map")
         wait(driver, "return document.getElementById('grid').dataset.state === 'loaded'")
         image = driver.find_element("id", "input").get_attribute("src").split("/")[-1][:-4]
-        click(driver, driver.find_element(
-            "css selector", f'#grid .cell[data-unit="{central_unit(url, image)}"]'))
+        unit = options.unit if options.unit is not None else central_unit(url, image, layer)
+        click(driver, driver.find_element("css selector", f'#grid .cell[data-unit="{unit}"]'))
         wait(driver, "const i = document.getElementById('projection'); return "
                      "i.dataset.state === 'shown' && i.complete && i.naturalWidth > 0")
+        if options.atlas:
+            wait(driver, "const i = document.getElementById('atlas-strip'); return "
+                         "!document.getElementById('atlas').hidden && i.complete && "
+                         "i.naturalWidth > 0")
         click(driver, driver.find_element("id", "occlude"))
         wait(driver, "const i = document.getElementById('occlusion-img'); return !i.hidden && "
                      "i.complete && i.naturalWidth > 0", timeout=900)
         driver.execute_script("window.scrollTo(0, 0)")
-        driver.save_screenshot(OUT)
+        driver.save_screenshot(options.out)
     finally:
         if driver is not None:
             driver.quit()
         server.terminate()
         server.wait(timeout=60)
-    save(OUT)
-
+    save(options.out)
 
 if __name__ == "__main__":
     main()
