@@ -29,7 +29,8 @@ FOURIER_DIVISOR = 4.0
 def natural_statistics():
     """`(colour matrix (3, 3), magnitude (3, S, S // 2 + 1), S)` from the shipped file: the
     matrix takes decorrelated channels to RGB (rows: R, G, B), its columns scaled so the
-    largest has norm 1; the magnitude is the mean |rfft2| of natural photos' S x S crops."""
+    largest has norm 1; the magnitude is the mean |rfft2| of natural photos' S x S crops in
+    decorrelated channels, each crop's mean removed (so its zero frequency is 0)."""
     with np.load(DATA) as data:
         return (data["colour"].astype(np.float32), data["magnitude"].astype(np.float32),
                 int(data["size"]))
@@ -83,7 +84,7 @@ def magnitude_for(size):
         return magnitude
     # Shift the zero frequency of the first axis to the middle, read the shipped grid at the
     # new grid's frequencies (in cycles per pixel), and shift back.
-    centred = np.fft.fftshift(np.log(magnitude), axes=1)
+    centred = np.fft.fftshift(np.log(np.maximum(magnitude, 1e-6)), axes=1)
     rows = np.fft.fftshift(np.fft.fftfreq(shipped))
     columns = np.fft.rfftfreq(shipped)
     fy, fx = np.fft.fftfreq(size), np.fft.rfftfreq(size)
@@ -95,7 +96,9 @@ def magnitude_for(size):
     grid = ((1 - wy) * ((1 - wx) * centred[:, y0][:, :, x0] + wx * centred[:, y0][:, :, x1])
             + wy * ((1 - wx) * centred[:, y1][:, :, x0] + wx * centred[:, y1][:, :, x1]))
     # A DFT's magnitude grows with the image's side; the images are standardised anyway.
-    return (np.exp(grid) * size / shipped).astype(np.float32)
+    found = np.exp(grid) * size / shipped
+    found[:, 0, 0] = magnitude[:, 0, 0] * size / shipped  # the mean (0: centred on gray)
+    return found.astype(np.float32)
 
 
 class Maco:

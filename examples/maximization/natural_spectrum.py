@@ -10,7 +10,10 @@ coffee, rocket, and the left and right views of stereo_motorcycle), pixels in [0
   positive), its columns scaled so the largest has norm 1. It takes decorrelated channels to
   RGB: rgb = colour @ decorrelated.
 - `magnitude` (3, 224, 113): the mean |rfft2| of every 224 x 224 crop of the photos on a grid
-  of stride 16 (each channel separately, no window), float16.
+  of stride 16, in the decorrelated channels where MACO applies it (each crop's pixels taken
+  through the inverse of `colour`; each channel separately, its mean removed, no window),
+  float16. Its zero-frequency term is therefore 0: the images are centred on gray, and MACO
+  optimises their structure, not their mean colour (a photo's mean would outweigh the rest).
 - `size` (224), `sources` (the photos' names) and `crops` (how many crops were averaged).
 Deterministic: the same scikit-image photos give the same file.
 """
@@ -43,13 +46,16 @@ def colour_matrix(images):
     return root / np.linalg.norm(root, axis=0).max()
 
 
-def mean_magnitude(images):
+def mean_magnitude(images, colour):
+    inverse = np.linalg.inv(colour)
     total, count = np.zeros((3, SIZE, SIZE // 2 + 1)), 0
     for image in images:
+        image = image @ inverse.T  # decorrelated channels
         height, width, _ = image.shape
         for top in range(0, height - SIZE + 1, STRIDE):
             for left in range(0, width - SIZE + 1, STRIDE):
                 crop = np.moveaxis(image[top:top + SIZE, left:left + SIZE], -1, 0)
+                crop = crop - crop.mean(axis=(1, 2), keepdims=True)
                 total += np.abs(np.fft.rfft2(crop))
                 count += 1
     return total / count, count
@@ -57,8 +63,9 @@ def mean_magnitude(images):
 
 def main(out=OUT):
     found = photos()
-    magnitude, count = mean_magnitude(found.values())
-    np.savez_compressed(out, colour=colour_matrix(found.values()).astype(np.float32),
+    colour = colour_matrix(found.values())
+    magnitude, count = mean_magnitude(found.values(), colour)
+    np.savez_compressed(out, colour=colour.astype(np.float32),
                         magnitude=magnitude.astype(np.float16), size=np.int64(SIZE),
                         sources=np.array(sorted(found)), crops=np.int64(count))
     print(f"{out}: {count} crops of {SIZE} px from {len(found)} photos")
