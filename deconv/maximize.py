@@ -80,7 +80,7 @@ _cli.float_flag("rotate", 10.0, "fourier: the random rotation's range, +- degree
                 bounds=(0, 180))
 _cli.integer_flag("jitter2", 4, "fourier: last jitter, in pixels.", bounds=(0, 512))
 _cli.integer_flag("crops", 4, "maco: crops per image and step.", bounds=(1, 256))
-flags.DEFINE_list("box", ["0.5", "0.05"], "maco: the crops' mean side, as a share of the "
+flags.DEFINE_list("box", ["0.9", "0.4"], "maco: the crops' mean side, as a share of the "
                   "image's, at the first and the last step.")
 _cli.float_flag("noise", 0.04, "maco: noise added to the crops (pixels in [0, 1]).",
                 bounds=(0, 1))

@@ -24,8 +24,9 @@ from deconv.errors import DeconvError
 # "logit" for one unit or "sum" for a weighted sum.
 KINDS = ("mean", "centre", "sum")
 # The diversity term's default weight: per target, the sum of its copies' values less this
-# times their mean pairwise Gram similarity (in [0, 1] for non-negative activations).
-DIVERSITY_WEIGHT = 10.0
+# times their mean pairwise Gram similarity (in [0, 1] for non-negative activations) times
+# their mean absolute value (see `ascent`).
+DIVERSITY_WEIGHT = 5.0
 IDS = tf.TensorSpec([None], tf.int32)
 WEIGHTS = tf.TensorSpec([None, None], tf.float32)
 
@@ -239,8 +240,11 @@ class Targets:
 
 def ascent(values, grams, copies, weight):
     """What a step raises: the sum of every image's value (the images are independent, so its
-    gradient is each image's own), less `weight` times each target's diversity term."""
+    gradient is each image's own), less, per target, `weight` times its diversity term times
+    the mean absolute value of its copies (held constant): the weight means the same on any
+    network, whatever the scale of its activations."""
     total = tf.reduce_sum(values)
     if grams is None or copies < 2:
         return total
-    return total - weight * tf.reduce_sum(diversity(grams, copies))
+    scale = tf.stop_gradient(tf.reduce_mean(tf.abs(tf.reshape(values, [-1, copies])), axis=1))
+    return total - weight * tf.reduce_sum(scale * diversity(grams, copies))

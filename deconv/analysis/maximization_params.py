@@ -30,7 +30,7 @@ def natural_statistics():
     """`(colour matrix (3, 3), magnitude (3, S, S // 2 + 1), S)` from the shipped file: the
     matrix takes decorrelated channels to RGB (rows: R, G, B), its columns scaled so the
     largest has norm 1; the magnitude is the mean |rfft2| of natural photos' S x S crops in
-    decorrelated channels, each crop's mean removed (so its zero frequency is 0)."""
+    decorrelated channels, less the photos' mean pixel."""
     with np.load(DATA) as data:
         return (data["colour"].astype(np.float32), data["magnitude"].astype(np.float32),
                 int(data["size"]))
@@ -97,7 +97,7 @@ def magnitude_for(size):
             + wy * ((1 - wx) * centred[:, y1][:, :, x0] + wx * centred[:, y1][:, :, x1]))
     # A DFT's magnitude grows with the image's side; the images are standardised anyway.
     found = np.exp(grid) * size / shipped
-    found[:, 0, 0] = magnitude[:, 0, 0] * size / shipped  # the mean (0: centred on gray)
+    found[:, 0, 0] = magnitude[:, 0, 0] * size / shipped  # the mean colour, as shipped
     return found.astype(np.float32)
 
 

@@ -82,7 +82,7 @@ class Crops:
     the image's centre (spread 0.15 of the side); then Gaussian noise of `noise` (pixels in
     [0, 1]) and uniform noise of as much is added to what the network sees."""
     count: int = 4
-    box: tuple = (0.5, 0.05)
+    box: tuple = (0.9, 0.4)
     noise: float = 0.04
 
     def check(self):

@@ -11,9 +11,10 @@ coffee, rocket, and the left and right views of stereo_motorcycle), pixels in [0
   RGB: rgb = colour @ decorrelated.
 - `magnitude` (3, 224, 113): the mean |rfft2| of every 224 x 224 crop of the photos on a grid
   of stride 16, in the decorrelated channels where MACO applies it (each crop's pixels taken
-  through the inverse of `colour`; each channel separately, its mean removed, no window),
-  float16. Its zero-frequency term is therefore 0: the images are centred on gray, and MACO
-  optimises their structure, not their mean colour (a photo's mean would outweigh the rest).
+  through the inverse of `colour`; each channel separately, the photos' mean pixel removed,
+  no window), float16. Its zero-frequency term is thus how far a crop's mean colour strays
+  from the photos' mean, not the mean itself (which would outweigh everything else once the
+  image is standardised).
 - `size` (224), `sources` (the photos' names) and `crops` (how many crops were averaged).
 Deterministic: the same scikit-image photos give the same file.
 """
@@ -48,14 +49,15 @@ def colour_matrix(images):
 
 def mean_magnitude(images, colour):
     inverse = np.linalg.inv(colour)
+    images = [image @ inverse.T for image in images]  # decorrelated channels
+    mean = np.concatenate([image.reshape(-1, 3) for image in images]).mean(axis=0)
     total, count = np.zeros((3, SIZE, SIZE // 2 + 1)), 0
     for image in images:
-        image = image @ inverse.T  # decorrelated channels
+        image = image - mean
         height, width, _ = image.shape
         for top in range(0, height - SIZE + 1, STRIDE):
             for left in range(0, width - SIZE + 1, STRIDE):
                 crop = np.moveaxis(image[top:top + SIZE, left:left + SIZE], -1, 0)
-                crop = crop - crop.mean(axis=(1, 2), keepdims=True)
                 total += np.abs(np.fft.rfft2(crop))
                 count += 1
     return total / count, count
