@@ -184,8 +184,10 @@ def _prepare(net, layer, features):
     feat = names.short(layer)
     outputs.check_targets(files_lib.files(FLAGS.out, feat, features, FLAGS.diversity,
                                           maximizer.kind, FLAGS.param == "maco"))
+    folder = (image_files.scan_folder(FLAGS.images, image_files.readable_extensions())
+              if FLAGS.images else None)
     outputs.ensure_folder(FLAGS.out)
-    return maximizer, schedule, keywords
+    return maximizer, schedule, keywords, folder
 
 
 def _described(feat, record, result, schedule, maximizer):
@@ -209,15 +211,15 @@ def _described(feat, record, result, schedule, maximizer):
             "settings": {**settings, **extra}}
 
 
-def _measure(net, layer, result, class_names):
-    """Each image's quality (--images, --judge), or None."""
+def _measure(net, layer, result, class_names, folder):
+    """Each image's quality (--images: `folder`, `(paths, ignored)`; --judge), or None."""
     natural = judge = None
-    if FLAGS.images:
-        paths = image_files.find_images(FLAGS.images, image_files.readable_extensions())
+    if folder:
+        paths, ignored = folder
         with _cli.progress_bar(FLAGS.progress, len(paths), "img") as update:
             natural, read, skipped = quality.natural_top(
                 net, layer, paths, quality.reading_for(FLAGS.image_size), update)
-        print(f"{FLAGS.images}: " + words.skip_summary(read, skipped))
+        print(f"{FLAGS.images}: " + words.skip_summary(read, skipped, ignored))
     if FLAGS.judge:
         judge_net, load = _cli.load_net(FLAGS.judge, "imagenet", include_top=True)
         load()
@@ -260,12 +262,12 @@ def main(argv):
         raise DeconvError(f"--id is required: the maps of {feat} to show (0 to "
                           f"{net.feature_count(layer) - 1}), e.g. --id 350 or --id 0-15.")
     features = map_ids.parse(FLAGS.id, net.feature_count(layer), layer)
-    maximizer, schedule, keywords = _prepare(net, layer, features)
+    maximizer, schedule, keywords, folder = _prepare(net, layer, features)
     class_names = quality.class_names(net, layer)
     record = load_weights()
     with _cli.progress_bar(FLAGS.progress, None, "step") as update:
         result = maximizer.run(features, schedule, update, **keywords)
-    found = _measure(net, layer, result, class_names)
+    found = _measure(net, layer, result, class_names, folder)
     written, grid, summary = files_lib.write(
         FLAGS.out, feat, result, _described(feat, record, result, schedule, maximizer), FLAGS.tile,
         class_names, found)
