@@ -37,11 +37,16 @@ def natural_top(net, layer, paths, reading, progress=None):
     return found, state.read, list(state.skipped)
 
 
+def as_saved(images):
+    """RGB images in [0, 255] as their PNGs hold them: rounded to whole values."""
+    return np.asarray(images, np.float32).round().clip(0, 255)
+
+
 def reached(net, layer, images, features):
     """The strongest activation of each image's unit, `(N,)`: the maximum of map
-    `features[i]` of `layer` over image `i` (RGB in [0, 255], shown as it is), what the scan
-    measures on natural images."""
-    activations = net.activations(np.asarray(images, np.float32), layer, batch_size=8)
+    `features[i]` of `layer` over image `i` (RGB in [0, 255], as saved, `as_saved`), what the
+    scan measures on natural images."""
+    activations = net.activations(as_saved(images), layer, batch_size=8)
     chosen = activations[np.arange(len(images)), ..., np.asarray(features)]
     return chosen.reshape(len(images), -1).max(axis=1)
 
@@ -73,8 +78,8 @@ class Judge:
         self.layer = net.layer_names[-1]
 
     def probabilities(self, images):
-        """`(N, classes)` softmax probabilities of RGB images in [0, 255]."""
-        resized = tf.image.resize(np.asarray(images, np.float32), (self.size, self.size),
+        """`(N, classes)` softmax probabilities of RGB images in [0, 255] (as saved)."""
+        resized = tf.image.resize(as_saved(images), (self.size, self.size),
                                   antialias=True).numpy()
         logits = self.net.activations(resized, self.layer, batch_size=8).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)

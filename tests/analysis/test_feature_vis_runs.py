@@ -160,7 +160,8 @@ def test_natural_top_is_the_largest_activation_over_the_folder(custom, image_fol
     found = deconv.maximize_maps(custom, "c2", units,
                                  schedule=steps.Optimization("fourier", **SMALL))
     measured = quality.measure(custom, "c2", found, natural=values)
-    reached = custom.activations(found.images, "c2")[np.arange(2), ..., units].reshape(2, -1)
+    saved = found.images.round().clip(0, 255)  # measured as the PNGs hold them
+    reached = custom.activations(saved, "c2")[np.arange(2), ..., units].reshape(2, -1)
     for entry, best, unit in zip(measured, reached.max(axis=1), units):
         assert entry["activation"] == pytest.approx(best, rel=1e-5)
         assert entry["natural_top1"] == values[unit]
@@ -170,7 +171,7 @@ def test_natural_top_is_the_largest_activation_over_the_folder(custom, image_fol
 
 def test_the_judges_verdict_against_numpy(classifier):
     judge = quality.Judge(classifier, 20, "tiny")
-    images = np.random.default_rng(8).uniform(0, 255, (3, 20, 20, 3)).astype(np.float32)
+    images = np.random.default_rng(8).integers(0, 256, (3, 20, 20, 3)).astype(np.float32)
     logits = _logits(classifier, images)
     expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     verdicts = judge.verdict(images, [0, 2, 4], names=list("abcde"))
