@@ -112,9 +112,6 @@ def test_the_diversity_term_splits_a_red_or_blue_unit_into_red_and_blue(param):
                       runs[objectives.DIVERSITY_WEIGHT].images]
     assert min(red_minus_blue) < -10 < 10 < max(red_minus_blue), red_minus_blue
     assert np.all(runs[objectives.DIVERSITY_WEIGHT].values > 0.5 * runs[0.0].values.min())
-    # The first copy starts where a single image would.
-    alone = deconv.maximize_maps(net, "either", [0], schedule=schedule)
-    np.testing.assert_allclose(alone.images[0], runs[0.0].images[0], atol=2.0)
 
 
 @pytest.mark.parametrize("param", ["fourier", "maco"])
@@ -201,3 +198,13 @@ def test_the_judges_verdict_against_numpy(classifier):
 def test_bad_arguments_name_the_culprit(custom, kwargs, message):
     with pytest.raises(DeconvError, match=message):
         deconv.maximize_maps(custom, "c3", [0, 1], **kwargs)
+
+
+def test_each_copy_has_its_own_start_and_the_first_is_a_single_images():
+    targets = objectives.Targets((4, 7), "mean", 10, copies=3)
+    assert targets.keys(targets.groups) == [[4], [4, 1], [4, 2], [7], [7, 1], [7, 2]]
+    np.testing.assert_array_equal(targets.selection(targets.groups), [4, 4, 4, 7, 7, 7])
+    summed = objectives.Targets((4, 7), "sum", 10, coefficients=(0.5, -1.0))
+    assert summed.groups == [(4, 7)] and summed.keys(summed.groups) == [[1 << 30, 4, 7]]
+    np.testing.assert_array_equal(summed.selection(summed.groups),
+                                  [[0, 0, 0, 0, 0.5, 0, 0, -1, 0, 0]])
