@@ -65,6 +65,14 @@ def test_the_atlas_of_two_layers(photo_folder, tmp_path):
     assert [(layer["name"], layer["units"]) for layer in atlas["layers"]] == [
         ("block2b_add", 24), ("block4c_add", 80)]
     assert all(len(entries) == 2 for entries in atlas["layers"][1]["top"])
+    # no max-pool below any layer of Lite0: the deconvnet pictures cannot depend on the image
+    dependence = atlas["layers"][0]["image_dependence"]
+    assert dependence["independent"] and dependence["switches"] == []
+    page = (out / atlas["layers"][0]["page"]).read_text()
+    assert 'class="warning dependence"' in page and "cannot depend on the image" in page
+    assert "--rule guided" in result.stderr
+    entry = atlas["layers"][1]["top"][0][0]
+    assert entry["crop"] == "effective" and entry["box_effective"] is not None
 
 
 def test_the_explorer_projects_what_the_library_does(lite0_features):
