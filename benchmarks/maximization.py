@@ -191,11 +191,11 @@ def _cell(values, fmt):
     return "–" if not values else fmt(values)
 
 
-def table(results):
-    """The benchmark's tables in Markdown, from whatever `results` holds."""
+def _class_table(classes):
+    """The class visualisations' verdicts per param and step count, in Markdown rows."""
     lines = ["| param | steps | classes judged | top-1 | top-5 | median rank | s / class |",
              "|---|---|---|---|---|---|---|"]
-    for param, rows in results.get("classes", {}).items():
+    for param, rows in classes.items():
         for steps in sorted({r["settings"]["steps"] for r in rows.values()}):
             chosen = [r for r in rows.values() if r["settings"]["steps"] == steps]
             ranks = [r["rank"] for r in chosen]
@@ -203,6 +203,18 @@ def table(results):
                          f"{np.mean([r == 1 for r in ranks]):.0%} | "
                          f"{np.mean([r <= 5 for r in ranks]):.0%} | {np.median(ranks):g} | "
                          f"{np.median([r['seconds'] for r in chosen]):.0f} |")
+    return lines
+
+
+def table(results):
+    """The benchmark's tables in Markdown, from whatever `results` holds."""
+    classes = results.get("classes", {})
+    lines = _class_table(classes)
+    shared = set.intersection(*[set(rows) for rows in classes.values()]) if classes else set()
+    if shared and any(len(rows) > len(shared) for rows in classes.values()):
+        lines += ["", f"The same, on the {len(shared)} classes every param ran:", ""]
+        lines += _class_table({param: {k: r for k, r in rows.items() if k in shared}
+                               for param, rows in classes.items()})
     lines += ["", "| param | steps | layer | units | ratio >= 1 | min ratio | median ratio "
               "| s / unit |", "|---|---|---|---|---|---|---|---|"]
     for param, rows in results.get("units", {}).items():
