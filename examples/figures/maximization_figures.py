@@ -6,7 +6,7 @@ and a few units (labelled with their activation against their strongest natural 
 It draws the pictures and numbers that benchmarks/maximization.py saved (its --pictures
 folder and --results file), so run the benchmark's parts first, e.g.:
 
-    python benchmarks/maximization.py --part classes --params pixel,fourier,maco --targets 0-24
+    python benchmarks/maximization.py --part classes --params pixel,fourier,maco --targets 0,5,15,25,45
     python benchmarks/maximization.py --part units --params pixel,fourier,maco --targets 9,30,63
     python examples/figures/maximization_figures.py [--pictures DIR] [--results FILE]
 """
@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-CLASSES = [0, 100, 340, 460, 940]  # tench, black swan, zebra, breakwater, spaghetti squash
+CLASSES = [0, 100, 300, 500, 900]  # tench, black swan, tiger beetle, cliff dwelling, water tower
 UNITS = ["block3b_add/18", "block5c_add/50", "block6d_add/191"]
 PARAMS = ("pixel", "fourier", "maco")
 TILE = 150
