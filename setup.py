@@ -33,6 +33,6 @@ setup(
                     "serve": ["fastapi", "uvicorn"],
                     "beam": ["apache-beam>=2.77"],
                     "lite": LITE},
-    package_data={"deconv.models": ["data/*.json"], "deconv.unit_atlas": ["static/*"],
+    package_data={"deconv.models": ["data/*.json"], "deconv.analysis": ["data/*.npz"], "deconv.unit_atlas": ["static/*"],
                   "deconv.serving": ["static/*"]},
 )

@@ -15,6 +15,7 @@ The analyses share one call shape, `(net, layer, inputs, *, options) -> result`:
     deconv.occlude(net, "conv5_4", image, occluder=deconv.Occluder(50, 8, "gray"))
     deconv.layer_ranges(net, ["conv3_3", "conv5_1"], image, maps=0.2, activations=9)
     deconv.maximize_maps(net, "conv4_4", [350], schedule=deconv.Schedule(rounds=6))
+    deconv.maximize_maps(net, "predictions", [281], schedule=deconv.Optimization("fourier"))
     deconv.class_maps(net, "conv5_4", "data/train", per_image=25, per_class=25)
     deconv.top_maps(net, "conv5_4", image, top=16)
     deconv.feature_evolution(net, "conv5_3", "data/train", checkpoints="ckpt/", features=[3, 40])
@@ -58,6 +59,12 @@ _EXPORTS = {
     "ActivationMaximizer": "deconv.analysis.maximization",
     "Schedule": "deconv.analysis.maximization",
     "Maximization": "deconv.analysis.maximization",
+    "FeatureVisualizer": "deconv.analysis.maximization_steps",
+    "Optimization": "deconv.analysis.maximization_steps",
+    "Robustness": "deconv.analysis.maximization_transforms",
+    "Crops": "deconv.analysis.maximization_transforms",
+    "Judge": "deconv.analysis.maximization_quality",
+    "natural_top": "deconv.analysis.maximization_quality",
     "class_maps": "deconv.analysis.class_maps",
     "ClassMaps": "deconv.analysis.class_maps",
     "class_scores": "deconv.analysis.class_plot",

@@ -51,8 +51,9 @@ _cli.integer_flag("thumb", 64, "Side in pixels of a unit's thumbnail on its laye
 _cli.integer_flag("project_batch", 32, "Projections per reverse pass in pass 2 (memory grows "
                   "with it: with 64 at 224 px the whole process reached 5.9 GB on conv5).",
                   bounds=build.RANGES["project_batch"])
-flags.DEFINE_bool("maximize", False, "Also an activation-maximization image per unit (slow: "
-                  "240 gradient steps per batch of maps).")
+flags.DEFINE_bool("maximize", False, "Also a feature visualization per unit, shown beside its "
+                  "top-k with its activation against the top-1 (python -m deconv.maximize's "
+                  "best parameterisation; slow: 512 steps per batch of 16 maps at 224 px).")
 _cli.integer_flag("checkpoint_every", 10, "Save pass 1's state every this many batches.")
 flags.DEFINE_bool("restart", False, "Discard the atlas in --out (its own files only) and start "
                   "afresh.")

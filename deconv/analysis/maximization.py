@@ -11,22 +11,17 @@ batch: the images do not interact, so each result is the one it would be alone.
 """
 import dataclasses
 import math
-import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from deconv import limits
+from deconv.analysis import maximization_batches as batches
+from deconv.analysis import maximization_objectives as objectives
+from deconv.analysis import maximization_steps as steps
+from deconv.analysis.maximization_batches import Maximization  # noqa: F401 (the public name)
 from deconv.core import compiled
-from deconv.core import map_ids
-from deconv.core import preprocessing
-from deconv.core import chain_rules
-from deconv.core import graph
-from deconv.core import selection
 from deconv.errors import DeconvError
-from deconv.io import outputs
-from deconv.io import render
 
 # The random start of the PyTorch tool: a uniform gray in [150, 180] of [0, 255].
 START_RANGE = (150.0, 180.0)
@@ -42,7 +37,6 @@ RANGES = {"init_size": (1, MAX_SIZE, True), "steps": (1, 10_000, True),
           "batch_size": (0, 4096, True)}
 _ADAM = (0.9, 0.999, 1e-8)
 _SPEC = compiled.IMAGES  # images in [0, 1] here
-_IDS = tf.TensorSpec([None], tf.int32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,26 +60,6 @@ class Schedule:
         return round_sizes(self.init_size, self.rounds, self.factor)
 
 
-@dataclasses.dataclass
-class Maximization:
-    """What `ActivationMaximizer.run` found, one entry per feature map.
-
-    Attributes:
-      images: `(N, S, S, 3)` float32 RGB in [0, 255], `S` the last round's size.
-      features: `(N,)` the maps.
-      start_values: `(N,)` the objective on the random start (at the first round's size).
-      values: `(N,)` the objective on the final images.
-      sizes: the image side of each round.
-      objective: what was raised: `"pre-ReLU mean"` or `"mean activation"`.
-    """
-    images: np.ndarray
-    features: np.ndarray
-    start_values: np.ndarray
-    values: np.ndarray
-    sizes: list
-    objective: str
-
-
 def round_sizes(init_size, rounds, factor):
     """Returns the image side of each round: `init_size`, then each the last times `factor`,
     rounded down as the PyTorch tool does (56, 67, 80, 96, ... for 1.2), and at least one pixel
@@ -97,11 +71,13 @@ def round_sizes(init_size, rounds, factor):
     return sizes
 
 
-def random_start(features, size, seed):
-    """Returns the random start of each map, `(N, size, size, 3)` in [0, 255]: drawn from a
-    generator seeded by `(seed, map)`, so a map starts alike whichever maps run beside it."""
-    return np.stack([np.random.default_rng([seed, int(feature)]).uniform(
-        *START_RANGE, (size, size, 3)) for feature in features]).astype(np.float32)
+def random_start(keys, size, seed):
+    """Returns the random start of each image, `(N, size, size, 3)` in [0, 255]: drawn from a
+    generator seeded by `(seed, *key)`, a key being a map id (or a list, see
+    `maximization_objectives.Targets.keys`), so a map starts alike whichever maps run beside
+    it."""
+    return np.stack([np.random.default_rng([seed, *np.atleast_1d(key).tolist()]).uniform(
+        *START_RANGE, (size, size, 3)) for key in keys]).astype(np.float32)
 
 
 def gaussian_blur(images, sigma):
@@ -137,47 +113,20 @@ def enlarge(images, size, sigma):
     return tf.clip_by_value(gaussian_blur(resized, sigma), 0.0, 1.0)
 
 
-class _PreRelu:
-    """RGB images -> a Conv2D layer's output before its fused ReLU."""
-
-    def __init__(self, below, layer):
-        self.below, self.layer = below, layer
-
-    def __call__(self, images):
-        outputs = self.layer.convolution_op(self.below(images), self.layer.kernel)
-        return outputs + self.layer.bias if self.layer.use_bias else outputs
-
-
-class _Objective:
-    """Images in [0, 1] and one map per image -> the mean of that map in that image, `(N,)`
-    (a class's logit, for a classifier's logits: 1x1 maps). For a model of one input size (a
-    classifier), each image is resized to it first (bilinear, differentiable), so the growing
-    schedule works there too."""
-
-    def __init__(self, maps, input_size=None):
-        self.maps, self.input_size = maps, input_size
-
-    def __call__(self, images, features):
-        if self.input_size is not None:
-            images = tf.image.resize(images, self.input_size, method="bilinear")
-        activations = selection.as_maps(self.maps(images * 255.0))  # logits: 1x1 maps
-        chosen = tf.gather(activations, features, axis=3, batch_dims=1)
-        return tf.reduce_mean(chosen, axis=[1, 2])
-
-
 class _AdamStep:
-    """One Adam ascent step on every image at once; images stay in [0, 1]."""
+    """One Adam ascent step on every image at once; images stay in [0, 1]. With `copies` > 1,
+    the diversity term (weighted by `weight`) pushes each target's copies apart."""
 
-    def __init__(self, objective):
-        self.objective = objective
+    def __init__(self, objective, copies=1, weight=0.0):
+        self.objective, self.copies, self.weight = objective, copies, weight
         self.unit = tf.constant(PIXEL_STD, tf.float32)
 
-    def __call__(self, images, first, second, step, features, lr):
+    def __call__(self, images, first, second, step, selection, lr):
         with tf.GradientTape() as tape:
             tape.watch(images)
-            values = self.objective(images, features)
+            values, grams = self.objective(images, selection)
             # The images are independent, so the sum's gradient is each image's own.
-            total = tf.reduce_sum(values)
+            total = objectives.ascent(values, grams, self.copies, self.weight)
         gradient = tape.gradient(total, images)
         beta1, beta2, epsilon = _ADAM
         first = beta1 * first + (1 - beta1) * gradient
@@ -188,65 +137,30 @@ class _AdamStep:
         return images, first, second, values
 
 
-class ActivationMaximizer:
-    """Finds, for feature maps of one layer, the images that raise their mean most.
+class ActivationMaximizer(batches.Maximizer):
+    """Finds, for feature maps of one layer, the images that raise their mean most, by
+    gradient ascent on pixels (the "pixel" parameterisation).
 
     Reference: Erhan, Bengio, Courville & Vincent, "Visualizing higher-layer features of a deep
     network" (2009); the multi-scale schedule of the PyTorch VGG16 filter visualizers.
 
-    Args:
-      net: a `deconv.Deconvnet` (its model and preprocessing are used; nothing is changed).
-      layer: the layer, `conv4_3` or `block4_conv3` style.
-      pre_relu: for a Conv2D layer with a fused ReLU, raise the map before the ReLU (as the
-        PyTorch tools do, whose hooks sit on the conv): a map that is zero on the start still
-        gets a gradient. False: raise the activation itself.
+    Args: those of `deconv.analysis.maximization_batches.Maximizer`.
     """
 
-    def __init__(self, net, layer, pre_relu=True):
-        self.net = net
-        self.layer = net.resolve(layer)
-        self.count = net.feature_count(self.layer)
-        step = net.step(self.layer)
-        below = (preprocessing.Preprocess(net.preprocessing.name)
-                 if step.input_key == graph.INPUT_KEY
-                 else net.builder.activations_graph(step.input_key))
-        fused = type(step.layer) is keras.layers.Conv2D and chain_rules.fused_relu(step.layer)
-        separate = isinstance(step.rule, chain_rules.ReluRule)  # a ReLU layer: its input
-        self.pre_relu = bool(pre_relu and (fused or separate))
-        if self.pre_relu:
-            maps = _PreRelu(below, step.layer) if fused else below
-        else:
-            maps = net.builder.activations_graph(self.layer)
-        fixed = tuple(net.input_shape[1:3])
-        self.input_size = None if None in fixed else fixed
-        self.logits = len(step.shape) == 2
-        objective = _Objective(maps, self.input_size)
-        self._objective = tf.function(objective, input_signature=[_SPEC, _IDS])
-        self._step = tf.function(_AdamStep(objective), input_signature=[
-            _SPEC, _SPEC, _SPEC, tf.TensorSpec([], tf.float32), _IDS,
-            tf.TensorSpec([], tf.float32)])
-
-    @property
-    def objective_name(self):
-        """What is raised, in words."""
-        return ("pre-ReLU mean" if self.pre_relu else "class logit" if self.logits
-                else "mean activation")
-
-    def objective(self, images, features):
-        """Returns the objective `(N,)` of RGB images `(N, H, W, 3)` in [0, 255], one map each."""
-        images = tf.convert_to_tensor(np.asarray(images, np.float32) / 255.0)
-        return self._objective(images, tf.constant(features, tf.int32)).numpy()
-
-    def run(self, features, schedule=Schedule(), progress=None):
-        """Raises each map's mean from its own random start; all maps in one batch.
+    def run(self, features, schedule=Schedule(), progress=None, *, copies=1,
+            diversity_weight=objectives.DIVERSITY_WEIGHT, coefficients=None):
+        """Raises each map's objective from its own random start; `schedule.batch_size` maps
+        (all by default) in one batch.
 
         Args:
-          features: map ids.
+          features: map ids (for objective "sum": the units summed, into one image).
           schedule: a `Schedule`: start size, steps, rounds, enlargement, step size, blur (on
             an image smaller than the blur's reach it is truncated, see `gaussian_blur`), seed
             (the same seed gives the same images) and maps per batch.
           progress: called as `progress(done, total)` after each step, counted in steps of
             the whole schedule.
+          copies: images per map, pushed apart by the diversity term (`diversity_weight`).
+          coefficients: a weighted sum's coefficients (default: 1 each).
 
         Returns:
           A `Maximization`.
@@ -254,29 +168,30 @@ class ActivationMaximizer:
         Raises:
           DeconvError: a bad id or setting; the message names it and what is valid.
         """
-        features = self.check(features, schedule)
+        targets = self.check(features, schedule, copies, coefficients)
+        result = self.run_targets(
+            targets, schedule.batch_size, schedule.steps * schedule.rounds, progress,
+            lambda groups, tick: self._run_batch(targets, groups, schedule, tick,
+                                                 diversity_weight))
+        result.sizes = schedule.sizes
+        return result
+
+    def _step(self, copies, weight):
+        def make():
+            objective = objectives.Objective(
+                self.maps, self.kind, self.gram_maps() if copies > 1 else None)
+            return tf.function(_AdamStep(objective, copies, weight), input_signature=[
+                _SPEC, _SPEC, _SPEC, tf.TensorSpec([], tf.float32), objective.spec,
+                tf.TensorSpec([], tf.float32)])
+        return self.compiled(("step", copies, weight if copies > 1 else 0.0), make)
+
+    def _run_batch(self, targets, groups, schedule, tick, weight):
+        selection = tf.constant(targets.selection(groups))
+        step_fn = self._step(targets.copies, weight)
         sizes = schedule.sizes
-        batch = schedule.batch_size or len(features)
-        chunks = [features[i:i + batch] for i in range(0, len(features), batch)]
-        total, done = len(chunks) * schedule.steps * schedule.rounds, [0]
-
-        def tick():
-            done[0] += 1
-            if progress is not None:
-                progress(done[0], total)
-
-        parts = [self._run_batch(chunk, schedule, tick) for chunk in chunks]
-        return Maximization(
-            images=np.concatenate([p[0] for p in parts]), features=np.asarray(features),
-            start_values=np.concatenate([p[1] for p in parts]),
-            values=np.concatenate([p[2] for p in parts]), sizes=sizes,
-            objective=self.objective_name)
-
-    def _run_batch(self, features, schedule, tick):
-        ids = tf.constant(features, tf.int32)
-        sizes = schedule.sizes
-        images = tf.constant(random_start(features, sizes[0], schedule.seed) / 255.0)
-        start = self._objective(images, ids).numpy()
+        images = tf.constant(random_start(targets.keys(groups), sizes[0], schedule.seed)
+                             / 255.0)
+        start = self._values(images, selection).numpy()
         lr = tf.constant(schedule.lr, tf.float32)
         for number, size in enumerate(sizes):
             if number:
@@ -284,20 +199,20 @@ class ActivationMaximizer:
             # Adam starts afresh each round: the pixels it tracked have moved.
             first = second = tf.zeros_like(images)
             for step in range(1, schedule.steps + 1):
-                images, first, second, _ = self._step(images, first, second,
-                                                      tf.constant(step, tf.float32), ids, lr)
+                images, first, second, _ = step_fn(images, first, second,
+                                                   tf.constant(step, tf.float32), selection, lr)
                 tick()
-        values = self._objective(images, ids).numpy()
-        return (images.numpy() * 255.0).astype(np.float32), start, values
+        values = self._values(images, selection).numpy()
+        return (images.numpy() * 255.0).astype(np.float32), start, values, None
 
-    def check(self, features, schedule=Schedule()):
-        """Checks `run`'s arguments (before weights are loaded); returns the map ids as a list.
+    def check(self, features, schedule=Schedule(), copies=1, coefficients=None):
+        """Checks `run`'s arguments (before weights are loaded); returns the
+        `maximization_objectives.Targets`.
 
         Raises:
           DeconvError: the first bad argument, with what is valid.
         """
-        features = map_ids.parse(np.atleast_1d(features).tolist(), self.count, self.layer,
-                                 "feature")
+        targets = self.targets(features, copies, coefficients)
         s = schedule
         for name, (low, high, integer) in RANGES.items():
             value = getattr(s, name)
@@ -313,55 +228,52 @@ class ActivationMaximizer:
                               f"{s.factor}) ends at {s.sizes[-1]} pixels; at most {MAX_SIZE}: "
                               f"use fewer rounds or a smaller factor.")
         self.net.check_image_size(self.layer, self.input_size or s.init_size, "init_size")
-        return features
+        return targets
 
 
-def maximize_maps(net, layer, features, *, schedule=Schedule(), pre_relu=True, progress=None):
-    """Activation maximization of maps `features` of `layer`: `ActivationMaximizer(net, layer,
-    pre_relu).run(features, schedule, progress)`; returns a `Maximization`."""
-    return ActivationMaximizer(net, layer, pre_relu).run(features, schedule, progress)
+def maximize_maps(net, layer, features, *, schedule=None, param=None, pre_relu=True,
+                  objective="mean", coefficients=None, diversity=1,
+                  diversity_weight=objectives.DIVERSITY_WEIGHT, diversity_layer=None,
+                  progress=None):
+    """Activation maximization of maps (or classes) `features` of `layer`; returns a
+    `Maximization`.
+
+    Args:
+      schedule: how the images are made: a `Schedule` (pixels, the default) or a
+        `maximization_steps.Optimization` (Fourier or MACO images).
+      param: "pixel", "fourier" or "maco", the parameterisation's default schedule when
+        `schedule` is None (else it must agree with it).
+      pre_relu, objective, diversity_layer: see `maximization_batches.Maximizer`.
+      coefficients: for objective "sum", one per unit (default 1 each): one image raises
+        their weighted sum.
+      diversity: images per target, pushed apart by the diversity term (`diversity_weight`
+        times their mean pairwise Gram similarity, subtracted).
+      progress: called as `progress(done, total)` after each step.
+
+    Raises:
+      DeconvError: a bad argument; the message names it and what is valid.
+    """
+    schedule = _schedule_for(schedule, param)
+    if isinstance(schedule, Schedule):
+        maximizer = ActivationMaximizer(net, layer, pre_relu, objective, diversity_layer)
+    else:
+        maximizer = steps.FeatureVisualizer(net, layer, pre_relu, objective, diversity_layer)
+    return maximizer.run(features, schedule, progress, copies=diversity,
+                         diversity_weight=diversity_weight, coefficients=coefficients)
 
 
-def _tile(picture, side):
-    if not side:
-        return render.upscale(picture, 128)
-    from PIL import Image
-    return np.asarray(Image.fromarray(picture).resize((side, side), Image.Resampling.BILINEAR))
+PARAMS = ("pixel", *steps.PARAMS)
 
 
-def check_grid(count, schedule, tile=0):
-    """Raises DeconvError if the grid `write` would draw for `count` maps (tiles of `tile`
-    pixels, or the final size enlarged to at least 128) is too large a picture."""
-    side = tile or max(schedule.sizes[-1], 128)
-    limits.check_picture(count, side, "The grid of the maps (lower --tile, or give fewer --id)")
-
-
-def files(out_dir, feat, features):
-    """The paths `write` writes for maps `features` of layer `feat`."""
-    return [os.path.join(out_dir, name) for name in (
-        *(f"{feat}_{feature}.png" for feature in features), f"{feat}_grid.png", f"{feat}.json")]
-
-
-def write(out_dir, feat, result, described, tile=0):
-    """Writes a `Maximization`, atomically: `{feat}_{id}.png` per map, `{feat}_grid.png` (every
-    map, labelled with its final objective; tiles resized to `tile` pixels, or with 0 enlarged
-    to at least 128) and `{feat}.json` (`described`, then sizes and per map its objective at the
-    start and the end). Returns `(map files, grid file, JSON file)`."""
-    written, tiles = [], []
-    pictures = result.images.round().clip(0, 255).astype("uint8")
-    for feature, picture, value in zip(result.features, pictures, result.values):
-        written.append(os.path.join(out_dir, f"{feat}_{feature}.png"))
-        outputs.write_png(written[-1], picture)
-        tiles.append(render.label(_tile(picture, tile), f"map {feature}: {value:.3g}"))
-    grid = os.path.join(out_dir, f"{feat}_grid.png")
-    outputs.write_png(grid, render.label(render.grid(tiles), f"{feat}: {result.objective}"))
-    summary = os.path.join(out_dir, f"{feat}.json")
-    outputs.write_json(summary, {
-        **described, "sizes": result.sizes,
-        "values": f"{result.objective} of the map, on the start and on the result",
-        "maps": [{"map": int(feature), "start": float(start), "end": float(end),
-                  "file": os.path.basename(path)}
-                 for feature, start, end, path in zip(result.features, result.start_values,
-                                                      result.values, written)],
-        "grid": os.path.basename(grid)})
-    return written, grid, summary
+def _schedule_for(schedule, param):
+    if param is not None and param not in PARAMS:
+        raise DeconvError(f"Unknown param {param!r}. Valid: {', '.join(PARAMS)}.")
+    if schedule is None:
+        return Schedule() if param in (None, "pixel") else steps.Optimization(param)
+    found = "pixel" if isinstance(schedule, Schedule) else getattr(schedule, "param", None)
+    if not isinstance(schedule, (Schedule, steps.Optimization)):
+        raise DeconvError(f"schedule must be a Schedule (pixels) or an Optimization (fourier, "
+                          f"maco); received {schedule!r}.")
+    if param is not None and param != found:
+        raise DeconvError(f"param {param!r} disagrees with the schedule's ({found!r}).")
+    return schedule

@@ -60,9 +60,11 @@ class AtlasFolder:
         JSON-ready values, or None if the atlas lacks the layer.
 
         Returns:
-          `{"layer", "unit", "strip", "maximized", "tile", "rule", "entries"}`: the unit's strip
-          (`k` projections over `k` image patches, `tile` pixels each) and activation
-          maximization image as paths inside the folder (or None), and its ranked `entries`
+          `{"layer", "unit", "strip", "maximized", "maximization", "tile", "rule", "entries"}`:
+          the unit's strip (`k` projections over `k` image patches, `tile` pixels each) and
+          feature visualization as paths inside the folder (or None), how that was made and
+          its activation's ratio to the top-1 (`param`, `steps`, `ratio`; or None), and its
+          ranked `entries`
           (`image`, `source`, `position`, `value`, `box`, `box_original`).
         """
         record = self._layers.get(layer) or self._layers.get(names.short(layer))
@@ -72,9 +74,13 @@ class AtlasFolder:
             raise DeconvError(f"Unit {unit} is out of range for the atlas's layer "
                               f"{record['name']!r}, which has {record['units']} units.")
         maximized = record.get("maximized")
+        made = record.get("maximization")
         return {"layer": record["name"], "unit": unit,
                 "strip": record["strips"].format(unit=unit),
                 "maximized": maximized.format(unit=unit) if maximized else None,
+                "maximization": None if not made else {
+                    "param": made["param"], "steps": made["steps"],
+                    "ratio": made["ratio"][unit]},
                 "tile": self.atlas.get("settings", {}).get("tile"),
                 "rule": self.atlas.get("model", {}).get("rule"),
                 "entries": record["top"][unit]}

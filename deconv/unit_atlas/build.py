@@ -114,7 +114,8 @@ def build_atlas(net, paths, root, layers, out_dir, settings, record=None, ignore
       ignored: `{extension: count}` of files that are not images, for the counts.
       restart: discard whatever atlas `out_dir` holds.
       progress: `progress(description, total, unit)` returns `update(done)`, or None.
-      schedule: the maximization's `deconv.analysis.maximization.Schedule` (default: its own).
+      schedule: the maximization's `Schedule` or `Optimization` (default:
+        `deconv.unit_atlas.maximized.default_schedule()`).
       scan, projected: another engine's pass 1, with `passes.scan_layers`'s arguments and
         result, and pass 2's projections (see `passes.project_layer`); default: this
         process's (`deconv.distributed.atlas` has Beam's).
@@ -166,8 +167,8 @@ def _maximize(net, layers, out_dir, print_, schedule, progress):
     for layer in layers:
         layer_record = records.load_layer(out_dir, names.short(layer), print_)
         if layer_record["maximized"] is None:
-            layer_record["maximized"] = maximized.write_layer(net, layer, out_dir, schedule,
-                                                              progress)
+            layer_record["maximized"], layer_record["maximization"] = maximized.write_layer(
+                net, layer, out_dir, layer_record["top"], schedule, progress)
             records.save_layer(out_dir, layer_record)
 
 

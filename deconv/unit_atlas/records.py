@@ -204,6 +204,7 @@ def assemble(wanted, records, dataset, sources):
         "settings": {**wanted["settings"],
                      "maximize": any(r["maximized"] for r in records)},
         "sources": sources,
-        "layers": [{key: record[key] for key in LAYER_KEYS if key in record}
-                   for record in records],
+        "layers": [{**{key: record[key] for key in LAYER_KEYS if key in record},
+                    **({"maximization": record["maximization"]}
+                       if record.get("maximization") else {})} for record in records],
     }

@@ -138,6 +138,7 @@ def layer_data(atlas, layer):
                       "strips": urllib.parse.quote(os.fsencode(layer["strips"]), safe="/{}"),
                       "maximized": None if not layer.get("maximized") else urllib.parse.quote(
                           os.fsencode(layer["maximized"]), safe="/{}"),
+                      "maximization": layer.get("maximization"),
                       "tile": tile, "size": settings.get("size") or 224},
             "images": [name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                        for name in images], "top": top}
@@ -158,8 +159,8 @@ def _unit_view(layer):
             f'<img id=source-img alt=""><div id=source-box></div></div>'
             f'<figcaption id=source-caption>Hover an entry to see its source image with the '
             f'receptive field.</figcaption></figure><figure id=maximized class=maximized hidden>'
-            f'<img alt="activation maximization"><figcaption>activation maximization'
-            f'</figcaption></figure></aside></div></section>')
+            f'<img alt="feature visualization"><figcaption id=maximized-caption>feature '
+            f'visualization</figcaption></figure></aside></div></section>')
 
 
 def layer_page(atlas, layer, assets):

@@ -51,7 +51,7 @@ def fake_atlas(tmp_path_factory):
     """`(folder, atlas record)`: a synthetic atlas of conv3_1 (`tests.unit_atlas.fake_atlas`)."""
     folder = tmp_path_factory.mktemp("live_atlas")
     return str(folder), make_fake_atlas(str(folder), layers=ATLAS_LAYERS, sources=3,
-                                        maximize=False)
+                                        maximize=True)
 
 
 @pytest.fixture(scope="session")

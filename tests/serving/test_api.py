@@ -133,6 +133,8 @@ def test_atlas_units_and_files(client, fake_atlas):
     unit = client.get("/api/atlas/unit", params={"layer": "block3_conv1", "unit": 250}).json()
     assert unit["entries"] == atlas["layers"][0]["top"][250]
     assert unit["strip"] == "units/conv3_1/250.jpg" and unit["tile"] == 16
+    assert unit["maximized"] == "maximized/conv3_1/250.png"
+    assert unit["maximization"] == {"param": "fourier", "steps": 512, "ratio": 3.5}
     served = client.get(f"/atlas/{unit['strip']}")
     with open(os.path.join(folder, "units", "conv3_1", "250.jpg"), "rb") as stream:
         assert served.status_code == 200 and served.content == stream.read()

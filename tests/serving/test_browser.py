@@ -139,6 +139,15 @@ def test_the_atlas_strip_shows_beside_the_projection(page, fake_atlas):
                 "'200' && i.complete && i.naturalWidth > 0")
     assert page.find_element("id", "atlas-strip").get_attribute("src").endswith(
         "/atlas/units/conv3_1/200.jpg")
+    # The feature visualization beside the natural top-k, with its ratio to the top-1.
+    _wait(page, "const i = document.getElementById('atlas-maximized-img'); return "
+                "!document.getElementById('atlas-maximized').hidden && i.complete && "
+                "i.naturalWidth > 0")
+    assert page.find_element("id", "atlas-maximized-img").get_attribute("src").endswith(
+        "/atlas/maximized/conv3_1/200.png")
+    assert page.find_element("id", "atlas-maximized-caption").text == (
+        "fourier, 512 steps: 3.00× the top-1 natural activation")
+    assert page.find_element("id", "atlas-strip").is_displayed()
     entries = fake_atlas[1]["layers"][0]["top"][200]
     items = page.find_elements("css selector", "#atlas-entries li")
     assert [item.text.split(" \u2014 ")[0] for item in items] == [

@@ -103,6 +103,11 @@ def _layer(out_dir, rng, layer_index, name, units, settings, sources, maximize):
             "map_size": [map_size, map_size], "page": f"{name}.html",
             "strips": f"units/{name}/{{unit}}.jpg",
             "maximized": f"maximized/{name}/{{unit}}.png" if maximize else None,
+            **({"maximization": {"param": "fourier", "steps": 512, "size": 224,
+                                 "objective": "mean activation",
+                                 "activation": [1.0 + unit for unit in range(units)],
+                                 "ratio": [None if unit == 0 else 1.0 + unit / 100
+                                           for unit in range(units)]}} if maximize else {}),
             "sprites": {"files": _sprites(out_dir, name, layer_index, units, settings["thumb"],
                                           settings["per_sheet"], settings["columns"]),
                         "per_sheet": settings["per_sheet"], "columns": settings["columns"],

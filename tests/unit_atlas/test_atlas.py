@@ -246,9 +246,21 @@ def test_maximize_adds_an_image_per_unit_to_a_finished_atlas(tmp_path):
     layer = grown.atlas["layers"][0]
     assert grown.reused == ["c2"] and layer["maximized"] == "maximized/c2/{unit}.png"
     assert grown.atlas["settings"]["maximize"] is True
+    pictures = []
     for unit in range(5):
         picture = Image.open(os.path.join(out, layer["maximized"].format(unit=unit)))
         assert picture.size == (12, 12)
+        pictures.append(np.asarray(picture, np.float32))
+    # Its quality: each image's strongest activation against the unit's top-1 in the atlas.
+    made = layer["maximization"]
+    assert (made["param"], made["steps"], made["size"]) == ("pixel", 3, 12)
+    reached = net.activations(np.stack(pictures), "c2").max(axis=(1, 2))[np.arange(5),
+                                                                          np.arange(5)]
+    for unit in range(5):
+        top1 = layer["top"][unit][0]["value"] if layer["top"][unit] else 0
+        assert made["activation"][unit] == pytest.approx(reached[unit], rel=1e-3, abs=1e-4)
+        assert made["ratio"][unit] == (None if top1 <= 0 else pytest.approx(
+            reached[unit] / top1, rel=1e-3, abs=1e-3))
 
 
 def test_shipped_atlas_configs_are_valid(net16, tmp_path):

@@ -201,6 +201,10 @@ def test_a_permalink_opens_its_unit(browser, atlas_dir):
                           "i.complete && i.naturalWidth > 0 && i.src")
     assert browser.find_element("css selector", "#maximized img").get_attribute(
         "src").endswith("maximized/conv2_1/250.png")
+    # Beside the natural top-k, with how strongly it drives the unit against the top-1.
+    assert browser.find_element("id", "maximized-caption").text == (
+        "feature visualization (fourier, 512 steps): activation 3.50× the top-1 natural one")
+    assert browser.find_element("id", "entries").is_displayed()
     entry = atlas["layers"][1]["top"][250][0]
     assert entry["image"] in browser.find_element("id", "entries").text
 

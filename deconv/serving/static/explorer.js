@@ -281,9 +281,22 @@
         item.title = entry.image + " (" + format(entry.value) + ")";
         list.appendChild(item);
       });
+      showMaximized(found);
       $("atlas").dataset.unit = unit;
       $("atlas").hidden = false;
     }).catch(function (error) { say(error.message); });
+  }
+
+  /* The atlas's feature visualization of the unit, beside its natural top-k (never instead). */
+
+  function showMaximized(found) {
+    $("atlas-maximized").hidden = !found.maximized;
+    if (!found.maximized) return;
+    $("atlas-maximized-img").src = "/atlas/" + found.maximized;
+    var made = found.maximization;
+    $("atlas-maximized-caption").textContent = !made ? "feature visualization" :
+      made.param + ", " + made.steps + " steps: " + (made.ratio === null ? "no natural image" +
+      " turns this unit on" : made.ratio.toFixed(2) + "\u00d7 the top-1 natural activation");
   }
 
   /* Occlusion, a job polled until done. */

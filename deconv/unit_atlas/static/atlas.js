@@ -248,8 +248,20 @@
       maximized.hidden = !layer.maximized;
       if (layer.maximized) {
         maximized.querySelector("img").src = layer.maximized.replace("{unit}", unit);
+        document.getElementById("maximized-caption").textContent = maximizedCaption(unit);
       }
       window.scrollTo(0, 0);
+    }
+
+    /* The visualization's caption: how it was made and how strongly it drives the unit,
+       against the unit's strongest natural activation (the first entry beside it). */
+    function maximizedCaption(unit) {
+      var made = layer.maximization;
+      if (!made) return "feature visualization";
+      var ratio = made.ratio[unit];
+      return "feature visualization (" + made.param + ", " + made.steps + " steps): " +
+        (ratio === null ? "no natural image turns this unit on"
+         : "activation " + ratio.toFixed(2) + "\u00d7 the top-1 natural one");
     }
 
     function close() {
