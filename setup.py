@@ -13,13 +13,17 @@ setup(
     install_requires=["tensorflow>=2.16", "numpy", "pillow", "absl-py", "imageio", "tqdm",
                       'tomli>=1.1; python_version < "3.11"'],
     # apache-beam: the distributed engine (--engine beam); optional, and in `test` because CI
-    # checks that the Beam engine's results equal the local engine's.
+    # checks that the Beam engine's results equal the local engine's, on the DirectRunner and
+    # on a Dask cluster that the tests start: Beam's `dask` extra brings dask and distributed
+    # (>= 2024.4.2, what its DaskRunner needs), with the `dask scheduler` and `dask worker`
+    # commands.
     extras_require={"test": ["pytest", "scikit-image", "scipy", "tensorboard", "matplotlib",
-                             "selenium", "fastapi", "uvicorn", "httpx2", "apache-beam>=2.77"],
+                             "selenium", "fastapi", "uvicorn", "httpx2",
+                             "apache-beam[dask]>=2.77"],
                     "tensorboard": ["tensorboard"],
                     "plot": ["matplotlib"],
                     "serve": ["fastapi", "uvicorn"],
-                    "beam": ["apache-beam>=2.77"]},
+                    "beam": ["apache-beam[dask]>=2.77"]},
     package_data={"deconv.models": ["data/*.json"], "deconv.unit_atlas": ["static/*"],
                   "deconv.serving": ["static/*"]},
 )

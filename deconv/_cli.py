@@ -64,6 +64,7 @@ from absl import app  # noqa: E402  (after the Ctrl-C handler: these imports tak
 from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 
+from deconv import _engine  # noqa: E402
 from deconv import limits  # noqa: E402
 from deconv._net import input_file  # noqa: E402, F401 (the commands' `_cli.input_file`)
 from deconv._net import load_keras_model  # noqa: E402, F401 (for the commands)
@@ -346,7 +347,8 @@ def new_bar(total, unit, desc=None):
     """A tqdm bar on standard error, with log records printed above it."""
     from tqdm import tqdm  # a dependency of the command lines only
     logging.get_absl_handler().python_handler.stream = _AboveTheBar(tqdm)
-    return tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, unit=unit, desc=desc, file=_engine.StandardError(),
+                dynamic_ncols=True)
 
 
 @contextlib.contextmanager
