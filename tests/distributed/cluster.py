@@ -1,0 +1,115 @@
+"""A real Dask cluster on loopback for the tests: `dask scheduler` and `dask worker ADDRESS`
+started as subprocesses with Dask's own commands (each in its own session, so that stopping it
+stops its nanny's worker process too), and stopped whatever happens, with a check that none of
+their processes is left."""
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from tests.conftest import ROOT
+
+# The `dask` command installed beside this Python (the test extra installs it).
+DASK = os.path.join(os.path.dirname(sys.executable), "dask")
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _sessions_alive(sessions):
+    """The pids of living processes in any of `sessions` (read from /proc)."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stream:
+                fields = stream.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) in sessions:  # state, ppid, pgrp, session
+            alive.append(int(entry))
+    return alive
+
+
+class DaskCluster:
+    """A scheduler and `workers` single-threaded workers on 127.0.0.1, logs in `folder`.
+
+    Attributes:
+      address: the scheduler's `tcp://127.0.0.1:PORT`.
+      processes: `{name: Popen}` of the commands started.
+    """
+
+    def __init__(self, folder, workers=2):
+        self.folder, self.workers = folder, workers
+        self.address, self.processes = None, {}
+
+    def _start(self, name, *args):
+        log = open(os.path.join(self.folder, f"{name}.log"), "w")
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        self.processes[name] = subprocess.Popen(
+            [DASK, *args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
+            start_new_session=True)
+        log.close()
+
+    def start(self):
+        port = _free_port()
+        self.address = f"tcp://127.0.0.1:{port}"
+        # --idle-timeout and --death-timeout: if this test process were killed before it
+        # could stop them, the scheduler and then its workers would end by themselves.
+        self._start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                    "--no-dashboard", "--idle-timeout", "600")
+        for number in range(self.workers):
+            self._start(f"worker{number}", "worker", self.address, "--nthreads", "1",
+                        "--host", "127.0.0.1", "--no-dashboard", "--death-timeout", "60",
+                        "--local-directory", str(self.folder), "--name", f"worker{number}")
+        self.wait_for_workers(self.workers)
+        return self
+
+    def wait_for_workers(self, count, timeout=180):
+        from dask.distributed import Client
+        with Client(self.address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(count, timeout=timeout)
+
+    def worker_pids(self):
+        """`{pid: address}` of the processes that run tasks (each a nanny's child)."""
+        from dask.distributed import Client
+        with Client(self.address, timeout=60, set_as_default=False) as client:
+            return {pid: address for address, pid in client.run(os.getpid).items()}
+
+    def sessions(self):
+        return {process.pid for process in self.processes.values()}
+
+    def stop(self):
+        """Stops every process started (SIGTERM to each session, SIGKILL after 20 s).
+
+        Returns:
+          the pids still alive in their sessions afterwards (none, unless something is wrong).
+        """
+        for process in reversed(list(self.processes.values())):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while _sessions_alive(self.sessions()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        time.sleep(0.2)
+        return _sessions_alive(self.sessions())
+
+    def logs(self, tail=3000):
+        """The end of every process's log, for a failing test's message."""
+        text = []
+        for name in self.processes:
+            with open(os.path.join(self.folder, f"{name}.log"), errors="replace") as stream:
+                text.append(f"--- {name}\n{stream.read()[-tail:]}")
+        return "\n".join(text)
+
