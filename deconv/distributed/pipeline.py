@@ -296,6 +296,12 @@ def _run(pipeline):
         found = re.search(re.escape(_FAILED) + r"(.*?)" + re.escape(_END), str(error), re.S)
         if found:
             raise DeconvError(found.group(1)) from None
+        died = re.search(r"on (\d+) different workers.*? was (\S+?)\.? ", str(error), re.S)
+        if type(error).__name__ == "KilledWorker" and died:
+            raise DeconvError(f"The Beam pipeline failed: one of its tasks was tried on "
+                              f"{died.group(1)} Dask worker(s), and each died (Dask retries up "
+                              f"to distributed.scheduler.allowed-failures times, 3 by "
+                              f"default); the last was {died.group(2)}: see its log.") from None
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         # A short message whole (Dask's own span lines), a traceback by its last line.
         said = " ".join(lines) if len(lines) <= 4 else lines[-1]

@@ -1,7 +1,7 @@
 """A real Dask cluster on loopback for the tests: `dask scheduler` and `dask worker ADDRESS`
 started as subprocesses with Dask's own commands (each in its own session, so that stopping it
 stops its nanny's worker process too), and stopped whatever happens, with a check that none of
-their processes is left."""
+their processes is left. Also used by benchmarks/beam_engine.py."""
 import contextlib
 import os
 import signal
@@ -10,8 +10,7 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import ROOT
-
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The `dask` command installed beside this Python (the test extra installs it).
 DASK = os.path.join(os.path.dirname(sys.executable), "dask")
 
