@@ -38,15 +38,16 @@ def _sessions_alive(sessions):
 
 
 class DaskCluster:
-    """A scheduler and `workers` single-threaded workers on 127.0.0.1, logs in `folder`.
+    """A scheduler and `workers` single-threaded workers on 127.0.0.1, logs in `folder`; the
+    scheduler ends itself after `idle_timeout` seconds without work.
 
     Attributes:
       address: the scheduler's `tcp://127.0.0.1:PORT`.
       processes: `{name: Popen}` of the commands started.
     """
 
-    def __init__(self, folder, workers=2):
-        self.folder, self.workers = folder, workers
+    def __init__(self, folder, workers=2, idle_timeout=600):
+        self.folder, self.workers, self.idle_timeout = folder, workers, idle_timeout
         self.address, self.processes = None, {}
 
     def _start(self, name, *args):
@@ -63,7 +64,7 @@ class DaskCluster:
         # --idle-timeout and --death-timeout: if this test process were killed before it
         # could stop them, the scheduler and then its workers would end by themselves.
         self._start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                    "--no-dashboard", "--idle-timeout", "600")
+                    "--no-dashboard", "--idle-timeout", str(self.idle_timeout))
         for number in range(self.workers):
             self._start(f"worker{number}", "worker", self.address, "--nthreads", "1",
                         "--host", "127.0.0.1", "--no-dashboard", "--death-timeout", "60",
