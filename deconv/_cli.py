@@ -64,13 +64,11 @@ from absl import app  # noqa: E402  (after the Ctrl-C handler: these imports tak
 from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 
-from deconv import _engine  # noqa: E402
-from deconv import limits  # noqa: E402
-from deconv._net import input_file  # noqa: E402, F401 (the commands' `_cli.input_file`)
-from deconv._net import load_keras_model  # noqa: E402, F401 (for the commands)
-from deconv._net import load_net  # noqa: E402, F401 (the commands' `_cli.load_net`)
+from deconv import _engine, limits  # noqa: E402
+from deconv._net import input_file, load_keras_model, load_net  # noqa: E402, F401 (commands')
 from deconv.errors import DeconvError  # noqa: E402
 from deconv.io import images as image_files  # noqa: E402
+from deconv.io import tiles as tiles_lib  # noqa: E402
 
 _STARTUP_NOISE = re.compile(
     r"All log messages before absl::InitializeLog|oneDNN custom operations are on|"
@@ -195,20 +193,20 @@ def define_model_flags(model_help=None, rule=False, seed_help="Seed of --weights
     """--model, --weights, --seed, --preprocessing (and --rule): one meaning in every command."""
     from deconv.core import layers as deconv_layers  # here: TensorFlow must load quietly first
     from deconv.core import preprocessing
-    _define("string", "model", "vgg19", model_help or "A Keras application (vgg19, vgg16, "
-            "resnet50, resnet50v2, inceptionv3, xception, mobilenetv2, densenet121, "
-            "efficientnetb0, convnexttiny, ...; any spelling) or the path of a .keras model "
-            "(loaded with safe_mode).")
+    _define("string", "model", "vgg19", model_help or "A Keras application (vgg19, resnet50, "
+            "inceptionv3, mobilenetv2, efficientnetb0, convnexttiny, ...; any spelling), "
+            "efficientnet_lite0/1/2, or the path of a .keras model (loaded with safe_mode).")
     _define("bool", "include_top", False, "Load the application with its classifier (its "
             "input size is then the one it was trained at; its softmax layer projects from the "
             "class logits).")
-    _define("string", "weights", "imagenet", "imagenet: from pretrained/, Keras's cache or "
-            "Keras's download (see pretrained/README.md); a weights file (.h5, .weights.h5, "
-            "vgg19.npy); or random (an untrained network, seeded by --seed: smoke tests only).")
+    _define("string", "weights", "imagenet", "imagenet: see pretrained/README.md; a weights "
+            "file (.h5, .weights.h5, vgg19.npy, .pth); or random (an untrained network, seeded "
+            "by --seed: smoke tests only).")
     _define("integer", "seed", 0, seed_help)
     _define("enum", "preprocessing", "auto", "Input preprocessing; auto: the application's own "
             "(caffe for VGG and ResNet, tf for Inception, Xception, MobileNet, ResNetV2, torch for "
-            "DenseNet, none where the model preprocesses inside), none for a .keras model.",
+            "DenseNet, EfficientNet-Lite, none where the model preprocesses inside), none for a "
+            ".keras model.",
             enum_values=["auto", *preprocessing.MODES])
     if rule:
         _define("enum", "rule", "deconvnet", "How ReLUs are reversed: deconvnet (the paper) or "
@@ -232,6 +230,11 @@ def define_folder_flags():
 def define_progress_flag():
     """--progress: a progress bar on standard error."""
     _define("bool", "progress", True, "Show a progress bar on stderr.")
+
+
+def define_crop_flag():
+    """--crop: what a projection's tile shows (`deconv.io.tiles`)."""
+    _define("enum", "crop", "auto", tiles_lib.HELP, enum_values=list(tiles_lib.CROPS))
 
 
 ENGINES = ("local", "beam")
@@ -347,8 +350,7 @@ def new_bar(total, unit, desc=None):
     """A tqdm bar on standard error, with log records printed above it."""
     from tqdm import tqdm  # a dependency of the command lines only
     logging.get_absl_handler().python_handler.stream = _AboveTheBar(tqdm)
-    return tqdm(total=total, unit=unit, desc=desc, file=_engine.StandardError(),
-                dynamic_ncols=True)
+    return tqdm(total=total, unit=unit, desc=desc, file=_engine.StandardError(), dynamic_ncols=True)
 
 
 @contextlib.contextmanager

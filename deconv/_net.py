@@ -36,7 +36,7 @@ def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", inc
 
     random = weights == "random"
     if weights not in ("random", "imagenet"):
-        input_file(weights, "a weights file (.h5, .weights.h5 or .npy)", "--weights")
+        input_file(weights, "a weights file (.h5, .weights.h5, .npy or .pth)", "--weights")
     record = {"model": model, "weights": weights, **({"include_top": True} if include_top else {})}
     if model.endswith(".keras"):
         input_file(model, "a .keras model file", "--model")
@@ -73,3 +73,20 @@ def load_keras_model(model, weights, seed=0, include_top=False):
         return loaded, lambda: None
     loaded = loading.build(model, None, include_top)
     return loaded, lambda: loading.load_weights(loaded, model, weights, include_top)
+
+
+def warn_if_image_independent(net, layers):
+    """Warns, in one line, when the deconvnet rule is used on layers whose projections cannot
+    depend on the image (`Deconvnet.image_dependence`: no max-pool switch, no layer reversed by
+    its gradient, between them and the pixels), suggesting --rule guided."""
+    from deconv.core import names  # here: TensorFlow must load quietly first
+    alone = [names.short(layer) for layer in dict.fromkeys(layers)
+             if net.image_dependence(layer).independent]
+    if not alone:
+        return
+    shown = ", ".join(alone[:4]) + (f" and {len(alone) - 4} more" if len(alone) > 4 else "")
+    logging.warning("--rule deconvnet on %s: no max-pool lies between %s and the pixels, so "
+                    "the projections cannot depend on the image (every image gets the same "
+                    "picture, moved to the activation's position; README: 'When a deconvnet "
+                    "picture cannot depend on the image'); --rule guided shows what in the "
+                    "image drove them.", shown, "it" if len(alone) == 1 else "them")

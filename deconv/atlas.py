@@ -19,6 +19,7 @@ from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
 from deconv import _engine
+from deconv import _net
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import render
@@ -40,6 +41,7 @@ _cli.define_model_flags(rule=True)
 _cli.define_folder_flags()
 flags.DEFINE_enum("normalize", "symmetric", render.NORMALISATIONS, "Display of projections: "
                   "symmetric keeps zero at mid-gray; minmax stretches each to [0, 255].")
+_cli.define_crop_flag()
 _cli.integer_flag("tile", 96, "Side in pixels of a projection or patch in a unit's view.",
                   bounds=build.RANGES["tile"])
 _cli.integer_flag("thumb", 64, "Side in pixels of a unit's thumbnail on its layer's page.",
@@ -76,7 +78,7 @@ def settings_from_flags():
         top=FLAGS.top, per_image=FLAGS.per_image, size=FLAGS.size, aspect=FLAGS.aspect,
         batch_size=FLAGS.batch_size, project_batch=FLAGS.project_batch,
         normalize=FLAGS.normalize, tile=FLAGS.tile, thumb=FLAGS.thumb,
-        checkpoint_every=FLAGS.checkpoint_every, maximize=FLAGS.maximize)
+        checkpoint_every=FLAGS.checkpoint_every, maximize=FLAGS.maximize, crop=FLAGS.crop)
 
 
 def summary(outcome, started):
@@ -123,6 +125,7 @@ def main(argv):
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
                                       FLAGS.preprocessing, FLAGS.include_top)
     layers = build.choose_layers(net, FLAGS.layers, settings)  # before any image is read
+    _net.warn_if_image_independent(net, layers)
     if FLAGS.images == DEFAULT_IMAGES and not os.path.isdir(DEFAULT_IMAGES):
         raise DeconvError(f"The default image folder {DEFAULT_IMAGES} is missing: pass --images "
                           f"DIR, a folder of your own images.")

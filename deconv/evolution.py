@@ -51,6 +51,7 @@ _cli.define_folder_flags()
 flags.DEFINE_enum("normalize", "symmetric", render.NORMALISATIONS, "Display of reconstructions: "
                   "symmetric keeps zero at mid-gray; minmax stretches each to [0, 255].")
 _cli.integer_flag("min_tile", 64, "Enlarge tiles smaller than this many pixels.")
+_cli.define_crop_flag()
 flags.DEFINE_string("out", "evolution", "Output folder.")
 
 
@@ -109,7 +110,7 @@ def main(argv):
     try:
         result = evolution.feature_evolution(
             net, layers, paths, checkpoints=checkpoints, features=features, maps=FLAGS.maps,
-            reading=reading, normalize=FLAGS.normalize, min_tile=FLAGS.min_tile,
+            reading=reading, normalize=FLAGS.normalize, min_tile=FLAGS.min_tile, crop=FLAGS.crop,
             progress=_progress(bars) if FLAGS.progress else None)
     finally:
         for bar in bars:
@@ -117,7 +118,8 @@ def main(argv):
     result.counts["ignored_by_extension"] = ignored
     described = {"model": FLAGS.model, "images": os.path.abspath(FLAGS.images),
                  "size": FLAGS.size, "aspect": FLAGS.aspect, "preprocessing":
-                 net.preprocessing.name, "rule": FLAGS.rule, "normalize": FLAGS.normalize}
+                 net.preprocessing.name, "rule": FLAGS.rule, "normalize": FLAGS.normalize,
+                 "crop": FLAGS.crop}
     written = evolution_pictures.write(FLAGS.out, result, described,
                                        [os.path.abspath(path) for path in checkpoints])
     print(_summary(result, written, time.perf_counter() - started))

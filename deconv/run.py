@@ -21,6 +21,7 @@ from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
 from deconv import _engine
+from deconv import _net
 from deconv.core import selection
 from deconv.errors import DeconvError
 from deconv.io import outputs
@@ -48,6 +49,7 @@ flags.DEFINE_string("out", "results", "Output folder.")
 flags.DEFINE_enum("normalize", "symmetric", render.NORMALISATIONS, "Display of reconstructions: "
                   "symmetric keeps zero at mid-gray; minmax stretches each to [0, 255].")
 _cli.integer_flag("min_tile", 64, "Enlarge tiles smaller than this many pixels.")
+_cli.define_crop_flag()
 flags.DEFINE_enum("mode", "activation", selection.MODES, "What is projected for each of the top "
                   "activations: the activation alone, or its whole feature map in that image.")
 flags.DEFINE_string("config", None, "A TOML run configuration (see configs/README.md): datasets, "
@@ -159,6 +161,7 @@ def main(argv):
     net, load_weights = _cli.load_net(config.model, config.weights, config.seed, config.rule,
                                       config.preprocessing, config.include_top)
     plan_lib.plan(net, config)  # every sweep checked before any file is read
+    _net.warn_if_image_independent(net, [sweep.layer for sweep in config.sweeps])
     for dataset in config.datasets:
         if dataset.images == DEFAULT_IMAGES and not os.path.isdir(DEFAULT_IMAGES):
             raise DeconvError(f"The default image folder {DEFAULT_IMAGES} is missing: it comes "

@@ -17,6 +17,7 @@ import sys
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import _net
 from deconv.analysis import ranges
 from deconv.core import names
 from deconv.io import images as image_files
@@ -62,6 +63,7 @@ def main(argv):
     net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
                                       FLAGS.preprocessing, FLAGS.include_top)
     layers = [net.resolve(layer) for layer in FLAGS.layers] if FLAGS.layers else net.conv_layers
+    _net.warn_if_image_independent(net, layers)
     outputs.check_targets([f"{out}_{names.short(layer)}.gif" for layer in layers]
                           if FLAGS.gif else [f"{out}.png", f"{out}.json"])
     record = load_weights()

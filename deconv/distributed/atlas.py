@@ -46,7 +46,9 @@ def image_tiles(net, group, settings):
         for i, (projection, patch) in zip(numbers, tiles):
             arrays[f"projection{i}"], arrays[f"patch{i}"] = projection, patch
             meta[i] = {"projected_value": found[i].projected_value, "box": list(found[i].box),
-                       "original_size": list(found[i].original_size)}
+                       "original_size": list(found[i].original_size),
+                       "box_effective": found[i].box_effective, "crop": found[i].crop,
+                       "crop_box": list(found[i].crop_box)}
     return arrays, meta
 
 
@@ -107,6 +109,9 @@ class AtlasOnBeam:
                 found[n].projected_value = entry["projected_value"]
                 found[n].box = tuple(entry["box"])
                 found[n].original_size = tuple(entry["original_size"])
+                found[n].box_effective = (None if entry["box_effective"] is None
+                                          else tuple(entry["box_effective"]))
+                found[n].crop, found[n].crop_box = entry["crop"], tuple(entry["crop_box"])
             yield numbers, [(arrays[f"projection{i}"], arrays[f"patch{i}"])
                             for i in range(len(numbers))], np.asarray(arrays["image"])
 

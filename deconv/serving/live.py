@@ -28,6 +28,7 @@ from deconv.core import receptive_field as receptive_field_lib
 from deconv.core import selection
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
+from deconv.io import tiles
 
 RULES = ("deconvnet", "guided")
 NORMALISATIONS = ("layer", "map")  # a map grid's scale: the layer's maximum, or each map's own
@@ -78,11 +79,14 @@ class LiveProjection:
       position: its `(y, x)` in the layer's maps.
       box: its receptive field `(top, left, bottom, right)` in the image's pixels (None in
         mode "maps").
+      box_effective: the smallest box holding 95 % of the projection's energy
+        (`deconv.io.tiles.effective_box`; None for a projection that is zero).
     """
     reconstruction: np.ndarray
     value: float
     position: tuple
     box: tuple
+    box_effective: tuple = None
 
 
 @dataclasses.dataclass
@@ -305,7 +309,9 @@ class Explorer:
         if mode == "activation":
             box = tuple(int(v) for v in receptive_field_lib.receptive_field(
                 net, name, at, self.image_size))
-        return LiveProjection(found.reconstructions[0], float(found.values[0]), at, box)
+        effective = tiles.effective_box(found.reconstructions[0])
+        return LiveProjection(found.reconstructions[0], float(found.values[0]), at, box,
+                              effective)
 
     def receptive_field(self, layer, position):
         """The receptive field `(top, left, bottom, right)` of `position` in `layer`."""

@@ -72,6 +72,11 @@ async def index():
     return responses.FileResponse(os.path.join(STATIC, "index.html"))
 
 
+def _dependence(found):
+    """What the page says of a layer's deconvnet projections (`Deconvnet.image_dependence`)."""
+    return {"independent": found.independent, "verdict": found.verdict}
+
+
 @router.get("/api/info")
 async def info(request: fastapi.Request):
     """The model, its layers with feature maps, the options and what else the server offers."""
@@ -83,7 +88,8 @@ async def info(request: fastapi.Request):
             "normalize": list(live.NORMALISATIONS),
             "layers": [{"name": names.short(layer), "keras": layer,
                         "units": net.feature_count(layer),
-                        "map_size": list(net.map_size(layer, explorer.image_size))}
+                        "map_size": list(net.map_size(layer, explorer.image_size)),
+                        "deconvnet": _dependence(net.image_dependence(layer))}
                        for layer in explorer.layers],
             "atlas": None if state.atlas is None else {
                 "layers": state.atlas.layer_names,
@@ -206,6 +212,7 @@ def _projected(explorer, key, layer, unit, position, rule, mode, format):
         "layer": names.short(name), "keras_layer": name, "unit": unit, "rule": rule,
         "mode": mode, "value": found.value, "position": list(found.position),
         "box": None if found.box is None else list(found.box),
+        "box_effective": None if found.box_effective is None else list(found.box_effective),
         "image": "data:image/png;base64," + base64.b64encode(encoded).decode("ascii")})
 
 

@@ -20,6 +20,7 @@ from deconv.core import selection
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import render
+from deconv.io import tiles
 
 
 @dataclasses.dataclass
@@ -63,6 +64,7 @@ class RunConfig:
     batch_size: int = 16
     normalize: str = "symmetric"
     min_tile: int = 64
+    crop: str = "auto"
     rule: str = "deconvnet"
     preprocessing: str = "auto"
     include_top: bool = False
@@ -75,10 +77,11 @@ class RunConfig:
 _STR, _INT, _BOOL = (str,), (int,), (bool,)
 _CHOICES = {
     "aspect": image_files.ASPECTS, "mode": selection.MODES, "normalize": render.NORMALISATIONS,
+    "crop": tiles.CROPS,
     "rule": deconv_layers.RELU_RULES, "preprocessing": ("auto", *preprocessing.MODES),
 }
 _RUN_KEYS = {"out": _STR, "model": _STR, "weights": _STR, "seed": _INT, "batch_size": _INT,
-             "normalize": _STR, "min_tile": _INT, "rule": _STR, "preprocessing": _STR,
+             "normalize": _STR, "min_tile": _INT, "crop": _STR, "rule": _STR, "preprocessing": _STR,
              "include_top": _BOOL, "tensorboard": _STR, "checkpoint_every": _INT}
 _DATASET_KEYS = {"name": _STR, "images": _STR, "imtype": _STR, "size": _INT, "aspect": _STR}
 _SWEEP_KEYS = {"layer": _STR, "features": None, "top": _INT, "per_image": _INT, "mode": _STR,

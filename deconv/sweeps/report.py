@@ -13,6 +13,7 @@ from deconv.core import names
 from deconv.core.receptive_field import receptive_field
 from deconv.io import outputs
 from deconv.io import render
+from deconv.io import tiles as tiles_lib
 from deconv.io import words
 
 
@@ -25,23 +26,39 @@ def file_names(sweep):
             "manifest": f"{layer}{suffix}.json"}
 
 
-def tiles(net, sweep, found, reconstructions, pixels, size, normalize="symmetric", min_tile=64):
+def tiles(net, sweep, found, reconstructions, pixels, size, normalize="symmetric", min_tile=64,
+          crop="auto"):
     """Returns `(feat_tiles, im_tiles)`: each winner's reconstruction and image patch, cropped
-    to its receptive field, placed in the whole window (so all tiles of a layer share one size),
-    normalised for display and enlarged to at least `min_tile` pixels. In mode "maps" a whole
-    map reaches the whole image: the tiles are the whole reconstruction and image."""
+    as `crop` says (`deconv.io.tiles`: the whole receptive field, mid-gray outside the image;
+    the field clipped to the image; or the effective box), normalised for display and all of
+    one size, at least `min_tile` pixels. Sets each winner's `box_effective`, `crop` and
+    `crop_box`. In mode "maps" a whole map reaches the whole image: the tiles are the whole
+    reconstruction and image."""
     feat_tiles, im_tiles = [], []
+    image_size = (size, size)
+    stride = tiles_lib.stride_of(image_size, net.map_size(sweep.layer, image_size))
     for winner, reconstruction, image in zip(found, reconstructions, pixels):
         if sweep.mode == "maps":
             feat_tiles.append(render.upscale(render.to_uint8(reconstruction, normalize),
                                              min_tile))
             im_tiles.append(render.upscale(np.asarray(image), min_tile))
             continue
-        window = receptive_field(net, sweep.layer, winner.position, (size, size), clip=False)
-        feat = render.place(render.crop(reconstruction, winner.box), winner.box, window, 0.0)
-        patch = render.place(render.crop(image, winner.box), winner.box, window, 128)
-        feat_tiles.append(render.upscale(render.to_uint8(feat, normalize), min_tile))
-        im_tiles.append(render.upscale(patch, min_tile))
+        window = receptive_field(net, sweep.layer, winner.position, image_size, clip=False)
+        chosen = tiles_lib.choose(crop, window, winner.box, reconstruction, image_size)
+        winner.box_effective, winner.crop, winner.crop_box = (
+            chosen.effective, chosen.rule, chosen.box)
+        if chosen.rule == "theoretical":  # the field's own scale, enlarged by a whole factor
+            def sized(tile):
+                return render.upscale(tile, min_tile)
+        else:  # one size for the grid: the field's, clipped to the image
+            side = max(min(window[2] - window[0], window[3] - window[1], size), min_tile)
+
+            def sized(tile, side=side):
+                return tiles_lib.resize(tile, side)
+        feat, patch = tiles_lib.draw(reconstruction, image, chosen, normalize, sized,
+                                     tiles_lib.cell_of(window, stride))
+        feat_tiles.append(feat)
+        im_tiles.append(patch)
     return feat_tiles, im_tiles
 
 

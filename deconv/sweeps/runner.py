@@ -37,6 +37,7 @@ class Settings:
       normalize: display normalisation of reconstructions (`deconv.io.render.to_uint8`).
       min_tile: tiles smaller than this many pixels are enlarged (nearest neighbour).
       checkpoint_every: `run_resumable` saves pass 1's state every this many batches.
+      crop: what a tile shows (`deconv.io.tiles.CROPS`).
     """
     size: int = 224
     aspect: str = "stretch"
@@ -44,6 +45,7 @@ class Settings:
     normalize: str = "symmetric"
     min_tile: int = 64
     checkpoint_every: int = 10
+    crop: str = "auto"
 
     @property
     def reading(self):
@@ -121,7 +123,7 @@ def project_all(net, paths, sweeps, state, out_dir, settings, described, on_writ
         for view, found, reconstructions, pixels in project(layer_views):
             feat_tiles, im_tiles = report.tiles(net, view, found, reconstructions, pixels,
                                                 settings.size, settings.normalize,
-                                                settings.min_tile)
+                                                settings.min_tile, settings.crop)
             notes[view.label] = _notes(view, found, state)
             content = report.manifest(view, found, described, counts, notes[view.label])
             files, feat_grid, im_grid = report.write(out_dir, view, feat_tiles, im_tiles,
@@ -209,7 +211,7 @@ def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, re
     outputs_print = checkpoint.fingerprint({
         "pass_one": print_, "described": described,
         "sweeps": [dataclasses.asdict(sweep) for sweep in sweeps],
-        "display": [settings.normalize, settings.min_tile]}, [])
+        "display": [settings.normalize, settings.min_tile, settings.crop]}, [])
     checkpoint.remove_partial_files(out_dir)
     if restart:
         checkpoint.clear(out_dir)
@@ -318,7 +320,8 @@ def run_config(net, config, identity, described, restart=False, progress=None,
         out_dir = plan_lib.dataset_folder(config, dataset)
         paths, ignored = found[dataset.name]
         settings = Settings(dataset.size, dataset.aspect, min(config.batch_size, len(paths)),
-                            config.normalize, config.min_tile, config.checkpoint_every)
+                            config.normalize, config.min_tile, config.checkpoint_every,
+                            config.crop)
         on_batch = progress(dataset.name, len(paths)) if progress else None
         written_hook = (None if on_written is None else
                         lambda *args, name=dataset.name: on_written(name, *args))

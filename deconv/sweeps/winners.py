@@ -23,6 +23,9 @@ class Winner:
     projected_value: float = None
     original_size: tuple = None
     box_original: list = None
+    box_effective: tuple = None
+    crop: str = None
+    crop_box: tuple = None
 
 
 def winners(net, sweep, topk, paths, size, group=0):

@@ -32,6 +32,7 @@ class AtlasSettings:
       batch_size: images per forward batch in pass 1.
       project_batch: projections per reverse in pass 2 (one image's winners at a time).
       normalize: display normalisation of projections (`deconv.io.render.to_uint8`).
+      crop: what a tile shows (`deconv.io.tiles.CROPS`).
       tile: side of a projection or patch in a unit's strip; thumb: of a thumbnail.
       checkpoint_every: pass 1's state is saved every this many batches.
       maximize: also an activation-maximization image per unit.
@@ -47,6 +48,7 @@ class AtlasSettings:
     thumb: int = 64
     checkpoint_every: int = 10
     maximize: bool = False
+    crop: str = "auto"
 
     @property
     def reading(self):

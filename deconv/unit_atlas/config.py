@@ -19,7 +19,7 @@ from deconv.errors import DeconvError
 
 # The keys a file may set: `python -m deconv.atlas`'s flags, by the same names.
 KEYS = ("images", "out", "layers", "top", "per_image", "model", "weights", "seed", "include_top",
-        "preprocessing", "rule", "imtype", "size", "aspect", "batch_size", "normalize", "tile",
+        "preprocessing", "rule", "imtype", "size", "aspect", "batch_size", "normalize", "crop", "tile",
         "thumb", "project_batch", "maximize", "checkpoint_every", "engine", "beam_options")
 
 

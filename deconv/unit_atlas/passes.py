@@ -10,6 +10,7 @@ from absl import logging
 from deconv.core import names
 from deconv.core.receptive_field import receptive_field
 from deconv.io import images as image_files
+from deconv.io import tiles as tiles_lib
 from deconv.sweeps import checkpoint
 from deconv.sweeps import runner
 from deconv.sweeps import scan as scan_lib
@@ -77,7 +78,9 @@ def load_scan(out_dir, layer, print_):
 def _entry(winner, relative, number):
     return {"image": relative, "source": number, "position": list(winner.position),
             "value": winner.value, "box": list(winner.box),
-            "box_original": list(winner.box_original)}
+            "box_original": list(winner.box_original),
+            "box_effective": None if winner.box_effective is None else list(winner.box_effective),
+            "crop": winner.crop, "crop_box": list(winner.crop_box)}
 
 
 def layer_winners(net, layer, topk, paths, settings):
@@ -96,6 +99,7 @@ def tiled_groups(net, layer, found, settings):
       (`pictures.entry_tiles`), and their image, `(size, size, 3)` uint8.
     """
     size = (settings.size, settings.size)
+    stride = tiles_lib.stride_of(size, net.map_size(layer, size))
     for chunk, reconstructions, values, image in project_image_groups(
             net, layer, found, settings.size, settings.aspect, settings.project_batch):
         tiles = []
@@ -104,7 +108,11 @@ def tiled_groups(net, layer, found, settings):
             winner.projected_value = float(value)
             winner.box = receptive_field(net, layer, winner.position, size)
             window = receptive_field(net, layer, winner.position, size, clip=False)
-            tiles.append(pictures.entry_tiles(reconstruction, image, winner.box, window,
+            crop = tiles_lib.choose(settings.crop, window, winner.box, reconstruction, size)
+            winner.box_effective, winner.crop = crop.effective, crop.rule
+            winner.crop_box = crop.box
+            tiles.append(pictures.entry_tiles(reconstruction, image, crop,
+                                              tiles_lib.cell_of(window, stride),
                                               settings.normalize, settings.tile))
         yield chunk, tiles, image
 
@@ -175,4 +183,14 @@ def _write_layer(net, layer, found, tiles, number_of, root, settings, out_dir):
         "top": [[_entry(w, os.path.relpath(w.path, root), number_of[w.path])
                  for w, _ in entries] for entries in per_unit],
         "notes": notes,
+        "image_dependence": dependence_record(net, layer),
     }
+
+
+def dependence_record(net, layer):
+    """What ties the layer's projections to the image (`Deconvnet.image_dependence`),
+    JSON-ready."""
+    found = net.image_dependence(layer)
+    return {"rule": found.rule, "switches": list(found.switches), "paths": found.paths,
+            "gradients": len(found.gradients), "independent": found.independent,
+            "verdict": found.verdict}

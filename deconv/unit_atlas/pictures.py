@@ -7,29 +7,19 @@ import numpy as np
 from PIL import Image
 
 from deconv.io import outputs
-from deconv.io import render
+from deconv.io import tiles
 
 JPEG_QUALITY = 90  # with full-resolution colour (4:4:4): projections are fine-grained colour
-GRAY = 128  # the tile outside the image, and a unit without entries
+GRAY = tiles.GRAY  # the tile outside the image, and a unit without entries
+square = tiles.resize  # a tile at `side` x `side` pixels
 
 
-def square(tile, side):
-    """Resizes a uint8 tile to `side` x `side`: nearest neighbour when enlarging (the pixels of a
-    small receptive field stay visible), Lanczos when shrinking."""
-    if tile.shape[:2] == (side, side):
-        return tile
-    enlarging = max(tile.shape[:2]) < side
-    method = Image.Resampling.NEAREST if enlarging else Image.Resampling.LANCZOS
-    return np.asarray(Image.fromarray(tile).resize((side, side), method))
-
-
-def entry_tiles(reconstruction, image, box, window, normalize, side):
-    """Returns `(projection tile, patch tile)`, both `(side, side, 3)` uint8: the receptive
-    field's crop placed in its whole window (so a field clipped by the image's edge keeps its
-    scale, its activation at the centre), the projection normalised for display."""
-    feat = render.place(render.crop(reconstruction, box), box, window, 0.0)
-    patch = render.place(render.crop(image, box), box, window, GRAY)
-    return (square(render.to_uint8(feat, normalize), side), square(np.asarray(patch), side))
+def entry_tiles(reconstruction, image, crop, cell, normalize, side):
+    """Returns `(projection tile, patch tile)`, both `(side, side, 3)` uint8, of `crop` (a
+    `deconv.io.tiles.Crop`), the projection normalised for display, the activation's `cell`
+    outlined on the patch where the crop does not centre it."""
+    return tiles.draw(reconstruction, image, crop, normalize, lambda tile: square(tile, side),
+                      cell)
 
 
 def strip(projections, patches):

@@ -20,7 +20,7 @@ from deconv.unit_atlas import files
 
 FORMAT, VERSION = "deconv-atlas", 1
 # The settings that decide an atlas's content; the others (batch sizes, progress) do not.
-DECIDING = ("top", "per_image", "size", "aspect", "normalize", "tile", "thumb")
+DECIDING = ("top", "per_image", "size", "aspect", "normalize", "tile", "thumb", "crop")
 
 
 def identity(record, net, settings, root, paths):
@@ -162,7 +162,7 @@ def recorded_layers(out_dir, print_, order):
 
 
 LAYER_KEYS = ("name", "keras_layer", "units", "map_size", "page", "strips", "maximized",
-              "sprites", "top")
+              "sprites", "top", "image_dependence")  # the last absent from older atlases
 
 
 def assemble(wanted, records, dataset, sources):
@@ -177,5 +177,6 @@ def assemble(wanted, records, dataset, sources):
         "settings": {**wanted["settings"],
                      "maximize": any(r["maximized"] for r in records)},
         "sources": sources,
-        "layers": [{key: record[key] for key in LAYER_KEYS} for record in records],
+        "layers": [{key: record[key] for key in LAYER_KEYS if key in record}
+                   for record in records],
     }

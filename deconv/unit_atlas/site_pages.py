@@ -107,15 +107,20 @@ def sprite_scope(layer, kind, cells, attributes="", height=None):
 
 
 def _entries(entries, images):
-    """A unit's entries, compact: `[value, image, source, y, x, top, left, bottom, right]`,
-    `image` an index into `images` (filled as names are first seen)."""
+    """A unit's entries, compact: `[value, image, source, y, x, top, left, bottom, right]`
+    (the receptive field), then, where the tiles show another box of the image (crop `image`
+    or `effective`), that box; `image` an index into `images` (filled as names are first
+    seen)."""
     rows = []
     for entry in entries:
         name = entry["image"]
         if name not in images:
             images[name] = len(images)
-        rows.append([_number(entry["value"]), images[name], int(entry["source"]),
-                     *map(int, entry["position"]), *map(int, entry["box"])])
+        row = [_number(entry["value"]), images[name], int(entry["source"]),
+               *map(int, entry["position"]), *map(int, entry["box"])]
+        if entry.get("crop") not in (None, "theoretical"):
+            row += list(map(int, entry["crop_box"]))
+        rows.append(row)
     return rows
 
 
@@ -172,6 +177,11 @@ def layer_page(atlas, layer, assets):
             f'by id</button><button type=button data-sort=top aria-pressed=false>by top value'
             f'</button></div>{sprite_scope(layer, "grid", cells, " id=grid")}</div>'
             f'{_unit_view(layer)}')
+    dependence = layer.get("image_dependence")
+    if dependence:
+        kind = "warning" if dependence["independent"] else "quiet"
+        body = (f'<p class="{kind} dependence">{text(dependence["rule"])} projections of '
+                f'{text(name)} {text(dependence["verdict"])}</p>' + body)
     heading = text(name) + ("" if keras == name else f" <small>{text(keras)}</small>")
     crumbs = f' › <a href="{url(layer["page"])}">{text(name)}</a>'
     return shell(f"{name}: unit atlas", heading, body, layer_data(atlas, layer), assets,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import deconv
+from deconv.io import tiles
 from deconv.serving import app as app_lib
 from deconv.serving import atlas_folder
 from tests.serving.conftest import SIZE, decode, png_bytes
@@ -42,8 +43,12 @@ def test_info_describes_the_model_and_what_is_offered(client, net16):
     assert [layer["keras"] for layer in info["layers"]] == [
         name for name in net16.layer_names if len(net16.step(name).shape) == 4]
     conv3_1 = next(layer for layer in info["layers"] if layer["name"] == "conv3_1")
+    dependence = net16.image_dependence("conv3_1")
     assert conv3_1 == {"name": "conv3_1", "keras": "block3_conv1", "units": 256,
-                       "map_size": [8, 8]}
+                       "map_size": [8, 8], "deconvnet": {"independent": False,
+                                                         "verdict": dependence.verdict}}
+    conv1_1 = next(layer for layer in info["layers"] if layer["name"] == "conv1_1")
+    assert conv1_1["deconvnet"]["independent"]  # no max-pool below it
     assert info["atlas"] == {"layers": ["conv3_1"], "rule": "deconvnet"}
     assert info["examples"] == ["astronaut.png", "more/noise.png"]
     assert info["rules"] == ["deconvnet", "guided"] and info["occluder"] == {"size": 7,
@@ -78,6 +83,8 @@ def test_images_maps_and_projections_equal_the_library(client, key, explorer, ne
         assert found["position"] == oracle.positions[0].tolist()
         assert found["box"] == (None if mode == "maps" else list(deconv.receptive_field(
             net16, "conv3_1", found["position"], (SIZE, SIZE))))
+        effective = tiles.effective_box(oracle.reconstructions[0])
+        assert found["box_effective"] == (None if effective is None else list(effective))
         raw = client.get("/api/project", params={**query, "format": "png"})
         np.testing.assert_array_equal(decode(raw.content), shown)
         floats = client.get("/api/project", params={**query, "format": "npy"})

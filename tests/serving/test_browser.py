@@ -12,6 +12,7 @@ from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 import deconv
+from deconv.io import tiles
 from tests.conftest import chrome_driver
 from tests.serving.conftest import SIZE, decode, png_bytes
 
@@ -73,6 +74,9 @@ def test_clicking_a_map_shows_the_library_projection_and_its_receptive_field(pag
     np.testing.assert_array_equal(shown, deconv.to_uint8(oracle.reconstructions[0]))
     box = deconv.receptive_field(net16, LAYER, tuple(oracle.positions[0]), (SIZE, SIZE))
     assert page.find_element("id", "rf").get_attribute("data-box") == ",".join(map(str, box))
+    effective = tiles.effective_box(oracle.reconstructions[0])
+    assert page.find_element("id", "erf").get_attribute("data-box") == ",".join(
+        map(str, effective))
     drawn = page.execute_script("""
         const frame = document.getElementById('input-frame').getBoundingClientRect();
         const box = document.getElementById('rf').getBoundingClientRect();

@@ -14,6 +14,7 @@ import pytest
 import deconv
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
+from deconv.io import tiles
 from deconv.sweeps import runner
 from deconv.sweeps import sweep as sweeps_lib
 from deconv.unit_atlas import build
@@ -119,8 +120,12 @@ def test_a_strip_shows_the_units_projections_and_patches(net16, dataset, atlas):
                                            np.array([entry["position"]]))
         window = deconv.receptive_field(net16, "conv3_1", entry["position"], (SIZE, SIZE),
                                         clip=False)
-        feat, patch = pictures.entry_tiles(projection.reconstructions[0], image, entry["box"],
-                                           window, "symmetric", tile)
+        crop = tiles.choose("auto", window, entry["box"], projection.reconstructions[0],
+                            (SIZE, SIZE))
+        assert entry["crop"] == crop.rule and entry["crop_box"] == list(crop.box)
+        stride = tiles.stride_of((SIZE, SIZE), net16.map_size("conv3_1", (SIZE, SIZE)))
+        feat, patch = pictures.entry_tiles(projection.reconstructions[0], image, crop,
+                                           tiles.cell_of(window, stride), "symmetric", tile)
         assert np.abs(feat.astype(float) - 128).mean() > 1  # not a blank tile
         projections.append(feat)
         patches.append(patch)

@@ -131,7 +131,7 @@
       $(id).removeAttribute("src");
       delete $(id).dataset.key;
     });
-    $("rf").hidden = $("marker").hidden = $("atlas").hidden = true;
+    $("rf").hidden = $("erf").hidden = $("marker").hidden = $("atlas").hidden = true;
     $("occlusion-img").hidden = true;
     $("occlusion-caption").textContent = "";
   }
@@ -172,16 +172,29 @@
       $("projection-caption").textContent = (whole ? "Whole map " : "Map ") + found.unit +
         (whole ? "" : " at (" + found.position.join(", ") + ")") + ", value " +
         format(found.value) + ", " + (rule === "guided" ? "guided backprop" : "deconvnet");
-      drawBox(found.box);
+      drawBox(found.box, "rf");
+      drawBox(found.box_effective, "erf");
       drawMarker(whole ? null : found.position);
     }).catch(function (error) { say(error.message); });
   }
 
-  function drawBox(box) {
+  /* Beside the rule toggle: a layer whose deconvnet projections cannot depend on the image. */
+  function showDependence() {
+    var layer = state.info.layers.filter(function (one) {
+      return one.keras === state.layer || one.name === state.layer;
+    })[0];
+    var note = $("dependence");
+    note.hidden = !(layer && layer.deconvnet.independent && checked("rule") === "deconvnet");
+    note.textContent = "deconvnet: the same picture for every image here (no max-pool below " +
+      "this layer); guided backprop shows what in the image drove it";
+    note.title = layer ? "deconvnet projections " + layer.deconvnet.verdict : "";
+  }
+
+  function drawBox(box, id) {
     var size = state.info.size, frame = $("input-frame");
-    if (!box) { $("rf").hidden = true; return; }
+    if (!box) { $(id).hidden = true; return; }
     var scale = frame.clientWidth / size;
-    var rf = $("rf");
+    var rf = $(id);
     rf.style.top = box[0] * scale + "px";
     rf.style.left = box[1] * scale + "px";
     rf.style.height = (box[2] - box[0]) * scale + "px";
@@ -296,6 +309,7 @@
     $("layer").addEventListener("change", function () {
       state.layer = this.value;
       clearSelection();
+      showDependence();
       loadGrid();
     });
     $("normalize").addEventListener("change", loadGrid);
@@ -303,7 +317,10 @@
       function (input) { input.addEventListener("change", drawGrid); });
     Array.prototype.forEach.call(document.querySelectorAll('input[name="rule"], #whole'),
       function (input) {
-        input.addEventListener("change", function () { if (state.unit !== null) project(); });
+        input.addEventListener("change", function () {
+          showDependence();
+          if (state.unit !== null) project();
+        });
       });
     $("grid").addEventListener("click", function (event) {
       var cell = event.target.closest(".cell");
@@ -329,6 +346,7 @@
     $("layer").value = state.layer;
     showExamples(info.examples);
     wire();
+    showDependence();
     document.body.dataset.ready = "true";
   }
 

@@ -137,12 +137,16 @@
     var shown = null;
     var tile = Math.min(Math.max(layer.tile, 72), 128);  // px on screen
 
+    function shownBox(entry) {  // what the tiles show: the tile's box, else the field
+      return entry.length > 9 ? entry.slice(9, 13) : entry.slice(5, 9);
+    }
+
     function place(entry) {
-      var scale = sourceImage.clientWidth / layer.size;
-      sourceBox.style.top = entry[5] * scale + "px";
-      sourceBox.style.left = entry[6] * scale + "px";
-      sourceBox.style.height = (entry[7] - entry[5]) * scale + "px";
-      sourceBox.style.width = (entry[8] - entry[6]) * scale + "px";
+      var scale = sourceImage.clientWidth / layer.size, box = shownBox(entry);
+      sourceBox.style.top = box[0] * scale + "px";
+      sourceBox.style.left = box[1] * scale + "px";
+      sourceBox.style.height = (box[2] - box[0]) * scale + "px";
+      sourceBox.style.width = (box[3] - box[1]) * scale + "px";
       sourceBox.hidden = false;
     }
 
@@ -156,9 +160,11 @@
       sourceImage.src = "sources/" + entry[2] + ".jpg";
       document.getElementById("source").classList.remove("empty");
       place(entry);
-      caption.textContent = "#" + rank + ": " + data.images[entry[1]] + " (receptive field " +
-        "rows " + entry[5] + "\u2013" + entry[7] + ", columns " + entry[6] + "\u2013" + entry[8] +
-        " of " + layer.size + "\u00d7" + layer.size + ")";
+      var box = shownBox(entry);
+      caption.textContent = "#" + rank + ": " + data.images[entry[1]] + " (" +
+        (entry.length > 9 ? "shown in the tiles" : "receptive field") + ": rows " + box[0] +
+        "\u2013" + box[2] + ", columns " + box[1] + "\u2013" + box[3] + " of " + layer.size +
+        "\u00d7" + layer.size + ")";
     }
 
     function tileOf(strip, count, column, row) {
