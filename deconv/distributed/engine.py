@@ -15,8 +15,10 @@ from deconv.distributed import options as options_lib
 from deconv.distributed import pipeline
 from deconv.distributed import progress as progress_lib
 from deconv.distributed import spec as spec_lib
+from deconv.core.receptive_field import receptive_field
 from deconv.errors import DeconvError
 from deconv.io import outputs
+from deconv.io import tiles as tiles_lib
 from deconv.sweeps import config as config_lib
 from deconv.sweeps import html_index
 from deconv.sweeps import plan as plan_lib
@@ -57,16 +59,32 @@ def project_groups(by_layer, batch_size):
     return groups, where
 
 
-def chunk_crops(net, group, size, aspect):
+def _needed(net, layer, winner, feat, size, crop):
+    """The box of a winner's projection `feat` and image that the driver's tiles read
+    (`deconv.sweeps.report.tiles`): its receptive field, every nonzero pixel of `feat` (so that
+    the driver's effective box is the worker's) and the box the `crop` rule shows, clipped to
+    the image."""
+    window = receptive_field(net, layer, winner.position, (size, size), clip=False)
+    shown = tiles_lib.choose(crop, window, winner.box, feat, (size, size)).box
+    boxes = [tuple(winner.box), (max(shown[0], 0), max(shown[1], 0), min(shown[2], size),
+                                 min(shown[3], size))]
+    rows, columns = np.nonzero(np.any(feat != 0, axis=-1))
+    if rows.size:
+        boxes.append((rows.min(), columns.min(), rows.max() + 1, columns.max() + 1))
+    return tuple(int(f(edge)) for f, edge in zip((min, min, max, max), zip(*boxes)))
+
+
+def chunk_crops(net, group, size, aspect, crop):
     """A group's projections on a worker (`deconv.sweeps.winners.project_chunk`, as the local
-    engine projects them), cropped to their receptive fields (whole, in mode "maps"): `(arrays,
-    meta)` for `pipeline.ProjectGroups`."""
+    engine projects them), cut to what the driver's tiles read (`_needed`; whole, in mode
+    "maps"): `(arrays, meta)` for `pipeline.ProjectGroups`."""
     _, layer, views, chunk = group
     reconstructions, pixels = winners_lib.project_chunk(net, layer, views, chunk, size, aspect)
     arrays, meta = {}, []
     for i, ((view_number, winner), feat, image) in enumerate(zip(chunk, reconstructions,
                                                                   pixels)):
-        box = ((0, 0, size, size) if views[view_number].mode == "maps" else tuple(winner.box))
+        box = ((0, 0, size, size) if views[view_number].mode == "maps" else
+               _needed(net, layer, winner, feat, size, crop))
         arrays[f"feat{i}"] = feat[box[0]:box[2], box[1]:box[3]]
         arrays[f"im{i}"] = image[box[0]:box[2], box[1]:box[3]]
         meta.append({"crop": list(box), "box": list(winner.box),
@@ -78,7 +96,8 @@ def chunk_crops(net, group, size, aspect):
 
 def _projector(results, where, size):
     """`project(layer_views)` for `runner.project_all`: pass 2's results laid back into whole
-    pictures (zero outside each crop, which is all the grids read), the winners filled in."""
+    pictures (zero outside what each tile reads: the projections equal the workers'), the
+    winners filled in."""
 
     def project(layer_views):
         layer = layer_views[0][0].layer
@@ -120,7 +139,8 @@ def run_dataset(net, spec, paths, sweeps, out_dir, settings, described, ignored,
                              batch_size=reading.batch_size)
     state, pass1_ms, handback = pipeline.sweep(
         options, spec, sweeps, reading, spec_lib.shards(paths, reading.batch_size, per_shard),
-        work, plan, functools.partial(chunk_crops, size=settings.size, aspect=settings.aspect),
+        work, plan, functools.partial(chunk_crops, size=settings.size, aspect=settings.aspect,
+                          crop=settings.crop),
         fail_shard, on_scanned)
     if state.read == 0:
         reasons = "; ".join(f"{path}: {reason}" for path, reason in state.skipped[:3])

@@ -1,5 +1,7 @@
 """The local engine's run of one sweep configuration (four sweeps over a folder with corrupt
-files), made once per session, and the comparisons every Beam runner's run of it must pass."""
+files; tiles cropped to the effective box, which reads the projections and images outside the
+receptive fields too), made once per session, and the comparisons every Beam runner's run of
+it must pass."""
 import json
 import os
 import subprocess
@@ -12,6 +14,7 @@ weights = "random"
 seed = 5
 batch_size = 3
 size = 32
+crop = "effective"
 images = "{images}"
 
 [[sweeps]]
