@@ -83,6 +83,19 @@ class DaskCluster:
         with Client(self.address, timeout=60, set_as_default=False) as client:
             return {pid: address for address, pid in client.run(os.getpid).items()}
 
+    def allow_failures(self, count):
+        """Sets how many workers may die running one task before it fails (the scheduler's
+        `distributed.scheduler.allowed-failures`, 3 by default), now. Returns the earlier
+        count."""
+        from dask.distributed import Client
+
+        def swap(dask_scheduler):  # pickled by value: the scheduler cannot import the tests
+            earlier, dask_scheduler.allowed_failures = dask_scheduler.allowed_failures, count
+            return earlier
+
+        with Client(self.address, timeout=60, set_as_default=False) as client:
+            return client.run_on_scheduler(swap)
+
     def sessions(self):
         return {process.pid for process in self.processes.values()}
 

@@ -4,9 +4,11 @@ always stopped. `--runner=DaskRunner` by its short name; the sweep (the command 
 atlas equal the local engine's outputs; pass 1's progress reaches the terminal; a worker that
 raises fails the run with one line and leaves nothing; a worker killed with SIGKILL in the middle
 of pass 1, after it has taken a shard, is replaced and its shard scanned again: the run ends
-with the local engine's outputs."""
+with the local engine's outputs; a task whose workers all died (beyond Dask's retries) fails the
+run with one line and leaves nothing."""
 import dataclasses
 import os
+import re
 import signal
 import threading
 import time
@@ -169,35 +171,79 @@ def _killer(tmp_path, killed, stop):
         time.sleep(0.01)
 
 
-def test_a_worker_killed_in_pass_1_is_replaced_and_the_run_ends_alike(dask, kill_folder,
-                                                                      tmp_path):
-    """Dask retries the killed worker's task on another worker (its nanny also starts a new
-    worker process): the run ends with the same outputs as the local engine."""
-    config = config_lib.RunConfig([config_lib.dataset_from(str(kill_folder), size=32)],
-                                  [config_lib.SweepConfig("conv2_1", None, 4),
-                                   config_lib.SweepConfig("conv1_2", 3, 3)],
-                                  out=str(tmp_path / "out"), batch_size=2, seed=3)
-    spec = spec_lib.NetSpec("vgg16", "random", seed=3)
-    net = spec.build()
-    local_config = dataclasses.replace(config, out=str(tmp_path / "local" / "out"))
-    runner.run_config(net, local_config, {}, {}, found=runner.find_datasets(local_config))
-    workers = dask.cluster.worker_pids()
+_SPEC = spec_lib.NetSpec("vgg16", "random", seed=3)  # the runs that lose a worker
+
+
+def _kill_config(kill_folder, out):
+    return config_lib.RunConfig([config_lib.dataset_from(str(kill_folder), size=32)],
+                                [config_lib.SweepConfig("conv2_1", None, 4),
+                                 config_lib.SweepConfig("conv1_2", 3, 3)],
+                                out=str(out), batch_size=2, seed=3)
+
+
+def _run_killing_a_worker(dask, net, config, tmp_path):
+    """`engine.run_config` on the cluster while `_killer` kills a worker in the middle of a
+    shard of pass 1; returns `(what run_config returned, or the DeconvError it raised, what
+    was killed)`."""
     killed, stop = {}, threading.Event()
     watcher = threading.Thread(target=_killer, args=(tmp_path, killed, stop), daemon=True)
     watcher.start()
     try:
-        outcomes, _, counters = engine.run_config(
-            net, spec, config, {}, options_lib.pipeline_options(dask), per_shard=16)
+        returned = engine.run_config(net, _SPEC, config, {}, options_lib.pipeline_options(dask),
+                                     per_shard=16)
+    except DeconvError as error:
+        returned = error
     finally:
         stop.set()
         watcher.join()
     assert killed, "no worker was caught in the middle of a shard"
-    assert killed["pid"] in workers and not killed["state_written"], killed
+    assert not killed["state_written"], killed
     with pytest.raises(ProcessLookupError):
         os.kill(killed["pid"], 0)
+    return returned, killed
+
+
+@pytest.fixture(scope="module")
+def kill_net():
+    return _SPEC.build()
+
+
+def test_a_worker_killed_in_pass_1_is_replaced_and_the_run_ends_alike(dask, kill_folder,
+                                                                      kill_net, tmp_path):
+    """Dask retries the killed worker's task on another worker (its nanny also starts a new
+    worker process): the run ends with the same outputs as the local engine."""
+    config = _kill_config(kill_folder, tmp_path / "out")
+    local_config = dataclasses.replace(config, out=str(tmp_path / "local" / "out"))
+    runner.run_config(kill_net, local_config, {}, {}, found=runner.find_datasets(local_config))
+    workers = dask.cluster.worker_pids()
+    (outcomes, _, counters), killed = _run_killing_a_worker(dask, kill_net, config, tmp_path)
+    assert killed["pid"] in workers
     assert counters[kill_folder.name]["images_read"] == 32
     assert_equal_manifests(tmp_path / "local" / "out", tmp_path / "out")
     assert_same_files(tmp_path / "local" / "out", tmp_path / "out")
     assert next(iter(outcomes.values())).state.read == 32
     dask.cluster.wait_for_workers(2)  # the nanny's new worker process
     assert killed["pid"] not in dask.cluster.worker_pids()
+
+
+def test_a_task_whose_workers_all_died_fails_in_one_line_and_leaves_nothing(
+        dask, kill_folder, kill_net, tmp_path):
+    """Once a task has lost more workers than Dask allows (here none; 3 by default), the run
+    fails with one line naming the last worker, and nothing appears in or beside --out."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "earlier.txt").write_text("an earlier run's file")
+    earlier = dask.cluster.allow_failures(0)
+    try:
+        error, killed = _run_killing_a_worker(dask, kill_net, _kill_config(kill_folder, out),
+                                              tmp_path)
+    finally:
+        dask.cluster.allow_failures(earlier)
+    assert isinstance(error, DeconvError), error
+    assert re.fullmatch(
+        r"The Beam pipeline failed: one of its tasks was tried on 1 Dask worker\(s\), and each "
+        r"died \(Dask retries up to distributed\.scheduler\.allowed-failures times, 3 by "
+        r"default\); the last was tcp://127\.0\.0\.1:\d+: see its log\.", str(error)), error
+    time.sleep(2)  # the other shard's task ends on its worker: it must write nothing
+    assert sorted(os.listdir(out)) == ["earlier.txt"]
+    assert sorted(os.listdir(tmp_path)) == ["out"]
