@@ -3,9 +3,9 @@ started as subprocesses with Dask's own commands (each in its own session, so th
 stops its nanny's worker process too), and stopped whatever happens, with a check that none of
 their processes is left. Also used by benchmarks/beam_engine.py."""
 import contextlib
+import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,10 +15,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DASK = os.path.join(os.path.dirname(sys.executable), "dask")
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _address_in(scheduler_file, scheduler, timeout):
+    """The address the scheduler wrote to `scheduler_file`, once it has (it writes the file
+    when it listens)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and scheduler.poll() is None:
+        with contextlib.suppress(OSError, ValueError):
+            with open(scheduler_file) as stream:
+                return json.load(stream)["address"]
+        time.sleep(0.1)
+    raise RuntimeError(f"dask scheduler wrote no address to {scheduler_file} "
+                       f"(exit status {scheduler.poll()})")
 
 
 def _sessions_alive(sessions):
@@ -58,13 +65,17 @@ class DaskCluster:
             start_new_session=True)
         log.close()
 
-    def start(self):
-        port = _free_port()
-        self.address = f"tcp://127.0.0.1:{port}"
+    def start(self, timeout=120):
+        """Starts the scheduler on a port the system picks (`--port 0`: no race for a free
+        one), reads its address from its `--scheduler-file`, then starts the workers on that
+        address and waits until every one has joined."""
+        scheduler_file = os.path.join(self.folder, "scheduler.json")
         # --idle-timeout and --death-timeout: if this test process were killed before it
         # could stop them, the scheduler and then its workers would end by themselves.
-        self._start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                    "--no-dashboard", "--idle-timeout", str(self.idle_timeout))
+        self._start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", "0",
+                    "--scheduler-file", scheduler_file, "--no-dashboard", "--idle-timeout",
+                    str(self.idle_timeout))
+        self.address = _address_in(scheduler_file, self.processes["scheduler"], timeout)
         for number in range(self.workers):
             self._start(f"worker{number}", "worker", self.address, "--nthreads", "1",
                         "--host", "127.0.0.1", "--no-dashboard", "--death-timeout", "60",
