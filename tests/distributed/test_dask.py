@@ -29,15 +29,13 @@ from deconv.sweeps import config as config_lib
 from deconv.sweeps import runner
 from deconv.unit_atlas import build
 from tests.conftest import GOOD_IMAGES
+from tests.conftest import RECORD
+from tests.conftest import SETTINGS
 from tests.conftest import run_command
 from tests.distributed.cluster import DaskCluster
 from tests.distributed.conftest import assert_equal_manifests
 from tests.distributed.conftest import assert_same_files
 from tests.distributed.test_beam_failure import _config
-from tests.unit_atlas.conftest import RECORD
-from tests.unit_atlas.conftest import SETTINGS
-from tests.unit_atlas.conftest import atlas  # noqa: F401 (a fixture, made again here)
-from tests.unit_atlas.conftest import dataset  # noqa: F401 (a fixture)
 from tests.unit_atlas.test_beam import _files
 
 

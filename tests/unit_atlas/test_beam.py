@@ -8,8 +8,8 @@ from deconv.distributed import atlas as beam_atlas
 from deconv.distributed import options as options_lib
 from deconv.distributed import spec as spec_lib
 from deconv.unit_atlas import build
-from tests.unit_atlas.conftest import RECORD
-from tests.unit_atlas.conftest import SETTINGS
+from tests.conftest import RECORD
+from tests.conftest import SETTINGS
 
 IN_PROCESS = "--runner=DirectRunner --direct_running_mode=in_memory --direct_num_workers=1"
 
