@@ -59,7 +59,9 @@ class DaskCluster:
 
     def _start(self, name, *args):
         log = open(os.path.join(self.folder, f"{name}.log"), "w")
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        # Dask's scratch space and its locks in `folder` too (not /tmp/dask-scratch-space).
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+               "DASK_TEMPORARY_DIRECTORY": str(self.folder)}
         self.processes[name] = subprocess.Popen(
             [DASK, *args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
             start_new_session=True)
