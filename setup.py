@@ -23,15 +23,18 @@ setup(
     # quantus: in `test` only, the peer check of the sanity checks' MPRT and pixel flipping;
     # pinned to 0.6, whose MPRT layer generator the peer check replaces with our randomisation.
     # apache-beam: the distributed engine (--engine beam); optional, and in `test` because CI
-    # checks that the Beam engine's results equal the local engine's.
+    # checks that the Beam engine's results equal the local engine's, on the DirectRunner and
+    # on a Dask cluster that the tests start: Beam's `dask` extra brings dask and distributed
+    # (>= 2024.4.2, what its DaskRunner needs), with the `dask scheduler` and `dask worker`
+    # commands.
     extras_require={"test": ["pytest", "scikit-image", "scipy", "tensorboard", "matplotlib",
-                             "selenium", "fastapi", "uvicorn", "httpx2", "apache-beam>=2.77",
-                             "quantus>=0.6,<0.7", *LITE],
+                             "selenium", "fastapi", "uvicorn", "httpx2",
+                             "apache-beam[dask]>=2.77", "quantus>=0.6,<0.7", *LITE],
                     "tensorboard": ["tensorboard"],
                     "plot": ["matplotlib"],
                     "sanity": ["matplotlib", "scikit-image"],
                     "serve": ["fastapi", "uvicorn"],
-                    "beam": ["apache-beam>=2.77"],
+                    "beam": ["apache-beam[dask]>=2.77"],
                     "lite": LITE},
     package_data={"deconv.models": ["data/*.json"], "deconv.analysis": ["data/*.npz"], "deconv.unit_atlas": ["static/*"],
                   "deconv.serving": ["static/*"]},

@@ -47,7 +47,15 @@ def options_from_flags():
             raise DeconvError("--beam_options needs --engine beam: the local engine takes no "
                               "Beam options.")
         return None
-    return beam_engine("pipeline").pipeline_options(flags.FLAGS.beam_options)
+    return beam_engine("options").pipeline_options(flags.FLAGS.beam_options)
+
+
+class StandardError:
+    """`sys.stderr` as it is at each write, for the progress bars: one made before
+    `workers_quiet` points `sys.stderr` at the terminal reaches the terminal in the block."""
+
+    def __getattr__(self, name):
+        return getattr(sys.stderr, name)
 
 
 def _descendants():
@@ -117,8 +125,10 @@ def workers_stopped():
 @contextlib.contextmanager
 def workers_quiet():
     """Keeps the start-up lines and logs of Beam's worker processes (which inherit standard
-    error) off the terminal while the block runs; this process's own `warning: ...` lines are
-    passed on when it ends. With `-v`, nothing is filtered."""
+    error: the DirectRunner's) off the terminal while the block runs, and this process's own
+    lines on it: `sys.stderr` (progress bars, warnings) writes to the terminal, while file
+    descriptor 2, which the workers inherit, goes to a file; `warning: ...` lines written
+    there are passed on when the block ends. With `-v`, nothing is filtered."""
     if flags.FLAGS["verbosity"].present:
         yield
         return
@@ -126,14 +136,19 @@ def workers_quiet():
     level = beam_log.level
     sys.stderr.flush()
     saved = os.dup(2)
+    own, terminal = sys.stderr, os.fdopen(os.dup(saved), "w", buffering=1,
+                                          encoding=sys.stderr.encoding, errors="replace")
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         beam_log.setLevel(logging.ERROR)
+        sys.stderr = terminal
         try:
             yield
         finally:
+            sys.stderr = own
+            terminal.close()
             beam_log.setLevel(level)
-            sys.stderr.flush()
+            own.flush()
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)

@@ -6,6 +6,8 @@ import sys
 
 from absl import logging
 
+from deconv import _engine
+
 
 class _AboveTheBar:
     """A stream for log records that prints them above tqdm's bar instead of through it."""
@@ -28,7 +30,8 @@ def new_bar(total, unit, desc=None):
     """A tqdm bar on standard error, with log records printed above it."""
     from tqdm import tqdm  # a dependency of the command lines only
     logging.get_absl_handler().python_handler.stream = _AboveTheBar(tqdm)
-    return tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, unit=unit, desc=desc, file=_engine.StandardError(),
+                dynamic_ncols=True)
 
 
 @contextlib.contextmanager

@@ -134,18 +134,19 @@ def summary(name, outcome, engine="local"):
     return f"{name}: {read}; {times}; wrote {files}"
 
 
-def _run_on_beam(net, config, record, described, found, board, options):
-    """Both passes on Beam (`deconv.distributed.engine`); returns `(outcomes, index path)`.
-    Nothing to resume: a failed run leaves --out as it was."""
+def _run_on_beam(net, config, record, described, found, board, options, progress):
+    """Both passes on Beam (`deconv.distributed.engine`), pass 1's bar moved as the workers
+    report; returns `(outcomes, index path)`. Nothing to resume: a failed run leaves --out as
+    it was."""
     engine = _engine.beam_engine("engine")
     spec = _engine.beam_engine("spec").NetSpec.from_record(
         record, config.rule, config.preprocessing, config.datasets[0].size)
     with _engine.workers_stopped(), _engine.workers_quiet():
         outcomes, index, counters = engine.run_config(
             net, spec, config, described, options, found,
-            board.add if board is not None else None)
+            board.add if board is not None else None, progress=progress)
     for name, counted in counters.items():
-        print(f"{name}: Beam counters: " + ", ".join(
+        print(f"{name}: counted on the workers: " + ", ".join(
             f"{key} {value}" for key, value in sorted(counted.items()) if "worker ms" not in key)
             + "; workers busy: pass 1 {:.1f} s, pass 2 {:.1f} s".format(
                 counted.get("pass 1 worker ms", 0) / 1000,
@@ -168,7 +169,8 @@ def _run(net, config, load_weights, found, beam_options):
                  "sweeps": [config_lib.recorded(s) for s in config.sweeps]}
     try:
         if FLAGS.engine == "beam":
-            return _run_on_beam(net, config, record, described, found, board, beam_options)
+            return _run_on_beam(net, config, record, described, found, board, beam_options,
+                                progress)
         return runner.run_config(net, config, identity, described, FLAGS.restart, progress,
                                  board.add if board is not None else None, found)
     finally:

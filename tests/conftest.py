@@ -14,6 +14,8 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import deconv  # noqa: E402
+from deconv.io import images as image_files  # noqa: E402
+from deconv.unit_atlas import build  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
 
@@ -256,3 +258,34 @@ def trained_task(tmp_path_factory):
     """`tests.training_task.trained`: a tiny CNN trained once, its checkpoints and callback."""
     from tests import training_task
     return training_task.trained(tmp_path_factory.mktemp("trained_task"))
+
+
+# The unit atlas's: a small image folder and a real atlas of it (VGG16 with seeded random weights
+# and small biases, two layers), built once per session for the atlas's tests and the Beam ones.
+SIZE = 32
+SETTINGS = build.AtlasSettings(top=3, size=SIZE, batch_size=4, tile=16, thumb=8)
+RECORD = {"model": "vgg16", "weights": "random", "seed": 2}
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory):
+    """Eight images (two real photos, six of noise, odd sizes) and a corrupt file."""
+    root = tmp_path_factory.mktemp("atlas_images")
+    rng = np.random.default_rng(5)
+    pictures_ = list(photos((40, 30), ("astronaut", "coffee")))
+    pictures_ += [rng.integers(0, 256, (30 + 4 * i, 36, 3), np.uint8) for i in range(6)]
+    for number, pixels in enumerate(pictures_):
+        Image.fromarray(pixels).save(root / f"img{number}.png")
+    (root / "broken.png").write_bytes(b"\x89PNG not really")
+    paths, ignored = image_files.scan_folder(str(root), image_files.parse_extensions(None))
+    return str(root), paths, ignored
+
+
+@pytest.fixture(scope="session")
+def atlas(net16, dataset, tmp_path_factory):
+    """`(out folder, outcome)` of the local engine's atlas of `dataset` (two layers)."""
+    root, paths, ignored = dataset
+    out = str(tmp_path_factory.mktemp("atlas"))
+    layers = build.choose_layers(net16, ["conv1_2", "conv3_1"], SETTINGS)
+    outcome = build.build_atlas(net16, paths, root, layers, out, SETTINGS, RECORD, ignored)
+    return out, outcome

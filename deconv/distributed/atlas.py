@@ -15,7 +15,9 @@ import time
 from absl import logging
 import numpy as np
 
+from deconv.distributed import options as options_lib
 from deconv.distributed import pipeline
+from deconv.distributed import progress
 from deconv.distributed import spec as spec_lib
 from deconv.errors import DeconvError
 from deconv.sweeps.by_image import group_by_image
@@ -68,19 +70,22 @@ class AtlasOnBeam:
         self.groups, self.read_group = {}, None
 
     def scan_layers(self, net, paths, layers, settings, out_dir, print_, on_batch=None):
-        """`passes.scan_layers` on Beam, with pass 2's projections made in the same pipeline."""
+        """`passes.scan_layers` on Beam, with pass 2's projections made in the same pipeline;
+        `on_batch` sees the files scanned as the workers report them."""
         started = time.perf_counter()
         sweeps = [passes.layer_sweep(net, layer, settings) for layer in layers]
         reading = settings.reading.for_count(len(paths))
         self.local = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(out_dir))}.",
                                       suffix=".part", dir=os.path.dirname(os.path.abspath(
                                           out_dir)))
-        self.work = pipeline.work_folder(self.options, self.local)
+        self.work = options_lib.work_folder(self.options, self.local)
         plan = functools.partial(plan_groups, layers=layers, settings=settings)
-        state, _, self.read_group = pipeline.sweep(
+        state, _, handback = pipeline.sweep(
             self.options, self.spec, sweeps, reading,
             spec_lib.shards(paths, reading.batch_size, self.per_shard), self.work, plan,
-            functools.partial(image_tiles, settings=settings), self.fail_shard)
+            functools.partial(image_tiles, settings=settings), self.fail_shard,
+            on_batch and (lambda files: on_batch(progress.Scanned(files))))
+        self.read_group = handback.group
         if state.read == 0:
             reasons = "; ".join(f"{path}: {reason}" for path, reason in state.skipped[:3])
             raise DeconvError(f"None of the {len(paths)} image files could be read "
@@ -90,8 +95,6 @@ class AtlasOnBeam:
         passes.save_scans(layers, state, out_dir, print_)
         for number, layer, _, chunk in plan(net, state, paths):
             self.groups.setdefault(layer, []).append((number, [n for n, _ in chunk]))
-        if on_batch is not None:
-            on_batch(state)
         return state, time.perf_counter() - started, len(paths)
 
     def projected(self, net, layer, found):

@@ -1,6 +1,7 @@
 """What a Beam worker needs to rebuild the network, and the shards of an image list: plain,
 picklable values (a worker builds its own model from them, once, in its DoFn's `setup`)."""
 import dataclasses
+import itertools
 import json
 import math
 
@@ -94,6 +95,24 @@ class Shard:
         more = f" and {len(self.paths) - shown} more" if len(self.paths) > shown else ""
         return (f"shard {self.number} (images {self.first} to {self.first + len(self.paths) - 1}"
                 f": {names}{more})")
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardRef:
+    """Where shard `number`'s line lies in the shard list's file (`listing`): what the
+    pipeline carries instead of the paths, so that its graph stays small on any runner (a
+    million paths are some 100 MB)."""
+    number: int
+    offset: int
+    length: int
+
+
+def listing(shards_):
+    """The file of `shards_`, one JSON line each, and a `ShardRef` to each line."""
+    lines = [f"{shard.to_json()}\n".encode() for shard in shards_]
+    offsets = [0, *itertools.accumulate(len(line) for line in lines)]
+    return b"".join(lines), [ShardRef(shard.number, offset, len(line))
+                             for shard, offset, line in zip(shards_, offsets, lines)]
 
 
 def shards(paths, batch_size, per_shard=None):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from deconv.distributed import pipeline
+from deconv.distributed import options as options_lib
 from deconv.errors import DeconvError
 from tests.conftest import ROOT
 from tests.distributed.test_beam_run import TWO_WORKERS
@@ -54,10 +54,10 @@ def test_options_are_validated_and_a_signal_stops_a_multi_process_run(image_fold
     """Issue 23, item 5."""
     with pytest.raises(DeconvError, match=r"^--beam_options: Missing GCS path option: "
                                           r"temp_location\..*Missing required option: project"):
-        pipeline.pipeline_options("--runner=DataflowRunner")
+        options_lib.pipeline_options("--runner=DataflowRunner")
     with pytest.raises(DeconvError, match=r"^--beam_options: --direct_num_workers must be 0 "
                                           r"\(one per core\) or more; received -3\.$"):
-        pipeline.pipeline_options("--runner=DirectRunner --direct_num_workers=-3")
+        options_lib.pipeline_options("--runner=DirectRunner --direct_num_workers=-3")
     for signum in (signal.SIGINT, signal.SIGTERM):
         out = tmp_path / f"out{signum}"
         process = subprocess.Popen(

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from deconv.distributed import engine
-from deconv.distributed import pipeline
+from deconv.distributed import options as options_lib
 from deconv.distributed import spec as spec_lib
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
@@ -34,7 +34,7 @@ def test_a_failing_shard_names_its_files_and_leaves_no_partial_output(image_fold
     paths = image_files.find_images(str(image_folder), image_files.parse_extensions(None))
     with pytest.raises(DeconvError) as raised:
         engine.run_config(net, spec, config, {"test": True},
-                          pipeline.pipeline_options(TWO_WORKERS), fail_shard=1)
+                          options_lib.pipeline_options(TWO_WORKERS), fail_shard=1)
     message = str(raised.value)
     assert "\n" not in message
     assert message.startswith(f"Pass 1 failed on shard 1 (images 3 to 5: {paths[3]}, "
@@ -57,27 +57,27 @@ def test_shards_are_whole_batches_and_cover_the_list():
 
 def test_beam_options_are_checked():
     with pytest.raises(DeconvError, match="each --name=value .* received 'DirectRunner'"):
-        pipeline.pipeline_options("DirectRunner")
+        options_lib.pipeline_options("DirectRunner")
     with pytest.raises(DeconvError, match="received 'extra'"):
-        pipeline.pipeline_options("--runner=DirectRunner extra")
-    given = pipeline.pipeline_options("--runner DirectRunner --project p --temp_location /tmp/w")
+        options_lib.pipeline_options("--runner=DirectRunner extra")
+    given = options_lib.pipeline_options("--runner DirectRunner --project p --temp_location /tmp/w")
     assert given.get_all_options()["project"] == "p"
-    assert pipeline.work_folder(given, "/x/.out.part") == "/tmp/w/deconv-.out.part"
+    assert options_lib.work_folder(given, "/x/.out.part") == "/tmp/w/deconv-.out.part"
     with pytest.raises(DeconvError, match="cannot be split"):
-        pipeline.pipeline_options("--project='x")
-    options = pipeline.pipeline_options("")
+        options_lib.pipeline_options("--project='x")
+    options = options_lib.pipeline_options("")
     assert options.get_all_options()["direct_running_mode"] == "multi_processing"
     # Beam's own parser and runner registry, asked before any work: one line each.
     with pytest.raises(DeconvError, match=r"^--beam_options: argument --direct_num_workers: "
                                           r"invalid int value: 'abc'\.$"):
-        pipeline.pipeline_options("--direct_num_workers=abc")
+        options_lib.pipeline_options("--direct_num_workers=abc")
     with pytest.raises(DeconvError, match=r"^--beam_options: Unexpected pipeline runner: "
                                           r"NoSuchRunner\. Valid values are .*DirectRunner"):
-        pipeline.pipeline_options("--runner=NoSuchRunner")
+        options_lib.pipeline_options("--runner=NoSuchRunner")
     with absltest_warnings() as said:
-        pipeline.pipeline_options("--runner=DirectRunner --direct_num_worker=2")
+        options_lib.pipeline_options("--runner=DirectRunner --direct_num_worker=2")
     assert said == ["--beam_options: Beam knows no option --direct_num_worker; it is ignored."]
-    assert pipeline.pipeline_options("--runner=FlinkRunner --flink_master=h:8081")
+    assert options_lib.pipeline_options("--runner=FlinkRunner --flink_master=h:8081")
 
 
 @contextlib.contextmanager

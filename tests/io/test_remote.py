@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from deconv.distributed import engine
-from deconv.distributed import pipeline
+from deconv.distributed import options as options_lib
 from deconv.distributed import spec as spec_lib
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
@@ -84,8 +84,9 @@ def test_the_beam_engine_reads_a_url_folder(copied, tmp_path):
         if name == "local":
             outcomes, _ = runner.run_config(net, config, {}, {}, found=found)
         else:
-            outcomes, _, _ = engine.run_config(net, spec, config, {}, pipeline.pipeline_options(
-                "--runner=DirectRunner --direct_running_mode=in_memory"), found)
+            outcomes, _, _ = engine.run_config(
+                net, spec, config, {}, options_lib.pipeline_options(
+                    "--runner=DirectRunner --direct_running_mode=in_memory"), found)
         manifest = next(iter(outcomes.values())).manifests[0]
         manifests[name] = [(r["path"][len(root):], r["position"], r["value"], r["box"])
                            for r in manifest["results"]]

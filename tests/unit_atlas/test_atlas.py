@@ -21,7 +21,7 @@ from deconv.unit_atlas import build
 from deconv.unit_atlas import files
 from deconv.unit_atlas import pictures
 from tests.conftest import last_error, run_command
-from tests.unit_atlas.conftest import RECORD, SETTINGS, SIZE
+from tests.conftest import RECORD, SETTINGS, SIZE
 
 def _layer(atlas_content, name):
     return next(layer for layer in atlas_content["layers"] if layer["name"] == name)

@@ -5,11 +5,11 @@ rebuilt there from its path)."""
 import os
 
 from deconv.distributed import atlas as beam_atlas
-from deconv.distributed import pipeline
+from deconv.distributed import options as options_lib
 from deconv.distributed import spec as spec_lib
 from deconv.unit_atlas import build
-from tests.unit_atlas.conftest import RECORD
-from tests.unit_atlas.conftest import SETTINGS
+from tests.conftest import RECORD
+from tests.conftest import SETTINGS
 
 IN_PROCESS = "--runner=DirectRunner --direct_running_mode=in_memory --direct_num_workers=1"
 
@@ -32,7 +32,7 @@ def test_beam_makes_the_same_atlas(net16, dataset, atlas, tmp_path):
     spec = spec_lib.NetSpec(str(model_file), "imagenet")  # the file's own weights
     out = tmp_path / "beam" / os.path.basename(local_out)  # the same name: the same pages
     layers = build.choose_layers(net16, ["conv1_2", "conv3_1"], SETTINGS)
-    beam = beam_atlas.AtlasOnBeam(pipeline.pipeline_options(IN_PROCESS), spec, SETTINGS,
+    beam = beam_atlas.AtlasOnBeam(options_lib.pipeline_options(IN_PROCESS), spec, SETTINGS,
                                   per_shard=4)
     projected = []
 

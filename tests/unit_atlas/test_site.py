@@ -290,7 +290,7 @@ def test_the_pages_log_no_errors(browser, atlas_dir):
 
 
 def test_a_real_atlas_renders_with_every_image_loaded(browser, atlas):
-    """The pipeline's own output (`tests.unit_atlas.conftest`): the index, a layer page and a
+    """The pipeline's own output (`tests.conftest`): the index, a layer page and a
     unit view render, and every image they show loads."""
     folder, outcome = atlas
     _open(browser, folder, "index.html")
