@@ -131,8 +131,7 @@ class Deconvnet:
     def uses_window(self, layer, image_size):
         """Whether projecting one activation of `layer` in images of `image_size` starts in its
         receptive-field window (`deconv.core.window`) rather than over the whole maps."""
-        name = self.resolve(layer)
-        return self.builder.window_plan(name, image_size) < self._index(name)
+        return self.builder.full_from(self.resolve(layer), "auto", image_size) is not None
 
     def image_dependence(self, layer):
         """What ties `layer`'s projections to the image under this net's rule: the max-pool
@@ -248,16 +247,42 @@ class Deconvnet:
         Returns:
           A `Projection` with k reconstructions `(k, H, W, 3)`.
         """
-        name = self.resolve(layer)
         image = np.asarray(image)
-        image = self._check_images(image[None] if image.ndim == 3 else image, layer)
-        if len(image) != 1:
+        image = image[None] if image.ndim == 3 else image
+        if image.ndim == 4 and len(image) != 1:
             raise DeconvError(f"project_each takes one image; received {len(image)}.")
+        count = np.size(features)
+        return self.project_groups(image, layer, np.zeros(count, np.int32), features, positions,
+                                   windowed)
+
+    def project_groups(self, images, layer, sources, features, positions=None,
+                       windowed="auto"):
+        """Projects activations of several images, each naming its image: one forward pass of
+        the images, one batched reverse of every selection (pass 2 of a sweep or an atlas
+        projects the winners of several images this way).
+
+        Args:
+          images: RGB `(B, H, W, 3)` in [0, 255].
+          layer: the layer's name.
+          sources: `(k,)` the image of each selection, a row of `images`.
+          features: `(k,)` feature-map ids.
+          positions: None (each map's maximum) or `(k, 2)` `(y, x)`; `(-1, -1)` for a maximum.
+          windowed: as in `project`.
+
+        Returns:
+          A `Projection` with k reconstructions `(k, H, W, 3)`.
+        """
+        name = self.resolve(layer)
+        images = self._check_images(images, layer)
         features = self._check_feature(features, layer)
-        positions = self._check_positions(positions, len(features), layer, image.shape[1:3])
-        reconstructions, values, found = self.builder.project_each_fn(
-            name, self.builder.full_from(name, windowed, image.shape[1:3]))(
-                image, features, positions)
+        sources = checks.sources(sources, len(images), features.size)
+        positions = self._check_positions(positions, len(features), layer, images.shape[1:3])
+        if not len(features):
+            return Projection(np.zeros((0, *images.shape[1:]), np.float32),
+                              np.zeros(0, np.float32), np.zeros((0, 2), np.int32), features)
+        reconstructions, values, found = self.builder.project_groups_fn(
+            name, self.builder.full_from(name, windowed, images.shape[1:3]))(
+                images, sources, features, positions)
         return Projection(reconstructions.numpy(), values.numpy(), found.numpy(), features)
 
     def range_counts(self, layer, image_size, maps=1, activations=1):
@@ -316,9 +341,10 @@ class Deconvnet:
         if masks.ndim != 2 or masks.shape[1] != self.feature_count(name):
             raise DeconvError(f"masks must have shape (frames, {self.feature_count(name)}) for "
                               f"layer {layer!r}; received {masks.shape}.")
-        run = self.builder.project_each_fn(name, mode="frames")
+        run = self.builder.project_groups_fn(name, mode="frames")
         return np.concatenate([part[0].numpy() for part in _in_batches(
-            len(masks), batch_size, lambda i, j: run(image, masks[i:j]))])
+            len(masks), batch_size, lambda i, j: run(image, np.zeros(j - i, np.int32),
+                                                     masks[i:j]))])
 
 
 def _in_batches(count, batch_size, run):
