@@ -131,12 +131,18 @@ def plan(steps, target, image_size, limit):
 
 def pays(steps, plan_, windowed):
     """Whether the windowed reverse of `plan_` is worth running (`windowed`: "auto" or True,
-    always): a window that holds no step with a spatial kernel saves only pointwise work, which
-    its gathers cost back."""
+    always): only a window that holds a step with a spatial kernel (wider than 1x1) saves
+    convolution work; one of pointwise steps alone (an EfficientNet block's add and 1x1
+    projection, whose window stops at the squeeze-and-excitation gate) costs its gathers and a
+    deconv model with several signals, and saves nothing. Measured side by side, batch 8 at
+    224x224 (`benchmarks/graphs.py`, BENCHMARKS.md): EfficientNetB0's block3b_add windowed in
+    such a plan took 1.5x its full reverse; ResNet50's conv3_block4_out and conv4_block6_out,
+    windowed through their 3x3 convolutions, 0.45x and 0.82x."""
     if windowed is True:
         return True
-    return any(isinstance(step.geometry, geometry.Geometry) and step.name in plan_.steps
-               for step in steps)
+    by_name = {step.name: step for step in steps}
+    return any(isinstance(by_name[name].geometry, geometry.Geometry)
+               and max(by_name[name].geometry.kernel) > 1 for name in plan_.steps)
 
 
 def window_needs(steps, plan_, rule):

@@ -87,6 +87,27 @@ def test_windows_on_a_graph_are_unions_handed_to_whole_maps(graph_cnn):
     assert net.builder.window_plan("up", (21, 18), float("inf")) is None
 
 
+def test_a_window_of_pointwise_steps_alone_runs_on_whole_maps():
+    """A 1x1 convolution below a squeeze-and-excitation gate (an EfficientNet block's end): the
+    window stops at the gate, so it would hold pointwise steps alone and save nothing; "auto"
+    runs the whole maps, True still windows, with the same numbers."""
+    inputs = keras.Input((12, 12, 3))
+    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inputs)
+    gate = keras.layers.GlobalAveragePooling2D(keepdims=True, name="gate")(features)
+    excite = keras.layers.Multiply(name="excite")([features, gate])
+    model = keras.Model(inputs, keras.layers.Conv2D(4, 1, name="p")(excite))
+    randomize(model, 4)
+    net = deconv.Deconvnet(model, preprocessing="none")
+    assert net.builder.window_plan("p", (12, 12), 0.8).steps == ("p", "excite")
+    assert net.builder.full_from("p", "auto", (12, 12)) is None
+    assert net.builder.full_from("p", True, (12, 12)) is not None
+    images = np.random.default_rng(2).uniform(0, 255, (2, 12, 12, 3)).astype(np.float32)
+    full = net.project(images, "p", 1, windowed=False)
+    assert np.abs(full).max() > 0
+    np.testing.assert_allclose(net.project(images, "p", 1, windowed=True), full,
+                               atol=1e-5 * np.abs(full).max())
+
+
 def test_windowed_equals_whole_maps_at_every_position_and_image(graph_cnn):
     """Every position of a few layers (corners and edges, whose windows are cut by the maps),
     several per image in one call (`project_groups`): the same numbers both ways."""
@@ -108,6 +129,28 @@ def test_windowed_equals_whole_maps_at_every_position_and_image(graph_cnn):
         assert np.abs((windowed.reconstructions - full.reconstructions) / scale).max() < 1e-5
         alone = net.project_details(images[sources[:4]], layer, features[:4], positions[:4])
         assert oracle.relative_error(full.reconstructions[:4], alone.reconstructions).max() < 1e-5
+
+
+@pytest.mark.parametrize("windowed", [False, True], ids=["full", "windowed"])
+def test_new_batch_content_runs_the_same_trace(graph_cnn, windowed):
+    """Pass 2 calls the compiled projection with new images, selections and counts each time:
+    one trace serves them all (CompileOnReuse runs the first call eagerly, traces the second)."""
+    net = deconv.Deconvnet(graph_cnn)
+    rng = np.random.default_rng(5)
+    layer = "sum"
+    grouped = net.builder.project_groups_fn(layer, net.builder.full_from(layer, windowed,
+                                                                        (21, 18)))
+    single = net.builder.project_fn(layer, "activation", net.builder.full_from(
+        layer, windowed, (21, 18)))
+    for count, selections in ((2, 3), (3, 5), (1, 1), (3, 2)):
+        images = rng.uniform(0, 255, (count, 21, 18, 3)).astype(np.float32)
+        sources = rng.integers(count, size=selections).astype(np.int32)
+        features = rng.integers(net.feature_count(layer), size=selections).astype(np.int32)
+        net.project_groups(images, layer, sources, features, windowed=windowed)
+        net.project(images, layer, features[:1], windowed=windowed)
+    assert grouped.calls == single.calls == 4
+    assert grouped.compiled.experimental_get_tracing_count() == 1
+    assert single.compiled.experimental_get_tracing_count() == 1
 
 
 def test_a_negative_value_is_projected_with_its_sign(graph_cnn, graph_images):
