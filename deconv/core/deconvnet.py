@@ -17,6 +17,7 @@ from deconv.core import dependence
 from deconv.core import geometry
 from deconv.core import graph
 from deconv.core import graph_rules
+from deconv.core import graph_window
 from deconv.core import layers as deconv_layers
 from deconv.core import names
 from deconv.core import preprocessing as preprocessing_lib
@@ -132,6 +133,16 @@ class Deconvnet:
         """Whether projecting one activation of `layer` in images of `image_size` starts in its
         receptive-field window (`deconv.core.window`) rather than over the whole maps."""
         return self.builder.full_from(self.resolve(layer), "auto", image_size) is not None
+
+    def window_reaches_pixels(self, layer, image_size):
+        """Whether projecting one activation of `layer` in images of `image_size` stays in its
+        receptive-field window all the way to the pixels (rather than handing over to whole
+        maps somewhere, or never starting in a window)."""
+        name = self.resolve(layer)
+        choice = self.builder.full_from(name, "auto", image_size)
+        if choice is None or not isinstance(choice, graph_window.Choice):
+            return choice == -1
+        return not self.builder.window_plan(name, choice.image_size, choice.limit).boundary
 
     def image_dependence(self, layer):
         """What ties `layer`'s projections to the image under this net's rule: the max-pool

@@ -18,9 +18,9 @@ def group_by_image(found):
     return groups
 
 
-def _calls(groups, batch_size):
+def _calls(groups, batch_size, share=True):
     """Cuts `[(path, numbers)]` into calls of at most `batch_size` winners: several images'
-    winners share a call, an image with more winners than that spans several calls.
+    winners share a call (if `share`), an image with more winners than that spans several calls.
 
     Yields:
       `[(path, numbers)]` per call, each image's part of the call in order.
@@ -29,7 +29,7 @@ def _calls(groups, batch_size):
     for path, numbers in groups:
         for start in range(0, len(numbers), batch_size):
             part = numbers[start:start + batch_size]
-            if filled + len(part) > batch_size:
+            if call and (filled + len(part) > batch_size or not share):
                 yield call
                 call, filled = [], 0
             call.append((path, part))
@@ -43,8 +43,9 @@ def project_image_groups(net, layer, found, size, aspect, batch_size):
 
     Each image is read once. Up to `batch_size` winners are projected per call
     (`Deconvnet.project_groups`: one forward pass with switches of the call's images, one
-    batched reverse), several images' winners sharing a call when each has fewer. Sets each
-    winner's `original_size`.
+    batched reverse), several images' winners sharing a call when each has fewer and the
+    reverse leaves the receptive-field windows for whole maps. Sets each winner's
+    `original_size`.
 
     Args:
       net: the `Deconvnet`.
@@ -62,8 +63,12 @@ def project_image_groups(net, layer, found, size, aspect, batch_size):
       DeconvError: an image that was read in pass 1 cannot be read now.
     """
     groups = group_by_image(found)
+    # Images share calls where the reverse leaves the windows for whole maps, which a batch
+    # amortises; windows all the way to the pixels ran slower shared, measured on ResNet50's
+    # conv2_block3_out (0.32 G per projection shared, 0.12 one image a call; BENCHMARKS.md).
+    share = not net.window_reaches_pixels(layer, (size, size))
     images = {}
-    for call in _calls(groups.items(), batch_size):
+    for call in _calls(groups.items(), batch_size, share):
         paths = list(dict.fromkeys(path for path, _ in call))
         images = {path: images[path] if path in images
                   else _read(path, size, aspect, found, groups[path]) for path in paths}

@@ -77,6 +77,7 @@ def test_windows_on_a_graph_are_unions_handed_to_whole_maps(graph_cnn):
     net = deconv.Deconvnet(graph_cnn)
     plan = net.builder.window_plan("cat", (21, 18), float("inf"))
     assert plan.steps == ("cat", "pool") and plan.boundary == ("sum", "avg")
+    assert not net.window_reaches_pixels("cat", (21, 18))
     plan = net.builder.window_plan("sum", (21, 18), float("inf"))
     assert plan.boundary == () and plan.window_size("sum") == (1, 1)
     # a: 3x3 'same' conv on the stem's maps; b: a depthwise and a separable 3x3: a 5x5 union

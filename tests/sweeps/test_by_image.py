@@ -9,14 +9,17 @@ from deconv.sweeps.winners import Winner
 from tests.conftest import photos
 
 
-@pytest.mark.parametrize("batch_size", [3, 7], ids=["one image a call", "images share a call"])
-def test_grouped_projection_equals_one_by_one(net19, tmp_path, batch_size):
+@pytest.mark.parametrize("layer, batch_size", [("conv3_1", 3), ("conv4_1", 7)],
+                         ids=["windows to the pixels: one image a call",
+                              "whole maps below: images share a call"])
+def test_grouped_projection_equals_one_by_one(net19, tmp_path, layer, batch_size):
     size = 48
     paths = []
     for name, image in zip(("astronaut", "chelsea"), photos((size, size))):
         paths.append(str(tmp_path / f"{name}.png"))
         Image.fromarray(image).save(paths[-1])
-    layer = net19.resolve("conv3_1")
+    layer = net19.resolve(layer)
+    assert net19.window_reaches_pixels(layer, (size, size)) == (batch_size == 3)
     height, width = net19.map_size(layer, (size, size))
     rng = np.random.default_rng(3)
     found = [Winner(rank, paths[rng.integers(2)], int(rng.integers(net19.feature_count(layer))),
@@ -43,3 +46,4 @@ def test_calls_share_images_and_split_large_groups():
     assert list(by_image._calls(groups, 3)) == [
         [("a", [0, 1, 2])], [("a", [3]), ("b", [4])], [("c", [5, 6])]]
     assert list(by_image._calls(groups, 7)) == [groups]
+    assert list(by_image._calls(groups, 7, share=False)) == [[group] for group in groups]
