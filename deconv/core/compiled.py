@@ -35,7 +35,11 @@ class CompileOnReuse:
 
     Tracing a projection graph costs about a second; a single projection per layer (a sweep's
     pass 2) runs faster eagerly (measured, VGG19 conv4_4, 9 images at 224x224: 1.3 s eagerly,
-    2.1 s traced and run), while repeated calls run faster compiled (1.1 s each).
+    2.1 s traced and run), while repeated calls run faster compiled (1.1 s each). The batch
+    dimension of every signature is `None`: new images, selections and counts reuse one trace.
+    Not with XLA (`jit_compile`): it cannot compile the switches (`MaxPoolWithArgmax`,
+    `MaxPoolGradWithArgmax`), and where it can (EfficientNet-Lite0) its CPU code ran 12-16x
+    slower (`benchmarks/xla.py`, BENCHMARKS.md).
     """
 
     def __init__(self, function, input_signature):
