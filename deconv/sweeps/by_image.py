@@ -1,8 +1,8 @@
 """Pass 2 grouped by image: the winners of one layer that share an image are projected together,
 one forward pass with switches per image, instead of one per winner, and the winners of several
 images share one call (`Deconvnet.project_groups`: the images' forward passes in one batch, one
-batched reverse) when each has fewer than a call holds. An atlas of every map has many winners
-per image; a sweep's top k, a few.
+batched reverse) when each has fewer than a call holds and the reverse runs over whole maps
+below its windows. An atlas of every map has many winners per image; a sweep's top k, a few.
 """
 import numpy as np
 
