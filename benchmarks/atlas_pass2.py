@@ -1,34 +1,77 @@
-"""Issue 14, before any atlas code: what pass 2 could cost per projection if it projected all
-of one image's winners in one call (`project_each`: one forward with switches, one batched,
-windowed reverse), as a ratio to one modified-gradient projection (G) of the same layer on one
-image. Side by side in one process, alternating, medians; VGG19, random weights (seed 0).
+"""Issues 14 and 28: what atlas pass 2 costs per projection, as a ratio to one modified-gradient
+projection (G1: one activation of one image, `benchmarks/graphs.py`'s G), side by side in one
+process, rounds rotating the order, medians; seeded random weights, 224x224.
 
-    .venv/bin/python benchmarks/atlas_pass2.py [REPEATS=5]   # from the repository root
+E1: one image's one winner (`Deconvnet.project_groups`, one call). E32: one image's 32 winners
+in one call (one forward with switches, one batched reverse). Before, 8 images with 4 winners
+each took 8 such calls (`B8x4`: pass 2 grouped by image, issue 14); now they share one call
+(`M8x4`: the 8 images forwarded in one batch, one reverse of the 32 winners; issue 28).
+
+    python benchmarks/atlas_pass2.py --model vgg16 --layers conv1_2,conv3_3,conv4_3,conv5_3
+    python benchmarks/atlas_pass2.py --model resnet50 \
+        --layers conv2_block3_out,conv3_block4_out,conv4_block6_out,conv5_block3_out
 """
-import os, sys
+import argparse
+import json
+import os
+import sys
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE); sys.path.insert(0, os.path.dirname(HERE))
-import numpy as np, tensorflow as tf
-import deconv
-from bench import ModifiedGradient, _side_by_side
-from deconv.core import compiled
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
-repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-size = 224
-net = deconv.Deconvnet(deconv.load_model("vgg19", weights=None, seed=0))
-image = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)), tf.float32)
-for layer in ["conv1_2", "conv3_4", "conv4_4", "conv5_4"]:
-    name = net.resolve(layer)
-    each = net.builder.project_each_fn(name, net.builder.full_from(name, "auto", (size, size)))
-    gradient = tf.function(ModifiedGradient(net, name),
-                           input_signature=[compiled.IMAGES, tf.TensorSpec([None], tf.int32)])
-    calls = {"G1": lambda: gradient(image, tf.zeros([1], tf.int32)).numpy()}
-    for k in (1, 9, 36):
-        features = tf.range(k, dtype=tf.int32)
-        calls[f"E{k}"] = (lambda f=features, k=k: each(image, f, -tf.ones([k, 2], tf.int32))[0].numpy())
-    times = _side_by_side(calls, repeats)
-    g = float(np.median(times["G1"]))
-    print(layer, "G1 %.3fs" % g, " ".join(
-        "per-projection(E%d)/G1 %.3f" % (k, float(np.median(times[f"E{k}"])) / k / g)
-        for k in (1, 9, 36)), flush=True)
+import deconv  # noqa: E402
+from bench import _side_by_side  # noqa: E402
+from graphs import _gradient  # noqa: E402
+
+
+def _calls(net, key, size):
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.uniform(0, 255, (8, size, size, 3)), tf.float32)
+    grouped = net.builder.project_groups_fn(key, net.builder.full_from(key, "auto", (size, size)))
+    gradient = _gradient(net, net.model, key, True)
+    count = net.feature_count(key)
+
+    def project(pictures, sources):
+        k = len(sources)
+        return grouped(pictures, tf.constant(sources, tf.int32), tf.range(k) % count,
+                       -tf.ones([k, 2], tf.int32))[0].numpy()
+
+    return {"G1": lambda: gradient(images[:1]).numpy(),
+            "E1": lambda: project(images[:1], [0]),
+            "E32": lambda: project(images[:1], [0] * 32),
+            "B8x4": lambda: [project(images[i:i + 1], [0] * 4) for i in range(8)],
+            "M8x4": lambda: project(images, [i for i in range(8) for _ in range(4)])}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="vgg16")
+    parser.add_argument("--layers", default="conv1_2,conv3_3,conv4_3,conv5_3")
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", default="/tmp/atlas_pass2.json")
+    args = parser.parse_args()
+    net = deconv.Deconvnet(deconv.load_model(args.model, weights=None, seed=0))
+    rows = []
+    for layer in args.layers.split(","):
+        key = net.resolve(layer)
+        times = _side_by_side(_calls(net, key, args.size), args.rounds)
+        per = {"E1": 1, "E32": 32, "B8x4": 32, "M8x4": 32}
+        rows.append({"model": args.model, "layer": layer, "size": args.size,
+                     "windowed": net.builder.full_from(key, "auto", (args.size,) * 2) is not None,
+                     "G1_s": round(float(np.median(times["G1"])), 3),
+                     **{f"{name}/G1 per projection": round(float(np.median(
+                         np.array(times[name]) / np.array(times["G1"]))) / k, 3)
+                        for name, k in per.items()},
+                     "load": os.getloadavg()[0]})
+        print(json.dumps(rows[-1]), flush=True)
+        with open(args.out, "w", encoding="utf-8") as stream:
+            json.dump({"rows": rows, "tensorflow": tf.__version__}, stream, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -134,11 +134,11 @@ def projection_part(net, layers, batches, size, repeats):
             inputs, training=False))
         graph = net.builder.windowed_graph(name, full_from=full_from)
         reverse_window = tf.function(lambda tensors, f, p, graph=graph: graph.reverse(
-            tensors, f, p, (size, size))[0])
+            tensors, f, p, image_size=(size, size))[0])
         gradient = tf.function(ModifiedGradient(net, name),
                                input_signature=[spec, tf.TensorSpec([None], tf.int32)])
         ours = net.builder.project_fn(name, "activation", plan)
-        each = net.builder.project_each_fn(name, plan)
+        each = net.builder.project_groups_fn(name, plan)
         for batch in batches:
             images = tf.constant(rng.uniform(0, 255, (batch, size, size, 3)), tf.float32)
             features = tf.zeros([batch], tf.int32)
@@ -173,7 +173,7 @@ def projection_part(net, layers, batches, size, repeats):
         minus9 = -tf.ones([9, 2], tf.int32)
         times = _side_by_side({
             "F9": lambda: forward(nine).numpy(),
-            "R9": lambda: each(one, features9, minus9)[0].numpy(),
+            "R9": lambda: each(one, tf.zeros([9], tf.int32), features9, minus9)[0].numpy(),
             "G9": lambda: gradient(tf.repeat(one, 9, axis=0), features9).numpy(),
         }, repeats)
         rows.append({"layer": names.short(name), "batch": 9, "window": windowed,

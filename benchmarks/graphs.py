@@ -1,14 +1,18 @@
-"""Projections on graph models (issue 13): their cost as ratios to the forward pass (F) and to the
-modified gradient (G), side by side in one run, and the peak memory of each.
+"""Projections on graph models (issues 13, 28): their cost as ratios to the modified gradient
+(G), to the forward pass (F) and to the floor (B: one forward pass plus one input-only
+backward pass), side by side in one run, and the peak memory of each.
 
-    python benchmarks/graphs.py --out benchmarks/graphs.json     # about 10 minutes on 2 cores
+    python benchmarks/graphs.py --out benchmarks/graphs.json     # about 30 minutes on 2 cores
+    python benchmarks/graphs.py --models resnet50 --no_memory    # one model
 
 F: the forward pass to the layer (compiled). P: `Deconvnet.project` of one activation per image
-(its compiled graph: forward with switches, then the deconv model). G: the modified gradient
-other tools compute, with TensorFlow's tape on a clone whose ReLUs have the deconvnet's
-backward (tests/graph_oracle.py), compiled. Rounds alternate the three (our machines are
-noisy); medians are reported. Peak memory: each method alone in a fresh process (ru_maxrss),
-beside a process that only built the model and its graphs.
+as it runs (windowed where the plan says, `windowed="auto"`). Pf: the same over whole maps
+(`windowed=False`). G: the modified gradient other tools compute, with TensorFlow's tape on a
+clone whose ReLUs have the deconvnet's backward (tests/graph_oracle.py), compiled. B: the plain
+gradient of the same activations with respect to the pixels (forward plus input-only
+backward): what any reverse pass costs at least without windows. Rounds rotate the order of
+the five (our machines are noisy); medians of per-round ratios are reported. Peak memory: each
+method alone in a fresh process (ru_maxrss).
 """
 import argparse
 import json
@@ -29,22 +33,15 @@ import deconv  # noqa: E402
 from deconv.core import compiled  # noqa: E402
 
 CASES = {"resnet50": ["conv3_block4_out", "conv4_block6_out", "conv5_block3_out"],
-         "efficientnetb0": ["block3b_add", "block6a_expand_activation", "top_activation"]}
+         "efficientnetb0": ["block3b_add", "block6a_expand_activation", "top_activation"],
+         "efficientnet_lite0": ["block3b_add", "block6a_expand_activation", "top_activation"]}
 
 
-def _setup(name, layer, batch, size):
+def _gradient(net, model, key, modified):
+    """`images -> gradient of each image's strongest activation of map 0` on a clone of
+    `model` (ReLUs with the deconvnet's backward if `modified`), compiled."""
     from tests import graph_oracle
-    model = deconv.load_model(name, weights=None, seed=0)
-    net = deconv.Deconvnet(model)
-    key = net.resolve(layer)
-    images = tf.constant(np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)),
-                         tf.float32)
-    features = tf.zeros([batch], tf.int32)
-    minus = -tf.ones([batch, 2], tf.int32)
-    forward = net.builder.activations_fn(key)
-    project = tf.function(net.builder.projection_graph(key), input_signature=[
-        compiled.IMAGES, *compiled.SELECTIONS["activation"][1]])
-    copy = graph_oracle.clone(model)
+    copy = graph_oracle.clone(model) if modified else model
     target = keras.Model(copy.inputs, copy.get_layer(key).output)
     mode = net.preprocessing
 
@@ -54,33 +51,61 @@ def _setup(name, layer, batch, size):
             tape.watch(x)
             pre = (tf.reverse(x, [-1]) if mode.bgr else x) - tf.constant(mode.mean)
             activations = target(pre * tf.constant(mode.scale), training=False)
-            maps = activations[..., 0]
-            flat = tf.reshape(maps, [tf.shape(maps)[0], -1])
-            best = tf.reduce_max(flat, axis=1)
-            total = tf.reduce_sum(best)
+            flat = tf.reshape(activations[..., 0], [tf.shape(activations)[0], -1])
+            total = tf.reduce_sum(tf.reduce_max(flat, axis=1))
         return tape.gradient(total, x)
 
-    return {"F": lambda: forward(images).numpy(),
-            "P": lambda: project(images, features, minus)[0].numpy(),
-            "G": lambda: gradient(images).numpy()}
+    return gradient
+
+
+def _setup(name, layer, batch, size):
+    model = deconv.load_model(name, weights=None, seed=0)
+    net = deconv.Deconvnet(model)
+    key = net.resolve(layer)
+    images = tf.constant(np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)),
+                         tf.float32)
+    features = np.zeros(batch, np.int32)
+    forward = net.builder.activations_fn(key)
+    modified, plain = _gradient(net, model, key, True), _gradient(net, model, key, False)
+    return net, {
+        "F": lambda: forward(images).numpy(),
+        "P": lambda: net.project(images, key, features, batch_size=batch),
+        "Pf": lambda: net.project(images, key, features, batch_size=batch, windowed=False),
+        "G": lambda: modified(images).numpy(),
+        "B": lambda: plain(images).numpy()}
 
 
 def _time(runs, rounds):
-    for run in runs.values():  # trace and warm up, twice
+    for run in runs.values():  # the first call runs eagerly, the second traces: warm up
+        run()
         run()
         run()
     times = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
+    order = list(runs)
+    for number in range(rounds):
+        for name in order[number % len(order):] + order[:number % len(order)]:
             started = time.perf_counter()
-            run()
+            runs[name]()
             times[name].append(time.perf_counter() - started)
-    return {name: float(np.median(values)) for name, values in times.items()}
+    return times
+
+
+def _ratio(times, top, bottom):
+    return round(float(np.median(np.array(times[top]) / np.array(times[bottom]))), 3)
+
+
+def _plan(net, key, size):
+    """Where the projection runs in windows: how many steps, and where whole maps take over."""
+    choice = net.builder.full_from(key, "auto", (size, size))
+    if choice is None:
+        return "-"
+    plan = net.builder.window_plan(key, choice.image_size, choice.limit)
+    return f"{len(plan.steps)} steps, to {', '.join(plan.boundary) or 'the pixels'}"
 
 
 def _peak(name, layer, method, batch, size):
     """Peak RSS (MB) of a fresh process running `method` (or only building, for None)."""
-    code = (f"import benchmarks.graphs as g, resource; r = g._setup({name!r}, {layer!r}, "
+    code = (f"import benchmarks.graphs as g, resource; _, r = g._setup({name!r}, {layer!r}, "
             f"{batch}, {size}); " + ("" if method is None else f"r[{method!r}](); r[{method!r}]();")
             + " print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -88,33 +113,52 @@ def _peak(name, layer, method, batch, size):
     return int(result.stdout.strip().splitlines()[-1]) / 1024
 
 
+def measure(name, layer, args):
+    """One row: medians, ratios, the window plan, and (for the second layer) peak memory."""
+    net, runs = _setup(name, layer, args.batch, args.size)
+    key = net.resolve(layer)
+    windowed = net.project_details(np.random.default_rng(1).uniform(
+        0, 255, (2, args.size, args.size, 3)), key, 0)
+    full = net.project_details(np.random.default_rng(1).uniform(
+        0, 255, (2, args.size, args.size, 3)), key, 0, windowed=False)
+    error = float(np.abs(windowed.reconstructions - full.reconstructions).max()
+                  / max(np.abs(full.reconstructions).max(), 1e-30))
+    times = _time(runs, args.rounds)
+    row = {"model": name, "layer": layer, "batch": args.batch, "size": args.size,
+           "window": _plan(net, key, args.size), "P_vs_Pf_rel_error": error,
+           **{f"{k}_s": round(float(np.median(v)), 4) for k, v in times.items()},
+           **{f"{a}/{b}": _ratio(times, a, b) for a, b in (
+               ("P", "G"), ("Pf", "G"), ("P", "F"), ("P", "B"), ("G", "B"), ("B", "F"))},
+           "load": os.getloadavg()[0]}
+    if not args.no_memory and layer == CASES[name][1]:
+        row["build_peak_MB"] = round(_peak(name, layer, None, args.batch, args.size), 1)
+        for method in ("F", "P", "G"):
+            row[f"{method}_peak_MB"] = round(_peak(name, layer, method, args.batch, args.size),
+                                             1)
+    return row
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/graphs.json")
+    parser.add_argument("--models", default=",".join(CASES))
+    parser.add_argument("--layers", default=None, help="only these layers (comma-separated)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no_memory", action="store_true")
     args = parser.parse_args()
     rows = []
-    for name, layers in CASES.items():
-        for layer in layers:
-            times = _time(_setup(name, layer, args.batch, args.size), args.rounds)
-            row = {"model": name, "layer": layer, "batch": args.batch, "size": args.size,
-                   **{f"{k}_s": round(v, 4) for k, v in times.items()},
-                   "P/F": round(times["P"] / times["F"], 3),
-                   "P/G": round(times["P"] / times["G"], 3),
-                   "G/F": round(times["G"] / times["F"], 3)}
-            if not args.no_memory and layer == layers[1]:
-                row["build_peak_MB"] = round(_peak(name, layer, None, args.batch, args.size), 1)
-                for method in ("F", "P", "G"):
-                    row[f"{method}_peak_MB"] = round(
-                        _peak(name, layer, method, args.batch, args.size), 1)
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-    with open(args.out, "w", encoding="utf-8") as stream:
-        json.dump({"rows": rows, "max_rss_MB_this_process": resource.getrusage(
-            resource.RUSAGE_SELF).ru_maxrss / 1024}, stream, indent=1)
+    for name in args.models.split(","):
+        for layer in CASES[name]:
+            if args.layers and layer not in args.layers.split(","):
+                continue
+            rows.append(measure(name, layer, args))
+            print(json.dumps(rows[-1]), flush=True)
+            with open(args.out, "w", encoding="utf-8") as stream:
+                json.dump({"rows": rows, "tensorflow": tf.__version__,
+                           "max_rss_MB_this_process": resource.getrusage(
+                               resource.RUSAGE_SELF).ru_maxrss / 1024}, stream, indent=1)
 
 
 if __name__ == "__main__":

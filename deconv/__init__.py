@@ -40,7 +40,7 @@ import importlib
 _EXPORTS = {
     # The engine.
     "Deconvnet": "deconv.core.deconvnet",
-    "Projection": "deconv.core.deconvnet",
+    "Projection": "deconv.core.projection",
     "receptive_field": "deconv.core.receptive_field",
     "DeconvError": "deconv.errors",
     # Models and pictures.

@@ -245,8 +245,9 @@ def _array_column(net, images, chosen, maps, batch_size, display):
                                      labels, size, feature)[0] for feature in features]
         numbers = [int(topk.images[f, 0]) for f in features]
         positions = np.array([winner.position for winner in found])
-        projection = net.project_details(images[numbers], layer, features, positions,
-                                         batch_size=len(found))
+        distinct = sorted(set(numbers))  # each image forwarded once
+        projection = net.project_groups(images[distinct], layer,
+                                        [distinct.index(n) for n in numbers], features, positions)
         cells[layer] = []
         for i, winner in enumerate(found):
             winner.projected_value = float(projection.values[i])

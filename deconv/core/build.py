@@ -49,14 +49,26 @@ def forward_model(graph, outputs, name):
     return keras.Model(images, {key: tensors[key] for key in outputs}, name=name)
 
 
-def _path(steps, target):
-    """The steps `target` depends on, in topological order."""
-    needed = ancestors(steps, target)
+def _path(steps, targets):
+    """The steps the key `targets` (or each of a tuple of keys) depends on, in topological
+    order."""
+    needed = set()
+    for target in (targets,) if isinstance(targets, str) else targets:
+        needed |= ancestors(steps, target)
     return [step for step in steps if step.name in needed]
 
 
+def signal_names(targets):
+    """`{key: input name}` of the signals of a deconv model of `targets` (see
+    `build_deconv`)."""
+    if isinstance(targets, str):
+        return {targets: "signal"}
+    return {key: f"signal_{number}" for number, key in enumerate(targets)}
+
+
 def deconv_inputs(steps, target, rule, specs=None):
-    """Returns the keys of the forward tensors that the deconv model of `target` reads."""
+    """Returns the keys of the forward tensors that the deconv model of `target` (a key, or a
+    tuple of keys) reads."""
     context = Context({}, specs or {}, rule)
     keys = []
     for step in _path(steps, target):
@@ -83,20 +95,22 @@ def build_deconv(steps, target, mode, rule, specs):
 
     Args:
       steps: the model's steps.
-      target: the key of the tensor the signal lives at.
+      target: the key of the tensor the signal lives at, or a tuple of keys: a signal at each
+        (the windowed reverse of a graph hands over several, `deconv.core.graph_window`).
       mode: the preprocessing mode whose adjoint ends the path.
       rule: the ReLU reverse rule, `"deconvnet"` or `"guided"`.
       specs: `{key: KerasTensor}` of the forward tensors, for the inputs' shapes and dtypes.
 
     Returns:
-      A `keras.Model` taking a dict with `"signal"` and the keys of `deconv_inputs`, returning
-      the reconstruction `(N, H, W, 3)` in RGB pixel space.
+      A `keras.Model` taking a dict with the signals (`signal_names`) and the keys of
+      `deconv_inputs`, returning the reconstruction `(N, H, W, 3)` in RGB pixel space.
     """
-    inputs = {"signal": keras.Input(specs[target].shape[1:], name="signal")}
+    names = signal_names(target)
+    inputs = {name: keras.Input(specs[key].shape[1:], name=name) for key, name in names.items()}
     for key in deconv_inputs(steps, target, rule, specs):
         inputs[key] = keras.Input(specs[key].shape[1:], dtype=specs[key].dtype, name=key)
     context = Context(inputs, specs, rule)
-    signals = {target: [inputs["signal"]]}
+    signals = {key: [inputs[name]] for key, name in names.items()}
     for step in reversed(_path(steps, target)):
         if step.name not in signals:
             continue
@@ -106,4 +120,5 @@ def build_deconv(steps, target, mode, rule, specs):
                 signals.setdefault(key, []).append(signal)
     reconstruction = preprocessing.PreprocessAdjoint(mode, name="to_rgb")(
         _summed(signals, INPUT_KEY))
-    return keras.Model(inputs, reconstruction, name=f"deconv_{target}")
+    label = target if isinstance(target, str) else f"{len(target)}_signals_{target[0]}"
+    return keras.Model(inputs, reconstruction, name=f"deconv_{label}")

@@ -12,6 +12,7 @@ import tensorflow as tf
 from deconv.core import build
 from deconv.core import compiled
 from deconv.core import graph
+from deconv.core import graph_window
 from deconv.core import window as window_lib
 from deconv.core.chain_rules import switches_key
 from deconv.errors import DeconvError
@@ -21,6 +22,7 @@ from deconv.errors import DeconvError
 # 224x224, batch 8: conv5_4's reverse windowed down to pool3's output, 86 % of its maps, then
 # full, was 0.72x the full reverse; windowed all the way, 1.07-1.12x).
 WINDOW_AREA_LIMIT = 0.8
+GRAPH_WINDOW_AREA_LIMIT = 0.8
 WINDOWED = ("auto", True, False)
 
 
@@ -108,34 +110,41 @@ class GraphBuilder:
 
     # Where the windowed reverse hands over to the full one.
 
-    def window_plan(self, name, image_size):
+    def window_plan(self, name, image_size, limit=WINDOW_AREA_LIMIT):
         """Where projecting one activation of `name` in images of `image_size` leaves its
-        receptive-field window for the full reverse pass: the index of the first step reversed
-        over whole maps; -1 for the window all the way down; the layer's own index for no
-        window (always, for a model that is not a chain: the full reverse serves graphs)."""
+        receptive-field window for the full reverse pass. On a chain: the index of the first
+        step reversed over whole maps; -1 for the window all the way down; the layer's own
+        index for no window. On a graph: the `graph_window.Plan`, or None for no window."""
         if not self.chain:
-            return self._index(name)
-        return window_lib.full_from(self.steps, self._index(name), tuple(image_size),
-                                    WINDOW_AREA_LIMIT)
+            return self._cached(("graph_plan", name, tuple(image_size), limit), lambda: (
+                graph_window.plan(self.steps, name, tuple(image_size), limit)))
+        return window_lib.full_from(self.steps, self._index(name), tuple(image_size), limit)
 
     def full_from(self, name, windowed, image_size, mode="activation"):
-        """`windowed` ("auto", True, False) as a `windowed_graph` hand-over step, or None for
-        the full reverse pass (always, for whole maps: they have no window)."""
+        """`windowed` ("auto": windows where they pay, True: wherever the rules allow, False)
+        as the reverse to run: None for the full reverse pass (always, for whole maps: they
+        have no window); on a chain, a `windowed_graph` hand-over step; on a graph, a
+        `graph_window.Choice` (or None where no window applies)."""
         if windowed not in WINDOWED:
             raise DeconvError(f"windowed must be 'auto', True or False; received {windowed!r}.")
-        if windowed is True and not self.chain:
-            raise DeconvError("windowed projection needs a chain of layers (Conv2D, "
-                              "MaxPooling2D, ReLU, dropout); this model is a graph: use "
-                              "windowed='auto' or False.")
         if mode != "activation":
             if windowed is True:
                 raise DeconvError("windowed projection needs mode 'activation': whole maps have "
                                   "no window.")
             return None
+        if windowed is False:
+            return None
+        if not self.chain:
+            choice = graph_window.Choice(tuple(int(side) for side in image_size),
+                                         GRAPH_WINDOW_AREA_LIMIT if windowed == "auto"
+                                         else float("inf"))
+            plan = self.window_plan(name, choice.image_size, choice.limit)
+            pays = plan is not None and graph_window.pays(self.steps, plan, windowed)
+            return choice if pays else None
         if windowed == "auto":
             full_from = self.window_plan(name, image_size)
             return None if full_from >= self._index(name) else full_from
-        return -1 if windowed else None
+        return -1
 
     # Graph functions, uncompiled (to compile or export).
 
@@ -152,10 +161,10 @@ class GraphBuilder:
         return compiled.Project(self.forward_model(name), self.deconv_model(name), name,
                                 self.deconv_inputs(name), mode)
 
-    def windowed_graph(self, name, one_image=False, full_from=-1):
-        """The windowed counterpart of `projection_graph(name)` (mode "activation"); with
-        `one_image`, every selection is made in one image, forwarded once. Steps `full_from`
-        and below (if >= 0) are reversed over whole maps (see `window_plan`)."""
+    def windowed_graph(self, name, groups=False, full_from=-1):
+        """The windowed counterpart of `projection_graph(name)` (mode "activation") on a
+        chain; with `groups`, the selections name their images (`WindowedProjection`). Steps
+        `full_from` and below (if >= 0) are reversed over whole maps (see `window_plan`)."""
         index = self._index(name)
         if not -1 <= full_from < index:
             raise DeconvError(f"full_from must be -1 or a step below {name!r} (0 to "
@@ -167,7 +176,26 @@ class GraphBuilder:
                      self._prepool_of(keys))
         return window_lib.WindowedProjection(
             self.steps[:index + 1], self.window_forward_model(name, full_from),
-            self.preprocessing.name, self.rule, one_image, lower)
+            self.preprocessing.name, self.rule, groups, lower)
+
+    def graph_windowed_graph(self, name, choice):
+        """`(images, sources, features, positions) -> (reconstructions, values, positions)` on
+        a graph, reversed in windows as `window_plan(name, *choice)` says (see
+        `graph_window.GraphWindowedProjection`)."""
+        plan = self.window_plan(name, choice.image_size, choice.limit)
+        if plan is None:
+            raise DeconvError(f"Layer {name!r} has no window at {choice.image_size}.")
+        full = None
+        keys = graph_window.window_needs(self.steps, plan, self.rule)
+        if plan.boundary:
+            full_keys = self.deconv_inputs(plan.boundary)
+            full = (self.deconv_model(plan.boundary), full_keys, self._prepool_of(full_keys))
+            keys += [key for key in full_keys if key not in keys]
+        outputs = [name] + [key for key in keys if key != name]
+        forward = self._cached(("graph_window_forward", name, tuple(outputs)), lambda: (
+            build.forward_model(self.forward_graph(True), outputs, f"forward_window_{name}")))
+        return graph_window.GraphWindowedProjection(self.steps, plan, forward, full,
+                                                    self.preprocessing.name, self.rule)
 
     # Compiled callables, what the `Deconvnet` methods run.
 
@@ -178,25 +206,36 @@ class GraphBuilder:
 
     def project_fn(self, name, mode, full_from=None):
         """A projection of mode `mode` ("activation", "maps", "ranges"), one selection per
-        image; windowed from `name` down to `full_from` (see `full_from`) unless None."""
+        image; windowed as `full_from` says (see `full_from`) unless None."""
         specs = [compiled.IMAGES, *compiled.SELECTIONS[mode][1]]
+        if isinstance(full_from, graph_window.Choice):
+            return self._cached(("project_fn", name, mode, full_from), lambda: (
+                compiled.CompileOnReuse(compiled.PerImage(self.graph_windowed_graph(
+                    name, full_from)), [compiled.images_spec(size=full_from.image_size),
+                                        *specs[1:]], self.eager_first)))
         return self._cached(("project_fn", name, mode, full_from), lambda: (
             compiled.CompileOnReuse(self.windowed_graph(name, full_from=full_from)
                                     if full_from is not None
                                     else self.projection_graph(name, mode), specs,
                                     self.eager_first)))
 
-    def project_each_fn(self, name, full_from=None, mode="activation"):
-        """Like `project_fn`, with every selection made in one image, forwarded once."""
-        specs = [compiled.IMAGES, *compiled.SELECTIONS[mode][1]]
+    def project_groups_fn(self, name, full_from=None, mode="activation"):
+        """Like `project_fn`, each selection naming its image: `(images, sources, *selection)`;
+        the images are forwarded once, in one batch, however many selections each has."""
+        specs = [compiled.IMAGES, compiled.SOURCES, *compiled.SELECTIONS[mode][1]]
+        if isinstance(full_from, graph_window.Choice):
+            return self._cached(("project_groups_fn", name, full_from), lambda: (
+                compiled.CompileOnReuse(self.graph_windowed_graph(name, full_from), [
+                    compiled.images_spec(size=full_from.image_size), *specs[1:]],
+                    self.eager_first)))
         if full_from is not None:
-            return self._cached(("project_each_fn", name, full_from), lambda: (
-                compiled.CompileOnReuse(self.windowed_graph(name, one_image=True,
+            return self._cached(("project_groups_fn", name, full_from), lambda: (
+                compiled.CompileOnReuse(self.windowed_graph(name, groups=True,
                                                             full_from=full_from), specs,
                                         self.eager_first)))
         keys = self.deconv_inputs(name)
-        return self._cached(("project_each_fn", name, False, mode), lambda: (
-            compiled.CompileOnReuse(compiled.ProjectEach(
+        return self._cached(("project_groups_fn", name, None, mode), lambda: (
+            compiled.CompileOnReuse(compiled.ProjectGroups(
                 self.forward_model(name), self.deconv_model(name), name, keys,
                 self._prepool_of(keys), compiled.SELECTIONS[mode][0]), specs,
                 self.eager_first)))

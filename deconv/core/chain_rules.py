@@ -1,6 +1,6 @@
 """The paper's reverse rules: rectify a ReLU, transpose a convolution with its own kernel, unpool a
 max-pool by its switches; and the identity of dropout. Each also runs inside a receptive-field
-window (`reverse_window`, see `deconv.core.window`), which is how a chain of these layers (VGG)
+window (`reverse_in_window`, see `deconv.core.window`), which is how a chain of these layers (VGG)
 projects one activation at a fraction of the cost.
 
 Forward tensors are keyed by name: `"input"` is the preprocessed image, a step's name its output,
@@ -54,7 +54,7 @@ def rectify(step, signal, context):
     return rectify(signal)
 
 
-def _rectify_window(step, signal, window, tensors, rule):
+def rectify_window(step, signal, window, tensors, rule):
     """`_rectify` on a windowed signal (see `deconv.core.window`)."""
     rectified = tf.nn.relu(signal)
     if rule == "guided":
@@ -62,11 +62,18 @@ def _rectify_window(step, signal, window, tensors, rule):
     return rectified
 
 
-def _window_below(step, window, sizes, index):
-    """`(produced, below)` windows of `steps[index]`'s input (`deconv.core.window.Window.below`)."""
-    pads = [geometry_lib.pad_before(step.geometry, axis, sizes[index][axis], step.name,
-                                    tf.maximum) for axis in (0, 1)]
-    return window.below(step.geometry, sizes[index], pads)
+def window_pads(step, in_size):
+    """The padding before, per axis, of a windowed step reading maps of `in_size` (ints, or
+    scalar tensors)."""
+    static = all(isinstance(side, int) for side in in_size)
+    return [geometry_lib.pad_before(step.geometry, axis, in_size[axis], step.name,
+                                    max if static else tf.maximum) for axis in (0, 1)]
+
+
+def produced_window(step, window, in_size):
+    """Where the 'valid' transpose of a windowed step writes, in its input's maps of
+    `in_size` (`deconv.core.window.Window.produced`)."""
+    return window.produced(step.geometry, in_size, window_pads(step, in_size))
 
 
 def fused_relu(layer):
@@ -88,8 +95,9 @@ def conv_transpose(step, signal, context):
 class LayerRule:
     """How one layer type runs forward and backward. Subclasses override what differs.
 
-    `windowed`: whether `reverse_window` is implemented (a chain of such rules projects one
-    activation inside its receptive field).
+    `windowed`: whether a chain of such rules projects one activation inside its receptive
+    field (`deconv.core.window`); `windows(step)`: whether `reverse_in_window` serves the
+    step on a graph.
     """
     windowed = False
 
@@ -108,19 +116,27 @@ class LayerRule:
         return [signal]
 
     def window_needs(self, step, rule):
-        """Returns the keys of the forward tensors `reverse_window` reads."""
+        """Returns the keys of the forward tensors `reverse_in_window` reads."""
         return []
 
-    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
+    def windows(self, step):
+        """Whether `reverse_in_window` serves this step (on a graph: `deconv.core.graph_window`)."""
+        return self.windowed
+
+    def reverse_in_window(self, step, signal, window, tensors, rule, in_sizes):
         """`reverse` on a signal that lives in a window (see `deconv.core.window`).
 
         Args:
-          sizes: the map sizes each step reads (`geometry.input_sizes`); `index`: the step's.
+          window: the signal's `Window` in the step's output maps.
+          tensors: the forward tensors (`window_needs`), whole; crop them with the window.
+          in_sizes: the map size of each of the step's inputs.
 
         Returns:
-          `(signal, window)` at the step's input.
+          One `(signal, window)` per input (None for an input that gets no signal): where the
+          step writes in that input's maps (it may reach past them, into the padding); the
+          output's own `window` object itself for a pointwise step.
         """
-        return signal, window
+        return [(signal, window)] * len(step.inputs)
 
 
 class IdentityRule(LayerRule):
@@ -143,8 +159,8 @@ class ReluRule(LayerRule):
     def window_needs(self, step, rule):
         return [step.name] if rule == "guided" else []
 
-    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
-        return _rectify_window(step, signal, window, tensors, rule), window
+    def reverse_in_window(self, step, signal, window, tensors, rule, in_sizes):
+        return [(rectify_window(step, signal, window, tensors, rule), window)]
 
 
 class Conv2DRule(LayerRule):
@@ -167,12 +183,12 @@ class Conv2DRule(LayerRule):
     def window_needs(self, step, rule):
         return [step.name] if rule == "guided" and fused_relu(step.layer) else []
 
-    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
+    def reverse_in_window(self, step, signal, window, tensors, rule, in_sizes):
         if fused_relu(step.layer):
-            signal = _rectify_window(step, signal, window, tensors, rule)
-        produced, below = _window_below(step, window, sizes, index)
-        return window_lib.conv_transpose(signal, step.layer.kernel, step.geometry,
-                                         produced, below), below
+            signal = rectify_window(step, signal, window, tensors, rule)
+        produced = produced_window(step, window, in_sizes[0])
+        return [(window_lib.conv_transpose(signal, step.layer.kernel, step.geometry, produced),
+                 produced)]
 
 
 class MaxPool2DRule(LayerRule):
@@ -201,8 +217,7 @@ class MaxPool2DRule(LayerRule):
     def window_needs(self, step, rule):
         return [switches_key(step.name)]
 
-    def reverse_window(self, step, signal, window, tensors, rule, sizes, index):
-        produced, below = _window_below(step, window, sizes, index)
-        return window_lib.unpool(signal, tensors[switches_key(step.name)],
-                                 step.geometry, window, produced, below,
-                                 signal.shape[-1]), below
+    def reverse_in_window(self, step, signal, window, tensors, rule, in_sizes):
+        produced = produced_window(step, window, in_sizes[0])
+        return [(window_lib.unpool(signal, tensors[switches_key(step.name)], step.geometry,
+                                   window, produced, signal.shape[-1]), produced)]

@@ -79,6 +79,20 @@ def features(feature, layer, count):
     return values.astype(np.int32)
 
 
+def sources(values, images, count):
+    """Returns the image of each of `count` selections as int32 `(count,)`, each a row of the
+    `images` images."""
+    found = np.asarray(values)
+    if found.shape != (count,) or not np.issubdtype(found.dtype, np.integer):
+        raise DeconvError(f"sources must hold one image row per selection, shape ({count},) "
+                          f"integers; received shape {found.shape} of {found.dtype}.")
+    bad = found[(found < 0) | (found >= images)]
+    if bad.size:
+        raise DeconvError(f"Source {int(bad[0])} is not a row of the {images} images (valid: 0 "
+                          f"to {images - 1}).")
+    return found.astype(np.int32)
+
+
 def positions(position, count, layer, image_size, map_size):
     """Returns `(count, 2)` int32 positions inside `map_size`; `(-1, -1)` for a map's maximum."""
     if position is None:

@@ -10,13 +10,14 @@ from deconv.core import selection
 from deconv.core import window
 
 
-def images_spec(dtype=tf.float32, name=None):
-    """The `tf.TensorSpec` of a batch of RGB images of any size, `(N, H, W, 3)`."""
-    return tf.TensorSpec([None, None, None, 3], dtype, name=name)
+def images_spec(dtype=tf.float32, name=None, size=(None, None)):
+    """The `tf.TensorSpec` of a batch of RGB images `(N, H, W, 3)` of any size, or of `size`."""
+    return tf.TensorSpec([None, *size, 3], dtype, name=name)
 
 
 IMAGES = images_spec(tf.float32)  # RGB in [0, 255], as floats
 PIXELS = images_spec(tf.uint8)  # RGB as read from files
+SOURCES = tf.TensorSpec([None], tf.int32)  # the image of each selection, by row
 
 # What each kind of projection keeps, and the selection it takes besides the images.
 SELECTIONS = {
@@ -37,7 +38,11 @@ class CompileOnReuse:
     2.1 s traced and run), while repeated calls run faster compiled (1.1 s each). With
     `eager_first` False, every call runs compiled: Keras runs a grouped convolution on the CPU
     as a new XLA-compiled function at each eager call, which would compile (and warn of
-    retracing) once per such layer at an eager call.
+    retracing) once per such layer at an eager call. The batch dimension of every signature
+    is `None`: new images, selections and counts reuse one trace. Not with XLA
+    (`jit_compile`): it cannot compile the switches (`MaxPoolWithArgmax`,
+    `MaxPoolGradWithArgmax`), and where it can (EfficientNet-Lite0) its CPU code ran 12-16x
+    slower (`benchmarks/xla.py`, BENCHMARKS.md).
     """
 
     def __init__(self, function, input_signature, eager_first=True):
@@ -81,20 +86,31 @@ class Project:
         return self.deconv(inputs, training=False), values, positions
 
 
-class ProjectEach:
-    """One image and k selections -> k reconstructions: one forward pass, one batched reverse."""
+class ProjectGroups:
+    """B images and k selections, each naming its image (`sources`, `(k,)` rows) -> k
+    reconstructions: one forward pass of the B images, one batched reverse."""
 
     def __init__(self, forward, deconv, layer, keys, prepool_of, select):
         self.forward, self.deconv, self.layer, self.keys = forward, deconv, layer, keys
         self.prepool_of, self.select = prepool_of, select
 
-    def __call__(self, image, *selector):
-        tensors = self.forward(image, training=False)
-        count = tf.shape(selector[0])[0]
-        tiled = window.repeat_for_each({key: tensors[key] for key in {self.layer, *self.keys}},
-                                       count, self.prepool_of, tensors)
+    def __call__(self, images, sources, *selector):
+        tensors = self.forward(images, training=False)
+        tiled = window.gather_for_each({key: tensors[key] for key in {self.layer, *self.keys}},
+                                       sources, self.prepool_of, tensors)
         activations = tiled[self.layer]
         signal, values, positions = self.select(selection.as_maps(activations), *selector)
         inputs = {"signal": selection.like(signal, activations),
                   **{key: tiled[key] for key in self.keys}}
         return self.deconv(inputs, training=False), values, positions
+
+
+class PerImage:
+    """A projection whose selections name their images (`(images, sources, *selection)`),
+    called one selection per image: `(images, *selection)`."""
+
+    def __init__(self, grouped):
+        self.grouped = grouped
+
+    def __call__(self, images, *selector):
+        return self.grouped(images, tf.range(tf.shape(images)[0]), *selector)

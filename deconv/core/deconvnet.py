@@ -6,8 +6,6 @@ the compiled graphs that a `GraphBuilder` builds once per layer.
 Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014
 (arXiv 1311.2901), section 2.1.
 """
-import dataclasses
-
 import keras
 import numpy as np
 
@@ -17,30 +15,17 @@ from deconv.core import dependence
 from deconv.core import geometry
 from deconv.core import graph
 from deconv.core import graph_rules
+from deconv.core import graph_window
 from deconv.core import layers as deconv_layers
 from deconv.core import names
 from deconv.core import preprocessing as preprocessing_lib
+from deconv.core import projection as projection_lib
+from deconv.core.projection import Projection
 from deconv.core import selection
 from deconv.errors import DeconvError
 
 
 _CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
-
-
-@dataclasses.dataclass
-class Projection:
-    """Projections with what was projected.
-
-    Attributes:
-      reconstructions: `(N, H, W, 3)` float32, RGB, aligned with the input pixels, unnormalised.
-      values: `(N,)` the projected activation's value (mode "maps": the largest kept one).
-      positions: `(N, 2)` its `(y, x)` in the layer's maps.
-      features: `(N,)` its feature map (mode "maps": -1).
-    """
-    reconstructions: np.ndarray
-    values: np.ndarray
-    positions: np.ndarray
-    features: np.ndarray
 
 
 class Deconvnet:
@@ -114,7 +99,8 @@ class Deconvnet:
                 raise
         raise DeconvError(
             f"Layer {layer!r} ({type(step.layer).__name__}) has no maps: its output is "
-            f"{_shape(step.shape)}, not (N, h, w, C), and it is not a softmax classifier's "
+            f"{projection_lib.shape_text(step.shape)}, not (N, h, w, C), and it is not a "
+            f"softmax classifier's "
             f"logits. deconv projects from layers with maps (and logits); valid layers: "
             f"{', '.join(names.display_names(self.layer_names))}.")
 
@@ -170,8 +156,17 @@ class Deconvnet:
     def uses_window(self, layer, image_size):
         """Whether projecting one activation of `layer` in images of `image_size` starts in its
         receptive-field window (`deconv.core.window`) rather than over the whole maps."""
+        return self.builder.full_from(self.resolve(layer), "auto", image_size) is not None
+
+    def window_reaches_pixels(self, layer, image_size):
+        """Whether projecting one activation of `layer` in images of `image_size` stays in its
+        receptive-field window all the way to the pixels (rather than handing over to whole
+        maps somewhere, or never starting in a window)."""
         name = self.resolve(layer)
-        return self.builder.window_plan(name, image_size) < self._index(name)
+        choice = self.builder.full_from(name, "auto", image_size)
+        if choice is None or not isinstance(choice, graph_window.Choice):
+            return choice == -1
+        return not self.builder.window_plan(name, choice.image_size, choice.limit).boundary
 
     def image_dependence(self, layer):
         """What ties `layer`'s projections to the image under this net's rule: the max-pool
@@ -205,7 +200,7 @@ class Deconvnet:
             shape = self.step(name).shape[1:-1] and self.map_size(name, images.shape[1:3])
             return np.zeros((0, *shape, self.feature_count(name)), np.float32)
         run = self.builder.activations_fn(name)
-        return np.concatenate([part.numpy() for part in _in_batches(
+        return np.concatenate([part.numpy() for part in projection_lib.in_batches(
             len(images), batch_size, lambda i, j: run(images[i:j]))])
 
     def project_details(self, images, layer, feature, position=None, mode="activation",
@@ -219,7 +214,7 @@ class Deconvnet:
         features = self._check_feature(feature, layer)
         count = len(images)
         if not count:  # an empty batch (TensorFlow's CPU convolutions fail on one)
-            return _empty(images)
+            return projection_lib.empty(images)
         if mode == "activation":
             if features.size == 1:
                 features = np.full(count, features[0], np.int32)
@@ -237,8 +232,10 @@ class Deconvnet:
             selected = lambda i, j: (mask,)  # noqa: E731
         run = self.builder.project_fn(name, mode, self.builder.full_from(
             name, windowed, images.shape[1:3], mode))
-        parts = _in_batches(count, batch_size, lambda i, j: run(images[i:j], *selected(i, j)))
-        return _joined(parts, features if mode == "activation" else np.full(count, -1, np.int32))
+        parts = projection_lib.in_batches(count, batch_size,
+                                          lambda i, j: run(images[i:j], *selected(i, j)))
+        return projection_lib.joined(
+            parts, features if mode == "activation" else np.full(count, -1, np.int32))
 
     def project(self, images, layer, feature, position=None, mode="activation", batch_size=16,
                 windowed="auto"):
@@ -287,16 +284,42 @@ class Deconvnet:
         Returns:
           A `Projection` with k reconstructions `(k, H, W, 3)`.
         """
-        name = self.check_projectable(layer)
         image = np.asarray(image)
-        image = self._check_images(image[None] if image.ndim == 3 else image, layer)
-        if len(image) != 1:
+        image = image[None] if image.ndim == 3 else image
+        if image.ndim == 4 and len(image) != 1:
             raise DeconvError(f"project_each takes one image; received {len(image)}.")
+        count = np.size(features)
+        return self.project_groups(image, layer, np.zeros(count, np.int32), features, positions,
+                                   windowed)
+
+    def project_groups(self, images, layer, sources, features, positions=None,
+                       windowed="auto"):
+        """Projects activations of several images, each naming its image: one forward pass of
+        the images, one batched reverse of every selection (pass 2 of a sweep or an atlas
+        projects the winners of several images this way).
+
+        Args:
+          images: RGB `(B, H, W, 3)` in [0, 255].
+          layer: the layer's name.
+          sources: `(k,)` the image of each selection, a row of `images`.
+          features: `(k,)` feature-map ids.
+          positions: None (each map's maximum) or `(k, 2)` `(y, x)`; `(-1, -1)` for a maximum.
+          windowed: as in `project`.
+
+        Returns:
+          A `Projection` with k reconstructions `(k, H, W, 3)`.
+        """
+        name = self.check_projectable(layer)
+        images = self._check_images(images, layer)
         features = self._check_feature(features, layer)
-        positions = self._check_positions(positions, len(features), layer, image.shape[1:3])
-        reconstructions, values, found = self.builder.project_each_fn(
-            name, self.builder.full_from(name, windowed, image.shape[1:3]))(
-                image, features, positions)
+        sources = checks.sources(sources, len(images), features.size)
+        positions = self._check_positions(positions, len(features), layer, images.shape[1:3])
+        if not len(features):
+            return Projection(np.zeros((0, *images.shape[1:]), np.float32),
+                              np.zeros(0, np.float32), np.zeros((0, 2), np.int32), features)
+        reconstructions, values, found = self.builder.project_groups_fn(
+            name, self.builder.full_from(name, windowed, images.shape[1:3]))(
+                images, sources, features, positions)
         return Projection(reconstructions.numpy(), values.numpy(), found.numpy(), features)
 
     def range_counts(self, layer, image_size, maps=1, activations=1):
@@ -328,12 +351,12 @@ class Deconvnet:
         checks.batch_size(batch_size)
         images = self._check_images(images, name)
         if not len(images):
-            return _empty(images)
+            return projection_lib.empty(images)
         kept_maps, per_map = self.range_counts(name, images.shape[1:3], maps, activations)
         run = self.builder.project_fn(name, "ranges")
-        parts = _in_batches(len(images), batch_size,
+        parts = projection_lib.in_batches(len(images), batch_size,
                             lambda i, j: run(images[i:j], kept_maps, per_map))
-        return _joined(parts, np.full(len(images), -1, np.int32))
+        return projection_lib.joined(parts, np.full(len(images), -1, np.int32))
 
     def project_frames(self, image, layer, masks, batch_size=16):
         """Projects several sets of whole maps of ONE image: one forward pass, batched reverses.
@@ -355,28 +378,8 @@ class Deconvnet:
         if masks.ndim != 2 or masks.shape[1] != self.feature_count(name):
             raise DeconvError(f"masks must have shape (frames, {self.feature_count(name)}) for "
                               f"layer {layer!r}; received {masks.shape}.")
-        run = self.builder.project_each_fn(name, mode="frames")
-        return np.concatenate([part[0].numpy() for part in _in_batches(
-            len(masks), batch_size, lambda i, j: run(image, masks[i:j]))])
+        run = self.builder.project_groups_fn(name, mode="frames")
+        return np.concatenate([part[0].numpy() for part in projection_lib.in_batches(
+            len(masks), batch_size, lambda i, j: run(image, np.zeros(j - i, np.int32),
+                                                     masks[i:j]))])
 
-
-def _shape(shape):
-    return "(" + ", ".join("N" if size is None else str(size) for size in shape) + ")"
-
-
-def _in_batches(count, batch_size, run):
-    """Returns `[run(i, j)]` over consecutive slices `[i, j)` of `count` items, `batch_size` a
-    call (each call one compiled graph run)."""
-    return [run(i, min(i + batch_size, count)) for i in range(0, count, batch_size)]
-
-
-def _empty(images):
-    """The `Projection` of an empty batch of images of `images.shape[1:3]`."""
-    return Projection(np.zeros((0, *images.shape[1:]), np.float32), np.zeros(0, np.float32),
-                      np.zeros((0, 2), np.int32), np.zeros(0, np.int32))
-
-
-def _joined(parts, features):
-    """One `Projection` from the `(reconstructions, values, positions)` of several calls."""
-    return Projection(*(np.concatenate([part[i].numpy() for part in parts]) for i in range(3)),
-                      features)

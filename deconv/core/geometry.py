@@ -133,7 +133,7 @@ def _spatial(shape):
     return shape is not None and len(shape) == 4
 
 
-def _broadcast(step, index):
+def broadcast(step, index):
     """Whether input `index` of a pointwise step is a static 1x1 map broadcast over the others."""
     shapes = step.in_shapes
     if tuple(shapes[index][1:3]) != (1, 1):
@@ -149,7 +149,7 @@ def _size_of(step, sizes):
         return None
     if geometry is None:  # pointwise: the size of its first map that is not broadcast
         for index, size in enumerate(ins):
-            if size is not None and _spatial(step.in_shapes[index]) and not _broadcast(step,
+            if size is not None and _spatial(step.in_shapes[index]) and not broadcast(step,
                                                                                        index):
                 return size
         return next((size for size in ins if size is not None), None)
@@ -179,7 +179,7 @@ def _box_below(step, index, box, sizes, maximum):
     if geometry == WHOLE or not _spatial(step.in_shapes[index]):
         return WHOLE
     if geometry is None:
-        return ((0, 1), (0, 1)) if _broadcast(step, index) else box
+        return ((0, 1), (0, 1)) if broadcast(step, index) else box
     if isinstance(geometry, Shift):
         sign = -1 if geometry.pad else 1
         return tuple((lo + sign * geometry.before[a], hi + sign * geometry.before[a])
@@ -218,6 +218,69 @@ def graph_window(steps, key, y, x, sizes=None, maximum=max, minimum=min, input_k
             boxes[below_key] = below
     box = boxes.get(input_key, WHOLE)
     return box if box == WHOLE else (box[0][0], box[1][0], box[0][1], box[1][1])
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    """Where the input of a path reads, as a function of an activation's position `p` along
+    one axis: the half-open `[scale * p + lo, scale * p + hi)`, unclipped."""
+    scale: int
+    lo: int
+    hi: int
+
+
+def _span_below(step, index, span, axis, sizes):
+    """The `Span` of input `index` that `span` of the step's output reads, or `WHOLE` (also
+    where the reading is not affine in the position: upsampling, a broadcast input)."""
+    geometry = step.geometry
+    if geometry == WHOLE or not _spatial(step.in_shapes[index]):
+        return WHOLE
+    if geometry is None:
+        return WHOLE if broadcast(step, index) else span
+    if isinstance(geometry, Shift):
+        move = -geometry.before[axis] if geometry.pad else geometry.before[axis]
+        return Span(span.scale, span.lo + move, span.hi + move)
+    if isinstance(geometry, Upsample):
+        return WHOLE
+    in_size = sizes.get(step.inputs[index])
+    pad = pad_before(geometry, axis, None if in_size is None else in_size[axis], step.name)
+    stride = geometry.strides[axis]
+    return Span(span.scale * stride, span.lo * stride - pad,
+                (span.hi - 1) * stride - pad + _extent(geometry, axis))
+
+
+def _union(a, b):
+    if WHOLE in (a, b) or a.scale != b.scale:
+        return WHOLE
+    return Span(a.scale, min(a.lo, b.lo), max(a.hi, b.hi))
+
+
+def graph_spans(steps, key, sizes):
+    """Returns `{tensor key: (row Span, column Span) or WHOLE}` for every tensor `key`
+    depends on: where each reads, as an affine function of the position of one activation
+    of `key` (the union over every path: paths that meet scale alike in today's CNNs; where
+    they do not, or a path reads the whole map, `WHOLE`).
+
+    Args:
+      sizes: `graph_sizes` of the image size (for strided 'same' layers).
+    """
+    spans = {key: (Span(1, 0, 1), Span(1, 0, 1))}
+    for step in reversed(steps):
+        span = spans.get(step.name)
+        if span is None:
+            continue
+        for index, below_key in enumerate(step.inputs):
+            below = (WHOLE if span == WHOLE else
+                     tuple(_span_below(step, index, span[a], a, sizes) for a in (0, 1)))
+            if WHOLE in below:
+                below = WHOLE
+            if below_key in spans:
+                old = spans[below_key]
+                below = WHOLE if WHOLE in (old, below) else tuple(
+                    _union(old[a], below[a]) for a in (0, 1))
+                below = WHOLE if WHOLE in below else below
+            spans[below_key] = below
+    return spans
 
 
 def ancestors(steps, key):

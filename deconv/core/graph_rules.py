@@ -11,11 +11,17 @@ reversed by its exact gradient.
 """
 import keras
 
+import tensorflow as tf
+
+from deconv.core import geometry as geometry_lib
 from deconv.core import reverse_layers
+from deconv.core import window as window_lib
 from deconv.core.chain_rules import LayerRule
 from deconv.core.chain_rules import conv_transpose
 from deconv.core.chain_rules import fused_relu
+from deconv.core.chain_rules import produced_window
 from deconv.core.chain_rules import rectify
+from deconv.core.chain_rules import rectify_window
 
 
 class _Linear(LayerRule):
@@ -34,6 +40,17 @@ class _Linear(LayerRule):
             signal = rectify(step, signal, context)
         return [self.transpose(step, signal, context)]
 
+    def window_needs(self, step, rule):
+        return [step.name] if rule == "guided" and fused_relu(step.layer) else []
+
+    def windows(self, step):
+        return True
+
+    def reverse_in_window(self, step, signal, window, tensors, rule, in_sizes):
+        if fused_relu(step.layer):
+            signal = rectify_window(step, signal, window, tensors, rule)
+        return [self.transpose_in_window(step, signal, window, in_sizes[0])]
+
 
 class DepthwiseRule(_Linear):
     """`DepthwiseConv2D`: the transposed depthwise convolution with its kernel."""
@@ -42,6 +59,11 @@ class DepthwiseRule(_Linear):
         return reverse_layers.TiedDepthwiseTranspose(step.layer, name=f"{step.name}_transpose")(
             signal, context.tensors[step.input_key])
 
+    def transpose_in_window(self, step, signal, window, in_size):
+        produced = produced_window(step, window, in_size)
+        return window_lib.depthwise_transpose(signal, step.layer.kernel, step.geometry,
+                                              produced), produced
+
 
 class SeparableRule(_Linear):
     """`SeparableConv2D`: the pointwise, then the depthwise transpose, with its two kernels."""
@@ -49,6 +71,12 @@ class SeparableRule(_Linear):
     def transpose(self, step, signal, context):
         return reverse_layers.TiedSeparableTranspose(step.layer, name=f"{step.name}_transpose")(
             signal, context.tensors[step.input_key])
+
+    def transpose_in_window(self, step, signal, window, in_size):
+        produced = produced_window(step, window, in_size)
+        middle = reverse_layers.pointwise_transpose(signal, step.layer.pointwise_kernel)
+        return window_lib.depthwise_transpose(middle, step.layer.depthwise_kernel,
+                                              step.geometry, produced), produced
 
 
 class DenseRule(_Linear):
@@ -60,6 +88,12 @@ class DenseRule(_Linear):
     def transpose(self, step, signal, context):
         return reverse_layers.TiedDenseTranspose(step.layer, name=f"{step.name}_transpose")(
             signal)
+
+    def windows(self, step):
+        return step.geometry is None and len(step.shape) == 4  # on the channels of maps
+
+    def transpose_in_window(self, step, signal, window, in_size):
+        return reverse_layers.dense_transpose(signal, step.layer.kernel), window
 
 
 class LogitsRule(LayerRule):
@@ -100,12 +134,21 @@ class BatchNormRule(LayerRule):
     def reverse(self, step, signal, context):
         return [reverse_layers.BatchNormScale(step.layer, name=f"{step.name}_scale")(signal)]
 
+    def windows(self, step):
+        return True
+
+    def reverse_in_window(self, step, signal, window, tensors, rule, in_sizes):
+        return [(reverse_layers.batch_norm_scale(step.layer, signal), window)]
+
 
 class AddRule(LayerRule):
     """`Add` of inputs of one shape: the signal goes to every input."""
 
     def reverse(self, step, signal, context):
         return [signal] * len(step.inputs)
+
+    def windows(self, step):
+        return True
 
 
 class ConcatenateRule(LayerRule):
@@ -114,6 +157,13 @@ class ConcatenateRule(LayerRule):
     def reverse(self, step, signal, context):
         sizes = [int(context.specs[key].shape[-1]) for key in step.inputs]
         return list(reverse_layers.SplitChannels(sizes, name=f"{step.name}_split")(signal))
+
+    def windows(self, step):
+        return True
+
+    def reverse_in_window(self, step, signal, window, tensors, rule, in_sizes):
+        parts = tf.split(signal, [int(shape[-1]) for shape in step.in_shapes], axis=-1)
+        return [(part, window) for part in parts]
 
 
 class ReshapeRule(LayerRule):
@@ -133,6 +183,13 @@ class PaddingRule(LayerRule):
     def reverse(self, step, signal, context):
         return [keras.layers.Cropping2D(step.layer.padding, name=f"{step.name}_crop")(signal)]
 
+    def windows(self, step):
+        return True
+
+    def reverse_in_window(self, step, signal, window, tensors, rule, in_sizes):
+        top, left = step.geometry.before
+        return [(signal, window.moved((-top, -left), in_sizes[0]))]
+
 
 class CroppingRule(LayerRule):
     """`Cropping2D`: the signal is padded back with zeros."""
@@ -140,6 +197,13 @@ class CroppingRule(LayerRule):
     def reverse(self, step, signal, context):
         return [keras.layers.ZeroPadding2D(step.layer.cropping, name=f"{step.name}_pad")(
             signal)]
+
+    def windows(self, step):
+        return True
+
+    def reverse_in_window(self, step, signal, window, tensors, rule, in_sizes):
+        top, left = step.geometry.before
+        return [(signal, window.moved((top, left), in_sizes[0]))]
 
 
 class AveragePoolRule(LayerRule):
@@ -175,3 +239,21 @@ class GenericRule(LayerRule):
                                       name=f"{step.name}_vjp")
         gradients = vjp(signal, *[context.tensors[key] for key in step.inputs])
         return list(gradients) if isinstance(gradients, (list, tuple)) else [gradients]
+
+    def window_needs(self, step, rule):
+        return list(step.inputs)
+
+    def windows(self, step):
+        """Pointwise layers and operations on maps: their VJP on the window's crop of their
+        inputs (a broadcast input, 1x1, whole)."""
+        return step.geometry is None and len(step.shape) == 4 and all(
+            len(shape) == 4 for shape in step.in_shapes)
+
+    def reverse_in_window(self, step, signal, window, tensors, rule, in_sizes):
+        whole = [geometry_lib.broadcast(step, index) for index in range(len(step.inputs))]
+        inputs = [tf.gather(tensors[key], window.source) if broadcast
+                  else window.crop(tensors[key]) for key, broadcast in zip(step.inputs, whole)]
+        gradients = reverse_layers.layer_vjp(step.layer, step.call.args, step.call.kwargs,
+                                             step.inputs, signal, inputs)
+        return [(gradient, window_lib.whole_window(window.source, (1, 1)) if broadcast
+                 else window) for gradient, broadcast in zip(gradients, whole)]

@@ -67,6 +67,39 @@ class TiedDepthwiseTranspose(_Tied):
         return _spec_like(forward_input)
 
 
+def pointwise_transpose(signal, kernel):
+    """The transpose of a 1x1 convolution (a separable layer's pointwise kernel)."""
+    return tf.einsum("nhwo,co->nhwc", signal, tf.convert_to_tensor(kernel)[0, 0])
+
+
+def dense_transpose(signal, kernel):
+    """The transpose of a dense layer's product with `kernel`, over the last axis."""
+    return tf.tensordot(signal, tf.transpose(tf.convert_to_tensor(kernel)), axes=1)
+
+
+def batch_norm_scale(layer, signal):
+    """The reverse of an inference-time batch normalization over the last axis: the signal
+    times `gamma / sqrt(moving_variance + epsilon)` per channel."""
+    scale = tf.math.rsqrt(tf.convert_to_tensor(layer.moving_variance) + layer.epsilon)
+    if layer.scale:
+        scale *= tf.convert_to_tensor(layer.gamma)
+    return signal * tf.cast(scale, signal.dtype)
+
+
+def layer_vjp(layer, args, kwargs, keys, signal, inputs):
+    """A layer's (or operation's) vector-Jacobian product at `inputs` (the tensors of `keys`,
+    in its recorded call `args`, `kwargs`), seeded with `signal`: one gradient per input,
+    zeros where an input does not reach the output."""
+    inputs = [tf.convert_to_tensor(x) for x in inputs]
+    with tf.GradientTape() as tape:
+        for tensor in inputs:
+            tape.watch(tensor)
+        given = dict(zip(keys, inputs))
+        output = layer(*fill(args, given), **fill(kwargs, given))
+    gradients = tape.gradient(output, inputs, output_gradients=signal)
+    return [tf.zeros_like(x) if g is None else g for g, x in zip(gradients, inputs)]
+
+
 @keras.saving.register_keras_serializable(package="deconv")
 class TiedSeparableTranspose(_Tied):
     """The transpose of a `SeparableConv2D` with its two kernels: the pointwise transpose (a
@@ -79,10 +112,8 @@ class TiedSeparableTranspose(_Tied):
         self.pointwise_kernel = source.pointwise_kernel
 
     def call(self, signal, forward_input):
-        layer = self.source
-        pointwise = tf.convert_to_tensor(self.pointwise_kernel)[0, 0]  # (in * mult, out)
-        middle = tf.einsum("nhwo,co->nhwc", signal, pointwise)
-        return _depthwise_transpose(layer, self.depthwise_kernel, middle, forward_input)
+        middle = pointwise_transpose(signal, self.pointwise_kernel)
+        return _depthwise_transpose(self.source, self.depthwise_kernel, middle, forward_input)
 
     def compute_output_spec(self, signal, forward_input):
         return _spec_like(forward_input)
@@ -97,7 +128,7 @@ class TiedDenseTranspose(_Tied):
         self.kernel = source.kernel
 
     def call(self, signal):
-        return tf.tensordot(signal, tf.transpose(tf.convert_to_tensor(self.kernel)), axes=1)
+        return dense_transpose(signal, self.kernel)
 
     def compute_output_spec(self, signal):
         return keras.KerasTensor((*signal.shape[:-1], self.kernel.shape[0]), signal.dtype)
@@ -109,11 +140,7 @@ class BatchNormScale(_Tied):
     `gamma / sqrt(moving_variance + epsilon)`, per channel, from the layer's own variables."""
 
     def call(self, signal):
-        layer = self.source
-        scale = tf.math.rsqrt(tf.convert_to_tensor(layer.moving_variance) + layer.epsilon)
-        if layer.scale:
-            scale *= tf.convert_to_tensor(layer.gamma)
-        return signal * tf.cast(scale, signal.dtype)
+        return batch_norm_scale(self.source, signal)
 
     def compute_output_spec(self, signal):
         return _spec_like(signal)
@@ -226,14 +253,8 @@ class LayerVJP(_Tied):
         self.call_args, self.call_kwargs, self.keys = args, kwargs, tuple(keys)
 
     def call(self, signal, *forward_inputs):
-        inputs = [tf.convert_to_tensor(x) for x in forward_inputs]
-        with tf.GradientTape() as tape:
-            for tensor in inputs:
-                tape.watch(tensor)
-            given = dict(zip(self.keys, inputs))
-            output = self.source(*fill(self.call_args, given), **fill(self.call_kwargs, given))
-        gradients = tape.gradient(output, inputs, output_gradients=signal)
-        return [tf.zeros_like(x) if g is None else g for g, x in zip(gradients, inputs)]
+        return layer_vjp(self.source, self.call_args, self.call_kwargs, self.keys, signal,
+                         forward_inputs)
 
     def compute_output_spec(self, signal, *forward_inputs):
         return [_spec_like(x) for x in forward_inputs]

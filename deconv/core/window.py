@@ -49,27 +49,43 @@ class Window:
                             tf.broadcast_to(columns[:, None, :], shape)], axis=-1)
         return tf.gather_nd(tensor, indices)
 
-    def below(self, layer_geometry, map_size, pads):
-        """The windows of a windowed layer's input that produce this one.
+    def produced(self, layer_geometry, map_size, pads):
+        """Where a 'valid' transposed step of a windowed layer writes in its input's maps
+        (it may reach past them, into the padding).
 
         Args:
           layer_geometry: the layer's `Geometry`.
           map_size: `(height, width)` of the layer's input maps.
           pads: the padding before, per axis, that the layer applied.
-
-        Returns:
-          `(produced, below)`: where a 'valid' transposed step writes (it may reach past the
-          maps, into the padding), and that box moved and cut to lie inside the maps while
-          still holding every position it covers there.
         """
         size = geometry.grown(self.size, layer_geometry)
         offsets = self.offsets * tf.constant(layer_geometry.strides, tf.int32) - tf.stack(
             [tf.cast(pads[0], tf.int32), tf.cast(pads[1], tf.int32)])
-        produced = Window(offsets, size, map_size, self.source)
-        inside = tuple(tf.minimum(size[a], map_size[a]) for a in (0, 1))
-        limits = tf.stack([map_size[0] - inside[0], map_size[1] - inside[1]])
-        clamped = tf.clip_by_value(offsets, 0, limits[None])
-        return produced, Window(clamped, inside, map_size, self.source)
+        return Window(offsets, size, map_size, self.source)
+
+    def moved(self, shift, map_size):
+        """This window in the coordinates of maps of `map_size` where position `p` here is
+        `p + shift` (`shift` per axis, ints): the input of a padding or a cropping."""
+        return Window(self.offsets + tf.constant(shift, tf.int32)[None], self.size, map_size,
+                      self.source)
+
+    def inside(self):
+        """This window moved and cut to lie inside its maps, still holding every position it
+        covers there."""
+        inside = tuple(_minimum(self.size[a], self.map_size[a]) for a in (0, 1))
+        limits = tf.stack([self.map_size[0] - inside[0], self.map_size[1] - inside[1]])
+        clamped = tf.clip_by_value(self.offsets, 0, limits[None])
+        return Window(clamped, inside, self.map_size, self.source)
+
+
+def whole_window(source, map_size):
+    """The window of a whole map of `map_size`, for selections reading rows `source`."""
+    return Window(tf.zeros([tf.shape(source)[0], 2], tf.int32), tuple(map_size),
+                  tuple(map_size), source)
+
+
+def _minimum(a, b):
+    return min(a, b) if isinstance(a, int) and isinstance(b, int) else tf.minimum(a, b)
 
 
 def rewindow(tensor, produced, below):
@@ -90,29 +106,40 @@ def rewindow(tensor, produced, below):
     return tf.gather_nd(tensor, indices) * tf.cast(inside, tensor.dtype)[..., None]
 
 
-def conv_transpose(signal, kernel, layer_geometry, produced, below):
-    """The transposed convolution of a windowed signal, onto the window `below`."""
+def conv_transpose(signal, kernel, layer_geometry, produced):
+    """The transposed convolution of a windowed signal, onto the window `produced`
+    (`Window.produced`)."""
     shape = tf.stack([tf.shape(signal)[0], produced.size[0], produced.size[1],
                       tf.shape(kernel)[2]])
-    out = tf.nn.conv2d_transpose(signal, tf.convert_to_tensor(kernel), shape,
-                                 strides=(1, *layer_geometry.strides, 1), padding="VALID",
-                                 dilations=(1, *layer_geometry.dilation, 1))
-    return rewindow(out, produced, below)
+    return tf.nn.conv2d_transpose(signal, tf.convert_to_tensor(kernel), shape,
+                                  strides=(1, *layer_geometry.strides, 1), padding="VALID",
+                                  dilations=(1, *layer_geometry.dilation, 1))
 
 
-def unpool(signal, switches, layer_geometry, window, produced, below, channels):
-    """Scatters a windowed signal by its switches, onto the window `below`.
+def depthwise_transpose(signal, kernel, layer_geometry, produced):
+    """The transposed depthwise convolution of a windowed signal, onto the window
+    `produced`."""
+    shape = tf.stack([tf.shape(signal)[0], produced.size[0], produced.size[1],
+                      tf.shape(kernel)[2]])
+    return tf.nn.depthwise_conv2d_backprop_input(
+        shape, tf.convert_to_tensor(kernel), signal, strides=(1, *layer_geometry.strides, 1),
+        padding="VALID", dilations=(1, *layer_geometry.dilation, 1))
+
+
+def unpool(signal, switches, layer_geometry, window, produced, channels):
+    """Scatters a windowed signal by its switches, onto the window `produced`.
 
     Args:
       signal: `(N, h, w, C)` at `window`.
       switches: the pool's full switches `(B, H', W', C)`, indices into the whole pre-pool
         tensor `(B, H, W, C)` (batch included), as `tf.nn.max_pool_with_argmax` gives them.
       layer_geometry: the pool's `Geometry`.
-      window: the pooled signal's window; `produced`, `below`: from `window.below`.
+      window: the pooled signal's window; `produced`: `window.produced(...)`.
       channels: C.
     """
     flat = window.crop(switches)
-    height, width = tf.cast(below.map_size[0], tf.int64), tf.cast(below.map_size[1], tf.int64)
+    height = tf.cast(produced.map_size[0], tf.int64)
+    width = tf.cast(produced.map_size[1], tf.int64)
     c = flat % channels
     x = (flat // channels) % width
     y = (flat // (channels * width)) % height
@@ -123,10 +150,9 @@ def unpool(signal, switches, layer_geometry, window, produced, below, channels):
     local = ((batch * rows + local_y) * columns + local_x) * channels + c
     zeros = tf.zeros(tf.stack([tf.shape(signal)[0], produced.size[0], produced.size[1],
                                channels]), signal.dtype)
-    out = tf.raw_ops.MaxPoolGradWithArgmax(
+    return tf.raw_ops.MaxPoolGradWithArgmax(
         input=zeros, grad=signal, argmax=local, ksize=(1, *layer_geometry.kernel, 1),
         strides=(1, *layer_geometry.strides, 1), padding="VALID", include_batch_in_index=True)
-    return rewindow(out, produced, below)
 
 
 def place(signal, window, image_size):
@@ -176,6 +202,18 @@ def pixel_window_size(steps, index):
     return size
 
 
+def reverse_chain_step(step, signal, window, tensors, rule, map_size):
+    """One chain step reversed in the window: the step's rule writes onto where it produces
+    (`LayerRule.reverse_in_window`), then the signal moves into that box cut to lie inside
+    the maps (`Window.inside`). Returns `(signal, window)` at the step's input."""
+    (signal, produced), = step.rule.reverse_in_window(step, signal, window, tensors, rule,
+                                                      [map_size])
+    if produced is window:
+        return signal, window
+    below = produced.inside()
+    return rewindow(signal, produced, below), below
+
+
 class WindowedProjection:
     """`(images, features, positions) -> (reconstructions, values, positions)`, like the full
     projection graph of mode "activation", reversing inside each activation's window, then,
@@ -187,67 +225,69 @@ class WindowedProjection:
         `graph.window_inputs` and those of `lower`.
       mode: the preprocessing mode.
       rule: the ReLU reverse rule.
-      one_image: if True, `images` holds one image and every selection is made in it (one
-        forward pass for them all).
+      groups: if True, the call is `(images, sources, features, positions)`: selection `i` is
+        made in image `sources[i]` (several selections of one image share its forward pass);
+        else selection `i` is made in image `i`.
       lower: None (windowed down to the pixels), or `(index, deconv_model, keys, prepool_of)`:
         steps `index` and below are reversed by `deconv_model` (the deconv model of
         `steps[index]`, reading the forward tensors `keys`; `prepool_of` maps its switches'
-        keys to their pre-pool tensors' keys, to offset copies of one image's switches).
+        keys to their pre-pool tensors' keys, to move copies of an image's switches).
     """
 
-    def __init__(self, steps, forward, mode, rule, one_image=False, lower=None):
-        self.steps, self.forward, self.rule, self.one_image = steps, forward, rule, one_image
+    def __init__(self, steps, forward, mode, rule, groups=False, lower=None):
+        self.steps, self.forward, self.rule, self.groups = steps, forward, rule, groups
         self.adjoint = preprocessing.PreprocessAdjoint(mode)
         self.lower = lower
 
-    def __call__(self, images, features, positions):
+    def __call__(self, images, *selected):
         tensors = self.forward(images, training=False)
         image_size = (tf.shape(images)[1], tf.shape(images)[2])
-        return self.reverse(tensors, features, positions, image_size)
+        return self.reverse(tensors, *selected, image_size=image_size)
 
-    def reverse(self, tensors, features, positions, image_size):
+    def reverse(self, tensors, *selected, image_size):
         """The reverse part alone, from the forward model's outputs."""
+        sources, features, positions = (selected if self.groups else
+                                        (None, *selected))
         activations = tensors[self.steps[-1].name]
-        count = tf.shape(features)[0]
-        if self.one_image:
-            activations = tf.repeat(activations, count, axis=0)
-            source = tf.zeros([count], tf.int32)
+        if sources is None:
+            sources = tf.range(tf.shape(features)[0])
         else:
-            source = tf.range(count)
+            activations = tf.gather(activations, sources)
         _, values, found = selection.one_per_image(activations, features, positions)
         sizes = geometry.input_sizes(self.steps, image_size)
         channels = tf.shape(activations)[3]
         signal = (tf.one_hot(features, channels, dtype=activations.dtype)
                   * values[:, None])[:, None, None, :]
-        window = Window(found, (1, 1), sizes[-1], source)
+        window = Window(found, (1, 1), sizes[-1], sources)
         stop = -1 if self.lower is None else self.lower[0]
         for index in range(len(self.steps) - 1, stop, -1):
-            step = self.steps[index]
-            signal, window = step.rule.reverse_window(step, signal, window, tensors, self.rule,
-                                                      sizes, index)
+            signal, window = reverse_chain_step(self.steps[index], signal, window, tensors,
+                                                self.rule, sizes[index])
         if self.lower is None:
             return self.adjoint(place(signal, window, image_size)), values, found
         _, deconv_model, keys, prepool_of = self.lower
         inputs = {key: tensors[key] for key in keys}
-        if self.one_image:
-            inputs = repeat_for_each(inputs, count, prepool_of, tensors)
+        if self.groups:
+            inputs = gather_for_each(inputs, sources, prepool_of, tensors)
         inputs["signal"] = place(signal, window, sizes[stop + 1])
         return deconv_model(inputs, training=False), values, found
 
 
-def repeat_for_each(tensors, count, prepool_of, forward_tensors):
-    """Repeats one image's forward tensors `count` times along the batch, moving each copy's
-    switches (indices into the whole pre-pool batch) onto its own copy of the image.
+def gather_for_each(tensors, sources, prepool_of, forward_tensors):
+    """Row `sources[i]` of each forward tensor, for each selection `i`, moving each copy's
+    switches (indices into the whole pre-pool batch) onto its own row.
 
     Args:
-      tensors: `{key: (1, ...) tensor}` to repeat.
+      tensors: `{key: (B, ...) tensor}` to gather.
+      sources: `(k,)` int32 rows.
       prepool_of: `{switches key: pre-pool tensor key}` for the switches among `tensors`.
       forward_tensors: where the pre-pool tensors are found (for their sizes).
     """
-    repeated = {key: tf.repeat(value, count, axis=0) for key, value in tensors.items()}
+    gathered = {key: tf.gather(value, sources) for key, value in tensors.items()}
     for key, prepool in prepool_of.items():
-        if key in repeated:
+        if key in gathered:
             per_image = tf.reduce_prod(tf.shape(forward_tensors[prepool], out_type=tf.int64)[1:])
-            offsets = tf.range(tf.cast(count, tf.int64), dtype=tf.int64) * per_image
-            repeated[key] += offsets[:, None, None, None]
-    return repeated
+            rows = tf.range(tf.shape(sources, out_type=tf.int64)[0], dtype=tf.int64)
+            offsets = (rows - tf.cast(sources, tf.int64)) * per_image
+            gathered[key] += offsets[:, None, None, None]
+    return gathered

@@ -73,10 +73,12 @@ def project_chunk(net, layer, views, chunk, size, aspect):
     values = np.zeros(len(chunk), np.float32)
     modes = np.array([views[v].mode for v, _ in chunk])
     single = np.flatnonzero(modes == "activation")
-    if single.size:
-        projection = net.project_details(
-            pixels[single], layer, [found[i].feature for i in single],
-            np.array([found[i].position for i in single]), batch_size=len(single))
+    if single.size:  # each image forwarded once, however many of its winners the chunk holds
+        paths = list(dict.fromkeys(found[i].path for i in single))
+        firsts = [next(i for i in single if found[i].path == path) for path in paths]
+        projection = net.project_groups(
+            pixels[firsts], layer, [paths.index(found[i].path) for i in single],
+            [found[i].feature for i in single], np.array([found[i].position for i in single]))
         reconstructions[single], values[single] = projection.reconstructions, projection.values
     for feature in sorted({found[i].feature for i in np.flatnonzero(modes == "maps")}):
         items = [i for i in np.flatnonzero(modes == "maps") if found[i].feature == feature]

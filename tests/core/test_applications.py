@@ -38,18 +38,34 @@ def _layers(net):
     return [maps[len(maps) // 8], maps[len(maps) // 2], maps[-1]]
 
 
-def _check(name, size, rule):
+def _check(name, size, rule, windows=(False, True)):
+    """Each layer both ways: over whole maps, and in windows wherever the rules allow."""
     model = _model(name)
     net = deconv.Deconvnet(model, preprocessing="none", rule=rule)  # see _model
     images = np.random.default_rng(5).uniform(0, 255, (2, size, size, 3)).astype(np.float32)
     copy = graph_oracle.clone(model, rule)
     for layer in _layers(net):
-        _assert_matches(net, model, images, layer, _strongest_map(net, images, layer), copy)
+        feature = _strongest_map(net, images, layer)
+        for windowed in windows:
+            _assert_matches(net, model, images, layer, feature, copy, windowed=windowed)
 
 
 @pytest.mark.parametrize("name,size", DEFAULT)
 def test_applications_equal_the_oracle(name, size):
     _check(name, size, "deconvnet" if name != "mobilenetv3small" else "guided")
+
+
+def test_resnet50_windows_reach_the_pixels_from_its_early_layers():
+    """The windows of ResNet50's stage 2 reach the pixels at 96 px (the oracle checks them in
+    `test_applications_equal_the_oracle`); its last layer starts in a window that fills the
+    maps at once."""
+    net = deconv.Deconvnet(_model("resnet50"), preprocessing="none")
+    plan = net.builder.window_plan("conv2_block3_out", (96, 96), float("inf"))
+    # three 3x3 convs: 7x7 at pool1's output; 15x15 before the 3x3/2 pool; 35x35 before the
+    # 7x7/2 stem
+    assert plan.boundary == () and plan.window_size("input") == (35, 35)
+    plan = net.builder.window_plan("conv5_block3_out", (96, 96), float("inf"))
+    assert plan.window_size("conv5_block2_out") == (3, 3)
 
 
 @pytest.mark.zoo

@@ -85,9 +85,10 @@ def test_window_handed_over_at_every_step_equals_oracle(net19, vgg19, images_64x
         np.testing.assert_array_equal(found.numpy(), positions)
         np.testing.assert_allclose(found_values.numpy(), values, rtol=1e-5)
         assert oracle.relative_error(reconstructions.numpy(), expected).max() <= 1e-4, full_from
-        each = net19.builder.windowed_graph(net19.resolve(layer), one_image=True,
+        each = net19.builder.windowed_graph(net19.resolve(layer), groups=True,
                                             full_from=full_from)
-        several = each(tf.constant(images_64x48[:1], tf.float32), tf.constant([feature, 5]),
+        several = each(tf.constant(images_64x48[:1], tf.float32), tf.constant([0, 0]),
+                       tf.constant([feature, 5]),
                        tf.constant([[-1, -1], [1, 2]], tf.int32))[0].numpy()
         alone = net19.project(images_64x48[:1].repeat(2, 0), layer, [feature, 5],
                               [[-1, -1], [1, 2]], windowed=False)

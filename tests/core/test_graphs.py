@@ -34,8 +34,8 @@ def _strongest_map(net, images, layer):
     return int(np.argmax(activations.reshape(-1, activations.shape[-1]).max(axis=0)))
 
 
-def _assert_matches(net, model, images, layer, feature, copy, tolerance=1e-4):
-    projection = net.project_details(images, layer, feature)
+def _assert_matches(net, model, images, layer, feature, copy, tolerance=1e-4, windowed="auto"):
+    projection = net.project_details(images, layer, feature, windowed=windowed)
     expected, values, positions = graph_oracle.project_max(
         model, images, NESTED.get(layer, layer), feature, net.rule, net.preprocessing.name,
         copy)
@@ -48,8 +48,11 @@ def _assert_matches(net, model, images, layer, feature, copy, tolerance=1e-4):
     np.testing.assert_array_equal(projection.reconstructions[~live], 0)
 
 
+@pytest.mark.parametrize("windowed", [False, True], ids=["full", "windowed"])
 @pytest.mark.parametrize("rule", ["deconvnet", "guided"])
-def test_every_layer_of_a_graph_equals_the_oracle(graph_cnn, graph_images, rule):
+def test_every_layer_of_a_graph_equals_the_oracle(graph_cnn, graph_images, rule, windowed):
+    """Both reverse paths: whole maps, and in windows wherever the rules allow (then whole
+    maps past a global pool, an upsampling or the classifier)."""
     net = deconv.Deconvnet(graph_cnn, rule=rule)
     copy = graph_oracle.clone(graph_cnn, rule, logits="predictions")
     assert net.layer_names[-1] == "predictions" and "gap" in net.layer_names
@@ -57,7 +60,98 @@ def test_every_layer_of_a_graph_equals_the_oracle(graph_cnn, graph_images, rule)
         if layer in ("inner_conv", "inner_ln"):  # inside the nested model: the oracle can't
             continue                             # read them; the later layers cover them
         _assert_matches(net, graph_cnn, graph_images, layer,
-                        _strongest_map(net, graph_images, layer), copy)
+                        _strongest_map(net, graph_images, layer), copy, windowed=windowed)
+    size = graph_images.shape[1:3]
+    in_windows = [layer for layer in net.layer_names
+                  if net.builder.full_from(layer, windowed, size) is not None]
+    assert in_windows == ([] if not windowed else [
+        "pad", "stem", "stem_bn", "stem_relu6", "b_dw", "a", "b_swish", "b_sep", "sum", "pool",
+        "cat", "excite", "inner_conv", "inner_ln", "inner_gelu", "multiply", "add", "dense_maps", "crop", "top_conv"])
+
+
+def test_windows_on_a_graph_are_unions_handed_to_whole_maps(graph_cnn):
+    """Where each tensor's window comes from: `cat` reads a max pool (windowed) and an average
+    pool (whole maps); `sum` is read by both, so the whole maps take over there. `excite`
+    multiplies by a 1x1 gate: the gate and `cat` get whole maps (the gate is read at every
+    position, and `cat` also feeds the global pool below the gate)."""
+    net = deconv.Deconvnet(graph_cnn)
+    plan = net.builder.window_plan("cat", (21, 18), float("inf"))
+    assert plan.steps == ("cat", "pool") and plan.boundary == ("sum", "avg")
+    assert not net.window_reaches_pixels("cat", (21, 18))
+    plan = net.builder.window_plan("sum", (21, 18), float("inf"))
+    assert plan.boundary == () and plan.window_size("sum") == (1, 1)
+    # a: 3x3 'same' conv on the stem's maps; b: a depthwise and a separable 3x3: a 5x5 union
+    assert plan.window_size("stem_relu6") == (5, 5)
+    assert plan.window_size("input") == (11, 11)  # the stem: 3x3, stride 2: (5 - 1) * 2 + 3
+    plan = net.builder.window_plan("excite", (21, 18), float("inf"))
+    assert plan.steps == ("excite",) and plan.boundary == ("cat", "gate")
+    assert net.builder.window_plan("up", (21, 18), float("inf")) is None
+
+
+def test_a_window_of_pointwise_steps_alone_runs_on_whole_maps():
+    """A 1x1 convolution below a squeeze-and-excitation gate (an EfficientNet block's end): the
+    window stops at the gate, so it would hold pointwise steps alone and save nothing; "auto"
+    runs the whole maps, True still windows, with the same numbers."""
+    inputs = keras.Input((12, 12, 3))
+    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inputs)
+    gate = keras.layers.GlobalAveragePooling2D(keepdims=True, name="gate")(features)
+    excite = keras.layers.Multiply(name="excite")([features, gate])
+    model = keras.Model(inputs, keras.layers.Conv2D(4, 1, name="p")(excite))
+    randomize(model, 4)
+    net = deconv.Deconvnet(model, preprocessing="none")
+    assert net.builder.window_plan("p", (12, 12), 0.8).steps == ("p", "excite")
+    assert net.builder.full_from("p", "auto", (12, 12)) is None
+    assert net.builder.full_from("p", True, (12, 12)) is not None
+    images = np.random.default_rng(2).uniform(0, 255, (2, 12, 12, 3)).astype(np.float32)
+    full = net.project(images, "p", 1, windowed=False)
+    assert np.abs(full).max() > 0
+    np.testing.assert_allclose(net.project(images, "p", 1, windowed=True), full,
+                               atol=1e-5 * np.abs(full).max())
+
+
+def test_windowed_equals_whole_maps_at_every_position_and_image(graph_cnn):
+    """Every position of a few layers (corners and edges, whose windows are cut by the maps),
+    several per image in one call (`project_groups`): the same numbers both ways."""
+    net = deconv.Deconvnet(graph_cnn)
+    images = np.random.default_rng(8).uniform(0, 255, (3, 23, 20, 3)).astype(np.float32)
+    for layer in ("sum", "cat", "top_conv"):
+        height, width = net.map_size(layer, (23, 20))
+        positions = np.array([(y, x) for y in range(height) for x in range(width)], np.int32)
+        count = len(positions)
+        sources = np.arange(count, dtype=np.int32) % 3
+        features = np.argmax(net.activations(images, layer)[sources, positions[:, 0],
+                                                             positions[:, 1]], axis=1)
+        full = net.project_groups(images, layer, sources, features, positions, windowed=False)
+        windowed = net.project_groups(images, layer, sources, features, positions,
+                                      windowed=True)
+        np.testing.assert_allclose(windowed.values, full.values, rtol=1e-6)
+        np.testing.assert_array_equal(windowed.positions, positions)
+        scale = np.abs(full.reconstructions).max(axis=(1, 2, 3), keepdims=True) + 1e-30
+        assert np.abs((windowed.reconstructions - full.reconstructions) / scale).max() < 1e-5
+        alone = net.project_details(images[sources[:4]], layer, features[:4], positions[:4])
+        assert oracle.relative_error(full.reconstructions[:4], alone.reconstructions).max() < 1e-5
+
+
+@pytest.mark.parametrize("windowed", [False, True], ids=["full", "windowed"])
+def test_new_batch_content_runs_the_same_trace(graph_cnn, windowed):
+    """Pass 2 calls the compiled projection with new images, selections and counts each time:
+    one trace serves them all (CompileOnReuse runs the first call eagerly, traces the second)."""
+    net = deconv.Deconvnet(graph_cnn)
+    rng = np.random.default_rng(5)
+    layer = "sum"
+    grouped = net.builder.project_groups_fn(layer, net.builder.full_from(layer, windowed,
+                                                                        (21, 18)))
+    single = net.builder.project_fn(layer, "activation", net.builder.full_from(
+        layer, windowed, (21, 18)))
+    for count, selections in ((2, 3), (3, 5), (1, 1), (3, 2)):
+        images = rng.uniform(0, 255, (count, 21, 18, 3)).astype(np.float32)
+        sources = rng.integers(count, size=selections).astype(np.int32)
+        features = rng.integers(net.feature_count(layer), size=selections).astype(np.int32)
+        net.project_groups(images, layer, sources, features, windowed=windowed)
+        net.project(images, layer, features[:1], windowed=windowed)
+    assert grouped.calls == single.calls == 4
+    assert grouped.compiled.experimental_get_tracing_count() == 1
+    assert single.compiled.experimental_get_tracing_count() == 1
 
 
 def test_a_negative_value_is_projected_with_its_sign(graph_cnn, graph_images):
@@ -173,8 +267,8 @@ def test_names_sizes_and_logits(graph_cnn, graph_images):
     with pytest.raises(deconv.DeconvError,
                        match=r"Layer 'gmp' \(GlobalMaxPooling2D\) has no maps"):
         net.project(graph_images, "gmp", 0)
-    with pytest.raises(deconv.DeconvError, match="windowed projection needs a chain"):
-        net.project(graph_images, "a", 0, windowed=True)
+    with pytest.raises(deconv.DeconvError, match="needs mode 'activation'"):
+        net.project(graph_images, "a", 0, mode="maps", windowed=True)
 
 
 def test_a_model_with_a_classifier_takes_its_own_size():
