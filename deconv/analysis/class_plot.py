@@ -13,6 +13,7 @@ import numpy as np
 from deconv.analysis import class_maps as class_maps_lib
 from deconv.core import names
 from deconv.errors import DeconvError
+from deconv.io import figures
 from deconv.io import outputs
 from deconv.io import streaming
 
@@ -118,27 +119,21 @@ def class_scores(net, layer, root, *, maps, reading=streaming.Reading(), extensi
                        np.concatenate(scores) if scores else np.zeros((0, len(series))), skipped)
 
 
+_NEEDS = ("The class plot needs", "plot")
+
+
 def require_matplotlib():
     """Returns matplotlib's `(Figure, FigureCanvasAgg)`.
 
     Raises:
       DeconvError: matplotlib is not installed; the message says how to install it.
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise DeconvError("The class plot needs matplotlib, an optional extra: pip install "
-                          "matplotlib (or pip install -e \".[plot]\").") from None
-    return Figure, FigureCanvasAgg
+    return figures.require_matplotlib(*_NEEDS)
 
 
 def _figure(width, height):
     """A matplotlib `Figure` drawn by the Agg canvas, without pyplot's global state."""
-    Figure, FigureCanvasAgg = require_matplotlib()
-    figure = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(figure)
-    return figure
+    return figures.figure(width, height, *_NEEDS)
 
 
 def plot(path, scores, title=None):

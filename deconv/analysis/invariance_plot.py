@@ -12,30 +12,22 @@ from PIL import Image
 from deconv.analysis import class_plot
 from deconv.analysis import invariance
 from deconv.core import names
-from deconv.errors import DeconvError
+from deconv.io import figures
 from deconv.io import outputs
 from deconv.io import render
 
 
 def require_matplotlib():
     """Returns matplotlib's `(Figure, FigureCanvasAgg)`; raises DeconvError without it."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise DeconvError("The invariance plots need matplotlib, an optional extra: pip "
-                          "install matplotlib (or pip install -e \".[plot]\").") from None
-    return Figure, FigureCanvasAgg
+    return figures.require_matplotlib("The invariance plots need", "plot")
 
 
 def plot(path, result, image_names, title=None):
     """Draws an `Invariance` as one PNG, written atomically: a panel per layer (normalised
     distance against the amount, a line per image) and, with classes, the true class's
     probability."""
-    Figure, FigureCanvasAgg = require_matplotlib()
     panels = len(result.layers) + (result.probability is not None)
-    figure = Figure(figsize=(3.4 * panels + 1.6, 3.2), dpi=100)
-    FigureCanvasAgg(figure)
+    figure = figures.figure(3.4 * panels + 1.6, 3.2, "The invariance plots need", "plot")
     amounts = np.array(result.transform.amounts)
     colours = class_plot.colours(len(image_names))
     pooled = "" if result.pool == "none" else f", {result.pool} over positions"

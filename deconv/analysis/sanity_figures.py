@@ -5,7 +5,7 @@ import numpy as np
 
 from deconv.analysis import sanity_curves
 from deconv.analysis import sanity_report
-from deconv.errors import DeconvError
+from deconv.io import figures
 from deconv.io import outputs
 
 TITLES = {"spearman_abs": "Spearman, |map|", "spearman": "Spearman, signed map",
@@ -15,22 +15,16 @@ COLOURS = {"deconvnet": "#d62728", "guided": "#1f77b4", "gradient": "#2ca02c",
            sanity_curves.RANDOM: "#7f7f7f"}
 
 
+_NEEDS = ("The sanity report's figures need", "sanity")
+
+
 def require_matplotlib():
     """Returns matplotlib's `(Figure, FigureCanvasAgg)`; raises DeconvError without it."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise DeconvError("The sanity report's figures need matplotlib, an optional extra: pip "
-                          "install matplotlib (or pip install -e \".[sanity]\").") from None
-    return Figure, FigureCanvasAgg
+    return figures.require_matplotlib(*_NEEDS)
 
 
 def _figure(width, height):
-    Figure, FigureCanvasAgg = require_matplotlib()
-    figure = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(figure)
-    return figure
+    return figures.figure(width, height, *_NEEDS)
 
 
 def _save(figure, path):
