@@ -31,7 +31,8 @@ from graphs import _gradient  # noqa: E402
 def _calls(net, key, size):
     rng = np.random.default_rng(0)
     images = tf.constant(rng.uniform(0, 255, (8, size, size, 3)), tf.float32)
-    grouped = net.builder.project_groups_fn(key, net.builder.full_from(key, "auto", (size, size)))
+    plan = net.builder.reverse_plan(key, "auto", (size, size))
+    grouped = net.builder.project_groups_fn(key, plan)
     gradient = _gradient(net, net.model, key, True)
     count = net.feature_count(key)
 
@@ -62,7 +63,7 @@ def main():
         times = _side_by_side(_calls(net, key, args.size), args.rounds)
         per = {"E1": 1, "E32": 32, "B8x4": 32, "M8x4": 32}
         rows.append({"model": args.model, "layer": layer, "size": args.size,
-                     "windowed": net.builder.full_from(key, "auto", (args.size,) * 2) is not None,
+                     "windowed": net.builder.reverse_plan(key, "auto", (args.size,) * 2).windowed,
                      "G1_s": round(float(np.median(times["G1"])), 3),
                      **{f"{name}/G1 per projection": round(float(np.median(
                          np.array(times[name]) / np.array(times["G1"]))) / k, 3)

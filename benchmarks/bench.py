@@ -41,6 +41,7 @@ import tensorflow as tf  # noqa: E402
 import deconv  # noqa: E402
 from deconv.core import compiled  # noqa: E402
 from deconv.core import names  # noqa: E402
+from deconv.core.reverse_plan import ReversePlan  # noqa: E402
 from deconv.core import selection  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -123,16 +124,17 @@ def projection_part(net, layers, batches, size, repeats):
     for layer in layers:
         name = net.resolve(layer)
         windowed = net.uses_window(name, (size, size))
-        plan = net.builder.full_from(name, "auto", (size, size))
-        full_from = -1 if plan is None else plan  # Rw: the window all the way if not planned
+        plan = net.builder.reverse_plan(name, "auto", (size, size))
+        # Rw: the window all the way if not planned
+        in_window = plan if plan.windowed else ReversePlan.window_to_pixels()
         forward = net.builder.activations_fn(name)
         switches_model = net.builder.forward_model(name)
-        window_forward = net.builder.window_forward_model(name, full_from)
+        window_forward = net.builder.window_forward_model(name, in_window)
         fs = tf.function(lambda x, model=switches_model: model(x, training=False))
         fsw = tf.function(lambda x, model=window_forward: model(x, training=False))
         reverse = tf.function(lambda inputs, model=net.builder.deconv_model(name): model(  # noqa: B008
             inputs, training=False))
-        graph = net.builder.windowed_graph(name, full_from=full_from)
+        graph = net.builder.windowed_graph(name, plan=in_window)
         reverse_window = tf.function(lambda tensors, f, p, graph=graph: graph.reverse(
             tensors, f, p, image_size=(size, size))[0])
         gradient = tf.function(ModifiedGradient(net, name),
@@ -160,8 +162,8 @@ def projection_part(net, layers, batches, size, repeats):
                                                                      1e-30))
             rows.append({
                 "layer": names.short(name), "batch": batch, "window": windowed,
-                "full_from": None if plan is None else names.short(net.steps[plan].name)
-                if plan >= 0 else "-",
+                "full_from": None if not plan.windowed else "-" if plan.reaches_pixels
+                else names.short(net.steps[plan.whole_maps_from].name),
                 **{key: float(np.median(value)) for key, value in times.items()},
                 "R/F": _ratio(times, ["R"], ["F"]), "Rw/F": _ratio(times, ["Rw"], ["F"]),
                 "Fs/F": _ratio(times, ["Fs"], ["F"]), "P/F": _ratio(times, ["P"], ["F"]),
@@ -186,7 +188,7 @@ def projection_part(net, layers, batches, size, repeats):
 def ops_part(size, batch, repeats):
     """The pooling ops alone, on the pre-pool shapes of VGG19's five pools: the switches'
     `max_pool_with_argmax` vs Keras's MaxPool, and unpooling by `tf.scatter_nd` vs
-    `MaxPoolGradWithArgmax` (what `deconv.core.layers.Unpool` runs)."""
+    `MaxPoolGradWithArgmax` (what `deconv.core.reverse_layers.Unpool` runs)."""
     rng = np.random.default_rng(0)
     rows = []
     for level, channels in enumerate([64, 128, 256, 512, 512]):

@@ -96,8 +96,8 @@ def _ratio(times, top, bottom):
 
 def _plan(net, key, size):
     """Where the projection runs in windows: how many steps, and where whole maps take over."""
-    choice = net.builder.full_from(key, "auto", (size, size))
-    if choice is None:
+    choice = net.builder.reverse_plan(key, "auto", (size, size))
+    if not choice.windowed:
         return "-"
     plan = net.builder.window_plan(key, choice.image_size, choice.limit)
     return f"{len(plan.steps)} steps, to {', '.join(plan.boundary) or 'the pixels'}"

@@ -74,7 +74,7 @@ def measure(name, layer, batch, size, rounds):
            **_row("reverse", *_compare({"plain": tf.function(reverse),
                                         "xla": tf.function(reverse, jit_compile=True)},
                                        (inputs,), rounds))}
-    grouped = builder.project_groups_fn(key, builder.full_from(key, "auto", (size, size)))
+    grouped = builder.project_groups_fn(key, builder.reverse_plan(key, "auto", (size, size)))
     if any(isinstance(layer_, layers.ArgmaxPool) for layer_ in builder.forward_model(key).layers):
         row["projection"] = "not compiled by XLA: MaxPoolWithArgmax has no XLA kernel"
     else:

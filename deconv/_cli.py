@@ -195,8 +195,8 @@ def float_flag(name, default, help_text, bounds, **extra):
 
 def define_model_flags(model_help=None, rule=False, seed_help="Seed of --weights random."):
     """--model, --weights, --seed, --preprocessing (and --rule): one meaning in every command."""
-    from deconv.core import layers as deconv_layers  # here: TensorFlow must load quietly first
-    from deconv.core import preprocessing
+    from deconv.core import preprocessing  # here: TensorFlow must load quietly first
+    from deconv.core.rules.base import RELU_RULES
     _define("string", "model", "vgg19", model_help or "A Keras application (vgg19, resnet50, "
             "inceptionv3, mobilenetv2, efficientnetb0, convnexttiny, ...; any spelling), "
             "efficientnet_lite0/1/2, or the path of a .keras model (loaded with safe_mode).")
@@ -214,7 +214,7 @@ def define_model_flags(model_help=None, rule=False, seed_help="Seed of --weights
             enum_values=["auto", *preprocessing.MODES])
     if rule:
         _define("enum", "rule", "deconvnet", "How ReLUs are reversed: deconvnet (the paper) or "
-                "guided (guided backpropagation).", enum_values=list(deconv_layers.RELU_RULES))
+                "guided (guided backpropagation).", enum_values=list(RELU_RULES))
 
 
 def define_folder_flags():

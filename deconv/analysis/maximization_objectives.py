@@ -15,9 +15,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from deconv.core import chain_rules
 from deconv.core import graph
 from deconv.core import preprocessing
+from deconv.core.rules.base import fused_relu
+from deconv.core.rules.paper import ReluRule
 from deconv.errors import DeconvError
 
 # What is raised, by name: the kinds a user picks; a layer without maps (logits) always gets
@@ -58,8 +59,8 @@ def layer_maps(net, layer, pre_relu=True):
     before its ReLU where `pre_relu` asks and the layer has one (a Conv2D with a fused ReLU, or
     a ReLU layer: its input); the flag says whether that was so."""
     step = net.step(layer)
-    fused = type(step.layer) is keras.layers.Conv2D and chain_rules.fused_relu(step.layer)
-    separate = isinstance(step.rule, chain_rules.ReluRule)  # a ReLU layer: its input
+    fused = type(step.layer) is keras.layers.Conv2D and fused_relu(step.layer)
+    separate = isinstance(step.rule, ReluRule)  # a ReLU layer: its input
     if not (pre_relu and (fused or separate)):
         return net.builder.activations_graph(net.resolve(layer)), False
     below = (preprocessing.Preprocess(net.preprocessing.name)

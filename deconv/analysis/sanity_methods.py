@@ -21,8 +21,8 @@ import tensorflow as tf
 from deconv.analysis import occlusion
 from deconv.core import checks
 from deconv.core import compiled
-from deconv.core import graph_rules
 from deconv.core.deconvnet import Deconvnet
+from deconv.core.rules.linear import LogitsRule
 from deconv.errors import DeconvError
 
 METHODS = ("deconvnet", "guided", "gradient", "gradient_x_input", "occlusion")
@@ -56,7 +56,7 @@ class Target:
 
 def is_logits(net, layer):
     """Whether `layer` is a softmax classifier's output, projected from its logits."""
-    return isinstance(net.step(layer).rule, graph_rules.LogitsRule)
+    return isinstance(net.step(layer).rule, LogitsRule)
 
 
 def logits_layer(net):

@@ -3,7 +3,7 @@
 `forward_graph` runs every step symbolically on a new input (the caller's own layers: the same
 variables, never copies), recording max-pool switches when asked. `build_deconv` reverses the
 steps a target tensor depends on, from the target down to the pixels, each by its rule
-(`deconv.core.rules`); where a tensor was read by several steps, the signals coming back from
+(`deconv.core.rules.table`); where a tensor was read by several steps, the signals coming back from
 them add up. The model ends with the adjoint of the preprocessing, so a reconstruction lives in
 RGB pixel space.
 
@@ -14,8 +14,8 @@ import keras
 
 from deconv.core import preprocessing
 from deconv.core.geometry import ancestors
-from deconv.core.chain_rules import Context
 from deconv.core.graph import INPUT_KEY
+from deconv.core.rules.base import Context
 
 
 def forward_graph(steps, mode, with_switches, input_shape=(None, None, 3)):
@@ -66,22 +66,21 @@ def signal_names(targets):
     return {key: f"signal_{number}" for number, key in enumerate(targets)}
 
 
-def deconv_inputs(steps, target, rule, specs=None):
+def deconv_inputs(steps, target, relu_rule):
     """Returns the keys of the forward tensors that the deconv model of `target` (a key, or a
     tuple of keys) reads."""
-    context = Context({}, specs or {}, rule)
     keys = []
     for step in _path(steps, target):
-        keys.extend(key for key in step.rule.needs(step, context) if key not in keys)
+        keys.extend(key for key in step.rule.needs(step, relu_rule) if key not in keys)
     return keys
 
 
-def window_inputs(steps, target, rule):
+def window_inputs(steps, target, relu_rule):
     """Returns the keys of the forward tensors the windowed reverse of chain step `target`
     (an index) reads."""
     keys = []
     for step in steps[:target + 1]:
-        keys.extend(key for key in step.rule.window_needs(step, rule) if key not in keys)
+        keys.extend(key for key in step.rule.window_needs(step, relu_rule) if key not in keys)
     return keys
 
 
@@ -90,7 +89,7 @@ def _summed(signals, key):
     return parts[0] if len(parts) == 1 else keras.layers.Add(name=f"{key}_fan_in")(parts)
 
 
-def build_deconv(steps, target, mode, rule, specs):
+def build_deconv(steps, target, mode, relu_rule, specs):
     """Builds the functional deconv model that takes a signal at tensor `target` to RGB pixels.
 
     Args:
@@ -98,7 +97,7 @@ def build_deconv(steps, target, mode, rule, specs):
       target: the key of the tensor the signal lives at, or a tuple of keys: a signal at each
         (the windowed reverse of a graph hands over several, `deconv.core.graph_window`).
       mode: the preprocessing mode whose adjoint ends the path.
-      rule: the ReLU reverse rule, `"deconvnet"` or `"guided"`.
+      relu_rule: the ReLU rule, `"deconvnet"` or `"guided"`.
       specs: `{key: KerasTensor}` of the forward tensors, for the inputs' shapes and dtypes.
 
     Returns:
@@ -107,9 +106,9 @@ def build_deconv(steps, target, mode, rule, specs):
     """
     names = signal_names(target)
     inputs = {name: keras.Input(specs[key].shape[1:], name=name) for key, name in names.items()}
-    for key in deconv_inputs(steps, target, rule, specs):
+    for key in deconv_inputs(steps, target, relu_rule):
         inputs[key] = keras.Input(specs[key].shape[1:], dtype=specs[key].dtype, name=key)
-    context = Context(inputs, specs, rule)
+    context = Context(inputs, specs, relu_rule)
     signals = {key: [inputs[name]] for key, name in names.items()}
     for step in reversed(_path(steps, target)):
         if step.name not in signals:

@@ -14,7 +14,9 @@ from deconv.core import compiled
 from deconv.core import graph
 from deconv.core import graph_window
 from deconv.core import window as window_lib
-from deconv.core.chain_rules import switches_key
+from deconv.core.reverse_plan import WHOLE_MAPS
+from deconv.core.reverse_plan import ReversePlan
+from deconv.core.rules.base import switches_key
 from deconv.errors import DeconvError
 
 # A window costs gathers besides its convolutions: it pays while it covers less than about this
@@ -32,12 +34,12 @@ class GraphBuilder:
     Args:
       steps: the model's steps (`deconv.core.graph.read_model`).
       preprocessing: the `Preprocessing` applied first.
-      rule: the ReLU reverse rule.
+      relu_rule: the ReLU rule, `"deconvnet"` or `"guided"`.
       input_shape: the model's input shape, without the batch.
     """
 
-    def __init__(self, steps, preprocessing, rule, input_shape=(None, None, 3)):
-        self.steps, self.preprocessing, self.rule = steps, preprocessing, rule
+    def __init__(self, steps, preprocessing, relu_rule, input_shape=(None, None, 3)):
+        self.steps, self.preprocessing, self.relu_rule = steps, preprocessing, relu_rule
         self.input_shape = tuple(input_shape)
         self.chain = graph.is_chain(steps)  # the windowed reverse serves chains only
         # Grouped convolutions run as XLA functions compiled at each eager call (Keras on the
@@ -77,7 +79,7 @@ class GraphBuilder:
     def deconv_inputs(self, name):
         """The keys of the forward tensors that `name`'s deconv model reads."""
         return self._cached(("deconv_inputs", name), lambda: build.deconv_inputs(
-            self.steps, name, self.rule, self.forward_graph(True)[1]))
+            self.steps, name, self.relu_rule))
 
     def forward_model(self, name):
         """The forward model, with switches, from RGB images to `name` and what its reverse
@@ -89,17 +91,20 @@ class GraphBuilder:
     def deconv_model(self, name):
         """The functional deconv model from a signal at `name` to RGB pixel space."""
         return self._cached(("deconv", name), lambda: build.build_deconv(
-            self.steps, name, self.preprocessing.name, self.rule, self.forward_graph(True)[1]))
+            self.steps, name, self.preprocessing.name, self.relu_rule,
+            self.forward_graph(True)[1]))
 
-    def window_forward_model(self, name, full_from=-1):
-        """The forward model, with switches, outputting what the windowed reverse of `name`
-        reads (and, with `full_from` >= 0, what the deconv model of `steps[full_from]` reads)."""
-        keys = build.window_inputs(self.steps, self._index(name), self.rule)
-        if full_from >= 0:
-            keys += [key for key in self.deconv_inputs(self.steps[full_from].name)
+    def window_forward_model(self, name, plan=ReversePlan.window_to_pixels()):
+        """The forward model, with switches, outputting what the windowed reverse of `name` on
+        a chain reads (and, where `plan` hands over to whole maps, what the deconv model of
+        that step reads)."""
+        keys = build.window_inputs(self.steps, self._index(name), self.relu_rule)
+        lower = plan.whole_maps_from
+        if lower is not None:
+            keys += [key for key in self.deconv_inputs(self.steps[lower].name)
                      if key not in keys]
         outputs = [name] + [key for key in keys if key != name]
-        return self._cached(("window_forward", name, full_from), lambda: build.forward_model(
+        return self._cached(("window_forward", name, lower), lambda: build.forward_model(
             self.forward_graph(True), outputs, f"forward_window_{name}"))
 
     def activation_model(self, names):
@@ -108,43 +113,39 @@ class GraphBuilder:
         return self._cached(("activations", names), lambda: build.forward_model(
             self.forward_graph(False), names, "forward"))
 
-    # Where the windowed reverse hands over to the full one.
+    # How the reverse runs: in windows, over whole maps, or the one, then the other.
 
     def window_plan(self, name, image_size, limit=WINDOW_AREA_LIMIT):
         """Where projecting one activation of `name` in images of `image_size` leaves its
-        receptive-field window for the full reverse pass. On a chain: the index of the first
-        step reversed over whole maps; -1 for the window all the way down; the layer's own
-        index for no window. On a graph: the `graph_window.Plan`, or None for no window."""
+        receptive-field window for whole maps. On a chain: a `ReversePlan`
+        (`window.chain_plan`). On a graph: the `graph_window.Plan`, or None for no window."""
         if not self.chain:
             return self._cached(("graph_plan", name, tuple(image_size), limit), lambda: (
                 graph_window.plan(self.steps, name, tuple(image_size), limit)))
-        return window_lib.full_from(self.steps, self._index(name), tuple(image_size), limit)
+        return window_lib.chain_plan(self.steps, self._index(name), tuple(image_size), limit)
 
-    def full_from(self, name, windowed, image_size, mode="activation"):
+    def reverse_plan(self, name, windowed, image_size, mode="activation"):
         """`windowed` ("auto": windows where they pay, True: wherever the rules allow, False)
-        as the reverse to run: None for the full reverse pass (always, for whole maps: they
-        have no window); on a chain, a `windowed_graph` hand-over step; on a graph, a
-        `graph_window.Choice` (or None where no window applies)."""
+        as the `ReversePlan` to run: `WHOLE_MAPS` always for whole maps (mode "maps": they
+        have no window), where windows do not apply or, with "auto", do not pay."""
         if windowed not in WINDOWED:
             raise DeconvError(f"windowed must be 'auto', True or False; received {windowed!r}.")
         if mode != "activation":
             if windowed is True:
                 raise DeconvError("windowed projection needs mode 'activation': whole maps have "
                                   "no window.")
-            return None
+            return WHOLE_MAPS
         if windowed is False:
-            return None
+            return WHOLE_MAPS
         if not self.chain:
-            choice = graph_window.Choice(tuple(int(side) for side in image_size),
-                                         GRAPH_WINDOW_AREA_LIMIT if windowed == "auto"
-                                         else float("inf"))
+            choice = ReversePlan.graph_windows(image_size, GRAPH_WINDOW_AREA_LIMIT
+                                               if windowed == "auto" else float("inf"))
             plan = self.window_plan(name, choice.image_size, choice.limit)
             pays = plan is not None and graph_window.pays(self.steps, plan, windowed)
-            return choice if pays else None
+            return choice if pays else WHOLE_MAPS
         if windowed == "auto":
-            full_from = self.window_plan(name, image_size)
-            return None if full_from >= self._index(name) else full_from
-        return -1
+            return self.window_plan(name, image_size)
+        return ReversePlan.window_to_pixels()
 
     # Graph functions, uncompiled (to compile or export).
 
@@ -161,32 +162,35 @@ class GraphBuilder:
         return compiled.Project(self.forward_model(name), self.deconv_model(name), name,
                                 self.deconv_inputs(name), mode)
 
-    def windowed_graph(self, name, groups=False, full_from=-1):
+    def windowed_graph(self, name, groups=False, plan=ReversePlan.window_to_pixels()):
         """The windowed counterpart of `projection_graph(name)` (mode "activation") on a
         chain; with `groups`, the selections name their images (`WindowedProjection`). Steps
-        `full_from` and below (if >= 0) are reversed over whole maps (see `window_plan`)."""
+        from `plan.whole_maps_from` down, if it is set, are reversed over whole maps (see
+        `window_plan`)."""
         index = self._index(name)
-        if not -1 <= full_from < index:
-            raise DeconvError(f"full_from must be -1 or a step below {name!r} (0 to "
-                              f"{index - 1}); received {full_from}.")
-        lower = None
-        if full_from >= 0:
-            keys = self.deconv_inputs(self.steps[full_from].name)
-            lower = (full_from, self.deconv_model(self.steps[full_from].name), keys,
+        lower = plan.whole_maps_from
+        if not plan.windowed or plan.on_graph or not (lower is None or 0 <= lower < index):
+            raise DeconvError(f"A windowed reverse of {name!r} on a chain hands over to whole "
+                              f"maps at a step below it (0 to {index - 1}) or none; received "
+                              f"{plan}.")
+        whole = None
+        if lower is not None:
+            keys = self.deconv_inputs(self.steps[lower].name)
+            whole = (lower, self.deconv_model(self.steps[lower].name), keys,
                      self._prepool_of(keys))
         return window_lib.WindowedProjection(
-            self.steps[:index + 1], self.window_forward_model(name, full_from),
-            self.preprocessing.name, self.rule, groups, lower)
+            self.steps[:index + 1], self.window_forward_model(name, plan),
+            self.preprocessing.name, self.relu_rule, groups, whole)
 
-    def graph_windowed_graph(self, name, choice):
+    def graph_windowed_graph(self, name, reverse_plan):
         """`(images, sources, features, positions) -> (reconstructions, values, positions)` on
-        a graph, reversed in windows as `window_plan(name, *choice)` says (see
-        `graph_window.GraphWindowedProjection`)."""
-        plan = self.window_plan(name, choice.image_size, choice.limit)
+        a graph, reversed in windows as `window_plan(name, image_size, limit)` says for the
+        `reverse_plan`'s (see `graph_window.GraphWindowedProjection`)."""
+        plan = self.window_plan(name, reverse_plan.image_size, reverse_plan.limit)
         if plan is None:
-            raise DeconvError(f"Layer {name!r} has no window at {choice.image_size}.")
+            raise DeconvError(f"Layer {name!r} has no window at {reverse_plan.image_size}.")
         full = None
-        keys = graph_window.window_needs(self.steps, plan, self.rule)
+        keys = graph_window.window_needs(self.steps, plan, self.relu_rule)
         if plan.boundary:
             full_keys = self.deconv_inputs(plan.boundary)
             full = (self.deconv_model(plan.boundary), full_keys, self._prepool_of(full_keys))
@@ -195,7 +199,7 @@ class GraphBuilder:
         forward = self._cached(("graph_window_forward", name, tuple(outputs)), lambda: (
             build.forward_model(self.forward_graph(True), outputs, f"forward_window_{name}")))
         return graph_window.GraphWindowedProjection(self.steps, plan, forward, full,
-                                                    self.preprocessing.name, self.rule)
+                                                    self.preprocessing.name, self.relu_rule)
 
     # Compiled callables, what the `Deconvnet` methods run.
 
@@ -204,37 +208,35 @@ class GraphBuilder:
         return self._cached(("activations_fn", name), lambda: tf.function(
             self.activations_graph(name), input_signature=[compiled.IMAGES]))
 
-    def project_fn(self, name, mode, full_from=None):
+    def project_fn(self, name, mode, plan=WHOLE_MAPS):
         """A projection of mode `mode` ("activation", "maps", "ranges"), one selection per
-        image; windowed as `full_from` says (see `full_from`) unless None."""
+        image, its reverse run as the `ReversePlan` `plan` says (see `reverse_plan`)."""
         specs = [compiled.IMAGES, *compiled.SELECTIONS[mode][1]]
-        if isinstance(full_from, graph_window.Choice):
-            return self._cached(("project_fn", name, mode, full_from), lambda: (
+        if plan.on_graph:
+            return self._cached(("project_fn", name, mode, plan), lambda: (
                 compiled.CompileOnReuse(compiled.PerImage(self.graph_windowed_graph(
-                    name, full_from)), [compiled.images_spec(size=full_from.image_size),
-                                        *specs[1:]], self.eager_first)))
-        return self._cached(("project_fn", name, mode, full_from), lambda: (
-            compiled.CompileOnReuse(self.windowed_graph(name, full_from=full_from)
-                                    if full_from is not None
+                    name, plan)), [compiled.images_spec(size=plan.image_size), *specs[1:]],
+                    self.eager_first)))
+        return self._cached(("project_fn", name, mode, plan), lambda: (
+            compiled.CompileOnReuse(self.windowed_graph(name, plan=plan) if plan.windowed
                                     else self.projection_graph(name, mode), specs,
                                     self.eager_first)))
 
-    def project_groups_fn(self, name, full_from=None, mode="activation"):
+    def project_groups_fn(self, name, plan=WHOLE_MAPS, mode="activation"):
         """Like `project_fn`, each selection naming its image: `(images, sources, *selection)`;
         the images are forwarded once, in one batch, however many selections each has."""
         specs = [compiled.IMAGES, compiled.SOURCES, *compiled.SELECTIONS[mode][1]]
-        if isinstance(full_from, graph_window.Choice):
-            return self._cached(("project_groups_fn", name, full_from), lambda: (
-                compiled.CompileOnReuse(self.graph_windowed_graph(name, full_from), [
-                    compiled.images_spec(size=full_from.image_size), *specs[1:]],
+        if plan.on_graph:
+            return self._cached(("project_groups_fn", name, plan), lambda: (
+                compiled.CompileOnReuse(self.graph_windowed_graph(name, plan), [
+                    compiled.images_spec(size=plan.image_size), *specs[1:]],
                     self.eager_first)))
-        if full_from is not None:
-            return self._cached(("project_groups_fn", name, full_from), lambda: (
-                compiled.CompileOnReuse(self.windowed_graph(name, groups=True,
-                                                            full_from=full_from), specs,
-                                        self.eager_first)))
+        if plan.windowed:
+            return self._cached(("project_groups_fn", name, plan), lambda: (
+                compiled.CompileOnReuse(self.windowed_graph(name, groups=True, plan=plan),
+                                        specs, self.eager_first)))
         keys = self.deconv_inputs(name)
-        return self._cached(("project_groups_fn", name, None, mode), lambda: (
+        return self._cached(("project_groups_fn", name, plan, mode), lambda: (
             compiled.CompileOnReuse(compiled.ProjectGroups(
                 self.forward_model(name), self.deconv_model(name), name, keys,
                 self._prepool_of(keys), compiled.SELECTIONS[mode][0]), specs,

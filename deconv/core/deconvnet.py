@@ -14,13 +14,12 @@ from deconv.core import checks
 from deconv.core import dependence
 from deconv.core import geometry
 from deconv.core import graph
-from deconv.core import graph_rules
-from deconv.core import graph_window
-from deconv.core import layers as deconv_layers
 from deconv.core import names
 from deconv.core import preprocessing as preprocessing_lib
 from deconv.core import projection as projection_lib
 from deconv.core.projection import Projection
+from deconv.core.rules.base import RELU_RULES
+from deconv.core.rules.linear import LogitsRule
 from deconv.core import selection
 from deconv.errors import DeconvError
 
@@ -42,7 +41,7 @@ class Deconvnet:
     Args:
       model: a Keras model (functional, Sequential, nested) whose layers deconv can reverse:
         any but recurrent or stateful ones, attention with masks and layers with non-float
-        outputs (see `deconv.core.rules`), e.g. from `deconv.load_model`.
+        outputs (see `deconv.core.rules.table`), e.g. from `deconv.load_model`.
       preprocessing: how RGB pixels in [0, 255] become the model's input: `"auto"` (the Keras
         application's own: `"caffe"` for VGG and ResNet, ...; `"none"` for a model of your own
         or one that preprocesses inside), or one of `deconv.core.preprocessing.MODES`.
@@ -53,9 +52,8 @@ class Deconvnet:
     """
 
     def __init__(self, model, preprocessing="auto", rule="deconvnet"):
-        if rule not in deconv_layers.RELU_RULES:
-            raise DeconvError(f"Unknown rule {rule!r}. Valid: "
-                              f"{', '.join(deconv_layers.RELU_RULES)}.")
+        if rule not in RELU_RULES:
+            raise DeconvError(f"Unknown rule {rule!r}. Valid: {', '.join(RELU_RULES)}.")
         self.model = model
         self.steps = graph.read_model(model)
         self.preprocessing = (preprocessing_lib.for_model(model) if preprocessing == "auto"
@@ -73,14 +71,14 @@ class Deconvnet:
         """The names of the layers whose outputs can be projected from, in model order: those
         with maps `(N, h, w, C)`, and a softmax classifier's logits."""
         return [step.name for step in self.steps
-                if len(step.shape) == 4 or isinstance(step.rule, graph_rules.LogitsRule)]
+                if len(step.shape) == 4 or isinstance(step.rule, LogitsRule)]
 
     @property
     def logits(self):
         """The name of the softmax classifier's layer that ends the model (projected from its
         logits), or None: a model with it is a classifier."""
         found = [step.name for step in self.steps
-                 if isinstance(step.rule, graph_rules.LogitsRule)]
+                 if isinstance(step.rule, LogitsRule)]
         return found[-1] if found else None
 
     @property
@@ -156,17 +154,17 @@ class Deconvnet:
     def uses_window(self, layer, image_size):
         """Whether projecting one activation of `layer` in images of `image_size` starts in its
         receptive-field window (`deconv.core.window`) rather than over the whole maps."""
-        return self.builder.full_from(self.resolve(layer), "auto", image_size) is not None
+        return self.builder.reverse_plan(self.resolve(layer), "auto", image_size).windowed
 
     def window_reaches_pixels(self, layer, image_size):
         """Whether projecting one activation of `layer` in images of `image_size` stays in its
         receptive-field window all the way to the pixels (rather than handing over to whole
         maps somewhere, or never starting in a window)."""
         name = self.resolve(layer)
-        choice = self.builder.full_from(name, "auto", image_size)
-        if choice is None or not isinstance(choice, graph_window.Choice):
-            return choice == -1
-        return not self.builder.window_plan(name, choice.image_size, choice.limit).boundary
+        plan = self.builder.reverse_plan(name, "auto", image_size)
+        if not plan.on_graph:
+            return plan.reaches_pixels
+        return not self.builder.window_plan(name, plan.image_size, plan.limit).boundary
 
     def image_dependence(self, layer):
         """What ties `layer`'s projections to the image under this net's rule: the max-pool
@@ -230,7 +228,7 @@ class Deconvnet:
             mask = np.zeros(self.feature_count(layer), np.float32)
             mask[features] = 1
             selected = lambda i, j: (mask,)  # noqa: E731
-        run = self.builder.project_fn(name, mode, self.builder.full_from(
+        run = self.builder.project_fn(name, mode, self.builder.reverse_plan(
             name, windowed, images.shape[1:3], mode))
         parts = projection_lib.in_batches(count, batch_size,
                                           lambda i, j: run(images[i:j], *selected(i, j)))
@@ -318,7 +316,7 @@ class Deconvnet:
             return Projection(np.zeros((0, *images.shape[1:]), np.float32),
                               np.zeros(0, np.float32), np.zeros((0, 2), np.int32), features)
         reconstructions, values, found = self.builder.project_groups_fn(
-            name, self.builder.full_from(name, windowed, images.shape[1:3]))(
+            name, self.builder.reverse_plan(name, windowed, images.shape[1:3]))(
                 images, sources, features, positions)
         return Projection(reconstructions.numpy(), values.numpy(), found.numpy(), features)
 

@@ -17,9 +17,9 @@ import dataclasses
 
 import keras
 
-from deconv.core import chain_rules
-from deconv.core import graph_rules
 from deconv.core.graph import INPUT_KEY
+from deconv.core.rules.generic import GenericRule
+from deconv.core.rules.paper import MaxPool2DRule
 
 # Layers reversed by the generic rule whose gradient does not depend on the forward point.
 _LINEAR = (keras.layers.Rescaling, keras.layers.Normalization, keras.layers.UpSampling2D,
@@ -80,18 +80,19 @@ def _paths_through(steps, name, is_switch):
 
 
 def _forward_gradient(step):
-    return isinstance(step.rule, graph_rules.GenericRule) and not isinstance(step.layer, _LINEAR)
+    return isinstance(step.rule, GenericRule) and not isinstance(step.layer, _LINEAR)
 
 
-def image_dependence(steps, name, rule):
-    """The `ImageDependence` of layer `name` (a key of `steps`) under ReLU rule `rule`."""
+def image_dependence(steps, name, relu_rule):
+    """The `ImageDependence` of layer `name` (a key of `steps`) under the ReLU rule
+    `relu_rule`."""
     below = _ancestors(steps, name)
     switches = tuple(step.name for step in below
-                     if isinstance(step.rule, chain_rules.MaxPool2DRule))
+                     if isinstance(step.rule, MaxPool2DRule))
     paths = _paths_through(below, name, lambda step: step.name in switches)
     gradients = tuple(step.name for step in below if _forward_gradient(step))
-    masks = rule == "guided"
-    return ImageDependence(name, rule, switches, paths, gradients, masks,
+    masks = relu_rule == "guided"
+    return ImageDependence(name, relu_rule, switches, paths, gradients, masks,
                            _verdict(switches, paths, gradients, masks))
 
 

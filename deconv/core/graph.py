@@ -3,9 +3,10 @@
 Functional and Sequential models are read from their configs (public: each layer call with the
 tensors it reads), nested models are flattened into the outer graph, and Keras operations
 (`x + y`) are steps like layers. Each step records its layer, the rule that reverses it
-(`deconv.core.rules`), the keys of the tensors it reads, its own key, what its output positions
-read (`geometry`), its recorded call (to replay it on other tensors) and its inputs' static
-shapes. Tensors are keyed by name: `"input"` is the preprocessed image, a step's key is its
+(`deconv.core.rules.table`, chosen once the whole graph is read: a softmax that ends it is
+projected from its logits), the keys of the tensors it reads, its own key, what its output
+positions read (`geometry`), its recorded call (to replay it on other tensors) and its inputs'
+static shapes. Tensors are keyed by name: `"input"` is the preprocessed image, a step's key is its
 layer's name (`name#k` for the k-th call of a shared layer; `outer/name` for a nested model's
 layer whose name is taken).
 """
@@ -13,12 +14,10 @@ import dataclasses
 
 import keras
 
-from deconv.core import chain_rules
-from deconv.core import graph_rules
-from deconv.core import rules
 from deconv.core.calls import Call
 from deconv.core.calls import Ref
 from deconv.core.calls import fill
+from deconv.core.rules import table
 from deconv.errors import DeconvError
 
 INPUT_KEY = "input"
@@ -30,7 +29,7 @@ class Step:
 
     Attributes:
       layer: the Keras layer or operation.
-      rule: its reverse rule.
+      rule: its reverse rule (`deconv.core.rules.table.rule_for`).
       inputs: the keys of the tensors it reads, in call order.
       name: the key of its output (the layer's name for its first call).
       geometry: what each output position reads (`deconv.core.geometry`).
@@ -148,9 +147,9 @@ class _Reader:
             spec = spec[0]
         in_shapes = tuple(self.shapes[k] for k in call.keys)
         self.shapes[key] = tuple(spec.shape)
-        self.steps.append(Step(layer, rules.rule_for(layer), tuple(call.keys), key,
-                               rules.geometry_of(layer, in_shapes), call, in_shapes,
-                               self.shapes[key], rules.refusal(layer, call, spec.dtype)))
+        self.steps.append(Step(layer, None, tuple(call.keys), key,
+                               table.geometry_of(layer, in_shapes), call, in_shapes,
+                               self.shapes[key], table.refusal(layer, call, spec.dtype)))
         return key
 
 
@@ -201,27 +200,6 @@ def _convert(value, produced, problems, name):
     return value
 
 
-def _softmax_outputs(steps):
-    """Steps whose softmax ends the model: projected from their logits (`LogitsRule`)."""
-    read = {key for step in steps for key in step.inputs}
-    changed = []
-    for step in steps:
-        if step.name in read or chain_rules.activation_name(step.layer) != "softmax":
-            changed.append(step)
-            continue
-        if isinstance(step.layer, keras.layers.Activation):
-            base = None
-        elif isinstance(step.layer, keras.layers.Dense):
-            base = graph_rules.DenseRule()
-        elif type(step.layer) is keras.layers.Conv2D:
-            base = graph_rules.Conv2DLogits()
-        else:
-            changed.append(step)
-            continue
-        changed.append(dataclasses.replace(step, rule=graph_rules.LogitsRule(base)))
-    return changed
-
-
 def read_model(model):
     """Returns `model` as a list of `Step`s in topological order.
 
@@ -240,7 +218,9 @@ def read_model(model):
                           f"{'; '.join(reader.problems)}.")
     if not reader.steps:
         raise DeconvError(f"Model {model.name!r} has no layers to reverse.")
-    return _softmax_outputs(reader.steps)
+    read = {key for step in reader.steps for key in step.inputs}
+    return [dataclasses.replace(step, rule=table.rule_for(step.layer, step.name not in read))
+            for step in reader.steps]
 
 
 def is_chain(steps):

@@ -26,18 +26,11 @@ from deconv.core import preprocessing
 from deconv.core import selection
 from deconv.core.build import signal_names
 from deconv.core.graph import INPUT_KEY
+from deconv.core.rules.base import WindowContext
 from deconv.core.window import Window
 from deconv.core.window import gather_for_each
 from deconv.core.window import place
 from deconv.core.window import rewindow
-
-
-@dataclasses.dataclass(frozen=True)
-class Choice:
-    """A windowed reverse on a graph: for images of `image_size`, windows while they cover at
-    most `limit` of their maps (`plan`)."""
-    image_size: tuple
-    limit: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,13 +138,13 @@ def pays(steps, plan_, windowed):
                and max(by_name[name].geometry.kernel) > 1 for name in plan_.steps)
 
 
-def window_needs(steps, plan_, rule):
+def window_needs(steps, plan_, relu_rule):
     """The keys of the forward tensors the windowed steps of `plan_` read."""
     by_name = {step.name: step for step in steps}
     keys = []
     for name in plan_.steps:
         step = by_name[name]
-        keys.extend(key for key in step.rule.window_needs(step, rule) if key not in keys)
+        keys.extend(key for key in step.rule.window_needs(step, relu_rule) if key not in keys)
     return keys
 
 
@@ -188,11 +181,12 @@ class GraphWindowedProjection:
       full: None when the window reaches the pixels, else `(deconv_model, keys, prepool_of)`:
         the deconv model of `plan_.boundary`, the forward tensors it reads and
         `{switches key: pre-pool key}` among them.
-      mode: the preprocessing mode. rule: the ReLU reverse rule.
+      mode: the preprocessing mode. relu_rule: the ReLU rule.
     """
 
-    def __init__(self, steps, plan_, forward, full, mode, rule):
-        self.plan, self.forward, self.full, self.rule = plan_, forward, full, rule
+    def __init__(self, steps, plan_, forward, full, mode, relu_rule):
+        self.plan, self.forward, self.full = plan_, forward, full
+        self.relu_rule = relu_rule
         by_name = {step.name: step for step in steps}
         self.steps = [by_name[name] for name in plan_.steps]
         self.adjoint = preprocessing.PreprocessAdjoint(mode)
@@ -223,9 +217,10 @@ class GraphWindowedProjection:
             if step.name not in parts:
                 continue
             signal = tf.add_n(parts.pop(step.name))
-            in_sizes = [self.plan.sizes[key] for key in step.inputs]
-            below = step.rule.reverse_in_window(step, signal, windows[step.name], tensors,
-                                                self.rule, in_sizes)
+            context = WindowContext(tensors, windows[step.name],
+                                    tuple(self.plan.sizes[key] for key in step.inputs),
+                                    self.relu_rule)
+            below = step.rule.reverse_in_window(step, signal, context)
             for key, out in zip(step.inputs, below):
                 if out is None or key not in windows:
                     continue

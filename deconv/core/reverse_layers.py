@@ -1,24 +1,143 @@
-"""Keras layers of the reverse path beyond the paper's three (`deconv.core.layers`): the transposes
-of depthwise, separable and dense layers with the forward layers' own kernel variables, the
-inference-time scale of a batch normalization, the even spread of average pooling, the logits of
-a softmax classifier, and the generic rule: a layer's own vector-Jacobian product at the forward
-point.
+"""The Keras layers of the reverse path: the paper's three (unpooling by switches, rectification,
+a transposed convolution that uses a forward convolution's kernel variable itself); the
+transposes of depthwise, separable and dense layers with the forward layers' own kernel
+variables, the inference-time scale of a batch normalization, the even spread of average
+pooling, the logits of a softmax classifier, and the generic rule: a layer's own
+vector-Jacobian product at the forward point. (The forward pass's `ArgmaxPool`, which records
+the switches, is in `deconv.core.layers`.)
 
 Each is a thin `keras.layers.Layer` with `call`, an output spec and `get_config`, so the deconv
 model stays a functional Keras model.
+
+Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014
+(arXiv 1311.2901), section 2.1.
 """
 import keras
 import tensorflow as tf
 
 from deconv.core.calls import fill
-
-
-def _pair(value):
-    return (value, value) if isinstance(value, int) else tuple(value)
+from deconv.core.layers import PoolWindow
+from deconv.core.layers import pair
+from deconv.core.rules.base import RELU_RULES
 
 
 def _spec_like(tensor):
     return keras.KerasTensor(tensor.shape, tensor.dtype)
+
+
+@keras.saving.register_keras_serializable(package="deconv")
+class Unpool(PoolWindow):
+    """Places each value of a signal at its switch in a zero tensor shaped like the pre-pool tensor.
+
+    Call with `(signal, switches, prepool)`: `prepool` is the forward tensor that was pooled; only
+    its shape is used (odd sizes such as 67x45 lose their last row or column to pooling, so the
+    shape cannot be derived from the signal). Values sharing a switch (overlapping windows) add.
+    The scatter is `MaxPoolGradWithArgmax`, TensorFlow's own scatter-by-argmax kernel.
+    """
+
+    def call(self, signal, switches, prepool):
+        return tf.raw_ops.MaxPoolGradWithArgmax(input=prepool, grad=signal, argmax=switches,
+                                                **self._window())
+
+    def compute_output_spec(self, signal, switches, prepool):
+        return keras.KerasTensor(prepool.shape, signal.dtype)
+
+
+@keras.saving.register_keras_serializable(package="deconv")
+class Rectify(keras.layers.Layer):
+    """The reverse rule of a ReLU.
+
+    `relu_rule="deconvnet"` (Zeiler & Fergus): `relu(signal)`, whatever the forward pass did.
+    `relu_rule="guided"` (guided backpropagation, Springenberg et al. 2015): `relu(signal)` where
+    the forward ReLU's output was positive, zero elsewhere; call with `(signal, forward_output)`.
+    """
+
+    def __init__(self, relu_rule="deconvnet", **kwargs):
+        super().__init__(**kwargs)
+        if relu_rule not in RELU_RULES:
+            raise ValueError(f"Unknown ReLU rule {relu_rule!r}; valid: {', '.join(RELU_RULES)}.")
+        self.relu_rule = relu_rule
+
+    def call(self, signal, forward_output=None):
+        rectified = tf.nn.relu(signal)
+        if self.relu_rule == "guided":
+            rectified = rectified * tf.cast(forward_output > 0, rectified.dtype)
+        return rectified
+
+    def compute_output_spec(self, signal, forward_output=None):
+        return keras.KerasTensor(signal.shape, signal.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "relu_rule": self.relu_rule}
+
+
+@keras.saving.register_keras_serializable(package="deconv")
+class TiedConvTranspose(keras.layers.Layer):
+    """The transpose of a forward `Conv2D`, using that layer's kernel variable (no copy, no bias).
+
+    `tf.nn.conv2d_transpose` with the forward kernel `(kh, kw, in, out)` is the adjoint of the
+    forward convolution, i.e. the convolution with the kernel flipped in space and transposed in
+    channels, as the paper prescribes. Assigning to the forward kernel changes this layer's output.
+
+    Call with `signal`, or with `(signal, forward_input)` when the forward stride is not 1: the
+    forward input then supplies the exact output shape, which a strided convolution does not
+    determine.
+
+    Args:
+      kernel: the forward layer's kernel variable. `None` creates a variable of `kernel_shape`
+        (used when the layer is rebuilt from its config, before weights are loaded).
+      kernel_shape: `(kh, kw, in_channels, out_channels)` of the forward kernel.
+      strides, padding, dilation_rate: those of the forward convolution.
+    """
+
+    def __init__(self, kernel=None, kernel_shape=None, strides=(1, 1), padding="same",
+                 dilation_rate=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        if kernel is None and kernel_shape is None:
+            raise ValueError("TiedConvTranspose needs a kernel variable or a kernel_shape.")
+        self.kernel_shape = tuple(kernel.shape if kernel is not None else kernel_shape)
+        self.strides = pair(strides)
+        self.padding = padding.lower()
+        self.dilation_rate = pair(dilation_rate)
+        if kernel is not None:
+            self.kernel = kernel
+        else:
+            self.kernel = self.add_weight(shape=self.kernel_shape, name="kernel",
+                                          initializer="zeros")
+
+    def _output_shape(self, signal, forward_input):
+        if forward_input is not None:
+            return tf.concat([tf.shape(forward_input)[:3], [self.kernel_shape[2]]], axis=0)
+        shape = tf.shape(signal)
+        height, width = shape[1], shape[2]
+        if self.padding == "valid":
+            height += (self.kernel_shape[0] - 1) * self.dilation_rate[0]
+            width += (self.kernel_shape[1] - 1) * self.dilation_rate[1]
+        return tf.stack([shape[0], height, width, self.kernel_shape[2]])
+
+    def call(self, signal, forward_input=None):
+        if forward_input is None and self.strides != (1, 1):
+            raise ValueError("A strided TiedConvTranspose needs the forward input for its shape.")
+        return tf.nn.conv2d_transpose(
+            signal, tf.convert_to_tensor(self.kernel), self._output_shape(signal, forward_input),
+            strides=(1, *self.strides, 1), padding=self.padding.upper(),
+            dilations=(1, *self.dilation_rate, 1))
+
+    def compute_output_spec(self, signal, forward_input=None):
+        if forward_input is not None:
+            spatial = forward_input.shape[1:3]
+        elif self.padding == "valid":
+            spatial = tuple(
+                None if size is None else size + (k - 1) * d
+                for size, k, d in zip(signal.shape[1:3], self.kernel_shape, self.dilation_rate))
+        else:
+            spatial = signal.shape[1:3]
+        return keras.KerasTensor((signal.shape[0], *spatial, self.kernel_shape[2]), signal.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "kernel_shape": self.kernel_shape,
+                "strides": self.strides, "padding": self.padding,
+                "dilation_rate": self.dilation_rate}
 
 
 class _Tied(keras.layers.Layer):
@@ -47,8 +166,8 @@ def _depthwise_transpose(layer, kernel, signal, forward_input):
     shape."""
     return tf.nn.depthwise_conv2d_backprop_input(
         tf.shape(forward_input), tf.convert_to_tensor(kernel), signal,
-        strides=(1, *_pair(layer.strides), 1), padding=layer.padding.upper(),
-        dilations=(1, *_pair(layer.dilation_rate), 1))
+        strides=(1, *pair(layer.strides), 1), padding=layer.padding.upper(),
+        dilations=(1, *pair(layer.dilation_rate), 1))
 
 
 @keras.saving.register_keras_serializable(package="deconv")
@@ -162,14 +281,9 @@ class SpreadEvenly(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="deconv")
-class AveragePoolTranspose(keras.layers.Layer):
+class AveragePoolTranspose(PoolWindow):
     """The reverse of an `AveragePooling2D`: each window's signal spread evenly over the
     positions it averaged (TensorFlow's `AvgPoolGrad`); call with `(signal, forward_input)`."""
-
-    def __init__(self, pool_size=(2, 2), strides=(2, 2), padding="valid", **kwargs):
-        super().__init__(**kwargs)
-        self.pool_size, self.strides = _pair(pool_size), _pair(strides)
-        self.padding = padding.lower()
 
     def call(self, signal, forward_input):
         return tf.raw_ops.AvgPoolGrad(
@@ -179,10 +293,6 @@ class AveragePoolTranspose(keras.layers.Layer):
 
     def compute_output_spec(self, signal, forward_input):
         return _spec_like(forward_input)
-
-    def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
-                "padding": self.padding}
 
 
 @keras.saving.register_keras_serializable(package="deconv")

@@ -19,6 +19,9 @@ import tensorflow as tf
 from deconv.core import geometry
 from deconv.core import preprocessing
 from deconv.core import selection
+from deconv.core.reverse_plan import WHOLE_MAPS
+from deconv.core.reverse_plan import ReversePlan
+from deconv.core.rules.base import WindowContext
 
 
 @dataclasses.dataclass
@@ -167,29 +170,30 @@ def place(signal, window, image_size):
     return out * tf.cast(inside, out.dtype)[..., None]
 
 
-def full_from(steps, index, image_size, limit):
-    """Where the windowed reverse of an activation of `steps[index]` should hand over to the
-    full reverse pass, for images of `image_size` (static ints).
+def chain_plan(steps, index, image_size, limit):
+    """How the reverse of an activation of `steps[index]` should run on a chain, for images of
+    `image_size` (static ints): in its window, handing over to whole maps where the window
+    fills them.
 
     Going down, a window grows until it fills its maps; from there on its gathers cost more
     than the area they save. The handover is at the first layer whose output window covers more
     than `limit` of its maps' area.
 
     Returns:
-      The index of the first step reversed over whole maps (from it down to the pixels), or -1
-      to stay in the window all the way; `index` itself means no window at all.
+      A `ReversePlan`: `window_until(i)` (step `i` and below over whole maps),
+      `window_to_pixels()`, or `WHOLE_MAPS` where the window fills the layer's own maps.
     """
     sizes = geometry.input_sizes(steps[:index + 1], image_size)
     window = (1, 1)
     for i in range(index, -1, -1):
         height, width = sizes[i + 1]
         if window[0] * window[1] > limit * height * width:
-            return i
+            return WHOLE_MAPS if i == index else ReversePlan.window_until(i)
         layer_geometry = steps[i].geometry
         if layer_geometry is not None:
             window = tuple(min(side, sizes[i][a])
                            for a, side in enumerate(geometry.grown(window, layer_geometry)))
-    return -1
+    return ReversePlan.window_to_pixels()
 
 
 def pixel_window_size(steps, index):
@@ -202,12 +206,12 @@ def pixel_window_size(steps, index):
     return size
 
 
-def reverse_chain_step(step, signal, window, tensors, rule, map_size):
+def reverse_chain_step(step, signal, window, tensors, relu_rule, map_size):
     """One chain step reversed in the window: the step's rule writes onto where it produces
     (`LayerRule.reverse_in_window`), then the signal moves into that box cut to lie inside
     the maps (`Window.inside`). Returns `(signal, window)` at the step's input."""
-    (signal, produced), = step.rule.reverse_in_window(step, signal, window, tensors, rule,
-                                                      [map_size])
+    context = WindowContext(tensors, window, (map_size,), relu_rule)
+    (signal, produced), = step.rule.reverse_in_window(step, signal, context)
     if produced is window:
         return signal, window
     below = produced.inside()
@@ -222,9 +226,9 @@ class WindowedProjection:
     Args:
       steps: the chain, up to and including the target layer.
       forward: a forward model (switches recorded) outputting the target layer, the keys of
-        `graph.window_inputs` and those of `lower`.
+        `build.window_inputs` and those of `lower`.
       mode: the preprocessing mode.
-      rule: the ReLU reverse rule.
+      relu_rule: the ReLU rule.
       groups: if True, the call is `(images, sources, features, positions)`: selection `i` is
         made in image `sources[i]` (several selections of one image share its forward pass);
         else selection `i` is made in image `i`.
@@ -234,8 +238,9 @@ class WindowedProjection:
         keys to their pre-pool tensors' keys, to move copies of an image's switches).
     """
 
-    def __init__(self, steps, forward, mode, rule, groups=False, lower=None):
-        self.steps, self.forward, self.rule, self.groups = steps, forward, rule, groups
+    def __init__(self, steps, forward, mode, relu_rule, groups=False, lower=None):
+        self.steps, self.forward, self.relu_rule = steps, forward, relu_rule
+        self.groups = groups
         self.adjoint = preprocessing.PreprocessAdjoint(mode)
         self.lower = lower
 
@@ -262,7 +267,7 @@ class WindowedProjection:
         stop = -1 if self.lower is None else self.lower[0]
         for index in range(len(self.steps) - 1, stop, -1):
             signal, window = reverse_chain_step(self.steps[index], signal, window, tensors,
-                                                self.rule, sizes[index])
+                                                self.relu_rule, sizes[index])
         if self.lower is None:
             return self.adjoint(place(signal, window, image_size)), values, found
         _, deconv_model, keys, prepool_of = self.lower

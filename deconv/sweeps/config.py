@@ -14,9 +14,9 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from deconv import limits
-from deconv.core import layers as deconv_layers
 from deconv.core import preprocessing
 from deconv.core import selection
+from deconv.core.rules.base import RELU_RULES
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import render
@@ -78,7 +78,7 @@ _STR, _INT, _BOOL = (str,), (int,), (bool,)
 _CHOICES = {
     "aspect": image_files.ASPECTS, "mode": selection.MODES, "normalize": render.NORMALISATIONS,
     "crop": tiles.CROPS,
-    "rule": deconv_layers.RELU_RULES, "preprocessing": ("auto", *preprocessing.MODES),
+    "rule": RELU_RULES, "preprocessing": ("auto", *preprocessing.MODES),
 }
 _RUN_KEYS = {"out": _STR, "model": _STR, "weights": _STR, "seed": _INT, "batch_size": _INT,
              "normalize": _STR, "min_tile": _INT, "crop": _STR, "rule": _STR, "preprocessing": _STR,

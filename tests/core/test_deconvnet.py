@@ -6,6 +6,8 @@ import tensorflow as tf
 
 import deconv
 from deconv.core import names
+from deconv.core.reverse_plan import WHOLE_MAPS
+from deconv.core.reverse_plan import ReversePlan
 from tests import oracle
 from tests.conftest import photos
 
@@ -78,32 +80,36 @@ def test_window_handed_over_at_every_step_equals_oracle(net19, vgg19, images_64x
     index = _index(net19, layer)
     features = np.full(len(images_64x48), feature, np.int32)
     minus = -np.ones((len(images_64x48), 2), np.int32)
-    for full_from in range(-1, index):
-        graph = net19.builder.windowed_graph(net19.resolve(layer), full_from=full_from)
+    for plan in [ReversePlan.window_to_pixels(),
+                 *(ReversePlan.window_until(step) for step in range(index))]:
+        graph = net19.builder.windowed_graph(net19.resolve(layer), plan=plan)
         reconstructions, found_values, found = graph(
             tf.constant(images_64x48, tf.float32), tf.constant(features), tf.constant(minus))
         np.testing.assert_array_equal(found.numpy(), positions)
         np.testing.assert_allclose(found_values.numpy(), values, rtol=1e-5)
-        assert oracle.relative_error(reconstructions.numpy(), expected).max() <= 1e-4, full_from
-        each = net19.builder.windowed_graph(net19.resolve(layer), groups=True,
-                                            full_from=full_from)
+        assert oracle.relative_error(reconstructions.numpy(), expected).max() <= 1e-4, plan
+        each = net19.builder.windowed_graph(net19.resolve(layer), groups=True, plan=plan)
         several = each(tf.constant(images_64x48[:1], tf.float32), tf.constant([0, 0]),
                        tf.constant([feature, 5]),
                        tf.constant([[-1, -1], [1, 2]], tf.int32))[0].numpy()
         alone = net19.project(images_64x48[:1].repeat(2, 0), layer, [feature, 5],
                               [[-1, -1], [1, 2]], windowed=False)
-        assert oracle.relative_error(several, alone).max() <= 1e-5, full_from
+        assert oracle.relative_error(several, alone).max() <= 1e-5, plan
 
 
 def test_window_plan_hands_over_where_the_window_fills_its_maps(net19):
     plan = net19.builder.window_plan
     # conv5_4 at 224: the window reaches 26x26 of pool3's 28x28 maps (86 %): full from pool3.
-    assert plan("block5_conv4", (224, 224)) == _index(net19, "pool3")
-    assert plan("block3_conv4", (224, 224)) == -1  # 40x40 pixels: window all the way
-    assert plan("block5_conv4", (16, 16)) == _index(net19, "conv5_4")  # 1x1 maps
+    assert plan("block5_conv4", (224, 224)) == ReversePlan.window_until(_index(net19, "pool3"))
+    # 40x40 pixels: window all the way
+    assert plan("block3_conv4", (224, 224)) == ReversePlan.window_to_pixels()
+    assert plan("block5_conv4", (16, 16)) == WHOLE_MAPS  # 1x1 maps
     assert not net19.uses_window("conv5_4", (16, 16)) and net19.uses_window("conv5_4", (224, 224))
-    with pytest.raises(deconv.DeconvError, match="full_from must be -1 or a step below"):
-        net19.builder.windowed_graph("block2_conv1", full_from=_index(net19, "conv2_1"))
+    with pytest.raises(deconv.DeconvError, match="hands over to whole maps at a step below"):
+        net19.builder.windowed_graph("block2_conv1", plan=ReversePlan.window_until(
+            _index(net19, "conv2_1")))
+    with pytest.raises(deconv.DeconvError, match="hands over to whole maps at a step below"):
+        net19.builder.windowed_graph("block2_conv1", plan=WHOLE_MAPS)
 
 
 @pytest.mark.parametrize("mode", ["tf", "torch", "unit"])

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import deconv
+from deconv.core.reverse_plan import WHOLE_MAPS
 from tests import graph_oracle
 from tests import oracle
 from tests.graph_model import build_graph_cnn
@@ -67,7 +68,7 @@ def test_every_layer_of_a_graph_equals_the_oracle(graph_cnn, graph_images, rule,
     # Keras names the operations `x * gate` and `x + y` itself: multiply, multiply_1, ... as
     # earlier tests of the session made others.
     in_windows = [re.sub(r"^(multiply|add)_\d+$", r"\1", layer) for layer in net.layer_names
-                  if net.builder.full_from(layer, windowed, size) is not None]
+                  if net.builder.reverse_plan(layer, windowed, size).windowed]
     assert in_windows == ([] if not windowed else [
         "pad", "stem", "stem_bn", "stem_relu6", "b_dw", "a", "b_swish", "b_sep", "sum", "pool",
         "cat", "excite", "inner_conv", "inner_ln", "inner_gelu", "multiply", "add", "dense_maps",
@@ -105,8 +106,8 @@ def test_a_window_of_pointwise_steps_alone_runs_on_whole_maps():
     randomize(model, 4)
     net = deconv.Deconvnet(model, preprocessing="none")
     assert net.builder.window_plan("p", (12, 12), 0.8).steps == ("p", "excite")
-    assert net.builder.full_from("p", "auto", (12, 12)) is None
-    assert net.builder.full_from("p", True, (12, 12)) is not None
+    assert net.builder.reverse_plan("p", "auto", (12, 12)) == WHOLE_MAPS
+    assert net.builder.reverse_plan("p", True, (12, 12)).on_graph
     images = np.random.default_rng(2).uniform(0, 255, (2, 12, 12, 3)).astype(np.float32)
     full = net.project(images, "p", 1, windowed=False)
     assert np.abs(full).max() > 0
@@ -144,9 +145,9 @@ def test_new_batch_content_runs_the_same_trace(graph_cnn, windowed):
     net = deconv.Deconvnet(graph_cnn)
     rng = np.random.default_rng(5)
     layer = "sum"
-    grouped = net.builder.project_groups_fn(layer, net.builder.full_from(layer, windowed,
-                                                                        (21, 18)))
-    single = net.builder.project_fn(layer, "activation", net.builder.full_from(
+    grouped = net.builder.project_groups_fn(layer, net.builder.reverse_plan(layer, windowed,
+                                                                           (21, 18)))
+    single = net.builder.project_fn(layer, "activation", net.builder.reverse_plan(
         layer, windowed, (21, 18)))
     for count, selections in ((2, 3), (3, 5), (1, 1), (3, 2)):
         images = rng.uniform(0, 255, (count, 21, 18, 3)).astype(np.float32)

@@ -1,9 +1,11 @@
-"""The deconvnet's layers against hand-made examples and their configs."""
+"""The deconvnet's layers (the forward `ArgmaxPool`, the reverse path's) against hand-made
+examples and their configs."""
 import keras
 import numpy as np
 import tensorflow as tf
 
 from deconv.core import layers
+from deconv.core import reverse_layers
 
 # Two 3x5 single-channel images: 2x2/2 'valid' pooling drops the last row and column.
 PREPOOL = np.array([
@@ -27,7 +29,8 @@ def test_argmax_pool_records_hand_made_switches():
 
 def test_unpool_scatters_to_switches_in_odd_prepool_shape():
     signal = np.array([[[10, 20]], [[30, 40]]], np.float32)[..., None]
-    unpooled = layers.Unpool()(tf.constant(signal), tf.constant(SWITCHES), tf.constant(PREPOOL))
+    unpooled = reverse_layers.Unpool()(tf.constant(signal), tf.constant(SWITCHES),
+                                       tf.constant(PREPOOL))
     expected = np.zeros((2, 3, 5, 1), np.float32)
     expected[0, 0, 1, 0], expected[0, 1, 2, 0] = 10, 20
     expected[1, 1, 1, 0], expected[1, 1, 3, 0] = 30, 40
@@ -40,15 +43,15 @@ def test_unpool_adds_values_that_share_a_switch():
     pool = dict(pool_size=3, strides=2, padding="valid")
     pooled, switches = layers.ArgmaxPool(**pool)(tf.constant(prepool))
     np.testing.assert_array_equal(switches.numpy().ravel(), [2, 2])
-    unpooled = layers.Unpool(**pool)(tf.ones_like(pooled), switches, tf.constant(prepool))
+    unpooled = reverse_layers.Unpool(**pool)(tf.ones_like(pooled), switches, tf.constant(prepool))
     assert unpooled.numpy()[0, 0, 2, 0] == 2 and unpooled.numpy().sum() == 2
 
 
 def test_rectify_rules():
     signal = tf.constant([[-2.0, 3.0, 5.0, -1.0]])
     forward = tf.constant([[1.0, 0.0, 2.0, 4.0]])
-    np.testing.assert_array_equal(layers.Rectify()(signal).numpy(), [[0, 3, 5, 0]])
-    np.testing.assert_array_equal(layers.Rectify("guided")(signal, forward).numpy(),
+    np.testing.assert_array_equal(reverse_layers.Rectify()(signal).numpy(), [[0, 3, 5, 0]])
+    np.testing.assert_array_equal(reverse_layers.Rectify("guided")(signal, forward).numpy(),
                                   [[0, 0, 5, 0]])
 
 
@@ -64,7 +67,7 @@ def test_tied_transpose_is_the_adjoint_of_the_convolution():
         forward = conv(x).numpy()
         y = rng.normal(size=forward.shape).astype(np.float32)
         assert forward.shape == y_shape
-        transpose = layers.TiedConvTranspose(kernel=conv.kernel, strides=strides,
+        transpose = reverse_layers.TiedConvTranspose(kernel=conv.kernel, strides=strides,
                                              padding=padding, dilation_rate=dilation)
         back = transpose(tf.constant(y), tf.constant(x)) if strides != 1 else transpose(y)
         assert back.shape == x.shape
@@ -73,12 +76,12 @@ def test_tied_transpose_is_the_adjoint_of_the_convolution():
 
 def test_layer_configs_round_trip():
     kernel = keras.Variable(np.ones((3, 3, 2, 4), np.float32))
-    for layer in [layers.ArgmaxPool(3, 2, "same"), layers.Unpool((3, 3), 2, "same"),
-                  layers.Rectify("guided"),
-                  layers.TiedConvTranspose(kernel=kernel, strides=2, padding="valid")]:
+    for layer in [layers.ArgmaxPool(3, 2, "same"), reverse_layers.Unpool((3, 3), 2, "same"),
+                  reverse_layers.Rectify("guided"),
+                  reverse_layers.TiedConvTranspose(kernel=kernel, strides=2, padding="valid")]:
         config = layer.get_config()
         rebuilt = type(layer).from_config(config)
         assert rebuilt.get_config() == config
-    rebuilt = layers.TiedConvTranspose.from_config(
-        layers.TiedConvTranspose(kernel=kernel).get_config())
+    rebuilt = reverse_layers.TiedConvTranspose.from_config(
+        reverse_layers.TiedConvTranspose(kernel=kernel).get_config())
     assert tuple(rebuilt.kernel.shape) == (3, 3, 2, 4) and rebuilt.kernel is not kernel
