@@ -32,8 +32,8 @@ import numpy as np  # noqa: E402
 
 import deconv  # noqa: E402
 from bench import _side_by_side  # noqa: E402
-from deconv.serving import app as app_lib  # noqa: E402
-from deconv.serving import live  # noqa: E402
+from deconv.explorer import app as app_lib  # noqa: E402
+from deconv.explorer import live  # noqa: E402
 
 LAYERS = ("conv1_2", "conv3_4", "conv4_4", "conv5_4")
 

@@ -12,8 +12,8 @@ import os
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
-from deconv.serving import saved_model
 from deconv.errors import DeconvError
+from deconv.saved_models import saved_model
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("feat", None, "The layer to export, e.g. conv4_4 or block4_conv4.")

@@ -88,9 +88,9 @@ def main(argv):
     try:
         import uvicorn
 
-        from deconv.serving import app as app_lib
-        from deconv.serving import atlas_folder
-        from deconv.serving import live
+        from deconv.explorer import app as app_lib
+        from deconv.explorer import atlas_folder
+        from deconv.explorer import live
     except ImportError as error:
         raise DeconvError(f"python -m deconv.serve needs the serve extra: pip install -e "
                           f"\".[serve]\" ({error.name} is missing).") from None

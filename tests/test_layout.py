@@ -98,7 +98,7 @@ def test_no_import_cycles():
 # What each room may import besides itself, `deconv.errors` and `deconv.limits` (ARCHITECTURE.md).
 ALLOWED = {"core": set(), "models": {"core"}, "io": {"core"},
            "sweeps": {"core", "models", "io"}, "analysis": {"core", "models", "io", "sweeps"},
-           "serving": {"core", "io", "analysis"},
+           "saved_models": {"core", "io"}, "explorer": {"core", "io", "analysis"},
            "unit_atlas": {"core", "models", "io", "sweeps", "analysis"},
            "distributed": {"core", "models", "io", "sweeps", "unit_atlas"}}
 
@@ -146,7 +146,7 @@ def test_modules_and_functions_stay_small():
 
 
 # The web framework of the live explorer, an optional extra: only these modules may import it.
-WEB_MODULES = {"deconv.serve", "deconv.serving.app", "deconv.serving.routes"}
+WEB_MODULES = {"deconv.serve", "deconv.explorer.app", "deconv.explorer.routes"}
 WEB_PACKAGES = ("fastapi", "starlette", "uvicorn", "httpx", "httpx2")
 
 
@@ -164,5 +164,5 @@ def _third_party(path):
 def test_only_the_serve_modules_import_the_web_framework():
     users = {name for name, path in _modules().items()
              if _third_party(path) & set(WEB_PACKAGES)}
-    assert "fastapi" in _third_party(_modules()["deconv.serving.app"])  # the check sees it
+    assert "fastapi" in _third_party(_modules()["deconv.explorer.app"])  # the check sees it
     assert users == WEB_MODULES, sorted(users ^ WEB_MODULES)

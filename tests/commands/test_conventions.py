@@ -166,7 +166,7 @@ def test_one_convention_kept_issue23(table, tmp_path, monkeypatch):
     from deconv import visualize
     from deconv.errors import DeconvError
     from deconv.io import images
-    from deconv.serving import atlas_folder
+    from deconv.explorer import atlas_folder
     from deconv.sweeps import config as config_lib
     from deconv.sweeps import runner
     from deconv.unit_atlas import files
@@ -258,8 +258,8 @@ def _check_explorer_errors(tmp_path):
     from PIL import Image
 
     import deconv
-    from deconv.serving import app as app_lib
-    from deconv.serving import live
+    from deconv.explorer import app as app_lib
+    from deconv.explorer import live
     model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(2, 3, name="c")])
     explorer = live.Explorer(deconv.Deconvnet(model), live.Options(size=16, max_pixels=1000))
     with TestClient(app_lib.build_app(explorer)) as client:

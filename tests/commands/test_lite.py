@@ -10,9 +10,9 @@ import pytest
 import deconv
 from deconv.models import efficientnet_lite
 from deconv.models import weights as weight_files
-from deconv.serving import live
+from deconv.explorer import live
 from tests.conftest import ROOT, example_photos, run_command
-from tests.serving.conftest import png_bytes
+from tests.explorer.conftest import png_bytes
 
 SIZE = 96
 PHOTOS = ("chelsea", "coffee", "camera", "motorcycle")

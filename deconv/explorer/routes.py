@@ -20,7 +20,7 @@ import numpy as np
 from deconv.core import names
 from deconv.errors import DeconvError
 from deconv.io import render
-from deconv.serving import live
+from deconv.explorer import live
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 FORMATS = ("json", "png", "npy")

@@ -9,9 +9,9 @@ import pytest
 
 import deconv
 from deconv.io import tiles
-from deconv.serving import app as app_lib
-from deconv.serving import atlas_folder
-from tests.serving.conftest import SIZE, decode, png_bytes
+from deconv.explorer import app as app_lib
+from deconv.explorer import atlas_folder
+from tests.explorer.conftest import SIZE, decode, png_bytes
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The live explorer's computations (`deconv.serving.live`), against the library's own calls
+"""The live explorer's computations (`deconv.explorer.live`), against the library's own calls
 and NumPy: every layer's activations from one pass, the map grid picture, projections with both
 rules, receptive fields, the image limits and caches, and first calls from many threads."""
 import concurrent.futures
@@ -8,8 +8,8 @@ import pytest
 
 import deconv
 from deconv.errors import DeconvError
-from deconv.serving import live
-from tests.serving.conftest import SIZE, png_bytes
+from deconv.explorer import live
+from tests.explorer.conftest import SIZE, png_bytes
 
 
 def test_every_layer_from_one_pass_equals_each_layer_alone(explorer, net16, photo):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import deconv
-from deconv.serving import saved_model
 from deconv.errors import DeconvError
+from deconv.saved_models import saved_model
 from tests.conftest import build_custom_cnn, photos
 
 # Runs in a fresh interpreter in which `import deconv` fails: only TensorFlow is used.

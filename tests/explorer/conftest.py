@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from deconv.serving import live
+from deconv.explorer import live
 from tests.conftest import photos
 from tests.unit_atlas.fake_atlas import make_fake_atlas
 
@@ -75,8 +75,8 @@ def served(explorer, fake_atlas, examples):
     """The base URL of a real server of `explorer` (with the fake atlas and the examples)."""
     import uvicorn
 
-    from deconv.serving import app as app_lib
-    from deconv.serving import atlas_folder
+    from deconv.explorer import app as app_lib
+    from deconv.explorer import atlas_folder
 
     app = app_lib.build_app(explorer, atlas=atlas_folder.AtlasFolder(fake_atlas[0]),
                             examples=examples, about={"model": "vgg16", "weights": "random"},
