@@ -17,7 +17,7 @@ from deconv.analysis import occlusion
 from deconv.analysis import sanity
 from deconv.analysis import sanity_metrics
 from deconv.analysis import sanity_methods
-from tests.analysis import quadrant_task
+from tests.helpers import quadrant_task
 from tests.conftest import photos
 
 IMAGE = sanity_methods.Method("image", lambda explainer, images, target: images)

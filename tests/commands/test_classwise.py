@@ -1,8 +1,8 @@
 """python -m deconv.classwise: the colour model's class folders, end to end, and its errors."""
 import json
 
-from tests import colour_model
-from tests.colour_model import BLUE, RED
+from tests.helpers import colour_model
+from tests.helpers.colour_model import BLUE, RED
 from tests.conftest import last_error, run_command
 
 # What every command reading the colour folder prints about its files.

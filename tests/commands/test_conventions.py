@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.commands import flag_table
+from tests.helpers import flag_table
 from tests.conftest import ROOT
 
 # Numbers whose range depends on the model: checked against it before any work.
@@ -20,7 +20,7 @@ MODEL_RANGED = {("run", "id"), ("occlusion", "id"), ("occlusion", "label"), ("sa
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
     out = tmp_path_factory.mktemp("flags") / "table.json"
-    result = subprocess.run([sys.executable, "-m", "tests.commands.flag_table", str(out)],
+    result = subprocess.run([sys.executable, "-m", "tests.helpers.flag_table", str(out)],
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(out.read_text())
@@ -30,7 +30,7 @@ def _error(answer):
     code, stderr = answer
     lines = stderr.strip().splitlines()
     assert code == 2 and len(lines) == 1, answer
-    assert lines[0].startswith("python -m tests.commands.flag_table: error: "), answer
+    assert lines[0].startswith("python -m tests.helpers.flag_table: error: "), answer
     return lines[0].split(": error: ", 1)[1]
 
 
@@ -171,7 +171,7 @@ def test_one_convention_kept_issue23(table, tmp_path, monkeypatch):
     from deconv.sweeps import runner
     from deconv.unit_atlas import files
     from tests.conftest import last_error, run_command
-    from tests.unit_atlas.fake_atlas import make_fake_atlas
+    from tests.helpers.fake_atlas import make_fake_atlas
     # Numbers: -m/-a are a count or a fraction, nothing else.
     for text in ("nan", "-1", "0", "2.5", "inf", "abc", "1e9"):
         with pytest.raises(DeconvError, match=r"^--maps must be a count \(an integer from 1 to "

@@ -10,7 +10,7 @@ from deconv.analysis import evolution
 from deconv.analysis import evolution_pictures
 from deconv.io import images as image_files
 from deconv.io import streaming
-from tests import training_task as task
+from tests.helpers import training_task as task
 from tests.conftest import run_command
 
 

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 import deconv
 from deconv.core import names
-from tests import oracle
+from tests.helpers import oracle
 from tests.conftest import photos
 
 # (layer, features): conv1_2; conv3_1, after two pools; block3_pool itself; the conv5 layers.

@@ -12,7 +12,7 @@ import pytest
 
 from deconv.explorer import live
 from tests.conftest import photos
-from tests.unit_atlas.fake_atlas import make_fake_atlas
+from tests.helpers.fake_atlas import make_fake_atlas
 
 SIZE = 32
 ATLAS_LAYERS = (("conv3_1", 256),)
@@ -48,7 +48,7 @@ def photo_file(photo, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def fake_atlas(tmp_path_factory):
-    """`(folder, atlas record)`: a synthetic atlas of conv3_1 (`tests.unit_atlas.fake_atlas`)."""
+    """`(folder, atlas record)`: a synthetic atlas of conv3_1 (`tests.helpers.fake_atlas`)."""
     folder = tmp_path_factory.mktemp("live_atlas")
     return str(folder), make_fake_atlas(str(folder), layers=ATLAS_LAYERS, sources=3,
                                         maximize=True)

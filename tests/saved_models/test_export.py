@@ -166,7 +166,7 @@ def test_a_graph_model_exports_and_loads_without_deconv(tmp_path):
     """Residual branches merged by an add: values, positions and boxes computed in the graph
     equal the library's (past the gate's global pool, boxes are the whole image: library
     tests)."""
-    from tests.graph_model import build_graph_cnn
+    from tests.helpers.graph_model import build_graph_cnn
     net = deconv.Deconvnet(build_graph_cnn())
     path = tmp_path / "graph"
     assert saved_model.export_saved_model(net, ["sum", "excite"], str(path))[0] == "sum_project"
