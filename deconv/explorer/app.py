@@ -20,11 +20,11 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.staticfiles import StaticFiles
 
 from deconv.errors import DeconvError
-from deconv.io import images as image_files
 from deconv.explorer import atlas_folder
 from deconv.explorer import live
 from deconv.explorer import occlusion_jobs
 from deconv.explorer import routes
+from deconv.io import images as image_files
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _POLICY = ("default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "

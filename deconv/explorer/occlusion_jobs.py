@@ -19,8 +19,8 @@ from absl import logging
 from deconv.analysis import occlusion
 from deconv.core import names
 from deconv.errors import DeconvError
-from deconv.io import render
 from deconv.explorer import live
+from deconv.io import render
 
 PAPER_OCCLUDER = 50 / 224  # the occluder's side as a share of the image's (the command's 50)
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from deconv.core import names
 from deconv.errors import DeconvError
-from deconv.io import render
 from deconv.explorer import live
+from deconv.io import render
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 FORMATS = ("json", "png", "npy")

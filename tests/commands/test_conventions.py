@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from tests.helpers import flag_table
 from tests.conftest import ROOT
+from tests.helpers import flag_table
 
 # Numbers whose range depends on the model: checked against it before any work.
 MODEL_RANGED = {("run", "id"), ("occlusion", "id"), ("occlusion", "label"), ("sanity", "id")}

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from tests.helpers import readme_examples
 from tests.conftest import ROOT
+from tests.helpers import readme_examples
 
 EXAMPLES = os.path.join(ROOT, "examples", "images")
 # Appended to an example (absl: the last value wins) unless it gives the flag itself.

@@ -8,9 +8,9 @@ import pytest
 
 import deconv
 from deconv.models import applications
-from tests.helpers import graph_oracle
 from tests.core.test_graphs import _assert_matches
 from tests.core.test_graphs import _strongest_map
+from tests.helpers import graph_oracle
 from tests.helpers.graph_model import randomize
 
 DEFAULT = [("resnet50", 96), ("inceptionv3", 139), ("mobilenetv3small", 96),

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import deconv
-from deconv.io import tiles
 from deconv.explorer import app as app_lib
 from deconv.explorer import atlas_folder
+from deconv.io import tiles
 from tests.explorer.conftest import SIZE, decode, png_bytes
 
 

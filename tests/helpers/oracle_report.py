@@ -12,8 +12,8 @@ import numpy as np
 
 import deconv
 from deconv.core import names
-from tests.helpers import oracle
 from tests.conftest import photos, with_small_biases
+from tests.helpers import oracle
 
 LAYERS = {"vgg19": ["conv1_2", "conv2_2", "conv3_1", "pool3", "conv4_4", "conv5_1", "conv5_4"],
           "vgg16": ["conv1_2", "conv2_2", "conv3_1", "pool3", "conv4_3", "conv5_1", "conv5_3"]}
