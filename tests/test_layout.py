@@ -105,6 +105,8 @@ ALLOWED = {"core": set(), "models": {"core"}, "io": {"core"},
 
 def _room(module):
     parts = module.split(".")
+    if parts[:2] == ["deconv", "_cli"]:  # what the commands share: the commands' level
+        return None
     return parts[1] if len(parts) > 2 or module in (f"deconv.{r}" for r in ALLOWED) else None
 
 

@@ -109,7 +109,7 @@ class AtlasFolder:
         preprocessing, weights or image size), in words, or None.
 
         Args:
-          record: what `deconv._cli.load_net`'s loader returned.
+          record: what `deconv._net.load_net`'s loader returned.
           size, preprocessing: the served image size and preprocessing mode, if known.
           same_model: whether two model names are one model (any spelling); default: equal.
         """
