@@ -17,6 +17,7 @@ import fastapi
 from fastapi import responses
 import numpy as np
 
+from deconv.core import layers as deconv_layers
 from deconv.core import names
 from deconv.errors import DeconvError
 from deconv.explorer import live
@@ -82,7 +83,7 @@ async def info(request: fastapi.Request):
     explorer = state.explorer
     net = explorer.net
     return {"about": state.about, "size": explorer.options.size,
-            "rules": list(live.RULES), "modes": ["activation", "maps"],
+            "rules": list(deconv_layers.RELU_RULES), "modes": ["activation", "maps"],
             "normalize": list(live.NORMALISATIONS),
             "layers": [{"name": names.short(layer), "keras": layer,
                         "units": net.feature_count(layer),
