@@ -37,5 +37,5 @@ setup(
                     "beam": ["apache-beam[dask]>=2.77"],
                     "lite": LITE},
     package_data={"deconv.models": ["data/*.json"], "deconv.analysis": ["data/*.npz"], "deconv.unit_atlas": ["static/*"],
-                  "deconv.serving": ["static/*"]},
+                  "deconv.explorer": ["static/*"]},
 )

@@ -28,7 +28,7 @@ from PIL import Image
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-from tests.distributed.cluster import DaskCluster  # noqa: E402 (the tests' cluster)
+from tests.helpers.cluster import DaskCluster  # noqa: E402 (the tests' cluster)
 
 DIRECT = "--runner=DirectRunner --direct_running_mode=multi_processing --direct_num_workers=2"
 DASK = "--runner=DaskRunner --dask_client_address={}"

@@ -8,8 +8,8 @@ backward pass), side by side in one run, and the peak memory of each.
 F: the forward pass to the layer (compiled). P: `Deconvnet.project` of one activation per image
 as it runs (windowed where the plan says, `windowed="auto"`). Pf: the same over whole maps
 (`windowed=False`). G: the modified gradient other tools compute, with TensorFlow's tape on a
-clone whose ReLUs have the deconvnet's backward (tests/graph_oracle.py), compiled. B: the plain
-gradient of the same activations with respect to the pixels (forward plus input-only
+clone whose ReLUs have the deconvnet's backward (tests/helpers/graph_oracle.py), compiled. B:
+the plain gradient of the same activations with respect to the pixels (forward plus input-only
 backward): what any reverse pass costs at least without windows. Rounds rotate the order of
 the five (our machines are noisy); medians of per-round ratios are reported. Peak memory: each
 method alone in a fresh process (ru_maxrss).
@@ -40,7 +40,7 @@ CASES = {"resnet50": ["conv3_block4_out", "conv4_block6_out", "conv5_block3_out"
 def _gradient(net, model, key, modified):
     """`images -> gradient of each image's strongest activation of map 0` on a clone of
     `model` (ReLUs with the deconvnet's backward if `modified`), compiled."""
-    from tests import graph_oracle
+    from tests.helpers import graph_oracle
     copy = graph_oracle.clone(model) if modified else model
     target = keras.Model(copy.inputs, copy.get_layer(key).output)
     mode = net.preprocessing

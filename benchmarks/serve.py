@@ -32,8 +32,9 @@ import numpy as np  # noqa: E402
 
 import deconv  # noqa: E402
 from bench import _side_by_side  # noqa: E402
-from deconv.serving import app as app_lib  # noqa: E402
-from deconv.serving import live  # noqa: E402
+from deconv.core import layers as deconv_layers  # noqa: E402
+from deconv.explorer import app as app_lib  # noqa: E402
+from deconv.explorer import live  # noqa: E402
 
 LAYERS = ("conv1_2", "conv3_4", "conv4_4", "conv5_4")
 
@@ -156,7 +157,7 @@ def _mix(keys, layers, units, rng):
     if kind < 0.25:
         return "/api/map.png", {"image": key, "layer": layer, "unit": rng.randrange(units)}
     query = {"image": key, "layer": layer, "unit": rng.randrange(units),
-             "rule": rng.choice(live.RULES)}
+             "rule": rng.choice(deconv_layers.RELU_RULES)}
     if kind < 0.35:
         query["mode"] = "maps"
     elif kind < 0.6:
@@ -259,7 +260,7 @@ def main():
     explorer.warm_up(layers)
     for layer in layers:
         for _ in range(2):
-            for rule in live.RULES:
+            for rule in deconv_layers.RELU_RULES:
                 explorer.project(key, layer, 0, rule=rule, mode="maps")
     sizes = {layer: net.map_size(layer, (size, size)) for layer in layers}
     if "load" in parts:

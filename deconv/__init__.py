@@ -92,7 +92,7 @@ _EXPORTS = {
     "AtlasSettings": "deconv.unit_atlas.build",
     "AtlasOutcome": "deconv.unit_atlas.build",
     # Export.
-    "export_saved_model": "deconv.serving.saved_model",
+    "export_saved_model": "deconv.saved_models.saved_model",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -65,7 +65,7 @@ _cli.define_engine_flags()
 def _apply_config(path):
     """Sets the flags the command line did not give from the configuration at `path`; returns
     the names of those it set."""
-    _cli.input_file(path, "a TOML configuration", "--config")
+    _net.input_file(path, "a TOML configuration", "--config")
     applied = set()
     for key, value in config_lib.load(path, config_lib.KEYS).items():
         if FLAGS[key].present:
@@ -141,7 +141,7 @@ def main(argv):
     from_file = _apply_config(FLAGS.config) if FLAGS.config else set()
     settings = settings_from_flags()
     beam_options = _engine.options_from_flags()
-    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
+    net, load_weights = _net.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
                                       FLAGS.preprocessing, FLAGS.include_top, FLAGS.size)
     layers = build.choose_layers(net, FLAGS.layers, settings)  # before any image is read
     _net.warn_if_image_independent(net, layers)

@@ -17,6 +17,7 @@ import time
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import _net
 from deconv.analysis import class_maps
 from deconv.core import names
 from deconv.errors import DeconvError
@@ -48,7 +49,7 @@ def main(argv):
                           "--feat conv5_4; see --help.")
     reading = streaming.Reading(FLAGS.size, FLAGS.aspect, FLAGS.batch_size)
     started = time.perf_counter()
-    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
+    net, load_weights = _net.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                       preprocessing=FLAGS.preprocessing,
                                       include_top=FLAGS.include_top, size=FLAGS.size)
     layer = net.resolve(FLAGS.feat)

@@ -21,6 +21,7 @@ import os
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import _net
 from deconv import limits
 from deconv.analysis import correspondence
 from deconv.analysis import features as features_lib
@@ -60,7 +61,7 @@ def main(argv):
     paths, pixels, parts = correspondence.read_parts(FLAGS.parts, root, FLAGS.size,
                                                       FLAGS.aspect)
     occlusion.fill_color(FLAGS.fill, pixels[0])
-    model, load_weights = _cli.load_keras_model(FLAGS.model, FLAGS.weights, FLAGS.seed,
+    model, load_weights = _net.load_keras_model(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                                 FLAGS.include_top, FLAGS.size)
     layers = FLAGS.layers or correspondence.default_layers(model)
     features_lib.FeatureModel(model, layers, FLAGS.preprocessing).check(pixels)

@@ -12,8 +12,9 @@ import os
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
-from deconv.serving import saved_model
+from deconv import _net
 from deconv.errors import DeconvError
+from deconv.saved_models import saved_model
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("feat", None, "The layer to export, e.g. conv4_4 or block4_conv4.")
@@ -30,7 +31,7 @@ def main(argv):
         raise DeconvError("--out is required: the SavedModel folder to write; see --help.")
     if bool(FLAGS.feat) == FLAGS.all_layers:
         raise DeconvError("Give either --feat LAYER or --all_layers; see --help.")
-    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
+    net, load_weights = _net.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
                                       FLAGS.preprocessing, FLAGS.include_top)
     layers = (net.projectable(net.conv_layers) if FLAGS.all_layers
               else [net.check_projectable(FLAGS.feat)])

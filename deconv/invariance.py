@@ -22,11 +22,11 @@ from absl import logging
 import numpy as np
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import _net
 from deconv.analysis import features as features_lib
 from deconv.analysis import invariance
 from deconv.analysis import invariance_plot
 from deconv.core import names
-from deconv.core import preprocessing
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import outputs
@@ -57,13 +57,7 @@ flags.DEFINE_list("label", None, "The true class of each image (one for all, or 
                   "default: each original image's top class.")
 _cli.define_model_flags(model_help="A Keras application (vgg19, resnet50, ...; any spelling) "
                         "or any .keras model with one image input.")
-flags.DEFINE_string("classifier", None, "A .keras classifier (preprocessed images -> class "
-                    "probabilities) to use instead of the application's own.")
-flags.DEFINE_enum("classifier_preprocessing", "auto", ["auto", *preprocessing.MODES],
-                  "The classifier's input preprocessing; auto: the model's.")
-flags.DEFINE_string("classifier_weights", None, "Weights of the application's classifier: "
-                    "imagenet, a file, or random; default: random with --weights random, else "
-                    "imagenet.")
+_cli.define_classifier_flags()
 _cli.integer_flag("size", 224, "Images are resized to size x size (a classifier takes the size "
                   "it was trained at: 224 for most applications).")
 _cli.integer_flag("batch_size", 16, "Transformed images per forward batch.")
@@ -190,7 +184,7 @@ def main(argv):
                                      FLAGS.axis).checked()
     invariance_plot.require_matplotlib()
     labels = _labels(len(paths))
-    model, load_weights = _cli.load_keras_model(FLAGS.model, FLAGS.weights, FLAGS.seed,
+    model, load_weights = _net.load_keras_model(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                                 FLAGS.include_top, FLAGS.size)
     layers = FLAGS.layers or features_lib.default_layers(model)
     own = [layer for layer in layers if not FLAGS.classes

@@ -30,6 +30,7 @@ import time
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import _net
 from deconv.analysis import maximization
 from deconv.analysis import maximization_files as files_lib
 from deconv.analysis import maximization_objectives as objectives
@@ -221,7 +222,7 @@ def _measure(net, layer, result, class_names, folder):
                 net, layer, paths, quality.reading_for(FLAGS.image_size), update)
         print(f"{FLAGS.images}: " + words.skip_summary(read, skipped, ignored))
     if FLAGS.judge:
-        judge_net, load = _cli.load_net(FLAGS.judge, "imagenet", include_top=True)
+        judge_net, load = _net.load_net(FLAGS.judge, "imagenet", include_top=True)
         load()
         judge = quality.Judge(judge_net, quality.judge_size(judge_net, FLAGS.judge),
                               FLAGS.judge)
@@ -253,7 +254,7 @@ def main(argv):
     if not FLAGS.feat:
         raise DeconvError("--feat is required, e.g. --feat conv4_4 --id 350; see --help.")
     started = time.perf_counter()
-    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
+    net, load_weights = _net.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                       preprocessing=FLAGS.preprocessing,
                                       include_top=FLAGS.include_top)
     layer = net.resolve(FLAGS.feat)

@@ -19,10 +19,10 @@ import os
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import _net
 from deconv import limits
 from deconv.analysis import occlusion
 from deconv.core import names
-from deconv.core import preprocessing
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import outputs
@@ -51,14 +51,7 @@ _cli.define_model_flags(model_help="A Keras application (vgg19, resnet50, ...; a
                         "spelling) or a .keras model (with --classes: a classifier itself, "
                         "or --classifier).")
 _cli.define_progress_flag()
-flags.DEFINE_string("classifier", None, "A .keras classifier (preprocessed images -> class "
-                    "probabilities) to use instead of the application's own.")
-flags.DEFINE_enum("classifier_preprocessing", "auto", ["auto", *preprocessing.MODES],
-                  "The classifier's input preprocessing; auto: the model's (--preprocessing: "
-                  "the application's own, none for a .keras model).")
-flags.DEFINE_string("classifier_weights", None, "Weights of the application's classifier: "
-                    "imagenet (for VGG Keras's with-top file or a vgg19.npy), a file, or "
-                    "random; default: random with --weights random, else imagenet.")
+_cli.define_classifier_flags()
 _cli.integer_flag("image_size", 224, "The image is resized to this square (a classifier takes "
                   "the size it was trained at: 224 for most applications).")
 flags.DEFINE_enum("aspect", "stretch", image_files.ASPECTS, "How the image becomes square.")
@@ -82,7 +75,7 @@ def _classifier(net, arch_or_path):
     its classifier. Weights asked for explicitly must load; the default search for ImageNet
     weights may fail, which skips the class part with a note."""
     if FLAGS.classifier:
-        _cli.input_file(FLAGS.classifier, "a .keras classifier", "--classifier")
+        _net.input_file(FLAGS.classifier, "a .keras classifier", "--classifier")
         classifier = loading.load_model(FLAGS.classifier)
         _check_size(tuple(classifier.input_shape[1:3]), "--classifier")
         return classifier, None, None
@@ -95,7 +88,7 @@ def _classifier(net, arch_or_path):
         _check_size((224, 224), f"{arch_or_path}'s classifier")
     weights = FLAGS.classifier_weights or ("random" if FLAGS.weights == "random" else "imagenet")
     if weights not in ("random", "imagenet"):
-        _cli.input_file(weights, "a weights file", "--classifier_weights")
+        _net.input_file(weights, "a weights file", "--classifier_weights")
     try:
         classifier = loading.load_classifier(arch_or_path, weights, FLAGS.seed)
     except DeconvError as error:
@@ -139,7 +132,7 @@ def main(argv):
     _check_flags()
     path, image = _cli.one_image(argv, FLAGS.image_size, FLAGS.aspect, "occlusion")
     out = os.path.join(FLAGS.out, os.path.splitext(os.path.basename(path))[0])
-    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
+    net, load_weights = _net.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                       preprocessing=FLAGS.preprocessing,
                                       include_top=FLAGS.include_top, size=FLAGS.image_size)
     layer = net.resolve(FLAGS.feat) if FLAGS.feat else net.conv_layers[-1]

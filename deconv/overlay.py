@@ -21,6 +21,7 @@ import time
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import _net
 from deconv import limits
 from deconv.analysis import class_maps
 from deconv.analysis import class_plot
@@ -86,7 +87,7 @@ def _plot_path(layer):
 
 def _check_plot(net, layer):
     """Checks mode (d)'s inputs before weights are loaded; returns the folder's `ClassFolder`."""
-    _cli.input_file(FLAGS.class_maps, "a {class: [map ids]} JSON file", "--class_maps")
+    _net.input_file(FLAGS.class_maps, "a {class: [map ids]} JSON file", "--class_maps")
     maps = class_maps.load(FLAGS.class_maps)
     class_plot.check_maps(maps, net.feature_count(layer), layer, FLAGS.class_maps)
     folder = class_maps.scan_classes(FLAGS.images, image_files.parse_extensions(FLAGS.imtype))
@@ -145,7 +146,7 @@ def main(argv):
         image, _, reason = image_files.read_image(argv[1], FLAGS.size, FLAGS.aspect)
         if reason is not None:
             raise DeconvError(f"Cannot read {argv[1]}: {reason}.")
-    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
+    net, load_weights = _net.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                       preprocessing=FLAGS.preprocessing,
                                       include_top=FLAGS.include_top, size=FLAGS.size)
     layer = overlays.maps_layer(net, FLAGS.feat)

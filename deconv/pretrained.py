@@ -9,6 +9,7 @@ import os
 from absl import flags
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import _net
 from deconv.errors import DeconvError
 from deconv.io import outputs
 from deconv.errors import DeconvError
@@ -50,7 +51,7 @@ def main(argv):
     if not FLAGS.convert:
         _show_search()
         return
-    _cli.input_file(FLAGS.convert, "a .npy dict of weights", "--convert")
+    _net.input_file(FLAGS.convert, "a .npy dict of weights", "--convert")
     folder = FLAGS.out or weights.pretrained_dirs()[0]
     arch = FLAGS.arch or loading.npy_arch(weights.read_npy_dict(FLAGS.convert))
     out = os.path.join(folder, f"{arch}.weights.h5")

@@ -94,7 +94,7 @@ def run_config():
     flag_sweep = config_lib.SweepConfig(FLAGS.feat, FLAGS.id, FLAGS.top, FLAGS.per_image,
                                         FLAGS.mode) if FLAGS.feat else None
     if FLAGS.config:
-        _cli.input_file(FLAGS.config, "a TOML configuration", "--config")
+        _net.input_file(FLAGS.config, "a TOML configuration", "--config")
         config = config_lib.load(FLAGS.config)
         given = {name: FLAGS[name].value for name in _OVERRIDABLE if FLAGS[name].present}
         config = config_lib.override(config, **given)
@@ -186,7 +186,7 @@ def main(argv):
     started = time.perf_counter()
     config = run_config()
     beam_options = _engine.options_from_flags()
-    net, load_weights = _cli.load_net(config.model, config.weights, config.seed, config.rule,
+    net, load_weights = _net.load_net(config.model, config.weights, config.seed, config.rule,
                                       config.preprocessing, config.include_top,
                                       config.datasets[0].size)
     planned = plan_lib.plan(net, config)  # every sweep checked before any file is read

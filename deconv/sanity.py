@@ -21,6 +21,7 @@ from absl import flags
 from absl import logging
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import _net
 from deconv import limits
 from deconv.errors import DeconvError
 
@@ -150,7 +151,7 @@ def main(argv):
     position = _position()
     settings = _settings(FLAGS.size)
     paths, pixels = _images()
-    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
+    net, load_weights = _net.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                       preprocessing=FLAGS.preprocessing,
                                       include_top=FLAGS.include_top)
     layer = _layer(net)

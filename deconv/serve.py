@@ -16,6 +16,7 @@ from absl import flags
 from absl import logging
 
 from deconv import _cli  # first: quiets TensorFlow before it loads
+from deconv import _net
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 
@@ -88,15 +89,15 @@ def main(argv):
     try:
         import uvicorn
 
-        from deconv.serving import app as app_lib
-        from deconv.serving import atlas_folder
-        from deconv.serving import live
+        from deconv.explorer import app as app_lib
+        from deconv.explorer import atlas_folder
+        from deconv.explorer import live
     except ImportError as error:
         raise DeconvError(f"python -m deconv.serve needs the serve extra: pip install -e "
                           f"\".[serve]\" ({error.name} is missing).") from None
     atlas = atlas_folder.AtlasFolder(FLAGS.atlas) if FLAGS.atlas else None
     sock = _listen(FLAGS.host, FLAGS.port)  # a port in use is told before the model loads
-    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, "deconvnet",
+    net, load_weights = _net.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, "deconvnet",
                                       FLAGS.preprocessing, FLAGS.include_top, FLAGS.size)
     explorer = live.Explorer(net, live.Options(
         size=FLAGS.size, aspect=FLAGS.aspect, activations=FLAGS.cached_images,

@@ -79,7 +79,7 @@ def main(argv):
                                                                        "--activations")
     path, image = _cli.one_image(argv, FLAGS.size, FLAGS.aspect, "visualize")
     out = os.path.join(FLAGS.out, os.path.splitext(os.path.basename(path))[0])
-    net, load_weights = _cli.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
+    net, load_weights = _net.load_net(FLAGS.model, FLAGS.weights, FLAGS.seed, FLAGS.rule,
                                       FLAGS.preprocessing, FLAGS.include_top, FLAGS.size)
     layers = ([net.check_projectable(layer) for layer in FLAGS.layers] if FLAGS.layers
               else net.projectable(net.conv_layers))

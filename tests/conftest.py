@@ -170,15 +170,15 @@ def images_64x48():
 
 @pytest.fixture(scope="session")
 def colour_net():
-    """The hand-set colour model's deconvnet (`tests.colour_model`)."""
-    from tests import colour_model
+    """The hand-set colour model's deconvnet (`tests.helpers.colour_model`)."""
+    from tests.helpers import colour_model
     return deconv.Deconvnet(colour_model.colour_model())
 
 
 @pytest.fixture(scope="session")
 def colour_folder(tmp_path_factory):
     """`(root, {name: pixels})`: a red/blue class folder with bad files (read only)."""
-    from tests import colour_model
+    from tests.helpers import colour_model
     root = tmp_path_factory.mktemp("classes")
     return root, colour_model.make_folder(root)
 
@@ -227,8 +227,8 @@ def folders(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def corner_net():
-    """The corner model's deconvnet (`tests.corner_model`)."""
-    from tests import corner_model
+    """The corner model's deconvnet (`tests.helpers.corner_model`)."""
+    from tests.helpers import corner_model
     return deconv.Deconvnet(corner_model.corner_model())
 
 
@@ -255,8 +255,9 @@ def npy_file(tmp_path_factory, vgg16_arrays):
 
 @pytest.fixture(scope="session")
 def trained_task(tmp_path_factory):
-    """`tests.training_task.trained`: a tiny CNN trained once, its checkpoints and callback."""
-    from tests import training_task
+    """`tests.helpers.training_task.trained`: a tiny CNN trained once, its checkpoints and
+    callback."""
+    from tests.helpers import training_task
     return training_task.trained(tmp_path_factory.mktemp("trained_task"))
 
 

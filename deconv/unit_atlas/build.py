@@ -109,7 +109,7 @@ def build_atlas(net, paths, root, layers, out_dir, settings, record=None, ignore
       paths: the dataset's image files (sorted); root: its folder.
       layers: Keras names from `choose_layers`.
       settings: `AtlasSettings`.
-      record: what was loaded (`_cli.load_net`'s record: model, weights file and hash);
+      record: what was loaded (`_net.load_net`'s record: model, weights file and hash);
         default: the model's name and a SHA-256 of its weights' values.
       ignored: `{extension: count}` of files that are not images, for the counts.
       restart: discard whatever atlas `out_dir` holds.

@@ -8,8 +8,8 @@ from PIL import Image
 from deconv.analysis import class_maps
 from deconv.errors import DeconvError
 from deconv.io.streaming import Reading
-from tests import colour_model
-from tests.colour_model import BLUE, CONSTANT, RED
+from tests.helpers import colour_model
+from tests.helpers.colour_model import BLUE, CONSTANT, RED
 
 
 def test_names_the_map_of_each_class(colour_net, colour_folder):

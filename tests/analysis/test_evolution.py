@@ -1,5 +1,6 @@
 """Feature evolution on checkpoints made here: a tiny CNN trained on a synthetic task
-(`tests.training_task`), whose maps' strongest image changes from gray to red as it learns."""
+(`tests.helpers.training_task`), whose maps' strongest image changes from gray to red as it
+learns."""
 import json
 import os
 import warnings
@@ -17,8 +18,8 @@ from deconv.errors import DeconvError
 from deconv.io import streaming
 from deconv.sweeps import runner
 from deconv.sweeps import sweep as sweeps_lib
-from tests import training_task as task
-from tests.training_task import EPOCHS
+from tests.helpers import training_task as task
+from tests.helpers.training_task import EPOCHS
 
 READING = streaming.Reading(task.SIDE, batch_size=4)
 

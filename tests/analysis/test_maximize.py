@@ -110,7 +110,7 @@ def test_pre_relu_objective_against_the_conv_by_hand(custom_cnn):
 
 
 def test_pre_relu_objective_of_a_first_layer_keeps_negative_values():
-    from tests import colour_model
+    from tests.helpers import colour_model
     net = deconv.Deconvnet(colour_model.colour_model())
     images = np.random.default_rng(4).uniform(0, 255, (3, 6, 5, 3)).astype(np.float32)
     r, g, b = np.moveaxis(images / 255, -1, 0)

@@ -7,9 +7,9 @@ import deconv
 from deconv.analysis import occlusion
 from deconv.errors import DeconvError
 from deconv.models import classes as class_names
-from tests.corner_model import CORNER
-from tests.corner_model import corner_image as _corner_image
-from tests.corner_model import sum_classifier as _sum_classifier
+from tests.helpers.corner_model import CORNER
+from tests.helpers.corner_model import corner_image as _corner_image
+from tests.helpers.corner_model import sum_classifier as _sum_classifier
 
 
 def _covers_corner(top, left, size):

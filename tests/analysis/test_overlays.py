@@ -13,8 +13,8 @@ from deconv.io import images as image_files
 from deconv.analysis import overlays
 from deconv.errors import DeconvError
 from deconv.io.streaming import Reading
-from tests import colour_model
-from tests.colour_model import BLUE, CONSTANT, GREEN, RED
+from tests.helpers import colour_model
+from tests.helpers.colour_model import BLUE, CONSTANT, GREEN, RED
 
 VIRIDIS_LOW, VIRIDIS_HIGH = (68, 1, 84), (253, 231, 37)
 

@@ -6,7 +6,7 @@ import pytest
 import deconv
 from deconv.analysis import ranges
 from deconv.core import selection
-from tests import oracle
+from tests.helpers import oracle
 
 
 @pytest.mark.parametrize("rule,total,expected", [

@@ -17,8 +17,8 @@ from deconv.analysis import occlusion
 from deconv.analysis import sanity
 from deconv.analysis import sanity_metrics
 from deconv.analysis import sanity_methods
-from tests.analysis import quadrant_task
 from tests.conftest import photos
+from tests.helpers import quadrant_task
 
 IMAGE = sanity_methods.Method("image", lambda explainer, images, target: images)
 TRUTH = sanity_methods.Method("truth", lambda explainer, images, target:

@@ -1,9 +1,9 @@
 """python -m deconv.classwise: the colour model's class folders, end to end, and its errors."""
 import json
 
-from tests import colour_model
-from tests.colour_model import BLUE, RED
 from tests.conftest import last_error, run_command
+from tests.helpers import colour_model
+from tests.helpers.colour_model import BLUE, RED
 
 # What every command reading the colour folder prints about its files.
 COLOUR_FOLDER_SKIPS = ("skipped 3 (1 not an image Pillow can identify, 1 truncated or corrupt, "

@@ -1,5 +1,5 @@
-"""What every command shares (deconv._cli): the record of the weights used, and paths of the
-wrong kind named as what they are."""
+"""What every command shares (deconv._cli, deconv._net): the record of the weights used, and
+paths of the wrong kind named as what they are."""
 import hashlib
 
 import numpy as np
@@ -9,10 +9,10 @@ from deconv.errors import DeconvError
 
 
 def test_the_weights_used_are_recorded_with_their_hash(tmp_path, vgg16):
-    from deconv import _cli
+    from deconv import _net
     path = tmp_path / "mine.weights.h5"
     vgg16.save_weights(path)
-    net, load = _cli.load_net("vgg16", str(path))
+    net, load = _net.load_net("vgg16", str(path))
     assert load() == {"model": "vgg16", "weights": str(path), "weights_file": {
         "path": str(path), "bytes": path.stat().st_size,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}}
@@ -20,7 +20,7 @@ def test_the_weights_used_are_recorded_with_their_hash(tmp_path, vgg16):
                                   vgg16.get_layer("block5_conv3").kernel.numpy())
     assert load_random() == {"model": "vgg16", "weights": "random", "seed": 3}
     vgg16.save(tmp_path / "mine.keras")
-    _, load = _cli.load_net(str(tmp_path / "mine.keras"), "imagenet")
+    _, load = _net.load_net(str(tmp_path / "mine.keras"), "imagenet")
     record = load()
     assert record["weights"] == "the .keras file's own" and "weights_file" not in record
     assert record["model_file"]["sha256"] == hashlib.sha256(
@@ -28,22 +28,23 @@ def test_the_weights_used_are_recorded_with_their_hash(tmp_path, vgg16):
 
 
 def load_random():
-    from deconv import _cli
-    return _cli.load_net("vgg16", "random", seed=3)[1]()
+    from deconv import _net
+    return _net.load_net("vgg16", "random", seed=3)[1]()
 
 
 def test_paths_of_the_wrong_kind_are_named_as_what_they_are(tmp_path):
     from deconv import _cli
+    from deconv import _net
     from deconv.io import images
     from deconv.models import weights
     folder = tmp_path / "photos.jpg"
     folder.mkdir()
     with pytest.raises(DeconvError, match=r"--weights '.*photos.jpg' is a folder, not a weights "
                                           r"file"):
-        _cli.load_net("vgg16", str(folder))
+        _net.load_net("vgg16", str(folder))
     (tmp_path / "mine.keras").mkdir()
     with pytest.raises(DeconvError, match=r"--model '.*mine.keras' is a folder, not a .keras"):
-        _cli.load_net(str(tmp_path / "mine.keras"), "imagenet")
+        _net.load_net(str(tmp_path / "mine.keras"), "imagenet")
     with pytest.raises(DeconvError, match=r"Weights '.*photos.jpg' is a folder, not a weights "
                                           r"file"):
         weights.read_weights(str(folder), None)
@@ -52,5 +53,5 @@ def test_paths_of_the_wrong_kind_are_named_as_what_they_are(tmp_path):
                                           r"file\."):
         _cli.one_image(["prog", str(folder)], 32, "stretch", "occlusion")
     with pytest.raises(DeconvError, match=r"--config '.*nothing.toml': no such file"):
-        _cli.input_file(str(tmp_path / "nothing.toml"), "a TOML configuration", "--config")
+        _net.input_file(str(tmp_path / "nothing.toml"), "a TOML configuration", "--config")
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from tests.commands import flag_table
 from tests.conftest import ROOT
+from tests.helpers import flag_table
 
 # Numbers whose range depends on the model: checked against it before any work.
 MODEL_RANGED = {("run", "id"), ("occlusion", "id"), ("occlusion", "label"), ("sanity", "id")}
@@ -20,7 +20,7 @@ MODEL_RANGED = {("run", "id"), ("occlusion", "id"), ("occlusion", "label"), ("sa
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
     out = tmp_path_factory.mktemp("flags") / "table.json"
-    result = subprocess.run([sys.executable, "-m", "tests.commands.flag_table", str(out)],
+    result = subprocess.run([sys.executable, "-m", "tests.helpers.flag_table", str(out)],
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(out.read_text())
@@ -30,7 +30,7 @@ def _error(answer):
     code, stderr = answer
     lines = stderr.strip().splitlines()
     assert code == 2 and len(lines) == 1, answer
-    assert lines[0].startswith("python -m tests.commands.flag_table: error: "), answer
+    assert lines[0].startswith("python -m tests.helpers.flag_table: error: "), answer
     return lines[0].split(": error: ", 1)[1]
 
 
@@ -166,12 +166,12 @@ def test_one_convention_kept_issue23(table, tmp_path, monkeypatch):
     from deconv import visualize
     from deconv.errors import DeconvError
     from deconv.io import images
-    from deconv.serving import atlas_folder
+    from deconv.explorer import atlas_folder
     from deconv.sweeps import config as config_lib
     from deconv.sweeps import runner
     from deconv.unit_atlas import files
     from tests.conftest import last_error, run_command
-    from tests.unit_atlas.fake_atlas import make_fake_atlas
+    from tests.helpers.fake_atlas import make_fake_atlas
     # Numbers: -m/-a are a count or a fraction, nothing else.
     for text in ("nan", "-1", "0", "2.5", "inf", "abc", "1e9"):
         with pytest.raises(DeconvError, match=r"^--maps must be a count \(an integer from 1 to "
@@ -258,8 +258,8 @@ def _check_explorer_errors(tmp_path):
     from PIL import Image
 
     import deconv
-    from deconv.serving import app as app_lib
-    from deconv.serving import live
+    from deconv.explorer import app as app_lib
+    from deconv.explorer import live
     model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(2, 3, name="c")])
     explorer = live.Explorer(deconv.Deconvnet(model), live.Options(size=16, max_pixels=1000))
     with TestClient(app_lib.build_app(explorer)) as client:

@@ -10,8 +10,8 @@ from deconv.analysis import evolution
 from deconv.analysis import evolution_pictures
 from deconv.io import images as image_files
 from deconv.io import streaming
-from tests import training_task as task
 from tests.conftest import run_command
+from tests.helpers import training_task as task
 
 
 def test_command_line_writes_the_librarys_evolution(trained_task, tmp_path):

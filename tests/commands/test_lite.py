@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import deconv
+from deconv.explorer import live
 from deconv.models import efficientnet_lite
 from deconv.models import weights as weight_files
-from deconv.serving import live
 from tests.conftest import ROOT, example_photos, run_command
-from tests.serving.conftest import png_bytes
+from tests.explorer.conftest import png_bytes
 
 SIZE = 96
 PHOTOS = ("chelsea", "coffee", "camera", "motorcycle")

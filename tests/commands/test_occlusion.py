@@ -9,7 +9,7 @@ from PIL import Image
 
 from deconv.analysis import occlusion
 from tests.conftest import assert_plain_warnings, photos, run_command
-from tests.corner_model import corner_image, sum_classifier
+from tests.helpers.corner_model import corner_image, sum_classifier
 
 
 def _occlusion_cli(*flags, cwd, env=None):

@@ -4,10 +4,10 @@ import os
 
 from PIL import Image
 
-from tests import colour_model
-from tests.colour_model import BLUE, CONSTANT, RED
 from tests.commands.test_classwise import COLOUR_FOLDER_SKIPS
 from tests.conftest import run_command
+from tests.helpers import colour_model
+from tests.helpers.colour_model import BLUE, CONSTANT, RED
 
 
 def _overlay_cli(*flags):

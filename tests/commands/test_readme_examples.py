@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from tests.commands import readme_examples
 from tests.conftest import ROOT
+from tests.helpers import readme_examples
 
 EXAMPLES = os.path.join(ROOT, "examples", "images")
 # Appended to an example (absl: the last value wins) unless it gives the flag itself.
@@ -38,7 +38,7 @@ def test_every_readme_example_parses_with_its_commands_flags(tmp_path):
     for its command; no text the user reads (README, setup.py, --help, the package's and its
     models' docstrings, the weights' hint) says deconv is for VGG-style chains."""
     out = tmp_path / "parsed.json"
-    result = subprocess.run([sys.executable, "-m", "tests.commands.readme_examples", str(out)],
+    result = subprocess.run([sys.executable, "-m", "tests.helpers.readme_examples", str(out)],
                             capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     found = json.loads(out.read_text())

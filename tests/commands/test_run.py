@@ -178,7 +178,7 @@ def test_a_graph_model_runs_end_to_end(image_folder, tmp_path):
     """A .keras graph (branches, merges, a gate past a global pool, logits): the sweep's
     crops are each winner's receptive field, the whole image past the global pool."""
     import deconv
-    from tests.graph_model import build_graph_cnn
+    from tests.helpers.graph_model import build_graph_cnn
     build_graph_cnn().save(tmp_path / "graph.keras")
     result = _run_cli("--model", str(tmp_path / "graph.keras"), "--config",
                       _write(tmp_path, "[[sweeps]]\nlayer = 'sum'\nfeatures = 1\ntop = 3\n"

@@ -11,8 +11,8 @@ from PIL import Image
 import deconv
 from deconv.analysis import sanity
 from deconv.io import images as image_files
-from tests.analysis import quadrant_task
 from tests.conftest import assert_plain_warnings, chrome_driver, run_command
+from tests.helpers import quadrant_task
 
 
 @pytest.fixture(scope="module")

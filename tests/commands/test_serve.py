@@ -1,5 +1,5 @@
 """python -m deconv.serve: it serves the page and the API on 127.0.0.1, refuses a port in use
-in one line, and stops on Ctrl-C in one line (a bad --atlas: tests/serving/test_api.py)."""
+in one line, and stops on Ctrl-C in one line (a bad --atlas: tests/explorer/test_api.py)."""
 import json
 import signal
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import urllib.request
 
 from tests.conftest import assert_plain_warnings, last_error, run_command
-from tests.serving.conftest import fake_atlas, photo, png_bytes  # noqa: F401 (fixtures)
+from tests.explorer.conftest import fake_atlas, photo, png_bytes  # noqa: F401 (fixtures)
 
 
 def test_the_server_runs_and_refuses_a_port_in_use(fake_atlas, photo):

@@ -1,17 +1,17 @@
 """Keras's applications, projected and checked against the independent oracle
-(tests/graph_oracle.py): seeded weights, random batch-normalization statistics (not mean 0 and
-variance 1), small inputs, an early, a middle and the last layer, and the logits of a model
-with its classifier. The default suite runs a subset; `python -m pytest -m zoo` runs the issue's
-whole list, both rules."""
+(tests/helpers/graph_oracle.py): seeded weights, random batch-normalization statistics (not
+mean 0 and variance 1), small inputs, an early, a middle and the last layer, and the logits of a
+model with its classifier. The default suite runs a subset; `python -m pytest -m zoo` runs the
+issue's whole list, both rules."""
 import numpy as np
 import pytest
 
 import deconv
 from deconv.models import applications
-from tests import graph_oracle
 from tests.core.test_graphs import _assert_matches
 from tests.core.test_graphs import _strongest_map
-from tests.graph_model import randomize
+from tests.helpers import graph_oracle
+from tests.helpers.graph_model import randomize
 
 DEFAULT = [("resnet50", 96), ("inceptionv3", 139), ("mobilenetv3small", 96),
            ("efficientnetb0", 96)]

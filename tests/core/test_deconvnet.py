@@ -8,8 +8,8 @@ import deconv
 from deconv.core import names
 from deconv.core.reverse_plan import WHOLE_MAPS
 from deconv.core.reverse_plan import ReversePlan
-from tests import oracle
 from tests.conftest import photos
+from tests.helpers import oracle
 
 # (layer, features): conv1_2; conv3_1, after two pools; block3_pool itself; the conv5 layers.
 CASES = [("conv1_2", [0, 5]), ("conv3_1", [1, 7]), ("pool3", [2]), ("conv5_1", [3]),

@@ -1,5 +1,5 @@
 """Any Keras graph: projections against an independent oracle (a Keras clone with ReLU-family
-gradients replaced, differentiated by TensorFlow: tests/graph_oracle.py), receptive fields
+gradients replaced, differentiated by TensorFlow: tests/helpers/graph_oracle.py), receptive fields
 against the support of the gradient, weight sharing, names, and the Keras applications
 (a subset here; all of them with `-m zoo`)."""
 import re
@@ -11,10 +11,10 @@ import tensorflow as tf
 
 import deconv
 from deconv.core.reverse_plan import WHOLE_MAPS
-from tests import graph_oracle
-from tests import oracle
-from tests.graph_model import build_graph_cnn
-from tests.graph_model import randomize
+from tests.helpers import graph_oracle
+from tests.helpers import oracle
+from tests.helpers.graph_model import build_graph_cnn
+from tests.helpers.graph_model import randomize
 
 # deconv's key for a nested model's last layer is the inner name; the oracle reads the nested
 # model's output.

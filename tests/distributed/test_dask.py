@@ -32,11 +32,11 @@ from tests.conftest import GOOD_IMAGES
 from tests.conftest import RECORD
 from tests.conftest import SETTINGS
 from tests.conftest import run_command
-from tests.distributed.cluster import DaskCluster
 from tests.distributed.conftest import assert_equal_manifests
 from tests.distributed.conftest import assert_same_files
+from tests.distributed.test_beam_atlas import _files
 from tests.distributed.test_beam_failure import _config
-from tests.unit_atlas.test_beam import _files
+from tests.helpers.cluster import DaskCluster
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path):
 
 def test_a_saved_model_is_whole_or_absent(tmp_path):
     import deconv
-    from deconv.serving import saved_model
+    from deconv.saved_models import saved_model
     from tests.conftest import build_custom_cnn
     net = deconv.Deconvnet(build_custom_cnn())
     with disk_full_after(20000), pytest.raises(DeconvError) as error:

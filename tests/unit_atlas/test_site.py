@@ -11,7 +11,7 @@ from selenium.webdriver.common.keys import Keys
 
 from deconv.unit_atlas import site
 from tests.conftest import chrome_driver
-from tests.unit_atlas.fake_atlas import SILENT_UNIT, make_fake_atlas
+from tests.helpers.fake_atlas import SILENT_UNIT, make_fake_atlas
 
 LAYERS = (("conv1_1", 4), ("conv2_1", 300))  # conv2_1: 3 sprite sheets of 100
 

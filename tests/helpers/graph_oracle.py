@@ -10,9 +10,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tests.oracle import PREPROCESS
-from tests.oracle import activation_name
-from tests.oracle import relu_for
+from tests.helpers.oracle import PREPROCESS
+from tests.helpers.oracle import activation_name
+from tests.helpers.oracle import relu_for
 
 _FAMILY = ("relu", "relu6")
 

@@ -19,8 +19,8 @@ from absl import logging
 from deconv.analysis import occlusion
 from deconv.core import names
 from deconv.errors import DeconvError
+from deconv.explorer import live
 from deconv.io import render
-from deconv.serving import live
 
 PAPER_OCCLUDER = 50 / 224  # the occluder's side as a share of the image's (the command's 50)
 
@@ -65,7 +65,7 @@ class OcclusionJobs:
     """The occlusion jobs of an `Explorer`.
 
     Args:
-      explorer: the `deconv.serving.live.Explorer`.
+      explorer: the `deconv.explorer.live.Explorer`.
       keep: how many finished jobs are kept.
       waiting: how many jobs may wait for the running one.
     """

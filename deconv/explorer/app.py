@@ -1,4 +1,4 @@
-"""The live explorer's web app: a FastAPI app over an `Explorer` (`deconv.serving.live`), its
+"""The live explorer's web app: a FastAPI app over an `Explorer` (`deconv.explorer.live`), its
 page (`static/`, no build step, nothing fetched from elsewhere) and its JSON API (`routes`).
 
 The model work runs in a bounded pool of threads, so the server keeps answering while a
@@ -20,11 +20,11 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.staticfiles import StaticFiles
 
 from deconv.errors import DeconvError
+from deconv.explorer import atlas_folder
+from deconv.explorer import live
+from deconv.explorer import occlusion_jobs
+from deconv.explorer import routes
 from deconv.io import images as image_files
-from deconv.serving import atlas_folder
-from deconv.serving import live
-from deconv.serving import occlusion_jobs
-from deconv.serving import routes
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _POLICY = ("default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
@@ -116,8 +116,8 @@ def build_app(explorer, *, atlas=None, examples=None, options=ServerOptions(), a
     """Builds the explorer's FastAPI app.
 
     Args:
-      explorer: a `deconv.serving.live.Explorer`.
-      atlas: a `deconv.serving.atlas_folder.AtlasFolder`, or None.
+      explorer: a `deconv.explorer.live.Explorer`.
+      atlas: a `deconv.explorer.atlas_folder.AtlasFolder`, or None.
       examples: a folder of example images the page offers, or None.
       options: a `ServerOptions`.
       about: JSON-ready facts shown by `/api/info` (the model and weights), or None.

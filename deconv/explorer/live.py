@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from deconv.core import compiled
 from deconv.core import deconvnet
+from deconv.core.rules.base import RELU_RULES
 from deconv.core import names
 from deconv.core import receptive_field as receptive_field_lib
 from deconv.core import selection
@@ -30,9 +31,14 @@ from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import tiles
 
-RULES = ("deconvnet", "guided")
 NORMALISATIONS = ("layer", "map")  # a map grid's scale: the layer's maximum, or each map's own
 WARM_CALLS = 2  # a graph's first call runs eagerly, its second traces it (CompileOnReuse)
+
+
+def _check_rule(rule):
+    """Raises a one-line error unless `rule` is a ReLU rule's name."""
+    if rule not in RELU_RULES:
+        raise DeconvError(f"Unknown rule {rule!r}. Valid: {', '.join(RELU_RULES)}.")
 
 
 class Unknown(DeconvError):
@@ -169,7 +175,7 @@ class Explorer:
                               f"{', '.join(image_files.ASPECTS)}.")
         self.options = options
         self.nets = {rule: net if net.rule == rule else deconvnet.Deconvnet(
-            net.model, net.preprocessing.name, rule) for rule in RULES}
+            net.model, net.preprocessing.name, rule) for rule in RELU_RULES}
         self.net = net
         self.layers = [layer for layer in net.layer_names if len(net.step(layer).shape) == 4]
         if not self.layers:
@@ -303,9 +309,8 @@ class Explorer:
         Returns:
           A `LiveProjection`.
         """
-        if rule not in RULES:
-            raise DeconvError(f"Unknown rule {rule!r}. Valid: {', '.join(RULES)}.")
-        if mode not in selection.MODES or mode == "ranges":
+        _check_rule(rule)
+        if mode not in selection.MODES:
             raise DeconvError(f"Unknown mode {mode!r}. Valid: activation, maps.")
         name, unit, image = self.layer(layer), self.check_unit(layer, unit), self.image(key)
         net = self.nets[rule]
@@ -342,8 +347,7 @@ class Explorer:
         """Whether `layer`'s projection graphs with `rule` are built and traced: `"ready"`,
         `"preparing"` (a `prepare` runs) or `"cold"` (its first projections will take seconds)."""
         name = self.layer(layer)
-        if rule not in RULES:
-            raise DeconvError(f"Unknown rule {rule!r}. Valid: {', '.join(RULES)}.")
+        _check_rule(rule)
         with self._lock:
             if self._calls[(rule, name, "activation")] >= WARM_CALLS:
                 return "ready"
@@ -373,7 +377,7 @@ class Explorer:
             with self._lock:
                 self._preparing.discard((rule, name))
 
-    def warm_up(self, layers=None, rules=RULES):
+    def warm_up(self, layers=None, rules=RELU_RULES):
         """Builds and traces the projection graphs of `layers` (default: all) ahead of use."""
         image = np.zeros((*self.image_size, 3), np.uint8)
         key = image_id(image)

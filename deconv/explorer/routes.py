@@ -17,10 +17,11 @@ import fastapi
 from fastapi import responses
 import numpy as np
 
+from deconv.core.rules.base import RELU_RULES
 from deconv.core import names
 from deconv.errors import DeconvError
+from deconv.explorer import live
 from deconv.io import render
-from deconv.serving import live
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 FORMATS = ("json", "png", "npy")
@@ -82,7 +83,7 @@ async def info(request: fastapi.Request):
     explorer = state.explorer
     net = explorer.net
     return {"about": state.about, "size": explorer.options.size,
-            "rules": list(live.RULES), "modes": ["activation", "maps"],
+            "rules": list(RELU_RULES), "modes": ["activation", "maps"],
             "normalize": list(live.NORMALISATIONS),
             "layers": [{"name": names.short(layer), "keras": layer,
                         "units": net.feature_count(layer),

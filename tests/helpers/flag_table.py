@@ -1,4 +1,4 @@
-"""Every command's flags, read in one interpreter: `python -m tests.commands.flag_table OUT.json`.
+"""Every command's flags, read in one interpreter: `python -m tests.helpers.flag_table OUT.json`.
 
 The commands define their flags in absl's one global registry, so two of them cannot be
 imported side by side; this script imports one, records its flags, checks how its parser

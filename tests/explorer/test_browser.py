@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 import deconv
 from deconv.io import tiles
 from tests.conftest import chrome_driver
-from tests.serving.conftest import SIZE, decode, png_bytes
+from tests.explorer.conftest import SIZE, decode, png_bytes
 
 LAYER, UNIT = "conv3_1", 12
 

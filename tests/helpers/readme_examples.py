@@ -1,5 +1,5 @@
 """The command lines of README.md's examples, and their flags parsed by each command's parser:
-`python -m tests.commands.readme_examples OUT.json` writes `{"examples": [{line, command, argv,
+`python -m tests.helpers.readme_examples OUT.json` writes `{"examples": [{line, command, argv,
 error}], "help": {command: its --help text}}`.
 
 Each example is a line of a code block that runs `python -m deconv.X` (a `\\` continues it);

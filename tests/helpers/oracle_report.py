@@ -1,10 +1,10 @@
 """Prints the deconvnet's relative error against the modified-gradient oracle, per layer.
 
-    python -m tests.oracle_report                              # VGG19, seeded random weights
-    python -m tests.oracle_report --arch vgg16 --weights W.h5  # any weights file
+    python -m tests.helpers.oracle_report  # VGG19, seeded random weights
+    python -m tests.helpers.oracle_report --arch vgg16 --weights W.h5  # any weights file
 
 For each input size and layer: projections of the strongest activation of maps 0-3 in two real
-photos and one noise image, compared with `value * modified gradient` (tests/oracle.py).
+photos and one noise image, compared with `value * modified gradient` (tests/helpers/oracle.py).
 """
 import argparse
 
@@ -12,8 +12,8 @@ import numpy as np
 
 import deconv
 from deconv.core import names
-from tests import oracle
 from tests.conftest import photos, with_small_biases
+from tests.helpers import oracle
 
 LAYERS = {"vgg19": ["conv1_2", "conv2_2", "conv3_1", "pool3", "conv4_4", "conv5_1", "conv5_4"],
           "vgg16": ["conv1_2", "conv2_2", "conv3_1", "pool3", "conv4_3", "conv5_1", "conv5_3"]}

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import deconv
-from deconv.serving import saved_model
 from deconv.errors import DeconvError
+from deconv.saved_models import saved_model
 from tests.conftest import build_custom_cnn, photos
 
 # Runs in a fresh interpreter in which `import deconv` fails: only TensorFlow is used.
@@ -166,7 +166,7 @@ def test_a_graph_model_exports_and_loads_without_deconv(tmp_path):
     """Residual branches merged by an add: values, positions and boxes computed in the graph
     equal the library's (past the gate's global pool, boxes are the whole image: library
     tests)."""
-    from tests.graph_model import build_graph_cnn
+    from tests.helpers.graph_model import build_graph_cnn
     net = deconv.Deconvnet(build_graph_cnn())
     path = tmp_path / "graph"
     assert saved_model.export_saved_model(net, ["sum", "excite"], str(path))[0] == "sum_project"

@@ -10,9 +10,9 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from deconv.serving import live
+from deconv.explorer import live
 from tests.conftest import photos
-from tests.unit_atlas.fake_atlas import make_fake_atlas
+from tests.helpers.fake_atlas import make_fake_atlas
 
 SIZE = 32
 ATLAS_LAYERS = (("conv3_1", 256),)
@@ -48,7 +48,7 @@ def photo_file(photo, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def fake_atlas(tmp_path_factory):
-    """`(folder, atlas record)`: a synthetic atlas of conv3_1 (`tests.unit_atlas.fake_atlas`)."""
+    """`(folder, atlas record)`: a synthetic atlas of conv3_1 (`tests.helpers.fake_atlas`)."""
     folder = tmp_path_factory.mktemp("live_atlas")
     return str(folder), make_fake_atlas(str(folder), layers=ATLAS_LAYERS, sources=3,
                                         maximize=True)
@@ -75,8 +75,8 @@ def served(explorer, fake_atlas, examples):
     """The base URL of a real server of `explorer` (with the fake atlas and the examples)."""
     import uvicorn
 
-    from deconv.serving import app as app_lib
-    from deconv.serving import atlas_folder
+    from deconv.explorer import app as app_lib
+    from deconv.explorer import atlas_folder
 
     app = app_lib.build_app(explorer, atlas=atlas_folder.AtlasFolder(fake_atlas[0]),
                             examples=examples, about={"model": "vgg16", "weights": "random"},

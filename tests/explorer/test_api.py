@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import deconv
+from deconv.explorer import app as app_lib
+from deconv.explorer import atlas_folder
 from deconv.io import tiles
-from deconv.serving import app as app_lib
-from deconv.serving import atlas_folder
-from tests.serving.conftest import SIZE, decode, png_bytes
+from tests.explorer.conftest import SIZE, decode, png_bytes
 
 
 @pytest.fixture(scope="module")

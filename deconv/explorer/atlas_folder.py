@@ -9,9 +9,8 @@ import os
 
 from deconv.core import names
 from deconv.errors import DeconvError
-
-ATLAS_JSON = "atlas.json"
-FORMAT = "deconv-atlas"
+from deconv.unit_atlas import files as atlas_files
+from deconv.unit_atlas import records
 
 
 class Refused(DeconvError):
@@ -34,17 +33,18 @@ class AtlasFolder:
             raise DeconvError(f"--atlas {root!r} is not a folder (make an atlas with python -m "
                               f"deconv.atlas --out FOLDER).")
         self.root = os.path.realpath(root)
-        path = os.path.join(self.root, ATLAS_JSON)
+        path = os.path.join(self.root, atlas_files.ATLAS_JSON)
         try:
             with open(path, encoding="utf-8") as stream:
                 atlas = json.load(stream)
         except FileNotFoundError:
-            raise DeconvError(f"--atlas {root!r} holds no {ATLAS_JSON}: is it the --out folder "
-                              f"of python -m deconv.atlas?") from None
+            raise DeconvError(f"--atlas {root!r} holds no {atlas_files.ATLAS_JSON}: is it the "
+                              f"--out folder of python -m deconv.atlas?") from None
         except (OSError, ValueError) as error:
             raise DeconvError(f"Cannot read {path}: {error}.") from None
-        if not isinstance(atlas, dict) or atlas.get("format") != FORMAT:
-            raise DeconvError(f"{path} is not a deconv atlas (its format is not {FORMAT!r}).")
+        if not isinstance(atlas, dict) or atlas.get("format") != records.FORMAT:
+            raise DeconvError(f"{path} is not a deconv atlas (its format is not "
+                              f"{records.FORMAT!r}).")
         self.atlas = atlas
         self._layers = {}
         for layer in atlas.get("layers", []):
@@ -109,7 +109,7 @@ class AtlasFolder:
         preprocessing, weights or image size), in words, or None.
 
         Args:
-          record: what `deconv._cli.load_net`'s loader returned.
+          record: what `deconv._net.load_net`'s loader returned.
           size, preprocessing: the served image size and preprocessing mode, if known.
           same_model: whether two model names are one model (any spelling); default: equal.
         """

@@ -1,4 +1,4 @@
-"""The live explorer's computations (`deconv.serving.live`), against the library's own calls
+"""The live explorer's computations (`deconv.explorer.live`), against the library's own calls
 and NumPy: every layer's activations from one pass, the map grid picture, projections with both
 rules, receptive fields, the image limits and caches, and first calls from many threads."""
 import concurrent.futures
@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import deconv
+from deconv.core.rules.base import RELU_RULES
 from deconv.errors import DeconvError
-from deconv.serving import live
-from tests.serving.conftest import SIZE, png_bytes
+from deconv.explorer import live
+from tests.explorer.conftest import SIZE, png_bytes
 
 
 def test_every_layer_from_one_pass_equals_each_layer_alone(explorer, net16, photo):
@@ -125,14 +126,14 @@ def test_first_calls_from_many_threads_give_the_library_results(vgg16, photo):
     fresh = live.Explorer(deconv.Deconvnet(vgg16), live.Options(size=SIZE))
     key, _ = fresh.add_image(png_bytes(photo))
     requests = [(layer, 3 + repeat, position, rule, mode)
-                for layer in ("conv2_2", "conv4_1") for rule in live.RULES
+                for layer in ("conv2_2", "conv4_1") for rule in RELU_RULES
                 for mode, position, repeat in (
                     ("activation", None, 0), ("activation", (1, 1), 0), ("maps", None, 0),
                     ("activation", None, 1), ("activation", None, 2))]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         found = list(pool.map(lambda r: fresh.project(key, *r[:3], rule=r[3], mode=r[4]),
                               requests))
-    nets = {rule: deconv.Deconvnet(vgg16, rule=rule) for rule in live.RULES}
+    nets = {rule: deconv.Deconvnet(vgg16, rule=rule) for rule in RELU_RULES}
     for (layer, unit, position, rule, mode), result in zip(requests, found):
         oracle = nets[rule].project(photo[None], layer, unit,
                                     None if position is None else [position], mode)
