@@ -88,7 +88,7 @@ def check_image_size(net, layer, size):
 
 def means_fn(net, layer):
     """A compiled function: uint8 images -> the mean activation of each map of `layer`, `(n, C)`."""
-    return tf.function(_MeanActivations(net.builder.activations_graph(net.resolve(layer))),
+    return tf.function(_MeanActivations(net.activations_graph(layer)),
                        input_signature=[compiled.PIXELS])
 
 

@@ -135,7 +135,7 @@ def _feature_scorer(result, image, net, layer, feature):
                           f"{baseline.shape[-1]} feature maps.")
     result.layer, result.feature = name, int(feature)
     result.feature_baseline = float(baseline[..., feature].sum())
-    return tf.function(_MapTotal(net.builder.activations_graph(name), feature),
+    return tf.function(_MapTotal(net.activations_graph(name), feature),
                        input_signature=[compiled.IMAGES])
 
 
