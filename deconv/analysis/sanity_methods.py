@@ -222,8 +222,9 @@ class Explainer:
 
     def occlusion(self, image, unit):
         """The unit's drop with the occluder at each position, spread over the pixels."""
-        found = occlusion.occlude(None, None, image, classifier=_Units(self.units_fn),
-                                  target=int(unit), occluder=self.occluder,
-                                  batch_size=self.batch_size, classifier_preprocessing="none")
+        found = occlusion.occlude(self.net, self.layer, image, feature_part=False,
+                                  classifier=_Units(self.units_fn), target=int(unit),
+                                  occluder=self.occluder, batch_size=self.batch_size,
+                                  classifier_preprocessing="none")
         drop = found.target_baseline - found.target_probability
         return occlusion.to_pixels(drop, found, image.shape[:2]).astype(np.float32)
