@@ -50,7 +50,7 @@ def pass_one(count, rounds):
     net = deconv.Deconvnet(deconv.load_model("vgg19", weights=None, seed=0))
     settings = build.AtlasSettings(batch_size=16)
     layers = build.choose_layers(net, CONV_LAYERS, settings)
-    forward = tf.function(net.builder.activations_graph(net.resolve("conv5_4")),
+    forward = tf.function(net.activations_graph("conv5_4"),
                           input_signature=[compiled.IMAGES])
 
     def bare():

@@ -30,7 +30,7 @@ def main():
     args = parser.parse_args()
     net = deconv.Deconvnet(deconv.load_model(args.model, weights=None, seed=0))
     layer = net.resolve(args.layer)
-    forward = tf.function(net.builder.activations_graph(layer),
+    forward = tf.function(net.activations_graph(layer),
                           input_signature=[compiled.IMAGES])
     paths = image_files.find_images(args.images, image_files.parse_extensions(None))
     started = time.perf_counter()

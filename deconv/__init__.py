@@ -19,9 +19,9 @@ The analyses share one call shape, `(net, layer, inputs, *, options) -> result`:
     deconv.class_maps(net, "conv5_4", "data/train", per_image=25, per_class=25)
     deconv.top_maps(net, "conv5_4", image, top=16)
     deconv.feature_evolution(net, "conv5_3", "data/train", checkpoints="ckpt/", features=[3, 40])
-    deconv.invariance_curves(model, ["conv1_2", "conv5_3"], images,
+    deconv.invariance_curves(net, ["conv1_2", "conv5_3"], images,
                              transform=deconv.Transform("rotate"))
-    deconv.part_correspondence(model, ["conv5_3"], images, parts=[{"nose": (130, 90, 170, 140)}])
+    deconv.part_correspondence(net, ["conv5_3"], images, parts=[{"nose": (130, 90, 170, 140)}])
     deconv.sanity_check(net, "predictions", images, settings=deconv.SanitySettings(seed=0))
     deconv.measure_image_dependence(net, "block4c_add", images, feature=10)
 
@@ -67,15 +67,15 @@ _EXPORTS = {
     "natural_top": "deconv.analysis.maximization_quality",
     "class_maps": "deconv.analysis.class_maps",
     "ClassMaps": "deconv.analysis.class_maps",
-    "class_scores": "deconv.analysis.class_plot",
-    "ClassScores": "deconv.analysis.class_plot",
+    "class_scores": "deconv.analysis.class_maps",
+    "ClassScores": "deconv.analysis.class_maps",
     "top_maps": "deconv.analysis.overlays",
     "TopMaps": "deconv.analysis.overlays",
     "map_sums": "deconv.analysis.overlays",
     "FolderMaps": "deconv.analysis.overlays",
     "feature_evolution": "deconv.analysis.evolution",
     "Evolution": "deconv.analysis.evolution",
-    "EvolutionCallback": "deconv.analysis.evolution_pictures",
+    "EvolutionCallback": "deconv.analysis.evolution_callback",
     "invariance_curves": "deconv.analysis.invariance",
     "Invariance": "deconv.analysis.invariance",
     "Transform": "deconv.analysis.invariance",

@@ -26,6 +26,7 @@ from deconv import limits
 from deconv.analysis import correspondence
 from deconv.analysis import features as features_lib
 from deconv.analysis import occlusion
+from deconv.core.deconvnet import Deconvnet
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import outputs
@@ -63,8 +64,9 @@ def main(argv):
     occlusion.fill_color(FLAGS.fill, pixels[0])
     model, load_weights = _net.load_keras_model(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                                 FLAGS.include_top, FLAGS.size)
-    layers = FLAGS.layers or correspondence.default_layers(model)
-    features_lib.FeatureModel(model, layers, FLAGS.preprocessing).check(pixels)
+    net = Deconvnet(model, FLAGS.preprocessing)
+    layers = FLAGS.layers or correspondence.default_layers(net)
+    features_lib.FeatureModel(net, layers).check(pixels)
     written = [os.path.join(FLAGS.out, "correspondence.md"),
                os.path.join(FLAGS.out, "correspondence.json")]
     outputs.check_targets(written, inputs=[FLAGS.parts, *paths])
@@ -72,9 +74,9 @@ def main(argv):
     count = len({part for boxes in parts for part in boxes})
     with _cli.progress_bar(FLAGS.progress, count, "part") as update:
         result = correspondence.part_correspondence(
-            model, layers, pixels, parts=parts, fill=FLAGS.fill, trials=FLAGS.trials,
-            seed=FLAGS.random_seed, tolerance=FLAGS.tolerance, preprocessing=FLAGS.preprocessing,
-            batch_size=FLAGS.batch_size, progress=update)
+            net, layers, pixels, parts=parts, fill=FLAGS.fill, trials=FLAGS.trials,
+            seed=FLAGS.random_seed, tolerance=FLAGS.tolerance, batch_size=FLAGS.batch_size,
+            progress=update)
     table = correspondence.table(result)
     outputs.ensure_folder(FLAGS.out)
     outputs.write_bytes(written[0], table.encode())

@@ -31,6 +31,7 @@ from deconv.io import images as image_files
 from deconv.io import outputs
 from deconv.io import render
 from deconv.io import streaming
+from deconv.models import checkpoints as checkpoint_files
 from deconv.models import loading
 
 FLAGS = flags.FLAGS
@@ -108,7 +109,7 @@ def main(argv):
     reading = streaming.Reading(FLAGS.size, FLAGS.aspect, FLAGS.batch_size)
     paths, ignored = image_files.scan_folder(FLAGS.images,
                                              image_files.parse_extensions(FLAGS.imtype))
-    checkpoints = evolution.checkpoint_files(FLAGS.checkpoints)
+    checkpoints = checkpoint_files.checkpoint_files(FLAGS.checkpoints)
     outputs.check_targets([os.path.join(FLAGS.out, name) for layer in layers
                            for name in evolution_pictures.file_names(layer).values()],
                           inputs=checkpoints)

@@ -27,6 +27,7 @@ from deconv.analysis import features as features_lib
 from deconv.analysis import invariance
 from deconv.analysis import invariance_plot
 from deconv.core import names
+from deconv.core.deconvnet import Deconvnet
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import outputs
@@ -186,20 +187,21 @@ def main(argv):
     labels = _labels(len(paths))
     model, load_weights = _net.load_keras_model(FLAGS.model, FLAGS.weights, FLAGS.seed,
                                                 FLAGS.include_top, FLAGS.size)
-    layers = FLAGS.layers or features_lib.default_layers(model)
+    net = Deconvnet(model, FLAGS.preprocessing)
+    layers = FLAGS.layers or features_lib.default_layers(net)
     own = [layer for layer in layers if not FLAGS.classes
-           or features_lib.find_layer(model, layer) is not None]  # others: the classifier's
+           or features_lib.find_layer(net, layer) is not None]  # others: the classifier's
     if own:
-        features_lib.FeatureModel(model, own, FLAGS.preprocessing, pool=FLAGS.pool).check(pixels)
+        features_lib.FeatureModel(net, own, pool=FLAGS.pool).check(pixels)
     outputs.check_targets([os.path.join(FLAGS.out, name) for name in
                            invariance_plot.file_names(transform).values()], inputs=paths)
     load_weights()
     classifier, class_names = _classifier(model)
     with _cli.progress_bar(FLAGS.progress, len(paths), "img") as update:
         result = invariance.invariance_curves(
-            model, layers, pixels, transform=transform, classifier=classifier, labels=labels,
-            pool=FLAGS.pool, preprocessing=FLAGS.preprocessing, batch_size=FLAGS.batch_size,
-            progress=update, classifier_preprocessing=(
+            net, layers, pixels, transform=transform, classifier=classifier, labels=labels,
+            pool=FLAGS.pool, batch_size=FLAGS.batch_size, progress=update,
+            classifier_preprocessing=(
                 None if FLAGS.classifier_preprocessing == "auto"
                 else FLAGS.classifier_preprocessing))
     title = FLAGS.title or (f"{os.path.basename(FLAGS.model)}, weights "

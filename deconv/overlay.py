@@ -89,7 +89,7 @@ def _check_plot(net, layer):
     """Checks mode (d)'s inputs before weights are loaded; returns the folder's `ClassFolder`."""
     _net.input_file(FLAGS.class_maps, "a {class: [map ids]} JSON file", "--class_maps")
     maps = class_maps.load(FLAGS.class_maps)
-    class_plot.check_maps(maps, net.feature_count(layer), layer, FLAGS.class_maps)
+    class_maps.check_maps(maps, net.feature_count(layer), layer, FLAGS.class_maps)
     folder = class_maps.scan_classes(FLAGS.images, image_files.parse_extensions(FLAGS.imtype))
     class_plot.require_matplotlib()  # fails now, not after the pass
     plot = _plot_path(layer)

@@ -223,3 +223,27 @@ def test_the_engine_does_no_file_io():
     assert len(engine) > 10
     found = [f"{name}:{line}" for name, path in sorted(engine.items()) for line in _file_io(path)]
     assert not found, found
+
+
+def _builder_uses(path):
+    """The lines of `path` that read a `.builder` attribute (the engine behind `Deconvnet`)."""
+    return sorted(node.lineno for node in ast.walk(ast.parse(open(path, encoding="utf-8").read()))
+                  if isinstance(node, ast.Attribute) and node.attr == "builder")
+
+
+def test_the_builder_check_sees_attribute_access(tmp_path):
+    """The oracle itself: `net.builder.x` and `self.net.builder` are found, a name is not."""
+    source = tmp_path / "leak.py"
+    source.write_text("builder = 1\n\ndef f(net, self):\n    return net.builder.activations_fn"
+                      "\n\nmodel = self.net.builder\n")
+    assert _builder_uses(str(source)) == [4, 6]
+
+
+def test_only_the_engine_touches_the_builder():
+    """`Deconvnet` is the only door into the engine: no module outside `deconv.core` reads its
+    `builder` (what the other rooms need are `Deconvnet`'s public methods)."""
+    modules = _modules()
+    assert _builder_uses(modules["deconv.core.shared_graphs"])  # the check sees the engine's
+    leaks = [f"{path}:{line}" for name, path in modules.items()
+             if _room(name) != "core" for line in _builder_uses(path)]
+    assert not leaks, f".builder outside deconv.core: {leaks}"

@@ -4,6 +4,9 @@ For a folder of class sub-folders, in one streaming pass: for each image, the ma
 largest mean activation (its top maps); for each class, the maps that are most often among its
 images' top maps (FeatureMapVisualizer's method). Ties go to the map with the larger mean
 activation over the class's images, then to the lower id.
+
+With those maps, `class_scores` scores every image for each class: the sum of the mean
+activations of the class's maps (plotted by `deconv.analysis.class_plot`).
 """
 import dataclasses
 import json
@@ -88,7 +91,7 @@ def check_image_size(net, layer, size):
 
 def means_fn(net, layer):
     """A compiled function: uint8 images -> the mean activation of each map of `layer`, `(n, C)`."""
-    return tf.function(_MeanActivations(net.builder.activations_graph(net.resolve(layer))),
+    return tf.function(_MeanActivations(net.activations_graph(layer)),
                        input_signature=[compiled.PIXELS])
 
 
@@ -235,3 +238,77 @@ def load(path):
                           f"integer ids, at least one in all (as python -m deconv.classwise "
                           f"writes).")
     return content
+
+
+@dataclasses.dataclass
+class ClassScores:
+    """Each class's score in every image read.
+
+    Attributes:
+      layer: the layer's Keras name.
+      series: the classes whose maps are scored (the keys of the class maps), in order.
+      maps: `{series: [map ids]}`.
+      paths: the images read, grouped by folder; `groups`: the folder (class) of each, `""` for
+        an image directly in the root folder.
+      scores: `(images, series)`: per image, the sum of the series' maps' mean activations.
+      skipped: `[(path, reason)]` files that could not be read.
+    """
+    layer: str
+    series: list
+    maps: dict
+    paths: list
+    groups: list
+    scores: np.ndarray
+    skipped: list
+
+
+def check_maps(maps, count, layer, source="the class maps"):
+    """Raises DeconvError if a class of `maps` names a map id outside `[0, count)`."""
+    for name, ids in maps.items():
+        bad = [i for i in ids if not 0 <= i < count]
+        if bad:
+            raise DeconvError(f"Class {name!r} of {source} names map {bad[0]}, out of range for "
+                              f"layer {names.short(layer)!r}, which has {count} feature maps "
+                              f"(0 to {count - 1}): were the maps made for another layer?")
+
+
+def indicator(maps, series, count):
+    """Returns the `(count, len(series))` 0/1 matrix whose column s marks series s's maps."""
+    matrix = np.zeros((count, len(series)), np.float64)
+    for column, name in enumerate(series):
+        matrix[maps[name], column] = 1
+    return matrix
+
+
+def class_scores(net, layer, root, *, maps, reading=streaming.Reading(), extensions=None,
+                 progress=None):
+    """Scores every image of `root` (class sub-folders) with each class's maps, in one pass.
+
+    Args:
+      net, layer: the `deconv.Deconvnet` and the layer the maps belong to.
+      root: a folder of class sub-folders (images directly in it are scored too).
+      maps: `{class: [map ids]}`, e.g. from `deconv.analysis.class_maps.load`.
+      reading, extensions, progress: see `class_maps`.
+
+    Returns:
+      A `ClassScores`.
+
+    Raises:
+      DeconvError: a map id out of range for `layer` (the message names the class).
+    """
+    layer = net.resolve(layer)
+    count = net.feature_count(layer)
+    check_maps(maps, count, layer)
+    series = list(maps)
+    weights = indicator(maps, series, count)
+    folder = scan_classes(root, extensions)
+    check_image_size(net, layer, reading.size)
+    kept, scores, skipped = [], [], []
+    for batch in streaming.stream(folder.paths, means_fn(net, layer), reading,
+                                  progress=progress):
+        kept += batch.numbers[batch.good].tolist()
+        scores.append(batch.outputs[batch.good].astype(np.float64) @ weights)
+        skipped += batch.skipped
+    groups = [folder.classes[folder.labels[n]] if folder.labels[n] >= 0 else "" for n in kept]
+    return ClassScores(layer, series, maps, [folder.paths[n] for n in kept], groups,
+                       np.concatenate(scores) if scores else np.zeros((0, len(series))), skipped)

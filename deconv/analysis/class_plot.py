@@ -1,21 +1,17 @@
-"""Per class, the summed activation of that class's top maps in every image, as one plot.
+"""The class scores (`deconv.analysis.class_maps.class_scores`: per class, the summed activation
+of that class's top maps in every image) as one plot, and its data as JSON.
 
-With the class-wise top maps of `deconv.class_maps`, each class's maps get a score in every
-image: the sum of their mean activations. Plotted over all images, grouped by the folder each
-image came from, a class whose maps describe it stands out over its own images. matplotlib is an
-optional extra (`pip install matplotlib`), imported only to draw.
+Plotted over all images, grouped by the folder each image came from, a class whose maps describe
+it stands out over its own images. matplotlib is an optional extra (`pip install matplotlib`),
+imported only to draw.
 """
 import colorsys
-import dataclasses
 
 import numpy as np
 
-from deconv.analysis import class_maps as class_maps_lib
 from deconv.core import names
-from deconv.errors import DeconvError
 from deconv.io import figures
 from deconv.io import outputs
-from deconv.io import streaming
 
 # matplotlib's `tab20`, its ten dark colours (`tab10`) first, then their ten light partners;
 # written out so a class keeps its colour with or without matplotlib.
@@ -43,80 +39,6 @@ def colours(count):
         seen.add(colour)
         chosen[i] = colour
     return chosen
-
-
-@dataclasses.dataclass
-class ClassScores:
-    """Each class's score in every image read.
-
-    Attributes:
-      layer: the layer's Keras name.
-      series: the classes whose maps are scored (the keys of the class maps), in order.
-      maps: `{series: [map ids]}`.
-      paths: the images read, grouped by folder; `groups`: the folder (class) of each, `""` for
-        an image directly in the root folder.
-      scores: `(images, series)`: per image, the sum of the series' maps' mean activations.
-      skipped: `[(path, reason)]` files that could not be read.
-    """
-    layer: str
-    series: list
-    maps: dict
-    paths: list
-    groups: list
-    scores: np.ndarray
-    skipped: list
-
-
-def check_maps(maps, count, layer, source="the class maps"):
-    """Raises DeconvError if a class of `maps` names a map id outside `[0, count)`."""
-    for name, ids in maps.items():
-        bad = [i for i in ids if not 0 <= i < count]
-        if bad:
-            raise DeconvError(f"Class {name!r} of {source} names map {bad[0]}, out of range for "
-                              f"layer {names.short(layer)!r}, which has {count} feature maps "
-                              f"(0 to {count - 1}): were the maps made for another layer?")
-
-
-def indicator(maps, series, count):
-    """Returns the `(count, len(series))` 0/1 matrix whose column s marks series s's maps."""
-    matrix = np.zeros((count, len(series)), np.float64)
-    for column, name in enumerate(series):
-        matrix[maps[name], column] = 1
-    return matrix
-
-
-def class_scores(net, layer, root, *, maps, reading=streaming.Reading(), extensions=None,
-                 progress=None):
-    """Scores every image of `root` (class sub-folders) with each class's maps, in one pass.
-
-    Args:
-      net, layer: the `deconv.Deconvnet` and the layer the maps belong to.
-      root: a folder of class sub-folders (images directly in it are scored too).
-      maps: `{class: [map ids]}`, e.g. from `deconv.analysis.class_maps.load`.
-      reading, extensions, progress: see `deconv.analysis.class_maps.class_maps`.
-
-    Returns:
-      A `ClassScores`.
-
-    Raises:
-      DeconvError: a map id out of range for `layer` (the message names the class).
-    """
-    layer = net.resolve(layer)
-    count = net.feature_count(layer)
-    check_maps(maps, count, layer)
-    series = list(maps)
-    weights = indicator(maps, series, count)
-    folder = class_maps_lib.scan_classes(root, extensions)
-    class_maps_lib.check_image_size(net, layer, reading.size)
-    kept, scores, skipped = [], [], []
-    for batch in streaming.stream(folder.paths, class_maps_lib.means_fn(net, layer), reading,
-                                  progress=progress):
-        kept += batch.numbers[batch.good].tolist()
-        scores.append(batch.outputs[batch.good].astype(np.float64) @ weights)
-        skipped += batch.skipped
-    groups = [folder.classes[folder.labels[n]] if folder.labels[n] >= 0 else "" for n in kept]
-    return ClassScores(layer, series, maps, [folder.paths[n] for n in kept], groups,
-                       np.concatenate(scores) if scores else np.zeros((0, len(series))), skipped)
 
 
 _NEEDS = ("The class plot needs", "plot")

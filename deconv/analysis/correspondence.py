@@ -130,13 +130,14 @@ def random_boxes(boxes, size, trials, rng):
     return out
 
 
-def part_correspondence(model, layers, images, *, parts, fill="gray", trials=10, seed=0,
-                        tolerance=1e-6, preprocessing="auto", batch_size=16, progress=None):
+def part_correspondence(net, layers, images, *, parts, fill="gray", trials=10, seed=0,
+                        tolerance=1e-6, batch_size=16, progress=None):
     """Measures how consistently occluding each part changes the features, against random
     boxes of the same sizes.
 
     Args:
-      model: a `Deconvnet` or any Keras model with one image input.
+      net: a `Deconvnet` of any Keras model with one image input (features come from a plain
+        forward pass of its model, with its preprocessing).
       layers: a layer name or a list; None: `default_layers`.
       images: RGB `(N, H, W, 3)` in [0, 255].
       parts: one dict per image, `{part name: (top, left, bottom, right)}` in its pixels (a
@@ -144,15 +145,14 @@ def part_correspondence(model, layers, images, *, parts, fill="gray", trials=10,
       fill: the occluder's colour, as `deconv.occlude`'s (`gray`: the ImageNet mean).
       trials: random boxes per image and part; `seed` makes them reproducible.
       tolerance: changes at most this fraction of the layer's largest activation count as 0.
-      preprocessing: the model's input preprocessing (see `features.FeatureModel`).
       batch_size: images per forward batch.
       progress: called with the number of parts done.
 
     Returns:
       A `Correspondence`.
     """
-    features = features_lib.FeatureModel(
-        model, default_layers(model) if layers is None else layers, preprocessing)
+    features_lib.require_net(net, "part_correspondence")
+    features = features_lib.FeatureModel(net, default_layers(net) if layers is None else layers)
     images = features.check(images)
     part_names, members, boxes = _check_boxes(parts, len(images), images.shape[1:3])
     checks.integer("trials", trials)

@@ -13,9 +13,6 @@ Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Network
 """
 import dataclasses
 import os
-import re
-import tempfile
-import zipfile
 
 import keras
 import numpy as np
@@ -28,17 +25,12 @@ from deconv.io import images as image_files
 from deconv.io import render
 from deconv.io import tiles
 from deconv.io import streaming
-from deconv.models import weights as weight_files
+from deconv.models import checkpoints as checkpoints_lib
 from deconv.sweeps import report
 from deconv.sweeps import scan as scan_lib
 from deconv.sweeps import sweep as sweeps_lib
 from deconv.sweeps import winners as winners_lib
 from deconv.sweeps.topk import RunningTopK
-
-# Checkpoint files read, longest suffix first: Keras weights files, whole `.keras` models (their
-# weights only), and `vgg19.npy`-style dicts.
-CHECKPOINT_TYPES = (".weights.h5", ".h5", ".hdf5", ".keras", ".npy")
-
 
 @dataclasses.dataclass
 class Cell:
@@ -71,69 +63,6 @@ class Evolution:
         """`[[Cell per checkpoint] per map]` of one layer."""
         return [[column[layer][row] for column in self.columns]
                 for row in range(len(self.features[layer]))]
-
-
-def _natural_key(path):
-    return [int(part) if part.isdigit() else part.lower()
-            for part in re.split(r"(\d+)", os.path.basename(path))]
-
-
-def checkpoint_name(path):
-    """The column label of a checkpoint file: its name without folder and type."""
-    name = os.path.basename(os.fspath(path))
-    for suffix in CHECKPOINT_TYPES:
-        if name.lower().endswith(suffix):
-            return name[:-len(suffix)]
-    return name
-
-
-def checkpoint_files(checkpoints):
-    """Returns the checkpoint paths: a folder's files of `CHECKPOINT_TYPES` in natural order
-    (`epoch_2` before `epoch_10`), or the given paths (a list, or one comma-separated string)
-    in their order.
-
-    Raises:
-      DeconvError: an empty list, a missing file, or a folder without checkpoints.
-    """
-    if isinstance(checkpoints, (str, os.PathLike)) and os.path.isdir(checkpoints):
-        folder = os.fspath(checkpoints)
-        found = sorted((os.path.join(folder, name) for name in os.listdir(folder)
-                        if name.lower().endswith(CHECKPOINT_TYPES)), key=_natural_key)
-        if not found:
-            raise DeconvError(f"No checkpoints in folder {folder!r}: it needs files ending in "
-                              f"{', '.join(CHECKPOINT_TYPES)}.")
-        return found
-    if isinstance(checkpoints, str):
-        checkpoints = [part.strip() for part in checkpoints.split(",") if part.strip()]
-    paths = [os.fspath(path) for path in checkpoints or []]
-    if not paths:
-        raise DeconvError("No checkpoints given: pass weight files (a list, or comma-separated) "
-                          "or a folder of them.")
-    for path in paths:
-        if not os.path.isfile(path):
-            raise DeconvError(f"Checkpoint not found: {path!r}.")
-    return paths
-
-
-def read_checkpoint(model, path):
-    """Returns `{layer name: arrays}` of a checkpoint for `model`; a `.keras` file gives the
-    weights it holds (`model.weights.h5` inside), never its code or configuration."""
-    if not path.lower().endswith(".keras"):
-        return weight_files.read_weights(path, model)
-    try:
-        with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as folder:
-            archive.extract("model.weights.h5", folder)
-            return weight_files.read_weights(os.path.join(folder, "model.weights.h5"), model)
-    except (zipfile.BadZipFile, KeyError, OSError) as error:
-        raise DeconvError(f"Cannot read checkpoint {path}: not a Keras 3 .keras file with "
-                          f"model.weights.h5 inside ({error}).") from None
-
-
-def load_checkpoint(model, path):
-    """Loads a checkpoint into `model`, every layer's shapes checked first (see
-    `deconv.models.weights.assign`: weights of layers the model lacks, e.g. a classifier's head,
-    are ignored)."""
-    weight_files.assign(model, read_checkpoint(model, path), path)
 
 
 def conv_part(model, layers):
@@ -332,8 +261,9 @@ def feature_evolution(net, layers, images, *, checkpoints, features=None, maps=8
       layers: a layer name, or a list of them (one pass per checkpoint serves them all).
       images: a folder, a list of image files, or a square `(N, S, S, 3)` array (see
         `ImageSet`).
-      checkpoints: weight files (`CHECKPOINT_TYPES`) in column order, or a folder of them
-        (natural order of their names); see `checkpoint_files`.
+      checkpoints: weight files (`deconv.models.checkpoints.CHECKPOINT_TYPES`) in column
+        order, or a folder of them (natural order of their names); see
+        `deconv.models.checkpoints.checkpoint_files`.
       features: the maps (rows): ids for a single layer, or `{layer: ids}`; a layer without
         ids gets its `maps` strongest at the last checkpoint, strongest first.
       reading: how files are read (`deconv.io.streaming.Reading`: size, aspect, batch size).
@@ -346,18 +276,18 @@ def feature_evolution(net, layers, images, *, checkpoints, features=None, maps=8
     chosen = layer_features(net, layers, features)
     checks.integer("maps", maps)
     display = check_display(normalize, min_tile, crop)
-    paths = checkpoint_files(checkpoints)
+    paths = checkpoints_lib.checkpoint_files(checkpoints)
     source = ImageSet(net, images, list(chosen), reading)
     saved = [variable.numpy() for variable in net.model.weights]
     columns = [None] * len(paths)
     try:
         for path in paths:  # a bad checkpoint fails now, before the first pass
-            load_checkpoint(net.model, path)
+            checkpoints_lib.load_checkpoint(net.model, path)
         order = list(range(len(paths)))
         if any(ids is None for ids in chosen.values()):
             order = order[-1:] + order[:-1]  # the last checkpoint chooses the maps
         for done, number in enumerate(order):
-            load_checkpoint(net.model, paths[number])
+            checkpoints_lib.load_checkpoint(net.model, paths[number])
             report_to = None if progress is None else (
                 lambda count, done=done: progress(done * len(source) + count,
                                                   len(paths) * len(source)))
@@ -367,5 +297,6 @@ def feature_evolution(net, layers, images, *, checkpoints, features=None, maps=8
     finally:
         for variable, value in zip(net.model.weights, saved):
             variable.assign(value)
-    return Evolution(list(chosen), chosen, [checkpoint_name(path) for path in paths], columns,
+    return Evolution(list(chosen), chosen,
+                     [checkpoints_lib.checkpoint_name(path) for path in paths], columns,
                      source.counts)

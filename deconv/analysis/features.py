@@ -29,6 +29,13 @@ def _as_model(model, preprocessing):
                    else preprocessing_lib.get(preprocessing))
 
 
+def require_net(net, analysis):
+    """Raises DeconvError unless `net` is a `Deconvnet`: the analyses take the net first."""
+    if not isinstance(net, Deconvnet):
+        raise DeconvError(f"{analysis} takes a deconv.Deconvnet first (deconv.Deconvnet(model) "
+                          f"of a Keras model); received {type(net).__name__}.")
+
+
 def default_layers(model):
     """The first and the last convolutional layer of a model (a `Deconvnet` or a Keras model):
     a low and a high layer, as the paper's figure 5 compares."""

@@ -176,21 +176,20 @@ def _check_labels(labels, count, classes):
     return labels
 
 
-def _feature_models(model, layers, classifier, preprocessing, classifier_preprocessing, pool):
-    """`(model's FeatureModel or None, classifier's or None, layer names in order)`: a layer
-    the model lacks but the classifier has (VGG's fc2) is read from the classifier, whose last
-    output comes last."""
-    layers = features_lib.default_layers(model) if layers is None else (
+def _feature_models(net, layers, classifier, classifier_preprocessing, pool):
+    """`(net's FeatureModel or None, classifier's or None, layer names in order)`: a layer
+    the net's model lacks but the classifier has (VGG's fc2) is read from the classifier, whose
+    last output comes last."""
+    layers = features_lib.default_layers(net) if layers is None else (
         [layers] if isinstance(layers, str) else list(layers))
     theirs = [layer for layer in layers if classifier is not None
-              and features_lib.find_layer(model, layer) is None
+              and features_lib.find_layer(net, layer) is None
               and features_lib.find_layer(classifier, layer) is not None]
     own = [layer for layer in layers if layer not in theirs]
-    features = (features_lib.FeatureModel(model, own, preprocessing, pool=pool)
+    features = (features_lib.FeatureModel(net, own, pool=pool)
                 if own or classifier is None else None)
     if classifier_preprocessing is None:
-        classifier_preprocessing = (features.preprocessing.name if features is not None
-                                    else preprocessing)
+        classifier_preprocessing = net.preprocessing.name
     classes = None if classifier is None else features_lib.FeatureModel(
         classifier, [*theirs, classifier.layers[-1].name], classifier_preprocessing,
         "classifier", pool)
@@ -199,17 +198,18 @@ def _feature_models(model, layers, classifier, preprocessing, classifier_preproc
     return features, classes, resolved
 
 
-def invariance_curves(model, layers, images, *, transform=Transform(), classifier=None,
-                      labels=None, pool="none", preprocessing="auto",
-                      classifier_preprocessing=None, batch_size=16, progress=None):
+def invariance_curves(net, layers, images, *, transform=Transform(), classifier=None,
+                      labels=None, pool="none", classifier_preprocessing=None, batch_size=16,
+                      progress=None):
     """Measures how each layer's feature vector and the true class's probability change as
     `images` are transformed by growing amounts.
 
     Args:
-      model: a `Deconvnet` or any Keras model with one image input (features come from a plain
-        forward pass, so global pooling, dense layers and branches are fine).
+      net: a `Deconvnet` of any Keras model with one image input (features come from a plain
+        forward pass of its model, with its preprocessing, so global pooling, dense layers and
+        branches are fine).
       layers: a layer name or a list; None: the first and the last convolutional layer. With a
-        classifier, a layer the model lacks is read from the classifier (VGG's `fc2`, the
+        classifier, a layer the net's model lacks is read from the classifier (VGG's `fc2`, the
         paper's layer 7).
       images: RGB `(N, H, W, 3)` in [0, 255].
       transform: a `Transform` (kind, amounts, fill, axis).
@@ -218,15 +218,15 @@ def invariance_curves(model, layers, images, *, transform=Transform(), classifie
         image (default: each original image's top class).
       pool: `"none"`: a layer's whole output is its feature vector (the paper's); `"max"` or
         `"mean"`: each map's maximum or mean over its positions (see `features.POOLS`).
-      preprocessing: the model's input preprocessing (see `features.FeatureModel`);
-        `classifier_preprocessing`: the classifier's (default: the model's).
+      classifier_preprocessing: the classifier's input preprocessing (default: the net's).
       batch_size: transformed images per forward batch.
       progress: called with the number of images done.
 
     Returns:
       An `Invariance`.
     """
-    features, classes, names_ = _feature_models(model, layers, classifier, preprocessing,
+    features_lib.require_net(net, "invariance_curves")
+    features, classes, names_ = _feature_models(net, layers, classifier,
                                                 classifier_preprocessing, pool)
     images = (features or classes).check(images)
     if features is not None and classes is not None:

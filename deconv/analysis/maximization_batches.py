@@ -111,7 +111,7 @@ class Maximizer:
         """Images in [0, 255] -> the diversity layer's activations ("same": the objective's)."""
         if self.diversity_layer == self.layer and len(self.net.step(self.layer).shape) == 4:
             return "same"
-        return self.net.builder.activations_graph(self.diversity_layer)
+        return self.net.activations_graph(self.diversity_layer)
 
     def compiled(self, key, make):
         """A compiled function made once per `key` by `make()`."""

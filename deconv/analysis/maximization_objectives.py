@@ -62,10 +62,10 @@ def layer_maps(net, layer, pre_relu=True):
     fused = type(step.layer) is keras.layers.Conv2D and fused_relu(step.layer)
     separate = isinstance(step.rule, ReluRule)  # a ReLU layer: its input
     if not (pre_relu and (fused or separate)):
-        return net.builder.activations_graph(net.resolve(layer)), False
+        return net.activations_graph(layer), False
     below = (preprocessing.Preprocess(net.preprocessing.name)
              if step.input_key == graph.INPUT_KEY
-             else net.builder.activations_graph(step.input_key))
+             else net.activations_graph(step.input_key))
     return (PreRelu(below, step.layer) if fused else below), True
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from deconv import limits
+from deconv.analysis import features as features_lib
 from deconv.core import checks
 from deconv.core import compiled
 from deconv.core import names
@@ -135,7 +136,7 @@ def _feature_scorer(result, image, net, layer, feature):
                           f"{baseline.shape[-1]} feature maps.")
     result.layer, result.feature = name, int(feature)
     result.feature_baseline = float(baseline[..., feature].sum())
-    return tf.function(_MapTotal(net.builder.activations_graph(name), feature),
+    return tf.function(_MapTotal(net.activations_graph(name), feature),
                        input_signature=[compiled.IMAGES])
 
 
@@ -160,31 +161,34 @@ class Occluder:
     fill: str = "gray"
 
 
-def occlude(net, layer, image, *, feature=None, classifier=None, target=None,
-            occluder=Occluder(), batch_size=16, classifier_preprocessing=None, progress=None):
+def occlude(net, layer, image, *, feature=None, feature_part=True, classifier=None,
+            target=None, occluder=Occluder(), batch_size=16, classifier_preprocessing=None,
+            progress=None):
     """Slides an occluder over `image` and scores every position.
 
     Args:
       net, layer: the `Deconvnet` and the layer whose map is watched (default: its last conv
-        layer). Without `net` (None), no feature part.
+        layer).
       image: RGB `(H, W, 3)` in [0, 255].
       feature: the map to watch (default: the map with the largest activation in the
         unoccluded image).
+      feature_part: whether to watch the map (the feature part); False: the class part alone
+        (a classifier needed; `layer` and `feature` unused).
       classifier: a Keras model from preprocessed images to class probabilities (e.g.
         `deconv.models.loading.load_classifier`), or None. `target`: the correct class
         (default: the top class of the unoccluded image).
       occluder: an `Occluder`: the square's side, step and colour.
       batch_size: occluded images per forward batch.
       classifier_preprocessing: the classifier's input preprocessing mode (see
-        `deconv.core.preprocessing.MODES`); default: `net`'s, or `caffe` (that of
-        `load_classifier`'s VGGs) without `net`.
+        `deconv.core.preprocessing.MODES`); default: `net`'s.
       progress: called with the number of positions done after each batch.
 
     Returns:
       An `Occlusion`.
     """
-    if net is None and classifier is None:
-        raise DeconvError("occlude needs a feature map to watch (net, layer) or a classifier.")
+    features_lib.require_net(net, "occlude")
+    if not feature_part and classifier is None:
+        raise DeconvError("occlude needs a feature map to watch (feature_part) or a classifier.")
     limits.check("batch_size", batch_size)
     image = np.asarray(image, np.float32)
     tops, lefts = grid(image.shape[:2], occluder.size, occluder.stride)
@@ -194,9 +198,9 @@ def occlude(net, layer, image, *, feature=None, classifier=None, target=None,
     result = Occlusion(tops, lefts, occluder.size)
     shape = (len(tops), len(lefts))
     if classifier_preprocessing is None:
-        classifier_preprocessing = net.preprocessing.name if net is not None else "caffe"
+        classifier_preprocessing = net.preprocessing.name
     classifier_preprocessing = preprocessing.get(classifier_preprocessing).name
-    if net is not None:
+    if feature_part:
         layer = net.conv_layers[-1] if layer is None else layer
         features = _feature_scorer(result, image, net, layer, feature)
         result.feature_total = np.zeros(shape, np.float32)
@@ -208,7 +212,7 @@ def occlude(net, layer, image, *, feature=None, classifier=None, target=None,
     done = 0
     for chunk, batch in _occluded(image, tops, lefts, occluder.size, color, batch_size):
         where = tuple(np.array(axis) for axis in zip(*chunk))
-        if net is not None:
+        if feature_part:
             result.feature_total[where] = features(batch).numpy()
         if classifier is not None:
             _record_classes(result, where, classes(batch).numpy())

@@ -4,6 +4,7 @@ this module lays out and writes; `python -m deconv.overlay` only chooses)."""
 import dataclasses
 import os
 
+from deconv.analysis import class_maps
 from deconv.analysis import class_plot
 from deconv.analysis import overlays
 from deconv.core import names
@@ -148,9 +149,9 @@ def class_scores_plot(net, layer, root, plot, *, maps, described, reading=stream
     plot: writes `plot` and a JSON of its numbers beside it (`described` first).
 
     Returns:
-      `(files written, the `class_plot.ClassScores`)`.
+      `(files written, the `class_maps.ClassScores`)`.
     """
-    scores = class_plot.class_scores(net, layer, root, maps=maps, reading=reading,
+    scores = class_maps.class_scores(net, layer, root, maps=maps, reading=reading,
                                      extensions=extensions, progress=progress)
     class_plot.plot(plot, scores)
     data = f"{os.path.splitext(plot)[0]}.json"

@@ -205,7 +205,7 @@ def map_sums(net, layer, paths, *, features, reading=streaming.Reading(), progre
     layer = maps_layer(net, layer)
     features = _checked(features, net.feature_count(layer), layer)
     class_maps_lib.check_image_size(net, layer, reading.size)
-    run = tf.function(_MapSum(net.builder.activations_graph(layer),
+    run = tf.function(_MapSum(net.activations_graph(layer),
                               tf.constant(list(features), tf.int32)),
                       input_signature=[compiled.PIXELS])
     numbers, sums, skipped = [], [], []

@@ -169,15 +169,15 @@ class Explainer:
         self.occluder, self.batch_size = occluder, batch_size
         self.nets = {net.rule: net}
         other = "guided" if net.rule == "deconvnet" else "deconvnet"
-        self.nets[other] = net.builder.cached(("sanity_net", other), lambda: Deconvnet(
+        self.nets[other] = net.cached(("sanity_net", other), lambda: Deconvnet(
             net.model, net.preprocessing, other))  # built once per net: its graphs too
         spec = net.preprocessing
         self.mean = np.array(spec.mean[::-1] if spec.bgr else spec.mean, np.float32)
-        activations = net.builder.activations_graph(self.layer)
-        self.gradient_fn = net.builder.cached(("sanity_gradient", self.layer), lambda: tf.function(
+        activations = net.activations_graph(self.layer)
+        self.gradient_fn = net.cached(("sanity_gradient", self.layer), lambda: tf.function(
             _Gradient(activations), input_signature=[compiled.IMAGES,
                                                      tf.TensorSpec([None], tf.int32)]))
-        self.units_fn = net.builder.cached(("sanity_units", self.layer), lambda: tf.function(
+        self.units_fn = net.cached(("sanity_units", self.layer), lambda: tf.function(
             _Flat(activations), input_signature=[compiled.IMAGES]))
 
     def units(self, images, target):
@@ -222,8 +222,9 @@ class Explainer:
 
     def occlusion(self, image, unit):
         """The unit's drop with the occluder at each position, spread over the pixels."""
-        found = occlusion.occlude(None, None, image, classifier=_Units(self.units_fn),
-                                  target=int(unit), occluder=self.occluder,
-                                  batch_size=self.batch_size, classifier_preprocessing="none")
+        found = occlusion.occlude(self.net, self.layer, image, feature_part=False,
+                                  classifier=_Units(self.units_fn), target=int(unit),
+                                  occluder=self.occluder, batch_size=self.batch_size,
+                                  classifier_preprocessing="none")
         drop = found.target_baseline - found.target_probability
         return occlusion.to_pixels(drop, found, image.shape[:2]).astype(np.float32)

@@ -21,13 +21,14 @@ from deconv.core.projection import Projection
 from deconv.core.rules.base import RELU_RULES
 from deconv.core.rules.linear import LogitsRule
 from deconv.core import selection
+from deconv.core.shared_graphs import SharedGraphs
 from deconv.errors import DeconvError
 
 
 _CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 
 
-class Deconvnet:
+class Deconvnet(SharedGraphs):
     """A deconvnet attached to a Keras CNN: forward with switches, reverse with tied kernels.
 
     The forward model is the caller's own layers, called on a new input (the same variables,
@@ -35,8 +36,9 @@ class Deconvnet:
     calls as extra inbound nodes of its layers), with each max-pool replaced by `ArgmaxPool` so
     its switches are recorded. Per target layer, a functional deconv model reverses the path to
     the pixels: unpool by the switches, rectify, transposed convolution with the forward kernel
-    variable. Models are built once per layer and cached (`builder`, a `GraphBuilder`); a
-    projection runs as one compiled graph per batch.
+    variable. Models are built once per layer and cached (`builder`, a `GraphBuilder`, the
+    engine's own); a projection runs as one compiled graph per batch. The other rooms build on
+    the models and graphs of `deconv.core.shared_graphs.SharedGraphs`'s methods.
 
     Args:
       model: a Keras model (functional, Sequential, nested) whose layers deconv can reverse:

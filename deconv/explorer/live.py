@@ -3,7 +3,7 @@ layer's activations computed once per image, map grids, projections with both Re
 receptive fields. Thread-safe: the web app runs these methods in a pool of threads.
 
 TensorFlow runs a traced graph from several threads at once, but building a layer's Keras
-models and tracing its graphs touch shared caches (`deconv.core.builder.GraphBuilder`): the
+models and tracing its graphs touch shared caches (the `Deconvnet`'s): the
 first calls of each graph (`CompileOnReuse` runs it eagerly once and traces it on its second
 call) take one lock, later calls run side by side.
 
@@ -248,7 +248,7 @@ class Explorer:
 
     def _forward_every_layer(self, images):
         if self._every_layer is None:
-            model = self.net.builder.activation_model(self.layers)
+            model = self.net.activations_model(self.layers)
             self._every_layer = tf.function(_EveryLayer(model),
                                             input_signature=[compiled.IMAGES])
         return self._every_layer(images)

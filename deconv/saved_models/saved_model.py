@@ -93,7 +93,7 @@ class _Endpoint:
 class _Activations(_Endpoint):
     def __init__(self, net, layer):
         super().__init__(net, layer)
-        self.activations = net.builder.activations_graph(self.layer)
+        self.activations = net.activations_graph(self.layer)
 
     def __call__(self, images):
         checks = self._sizes(images)[3]
@@ -105,7 +105,7 @@ class _Activations(_Endpoint):
 class _Project(_Endpoint):
     def __init__(self, net, layer):
         super().__init__(net, layer)
-        self.project = net.builder.projection_graph(self.layer)
+        self.project = net.projection_graph(self.layer)
 
     def __call__(self, images, feature, position):
         sizes, image_size, (height, width), checks = self._sizes(images)
@@ -139,7 +139,7 @@ class _Project(_Endpoint):
 class _TopK(_Endpoint):
     def __init__(self, net, layer):
         super().__init__(net, layer)
-        self.activations = net.builder.activations_graph(self.layer)
+        self.activations = net.activations_graph(self.layer)
 
     def __call__(self, images, k):
         sizes, image_size, (height, width), checks = self._sizes(images)

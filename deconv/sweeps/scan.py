@@ -85,10 +85,10 @@ def candidates_fn(net, sweeps):
     net and sweeps: a later pass (a resumed or grown atlas, evolution's checkpoints) reuses it.
     """
     def compile_candidates():
-        model = net.builder.activation_model(sorted({sweep.layer for sweep in sweeps}))
+        model = net.activations_model(sorted({sweep.layer for sweep in sweeps}))
         return tf.function(_Candidates(model, sweeps), input_signature=[compiled.PIXELS])
 
-    return net.builder.cached(("candidates", tuple(sweeps)), compile_candidates)
+    return net.cached(("candidates", tuple(sweeps)), compile_candidates)
 
 
 def scan(net, paths, sweeps, state, reading, run=None, first=0):

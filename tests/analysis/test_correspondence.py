@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from deconv.analysis import correspondence
+from deconv.core.deconvnet import Deconvnet
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 
@@ -44,8 +45,8 @@ def nose_images(count=5, side=20, seed=0):
 
 def test_a_part_that_drives_one_unit_changes_the_features_consistently():
     images, parts = nose_images()
-    result = correspondence.part_correspondence(nose_model(), "top", images, parts=parts,
-                                                fill="black", trials=8, preprocessing="none")
+    result = correspondence.part_correspondence(Deconvnet(nose_model(), "none"), "top", images,
+                                                parts=parts, fill="black", trials=8)
     # Covering the nose turns off map 0 in every image and leaves the noise maps' maxima: the
     # same change everywhere. Random boxes of the same size change other maps, image by image.
     assert result.parts == ["nose"] and result.images["nose"] == [0, 1, 2, 3, 4]
@@ -57,8 +58,8 @@ def test_a_part_that_drives_one_unit_changes_the_features_consistently():
     assert np.all(boxes[..., 2] - boxes[..., 0] == NOSE) and np.all(boxes[..., 3] -
                                                                    boxes[..., 1] == NOSE)
     assert boxes.min() >= 0 and boxes[..., 2:].max() <= 20
-    again = correspondence.part_correspondence(nose_model(), "top", images, parts=parts,
-                                               fill="black", trials=8, preprocessing="none")
+    again = correspondence.part_correspondence(Deconvnet(nose_model(), "none"), "top", images,
+                                               parts=parts, fill="black", trials=8)
     np.testing.assert_array_equal(again.random_boxes["nose"], boxes)  # seeded
 
 
@@ -73,8 +74,8 @@ def test_delta_by_hand_on_three_images():
     for image, top in zip(images, rows.values()):
         image[0] = np.array(top, np.float32)[:, None]
     parts = [{"row": (0, 0, 1, 2)}] * 3
-    result = correspondence.part_correspondence(model, ["pixels", "gap"], images, parts=parts,
-                                                fill="100", preprocessing="none")
+    result = correspondence.part_correspondence(Deconvnet(model, "none"), ["pixels", "gap"],
+                                                images, parts=parts, fill="100")
     # Signs of x - 100 on the top row (3 channels each), 0 on the bottom row; 12 entries:
     # a (+, -), b (+, +), c (-, 0): a-b differ in 3, a-c in 6, b-c in 6.
     np.testing.assert_allclose(result.pairs["row"]["pixels"], [3 / 12, 6 / 12, 6 / 12])
@@ -104,7 +105,10 @@ def test_boxes_map_to_the_resized_image_and_back():
 def test_bad_parts_are_reported_first():
     images, parts = nose_images(3)
     run = lambda parts: correspondence.part_correspondence(  # noqa: E731
-        nose_model(), "top", images, parts=parts)
+        Deconvnet(nose_model()), "top", images, parts=parts)
+    with pytest.raises(DeconvError, match=r"^part_correspondence takes a deconv.Deconvnet first "
+                                          r".*; received Sequential\.$"):
+        correspondence.part_correspondence(nose_model(), "top", images, parts=parts)
     with pytest.raises(DeconvError, match=r"^parts must give one \{part: box\} dict per image "
                                           r"\(3\); received list of 2\.$"):
         run(parts[:2])

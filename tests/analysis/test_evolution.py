@@ -15,6 +15,7 @@ import deconv
 from deconv.analysis import evolution
 from deconv.analysis import evolution_pictures
 from deconv.errors import DeconvError
+from deconv.models import checkpoints as checkpoints_lib
 from deconv.io import streaming
 from deconv.sweeps import runner
 from deconv.sweeps import sweep as sweeps_lib
@@ -54,12 +55,12 @@ def test_each_column_is_what_the_sweep_finds_with_that_checkpoint(trained_task, 
     before = [w.numpy() for w in net.model.weights]
     result = evolution.feature_evolution(net, "c2", str(folder), checkpoints=str(checkpoints),
                                          features=[0, 1], reading=READING)
-    files = evolution.checkpoint_files(str(checkpoints))
+    files = checkpoints_lib.checkpoint_files(str(checkpoints))
     assert result.checkpoints == ["epoch_00", "epoch_03", "epoch_30"]
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, net.model.weights))
     paths = sorted(str(folder / f"{name}.png") for name in task.NAMES)
     for number, (column, path) in enumerate(zip(result.columns, files)):
-        evolution.load_checkpoint(net.model, path)
+        checkpoints_lib.load_checkpoint(net.model, path)
         sweeps = [sweeps_lib.make_sweep(net, "c2", feature, top=1) for feature in (0, 1)]
         out = tmp_path / f"run{number}"  # what `python -m deconv.run --top 1` writes
         runner.run(net, paths, sweeps, str(out), runner.Settings(task.SIDE, batch_size=4), {})
@@ -116,7 +117,7 @@ def test_default_maps_are_the_strongest_at_the_last_checkpoint(trained_task, net
     folder, checkpoints, _, _ = trained_task
     result = evolution.feature_evolution(net, "c2", str(folder), checkpoints=str(checkpoints),
                                          maps=1, reading=READING)
-    evolution.load_checkpoint(net.model, str(checkpoints / "epoch_30.keras"))
+    checkpoints_lib.load_checkpoint(net.model, str(checkpoints / "epoch_30.keras"))
     acts = net.activations(task.images(), "c2")
     strongest = int(acts.max(axis=(0, 1, 2)).argmax())
     assert result.features == {"c2": [strongest]}

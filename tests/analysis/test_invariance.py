@@ -6,6 +6,7 @@ import pytest
 
 from deconv.analysis import invariance
 from deconv.analysis import invariance_plot
+from deconv.core.deconvnet import Deconvnet
 from deconv.errors import DeconvError
 
 
@@ -43,6 +44,10 @@ def sum_classifier():
     return model
 
 
+def _net(model):
+    return Deconvnet(model, "none")
+
+
 def rows_image():
     """4x4, every pixel of row i is 10 * (i + 1) in all three channels."""
     return np.repeat(np.repeat((np.arange(1, 5) * 10.0)[:, None, None], 4, axis=1), 3, axis=2)
@@ -55,13 +60,13 @@ def test_global_pooling_is_exactly_invariant_to_circular_shifts():
         transform = invariance.Transform("translate", amounts, "wrap", axis)
         for amount, moved in zip(amounts, invariance.transformed(images[0], transform)):
             np.testing.assert_array_equal(moved, np.roll(images[0], amount, axis=roll_axis))
-        result = invariance.invariance_curves(gap_model(), ["pointwise", "gap"], images,
-                                              transform=transform, preprocessing="none")
+        result = invariance.invariance_curves(_net(gap_model()), ["pointwise", "gap"], images,
+                                              transform=transform)
         assert result.layers == ["pointwise", "gap"]
         assert np.all(result.norms["gap"] > 0) and np.all(result.distances["gap"] < 1e-6)
         pointwise = result.distances["pointwise"]
-        pooled = invariance.invariance_curves(gap_model(), "pointwise", images, pool="max",
-                                              transform=transform, preprocessing="none")
+        pooled = invariance.invariance_curves(_net(gap_model()), "pointwise", images, pool="max",
+                                              transform=transform)
         assert np.all(pooled.distances["pointwise"] == 0)  # a maximum ignores the order
         unchanged = [a == 0 or (axis == "vertical" and a == 16) for a in amounts]
         assert np.all(pointwise[:, unchanged] == 0) and np.all(pointwise[:, ~np.array(unchanged)]
@@ -71,9 +76,9 @@ def test_global_pooling_is_exactly_invariant_to_circular_shifts():
 def test_distances_and_probabilities_by_hand():
     image = rows_image()
     transform = invariance.Transform("translate", (1, -1), "black")
-    result = invariance.invariance_curves(identity_model(), ["pixels", "gap", "logits"],
+    result = invariance.invariance_curves(_net(identity_model()), ["pixels", "gap", "logits"],
                                           image[None], transform=transform,
-                                          classifier=sum_classifier(), preprocessing="none")
+                                          classifier=sum_classifier())
     # ||x||^2 = 12 * (100 + 400 + 900 + 1600) = 36000. Down by one: rows 0, 10, 20, 30, every
     # pixel 10 off: 48 * 100 = 4800. Up by one: rows 20, 30, 40, 0: 36 * 100 + 12 * 1600.
     np.testing.assert_allclose(result.distances["pixels"][0],
@@ -90,7 +95,7 @@ def test_distances_and_probabilities_by_hand():
     np.testing.assert_allclose(result.probability[0], sigmoid(np.array([0.72, 1.08])), rtol=1e-5)
     assert result.top_class.tolist() == [[0, 0]]
     sideways = invariance.invariance_curves(
-        identity_model(), "pixels", image[None], preprocessing="none",
+        _net(identity_model()), "pixels", image[None],
         transform=invariance.Transform("translate", (1,), "black", "horizontal"))
     # One column goes black: 3 * (100 + 400 + 900 + 1600) = 9000 of 36000.
     assert sideways.distances["pixels"][0, 0] == pytest.approx(0.5, rel=1e-6)
@@ -117,25 +122,28 @@ def test_bad_input_is_reported_first(tmp_path):
     image = rows_image()[None]
     with pytest.raises(DeconvError, match=r"^Unknown transform 'shear'\. Valid: translate, "
                                           r"scale, rotate\.$"):
-        invariance.invariance_curves(identity_model(), "gap", image,
+        invariance.invariance_curves(_net(identity_model()), "gap", image,
                                      transform=invariance.Transform("shear"))
     with pytest.raises(DeconvError, match=r"^Scales must be positive ratios"):
         invariance.Transform("scale", (0, 1)).checked()
     with pytest.raises(DeconvError, match=r"^Class 2 is out of range: the classifier has 2 "):
-        invariance.invariance_curves(identity_model(), "gap", image, classifier=sum_classifier(),
-                                     labels=[2])
+        invariance.invariance_curves(_net(identity_model()), "gap", image,
+                                     classifier=sum_classifier(), labels=[2])
     with pytest.raises(DeconvError, match=r"^The classifier takes 4x4 images; received 8x8\.$"):
-        invariance.invariance_curves(identity_model(), "gap", np.zeros((1, 8, 8, 3)),
+        invariance.invariance_curves(_net(identity_model()), "gap", np.zeros((1, 8, 8, 3)),
                                      classifier=sum_classifier())
     with pytest.raises(DeconvError, match=r"^Unknown layer 'conv9_9'"):
-        invariance.invariance_curves(identity_model(), "conv9_9", image)
+        invariance.invariance_curves(_net(identity_model()), "conv9_9", image)
+    with pytest.raises(DeconvError, match=r"^invariance_curves takes a deconv.Deconvnet first "
+                                          r".*; received Sequential\.$"):
+        invariance.invariance_curves(identity_model(), "gap", image)
     with pytest.raises(DeconvError, match=r"^Unknown fill 'teal'"):
         invariance.Transform(fill="teal").checked()
 
 
 def test_written_files_hold_the_numbers(tmp_path):
     images = np.random.default_rng(3).uniform(0, 255, (2, 16, 16, 3)).astype(np.float32)
-    result = invariance.invariance_curves(gap_model(), ["pointwise", "gap"], images,
+    result = invariance.invariance_curves(_net(gap_model()), ["pointwise", "gap"], images,
                                           transform=invariance.Transform("rotate", (0, 90, 45)))
     paths = invariance_plot.write(str(tmp_path), images, result, ["a.png", "b.png"], {"x": 1})
     import json

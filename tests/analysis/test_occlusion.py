@@ -43,9 +43,11 @@ def test_classes_change_only_when_the_corner_is_covered():
     kernel = np.zeros((16, 16, 3, 2), np.float32)
     kernel[:CORNER, :CORNER, :, 0] = 0.1  # class 0 sees the bright corner
     classifier.get_layer("logits").set_weights([kernel, np.array([0.0, 1.0], np.float32)])
-    result = occlusion.occlude(None, None, _corner_image(), classifier=classifier,
+    result = occlusion.occlude(deconv.Deconvnet(classifier), None, _corner_image(),
+                               feature_part=False, classifier=classifier,
                                occluder=occlusion.Occluder(4, 2, "black"),
                                classifier_preprocessing="none")
+    assert result.layer is None and result.feature_total is None  # the class part alone
     assert result.target == 0 and result.target_baseline > 0.99
     for r, top in enumerate(result.tops):
         for c, left in enumerate(result.lefts):
@@ -64,8 +66,17 @@ def test_classifier_gets_the_nets_preprocessing_by_default(corner_net):
                               occluder=occlusion.Occluder(8, 8), classifier_preprocessing="caffe")
     assert caffe.target == 1 and caffe.target_baseline > 0.99
     with pytest.raises(DeconvError, match=r"Unknown preprocessing 'bgr'. Valid: caffe, none, "):
-        occlusion.occlude(None, None, _corner_image(), classifier=classifier,
-                          occluder=occlusion.Occluder(8), classifier_preprocessing="bgr")
+        occlusion.occlude(corner_net, None, _corner_image(), feature_part=False,
+                          classifier=classifier, occluder=occlusion.Occluder(8),
+                          classifier_preprocessing="bgr")
+
+
+def test_occlude_takes_the_net_first_and_something_to_watch(corner_net):
+    with pytest.raises(DeconvError, match=r"^occlude takes a deconv.Deconvnet first .*; "
+                                          r"received NoneType\.$"):
+        occlusion.occlude(None, None, _corner_image(), classifier=_sum_classifier(16))
+    with pytest.raises(DeconvError, match="needs a feature map to watch"):
+        occlusion.occlude(corner_net, "blocks", _corner_image(), feature_part=False)
 
 
 def test_layer_defaults_to_the_last_conv_layer(custom_cnn):

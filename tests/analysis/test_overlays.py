@@ -8,6 +8,7 @@ import tensorflow as tf
 from PIL import Image
 
 import deconv
+from deconv.analysis import class_maps
 from deconv.analysis import class_plot
 from deconv.io import images as image_files
 from deconv.analysis import overlays
@@ -120,7 +121,7 @@ def test_sum_of_maps_over_a_folder_is_the_sum_of_separate_maps(colour_net, colou
 def test_class_plot_data_and_picture(colour_net, colour_folder, tmp_path):
     root, _ = colour_folder
     maps = {"red": [RED, CONSTANT], "blue": [BLUE]}
-    scores = class_plot.class_scores(colour_net, "colours", str(root), maps=maps,
+    scores = class_maps.class_scores(colour_net, "colours", str(root), maps=maps,
                                      reading=Reading(16, batch_size=4))
     assert scores.series == ["red", "blue"] and len(scores.skipped) == 3
     assert scores.groups == ["blue"] * 3 + [""] + ["red"] * 4
@@ -151,7 +152,7 @@ def test_every_class_of_many_gets_its_own_colour(tmp_path):
         assert len(palette) == len(set(palette)) == count
     # In the picture: a line per class, the 11th and 12th in their own colours (not the 1st's).
     series = [f"class{i}" for i in range(12)]
-    scores = class_plot.ClassScores("block1_conv1", series, {name: [0] for name in series},
+    scores = class_maps.ClassScores("block1_conv1", series, {name: [0] for name in series},
                                     [f"{i}.png" for i in range(4)], ["a", "a", "b", "b"],
                                     np.arange(48, dtype=np.float64).reshape(4, 12), [])
     class_plot.plot(tmp_path / "many.png", scores)

@@ -5,6 +5,7 @@ import numpy as np
 from PIL import Image
 
 from deconv.analysis import correspondence
+from deconv.core.deconvnet import Deconvnet
 from tests.analysis.test_correspondence import nose_images, nose_model
 from tests.conftest import run_command
 
@@ -27,8 +28,8 @@ def test_command_line_writes_the_librarys_table(tmp_path):
     result = run_command("correspondence", *flags, "--layers", "top", "--out", "out",
                          cwd=tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
-    expected = correspondence.part_correspondence(nose_model(), "top", images, parts=parts,
-                                                  fill="black", trials=6)
+    expected = correspondence.part_correspondence(Deconvnet(nose_model()), "top", images,
+                                                  parts=parts, fill="black", trials=6)
     table = correspondence.table(expected)
     assert result.stdout.startswith(table)
     assert (tmp_path / "out" / "correspondence.md").read_text() == table

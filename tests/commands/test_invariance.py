@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image
 
 from deconv.analysis import invariance
+from deconv.core.deconvnet import Deconvnet
 from deconv.io import images as image_files
 from tests.analysis.test_invariance import gap_model
 from tests.conftest import photos, run_command
@@ -33,7 +34,7 @@ def test_command_line_measures_what_the_library_does(tmp_path):
     pixels = np.stack([image_files.read_image(str(tmp_path / f"{name}.png"), 16)[0]
                        for name in ("astronaut", "chelsea")])
     expected = invariance.invariance_curves(
-        keras.saving.load_model(tmp_path / "gap.keras"), ["pointwise", "gap"], pixels,
+        Deconvnet(keras.saving.load_model(tmp_path / "gap.keras")), ["pointwise", "gap"], pixels,
         transform=invariance.Transform("scale", (0.5, 0.75, 1, 1.25, 1.5, 1.75, 2), "mean"),
         classifier=keras.saving.load_model(tmp_path / "classes.keras"), labels=[2, 2])
     assert summary["transform"]["amounts"] == [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2]

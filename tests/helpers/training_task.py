@@ -81,9 +81,9 @@ def trained(root):
     checkpoints after epochs 0, 3 and 30 (the last a whole `.keras` model); the
     `EvolutionCallback` of the training; the trained classifier saved (the `trained_task`
     fixture of `tests.conftest` trains once per session)."""
-    from deconv.analysis import evolution_pictures
+    from deconv.analysis import evolution_callback
     folder = save_folder(root / "images")
-    callback = evolution_pictures.EvolutionCallback(
+    callback = evolution_callback.EvolutionCallback(
         images(), ["c1", "c2"], [0, 1], every=EPOCHS, out=str(root / "callback"),
         log_dir=str(root / "logs"), preprocessing="unit")
     checkpoints(root / "checkpoints", callbacks=[callback]).save(root / "tiny.keras")

@@ -130,7 +130,8 @@ def _torch(images):
 
 def test_occluding_the_cats_face_lowers_its_probability_most(lite0):
     image = example_photos(["chelsea"])[0]
-    result = deconv.occlude(None, None, image, classifier=lite0,
+    result = deconv.occlude(deconv.Deconvnet(lite0, "torch"), None, image, feature_part=False,
+                            classifier=lite0,
                             occluder=deconv.Occluder(96, 32, "gray"),
                             classifier_preprocessing="torch")
     assert result.target == EGYPTIAN_CAT
