@@ -132,7 +132,7 @@ class Part:
     image: np.ndarray
 
 
-def project(net, layer, found, size, aspect, batch_size, modes=None):
+def project(net, layer, found, size, aspect, batch_size, modes=None, share="auto"):
     """Pass 2: projects `Winner`s of one layer image by image, in bounded memory.
 
     Each image is read once. Up to `batch_size` winners are projected per call, several images'
@@ -146,6 +146,8 @@ def project(net, layer, found, size, aspect, batch_size, modes=None):
       size, aspect: how the images were read in pass 1.
       batch_size: the most projections in one reverse.
       modes: each winner's mode, `"activation"` (default) or `"maps"` (its whole map).
+      share: whether several images' winners share a call: `"auto"` where the reverse leaves
+        its windows for whole maps (the atlas), True always (a sweep's views).
 
     Yields:
       A `Part` per image and call.
@@ -158,7 +160,8 @@ def project(net, layer, found, size, aspect, batch_size, modes=None):
     # Images share calls where the reverse leaves the windows for whole maps, which a batch
     # amortises; windows all the way to the pixels ran slower shared, measured on ResNet50's
     # conv2_block3_out (0.32 G per projection shared, 0.12 one image a call; BENCHMARKS.md).
-    share = not net.window_reaches_pixels(layer, (size, size))
+    if share == "auto":
+        share = not net.window_reaches_pixels(layer, (size, size))
     images = {}
     for call in _calls(groups.items(), batch_size, share):
         paths = list(dict.fromkeys(path for path, _ in call))
@@ -283,8 +286,11 @@ def project_views(net, views, reading, crop):
         raise ValueError(f"project_views takes views of one layer; received {sorted(layers)}.")
     found = [winner for _, winners in views for winner in winners]
     modes = [view.mode for view, winners in views for _ in winners]
+    # A sweep's images always share calls, as its pass 2 always did: the last bits of the
+    # recomputed values (in the manifests) depend on the images forwarded together.
     parts = iter(()) if not found else project(
-        net, views[0][0].layer, found, reading.size, reading.aspect, reading.batch_size, modes)
+        net, views[0][0].layer, found, reading.size, reading.aspect, reading.batch_size, modes,
+        share=True)
     kept, start = {}, 0
     for view, winners in views:
         numbers = range(start, start + len(winners))
