@@ -167,8 +167,8 @@ def main():
 def pass_two_side_by_side(atlas_dir, layers, images=8, batches=(16, 32, 64), rounds=3):
     """Part 3: pass 2's cost per projection over G, side by side in alternating rounds (robust
     to a loaded machine): the winners of `images` images of a finished atlas, projected as pass
-    2 does (`project_image_groups`, each `project_batch`), vs G once per projection."""
-    from deconv.sweeps.by_image import group_by_image, project_image_groups
+    2 does (`deconv.sweeps.pass2.project`, each `project_batch`), vs G once per projection."""
+    from deconv.sweeps import pass2
     from deconv.sweeps.winners import Winner
     with open(os.path.join(atlas_dir, "atlas.json")) as stream:
         atlas = json.load(stream)
@@ -182,13 +182,13 @@ def pass_two_side_by_side(atlas_dir, layers, images=8, batches=(16, 32, 64), rou
         found = [Winner(rank, os.path.join(root, e["image"]), unit, tuple(e["position"]),
                         e["value"]) for unit, entries in enumerate(layer["top"])
                  for rank, e in enumerate(entries, 1)]
-        groups = list(group_by_image(found).values())
+        groups = list(pass2.group_by_image(found).values())
         chosen = [found[n] for g in groups[::max(1, len(groups) // images)][:images] for n in g]
         gradient = tf.function(ModifiedGradient(net, layer["keras_layer"]),
                                input_signature=[compiled.IMAGES, tf.TensorSpec([None], tf.int32)])
         calls = {"G": lambda: gradient(image, tf.zeros([1], tf.int32)).numpy()}
         for batch in batches:
-            calls[f"P{batch}"] = (lambda b=batch: [None for _ in project_image_groups(
+            calls[f"P{batch}"] = (lambda b=batch: [None for _ in pass2.project(
                 net, layer["keras_layer"], chosen, 224, "stretch", b)])
         times = _side_by_side(calls, rounds)
         g = float(np.median(times["G"]))

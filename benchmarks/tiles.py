@@ -30,6 +30,7 @@ import deconv  # noqa: E402
 from deconv.core.receptive_field import receptive_field  # noqa: E402
 from deconv.errors import DeconvError  # noqa: E402
 from deconv.io import tiles  # noqa: E402
+from deconv.sweeps import pass2  # noqa: E402
 from deconv.sweeps import report  # noqa: E402
 from deconv.sweeps import runner  # noqa: E402
 from deconv.sweeps import sweep as sweeps_lib  # noqa: E402
@@ -72,13 +73,13 @@ def measure(net, layer, paths, units):
     views = [(sweep, winners_lib.winners(net, sweep, state.topks[n], paths, SIZE))
              for n, sweep in enumerate(sweeps)]
     found = {"theoretical": {"padding": [], "std": []}, "auto": {"padding": [], "std": []}}
-    for view, winners, reconstructions, pixels in winners_lib.project_views(
-            net, views, settings.reading):
+    for view, winners, reconstructions, pixels in pass2.project_views(
+            net, views, settings.reading, None):  # whole pictures kept: tiles of both crops
         for crop, numbers in found.items():
-            feats, _ = report.tiles(net, view, winners, reconstructions, pixels, SIZE,
-                                    crop=crop)
-            for winner, feat in zip(winners, feats):
-                box = winner.crop_box
+            feats, _, shown = report.tiles(net, view, winners, reconstructions, pixels, SIZE,
+                                           crop=crop)
+            for winner, feat in zip(shown, feats):
+                box = winner.crop.box
                 inside = ((min(box[2], SIZE) - max(box[0], 0))
                           * (min(box[3], SIZE) - max(box[1], 0)))
                 numbers["padding"].append(1 - inside / ((box[2] - box[0]) * (box[3] - box[1])))

@@ -4,7 +4,7 @@ checkpoints of the model.
 
 Each column is what `python -m deconv.run --feat LAYER --id N --top 1` finds with that
 checkpoint's weights: for a folder, the sweep's own pass 1 (`deconv.sweeps.scan`) and pass 2
-(`deconv.sweeps.winners`, `deconv.sweeps.report.tiles`); for images in memory (the Keras callback
+(`deconv.sweeps.pass2`, `deconv.sweeps.report.tiles`); for images in memory (the Keras callback
 of `deconv.analysis.evolution_pictures`), the same top-1 rule (ties to the earlier image, then
 the lower position) over the arrays.
 
@@ -19,13 +19,13 @@ import numpy as np
 
 from deconv.core import checks
 from deconv.core import names
-from deconv.core.receptive_field import receptive_field
 from deconv.errors import DeconvError
 from deconv.io import images as image_files
 from deconv.io import render
 from deconv.io import tiles
 from deconv.io import streaming
 from deconv.models import checkpoints as checkpoints_lib
+from deconv.sweeps import pass2
 from deconv.sweeps import report
 from deconv.sweeps import scan as scan_lib
 from deconv.sweeps import sweep as sweeps_lib
@@ -34,10 +34,10 @@ from deconv.sweeps.topk import RunningTopK
 
 @dataclasses.dataclass
 class Cell:
-    """One map at one checkpoint: its strongest activation (a `deconv.sweeps.winners.Winner`:
+    """One map at one checkpoint: its strongest activation (a `deconv.sweeps.pass2.Projected`:
     image, position, value, receptive-field box) and its two uint8 tiles, the reconstruction
     and the image patch, both cropped to the receptive field as a sweep's grids show them."""
-    winner: winners_lib.Winner
+    winner: pass2.Projected
     feat: np.ndarray
     patch: np.ndarray
 
@@ -117,9 +117,7 @@ def _folder_views(net, paths, chosen, maps, reading, progress):
     for current in scan_lib.scan(net, paths, sweeps, state, reading):
         if progress is not None:
             progress(current.cursor)
-    if state.read == 0:
-        reasons = "; ".join(f"{path}: {reason}" for path, reason in state.skipped[:3])
-        raise DeconvError(f"None of the {len(paths)} image files could be read ({reasons}).")
+    state.check_read(len(paths))
     views = []
     for sweep, topk in zip(sweeps, state.topks):
         if sweep.feature != sweeps_lib.EACH_MAP:
@@ -138,11 +136,11 @@ def _folder_column(net, paths, chosen, maps, reading, display, progress):
     cells = {layer: [] for layer in chosen}
     for layer in chosen:
         layer_views = [(view, found) for view, found in views if view.layer == layer]
-        for view, found, reconstructions, pixels in winners_lib.project_views(net, layer_views,
-                                                                              reading):
-            feats, patches = report.tiles(net, view, found, reconstructions, pixels,
-                                          reading.size, *display)
-            cells[layer].append(Cell(found[0], feats[0], patches[0]))
+        for view, found, reconstructions, pixels in pass2.project_views(
+                net, layer_views, reading, display[2]):
+            feats, patches, shown = report.tiles(net, view, found, reconstructions, pixels,
+                                                 reading.size, *display)
+            cells[layer].append(Cell(shown[0], feats[0], patches[0]))
     return cells, state
 
 
@@ -179,13 +177,13 @@ def _array_column(net, images, chosen, maps, batch_size, display):
                                         [distinct.index(n) for n in numbers], features, positions)
         cells[layer] = []
         for i, winner in enumerate(found):
-            winner.projected_value = float(projection.values[i])
-            winner.box = receptive_field(net, layer, winner.position, (size, size))
-            winner.original_size, winner.box_original = (size, size), list(winner.box)
+            projected = pass2.describe(net, layer, winner, projection.values[i], size,
+                                       (size, size), "stretch")
             view = dataclasses.replace(sweep, feature=winner.feature)
-            feats, patches = report.tiles(net, view, [winner], projection.reconstructions[i:i + 1],
-                                          pixels[numbers[i]:numbers[i] + 1], size, *display)
-            cells[layer].append(Cell(winner, feats[0], patches[0]))
+            feats, patches, shown = report.tiles(
+                net, view, [projected], projection.reconstructions[i:i + 1],
+                pixels[numbers[i]:numbers[i] + 1], size, *display)
+            cells[layer].append(Cell(shown[0], feats[0], patches[0]))
     return cells
 
 

@@ -10,7 +10,6 @@ boxes).
 Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014
 (arXiv 1311.2901), figure 4.
 """
-import dataclasses
 import os
 
 import numpy as np
@@ -73,11 +72,6 @@ def file_names(layer):
             "manifest": f"{short}_evolution.json"}
 
 
-def _winner(winner):
-    return {key: (list(value) if isinstance(value, tuple) else value)
-            for key, value in dataclasses.asdict(winner).items()}
-
-
 def notes(result, layer):
     """What a reader of one layer's grids should know: the cells of maps that never fire."""
     return [f"map {feature} never activates on these images at {name} (all values are 0): its "
@@ -95,7 +89,7 @@ def manifest(result, layer, described, checkpoint_paths=None):
         "maps": result.features[layer],
         "checkpoints": [{"name": name, "path": path}
                         for name, path in zip(result.checkpoints, paths)],
-        "rows": [{"map": feature, "by_checkpoint": [_winner(cell.winner) for cell in row]}
+        "rows": [{"map": feature, "by_checkpoint": [cell.winner.record() for cell in row]}
                  for feature, row in zip(result.features[layer], result.rows(layer))],
         "files": file_names(layer), "counts": result.counts, "notes": notes(result, layer),
         "settings": described}

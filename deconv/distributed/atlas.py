@@ -19,8 +19,7 @@ from deconv.distributed import options as options_lib
 from deconv.distributed import pipeline
 from deconv.distributed import progress
 from deconv.distributed import spec as spec_lib
-from deconv.errors import DeconvError
-from deconv.sweeps.by_image import group_by_image
+from deconv.sweeps import pass2
 from deconv.unit_atlas import passes
 
 
@@ -30,25 +29,22 @@ def plan_groups(net, state, paths, layers, settings):
     groups = []
     for layer, topk in zip(layers, state.topks):
         found = passes.layer_winners(net, layer, topk, paths, settings)
-        for numbers in group_by_image(found).values():
+        for numbers in pass2.group_by_image(found).values():
             groups.append((len(groups), layer, None, [(n, found[n]) for n in numbers]))
     return groups
 
 
 def image_tiles(net, group, settings):
     """One group's projections and tiles on a worker (`passes.tiled_groups`): `(arrays, meta)`
-    for `pipeline.ProjectGroups`."""
+    for `pipeline.ProjectGroups`, `meta` the `Projected` records."""
     _, layer, _, chunk = group
     found = [winner for _, winner in chunk]
     arrays, meta = {}, [None] * len(found)
-    for numbers, tiles, image in passes.tiled_groups(net, layer, found, settings):
+    for numbers, shown, tiles, image in passes.tiled_groups(net, layer, found, settings):
         arrays["image"] = image
-        for i, (projection, patch) in zip(numbers, tiles):
+        for i, projected, (projection, patch) in zip(numbers, shown, tiles):
             arrays[f"projection{i}"], arrays[f"patch{i}"] = projection, patch
-            meta[i] = {"projected_value": found[i].projected_value, "box": list(found[i].box),
-                       "original_size": list(found[i].original_size),
-                       "box_effective": found[i].box_effective, "crop": found[i].crop,
-                       "crop_box": list(found[i].crop_box)}
+            meta[i] = projected.record()
     return arrays, meta
 
 
@@ -86,10 +82,7 @@ class AtlasOnBeam:
             functools.partial(image_tiles, settings=settings), self.fail_shard,
             on_batch and (lambda files: on_batch(progress.Scanned(files))))
         self.read_group = handback.group
-        if state.read == 0:
-            reasons = "; ".join(f"{path}: {reason}" for path, reason in state.skipped[:3])
-            raise DeconvError(f"None of the {len(paths)} image files could be read "
-                              f"({reasons}).")
+        state.check_read(len(paths))
         for path, reason in state.skipped:
             logging.warning("Skipping %s: %s", path, reason)
         passes.save_scans(layers, state, out_dir, print_)
@@ -98,22 +91,16 @@ class AtlasOnBeam:
         return state, time.perf_counter() - started, len(paths)
 
     def projected(self, net, layer, found):
-        """`passes.project_layer`'s projections of `layer`: the workers' tiles, the winners
-        filled in; a layer this run did not scan is projected here."""
+        """`passes.project_layer`'s projections of `layer`: the workers' records and tiles; a
+        layer this run did not scan is projected here."""
         if layer not in self.groups:
             yield from passes.tiled_groups(net, layer, found, self.settings)
             return
         for number, numbers in self.groups[layer]:
             meta, arrays = self.read_group(number)
-            for n, entry in zip(numbers, meta):
-                found[n].projected_value = entry["projected_value"]
-                found[n].box = tuple(entry["box"])
-                found[n].original_size = tuple(entry["original_size"])
-                found[n].box_effective = (None if entry["box_effective"] is None
-                                          else tuple(entry["box_effective"]))
-                found[n].crop, found[n].crop_box = entry["crop"], tuple(entry["crop_box"])
-            yield numbers, [(arrays[f"projection{i}"], arrays[f"patch{i}"])
-                            for i in range(len(numbers))], np.asarray(arrays["image"])
+            yield (numbers, [pass2.Projected.from_record(entry) for entry in meta],
+                   [(arrays[f"projection{i}"], arrays[f"patch{i}"]) for i in range(len(numbers))],
+                   np.asarray(arrays["image"]))
 
     def close(self):
         """Removes the workers' results (call when the atlas is written, or failed)."""

@@ -9,113 +9,74 @@ import os
 import time
 
 from absl import logging
-import numpy as np
 
 from deconv.distributed import options as options_lib
 from deconv.distributed import pipeline
 from deconv.distributed import progress as progress_lib
 from deconv.distributed import spec as spec_lib
-from deconv.core.receptive_field import receptive_field
-from deconv.errors import DeconvError
 from deconv.io import outputs
-from deconv.io import tiles as tiles_lib
 from deconv.sweeps import config as config_lib
 from deconv.sweeps import html_index
+from deconv.sweeps import pass2
 from deconv.sweeps import plan as plan_lib
 from deconv.sweeps import runner
-from deconv.sweeps import winners as winners_lib
-from deconv.sweeps.by_image import group_by_image
 
 
-def plan_groups(net, state, paths, sweeps, size, batch_size):
-    """Pass 2's groups of a merged pass-1 `state` (`project_groups`'s first result), as the
-    pipeline's workers make them: `net`, `paths`, `sweeps`, `size` as the driver has them."""
-    return project_groups(runner.views_by_layer(net, paths, sweeps, state, size),
-                          batch_size)[0]
-
-
-def project_groups(by_layer, batch_size):
-    """Pass 2's work: each layer's winners grouped by image, at most `batch_size` per group.
-
-    Args:
-      by_layer: `{layer: [(view, found)]}` (`deconv.sweeps.runner.views_by_layer`).
-
-    Returns:
-      `(groups, where)`: `groups` as `pipeline.ProjectGroups` takes them; `where[(layer, view
-      number, winner number)]` is `(group number, place in its chunk)`.
-    """
-    groups, where = [], {}
-    for layer, views in by_layer.items():
-        view_list = [view for view, _ in views]
-        items = [(number, index, winner) for number, (_, found) in enumerate(views)
+def plan_groups(net, state, paths, sweeps, size):
+    """Pass 2's groups of a merged pass-1 `state`, as the pipeline's workers and the driver
+    make them alike: each layer's winners (`deconv.sweeps.runner.views_by_layer`) grouped by
+    image, as `(number, layer, modes, [((view number, index in its view), winner)])`."""
+    groups = []
+    for layer, views in runner.views_by_layer(net, paths, sweeps, state, size).items():
+        items = [((number, index), view.mode, winner)
+                 for number, (view, found) in enumerate(views)
                  for index, winner in enumerate(found)]
-        for numbers in group_by_image([winner for _, _, winner in items]).values():
-            for start in range(0, len(numbers), batch_size):
-                chunk = [items[n] for n in numbers[start:start + batch_size]]
-                for place, (number, index, _) in enumerate(chunk):
-                    where[(layer, number, index)] = (len(groups), place)
-                groups.append((len(groups), layer, view_list,
-                               [(number, winner) for number, _, winner in chunk]))
-    return groups, where
+        for numbers in pass2.group_by_image([winner for *_, winner in items]).values():
+            groups.append((len(groups), layer, [items[n][1] for n in numbers],
+                           [(items[n][0], items[n][2]) for n in numbers]))
+    return groups
 
 
-def _needed(net, layer, winner, feat, size, crop):
-    """The box of a winner's projection `feat` and image that the driver's tiles read
-    (`deconv.sweeps.report.tiles`): its receptive field, every nonzero pixel of `feat` (so that
-    the driver's effective box is the worker's) and the box the `crop` rule shows, clipped to
-    the image."""
-    window = receptive_field(net, layer, winner.position, (size, size), clip=False)
-    shown = tiles_lib.choose(crop, window, winner.box, feat, (size, size)).box
-    boxes = [tuple(winner.box), (max(shown[0], 0), max(shown[1], 0), min(shown[2], size),
-                                 min(shown[3], size))]
-    rows, columns = np.nonzero(np.any(feat != 0, axis=-1))
-    if rows.size:
-        boxes.append((rows.min(), columns.min(), rows.max() + 1, columns.max() + 1))
-    return tuple(int(f(edge)) for f, edge in zip((min, min, max, max), zip(*boxes)))
-
-
-def chunk_crops(net, group, size, aspect, crop):
-    """A group's projections on a worker (`deconv.sweeps.winners.project_chunk`, as the local
-    engine projects them), cut to what the driver's tiles read (`_needed`; whole, in mode
-    "maps"): `(arrays, meta)` for `pipeline.ProjectGroups`."""
-    _, layer, views, chunk = group
-    reconstructions, pixels = winners_lib.project_chunk(net, layer, views, chunk, size, aspect)
-    arrays, meta = {}, []
-    for i, ((view_number, winner), feat, image) in enumerate(zip(chunk, reconstructions,
-                                                                  pixels)):
-        box = ((0, 0, size, size) if views[view_number].mode == "maps" else
-               _needed(net, layer, winner, feat, size, crop))
-        arrays[f"feat{i}"] = feat[box[0]:box[2], box[1]:box[3]]
-        arrays[f"im{i}"] = image[box[0]:box[2], box[1]:box[3]]
-        meta.append({"crop": list(box), "box": list(winner.box),
-                     "projected_value": winner.projected_value,
-                     "original_size": list(winner.original_size),
-                     "box_original": list(winner.box_original)})
+def kept_group(net, group, size, aspect, crop, batch_size):
+    """A group's projections on a worker (`deconv.sweeps.pass2.project`, as the local engine
+    projects them), cut to what the driver's tiles read (`pass2.keep`): `(arrays, meta)` for
+    `pipeline.ProjectGroups`."""
+    _, layer, modes, chunk = group
+    found = [winner for _, winner in chunk]
+    arrays, meta = {}, [None] * len(found)
+    for part in pass2.project(net, layer, found, size, aspect, batch_size, modes):
+        for n, projected, reconstruction in zip(part.numbers, part.projected,
+                                                part.reconstructions):
+            kept = pass2.keep(net, layer, projected, reconstruction, part.image, size, crop,
+                              modes[n])
+            arrays[f"feat{n}"], arrays[f"im{n}"] = kept.reconstruction, kept.image
+            meta[n] = kept.meta()
     return arrays, meta
 
 
-def _projector(results, where, size):
-    """`project(layer_views)` for `runner.project_all`: pass 2's results laid back into whole
-    pictures (zero outside what each tile reads: the projections equal the workers'), the
-    winners filled in."""
+def _projector(handback, groups, size):
+    """`project(layer_views)` for `runner.project_all`: pass 2's results of the workers laid
+    back into whole pictures (`pass2.whole`, as the local engine's)."""
+    where, results = {}, {}
+    for number, layer, _, chunk in groups:
+        for place, (key, _) in enumerate(chunk):
+            where[(layer, *key)] = (number, place)
+
+    def group(number):  # each group's file read once
+        if number not in results:
+            results[number] = handback.group(number)
+        return results[number]
 
     def project(layer_views):
         layer = layer_views[0][0].layer
         for number, (view, found) in enumerate(layer_views):
-            reconstructions = np.zeros((len(found), size, size, 3), np.float32)
-            pixels = np.zeros((len(found), size, size, 3), np.uint8)
-            for index, winner in enumerate(found):
-                group, place = where[(layer, number, index)]
-                metas, arrays = results[group]
-                meta, feat, image = metas[place], arrays[f"feat{place}"], arrays[f"im{place}"]
-                winner.projected_value = meta["projected_value"]
-                winner.box = tuple(meta["box"])
-                winner.original_size = tuple(meta["original_size"])
-                winner.box_original = meta["box_original"]
-                top, left, bottom, right = meta["crop"]
-                reconstructions[index, top:bottom, left:right] = feat
-                pixels[index, top:bottom, left:right] = image
-            yield view, found, reconstructions, pixels
+            kept = []
+            for index in range(len(found)):
+                number_of, place = where[(layer, number, index)]
+                metas, arrays = group(number_of)
+                kept.append(pass2.Kept.from_meta(metas[place], arrays[f"feat{place}"],
+                                                 arrays[f"im{place}"]))
+            yield (view, *pass2.whole(kept, size))
 
     return project
 
@@ -135,26 +96,20 @@ def run_dataset(net, spec, paths, sweeps, out_dir, settings, described, ignored,
     """
     started = time.perf_counter()
     reading = settings.reading.for_count(len(paths))
-    plan = functools.partial(plan_groups, sweeps=sweeps, size=settings.size,
-                             batch_size=reading.batch_size)
+    plan = functools.partial(plan_groups, sweeps=sweeps, size=settings.size)
     state, pass1_ms, handback = pipeline.sweep(
         options, spec, sweeps, reading, spec_lib.shards(paths, reading.batch_size, per_shard),
-        work, plan, functools.partial(chunk_crops, size=settings.size, aspect=settings.aspect,
-                          crop=settings.crop),
+        work, plan, functools.partial(kept_group, size=settings.size, aspect=settings.aspect,
+                                      crop=settings.crop, batch_size=reading.batch_size),
         fail_shard, on_scanned)
-    if state.read == 0:
-        reasons = "; ".join(f"{path}: {reason}" for path, reason in state.skipped[:3])
-        raise DeconvError(f"None of the {len(paths)} image files could be read ({reasons}).")
+    state.check_read(len(paths))
     for path, reason in state.skipped:
         logging.warning("Skipping %s: %s", path, reason)
     pipeline_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    groups, where = project_groups(runner.views_by_layer(net, paths, sweeps, state,
-                                                         settings.size), reading.batch_size)
-    results = {number: handback.group(number) for number, *_ in groups}
     written, manifests, notes = runner.project_all(
         net, paths, sweeps, state, out_dir, settings, described, on_written, ignored,
-        _projector(results, where, settings.size))
+        _projector(handback, plan(net, state, paths), settings.size))
     return runner.Outcome(state, written, manifests, notes, pipeline_seconds,
                           time.perf_counter() - started, len(paths)), handback.counters(
                               state, pass1_ms)

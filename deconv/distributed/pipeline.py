@@ -248,8 +248,8 @@ class ProjectGroups(beam.DoFn):
     `(arrays, meta)` (named arrays and a JSON-ready list), saved to `work`/pass2/<number>.npz
     for the driver (`Handback.group`).
 
-    A group is `(number, layer, views, chunk)`: `chunk` holds `(index, winner)` items of one
-    image (the index means what the group's maker says), `views` what else `project` needs.
+    A group is `(number, layer, extra, chunk)`: `chunk` holds `(key, winner)` items of one
+    image (the key means what the group's maker says), `extra` what else `project` needs.
     """
 
     def __init__(self, spec, project, work, shared):

@@ -4,17 +4,16 @@ File names follow the TF1 deconvnet project: `conv4_4_feat.png` / `conv4_4_im.pn
 activations over all maps, `conv4_4_feat_350.png` / `conv4_4_im_350.png` for map 350, and the
 manifest `conv4_4[_350].json`.
 """
-import dataclasses
 import os
 
 import numpy as np
 
 from deconv.core import names
-from deconv.core.receptive_field import receptive_field
 from deconv.io import outputs
 from deconv.io import render
 from deconv.io import tiles as tiles_lib
 from deconv.io import words
+from deconv.sweeps import pass2
 
 
 def file_names(sweep):
@@ -28,25 +27,26 @@ def file_names(sweep):
 
 def tiles(net, sweep, found, reconstructions, pixels, size, normalize="symmetric", min_tile=64,
           crop="auto"):
-    """Returns `(feat_tiles, im_tiles)`: each winner's reconstruction and image patch, cropped
-    as `crop` says (`deconv.io.tiles`: the whole receptive field, mid-gray outside the image;
-    the field clipped to the image; or the effective box), normalised for display and all of
-    one size, at least `min_tile` pixels. Sets each winner's `box_effective`, `crop` and
-    `crop_box`. In mode "maps" a whole map reaches the whole image: the tiles are the whole
-    reconstruction and image."""
-    feat_tiles, im_tiles = [], []
+    """Returns `(feat_tiles, im_tiles, shown)`: each winner's reconstruction and image patch,
+    cropped as `crop` says (`deconv.io.tiles`: the whole receptive field, mid-gray outside the
+    image; the field clipped to the image; or the effective box), normalised for display and
+    all of one size, at least `min_tile` pixels; and `found` (`deconv.sweeps.pass2.Projected`
+    records) as new records with their tiles' crops. In mode "maps" a whole map reaches the
+    whole image: the tiles are the whole reconstruction and image (no crop)."""
+    feat_tiles, im_tiles, shown = [], [], []
     image_size = (size, size)
     stride = tiles_lib.stride_of(image_size, net.map_size(sweep.layer, image_size))
-    for winner, reconstruction, image in zip(found, reconstructions, pixels):
+    for projected, reconstruction, image in zip(found, reconstructions, pixels):
         if sweep.mode == "maps":
             feat_tiles.append(render.upscale(render.to_uint8(reconstruction, normalize),
                                              min_tile))
             im_tiles.append(render.upscale(np.asarray(image), min_tile))
+            shown.append(projected)
             continue
-        window = receptive_field(net, sweep.layer, winner.position, image_size, clip=False)
-        chosen = tiles_lib.choose(crop, window, winner.box, reconstruction, image_size)
-        winner.box_effective, winner.crop, winner.crop_box = (
-            chosen.effective, chosen.rule, chosen.box)
+        projected, window = pass2.cropped(net, sweep.layer, projected, reconstruction, size,
+                                          crop)
+        shown.append(projected)
+        chosen = projected.crop
         if chosen.rule == "theoretical":  # the field's own scale, enlarged by a whole factor
             def sized(tile):
                 return render.upscale(tile, min_tile)
@@ -59,11 +59,12 @@ def tiles(net, sweep, found, reconstructions, pixels, size, normalize="symmetric
                                      tiles_lib.cell_of(window, stride))
         feat_tiles.append(feat)
         im_tiles.append(patch)
-    return feat_tiles, im_tiles
+    return feat_tiles, im_tiles, shown
 
 
 def manifest(sweep, found, settings, counts, notes):
-    """Returns the manifest of a sweep as a JSON-ready dict."""
+    """Returns the manifest of a sweep as a JSON-ready dict (`found`: the `Projected` records
+    `tiles` returns)."""
     layer = names.short(sweep.layer)
     return {
         "layer": layer,
@@ -73,8 +74,7 @@ def manifest(sweep, found, settings, counts, notes):
         "per_image": sweep.per_image,
         "mode": sweep.mode,
         "found": len(found),
-        "results": [{key: (list(value) if isinstance(value, tuple) else value)
-                     for key, value in dataclasses.asdict(winner).items()} for winner in found],
+        "results": [projected.record() for projected in found],
         "files": file_names(sweep),
         "counts": counts,
         "notes": notes,

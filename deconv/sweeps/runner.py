@@ -1,7 +1,7 @@
 """The dataset runner: sweeps over image folders, from pass 1 to the files on disk.
 
 `run` does one dataset: one forward pass serving every sweep (pass 1), then the projections,
-batched per layer (pass 2). `run_resumable` adds checkpoints; `run_config` runs a whole
+per layer grouped by image (pass 2, `deconv.sweeps.pass2`). `run_resumable` adds checkpoints; `run_config` runs a whole
 configuration (several datasets) and writes `index.html` and TensorBoard summaries. The command
 line (`python -m deconv.run`) only turns flags into these calls.
 """
@@ -19,6 +19,7 @@ from deconv.io import words
 from deconv.sweeps import checkpoint
 from deconv.sweeps import config as config_lib
 from deconv.sweeps import html_index
+from deconv.sweeps import pass2
 from deconv.sweeps import plan as plan_lib
 from deconv.sweeps import report
 from deconv.sweeps import scan as scan_lib
@@ -95,9 +96,7 @@ def scan_all(net, paths, sweeps, settings, state=None, on_batch=None):
         for current in scan_lib.scan(net, paths, sweeps, state, settings.reading):
             if on_batch is not None:
                 on_batch(current)
-    if state.read == 0:
-        reasons = "; ".join(f"{path}: {reason}" for path, reason in state.skipped[:3])
-        raise DeconvError(f"None of the {len(paths)} image files could be read ({reasons}).")
+    state.check_read(len(paths))
     return state, time.perf_counter() - started
 
 
@@ -110,20 +109,21 @@ def project_all(net, paths, sweeps, state, out_dir, settings, described, on_writ
         files are written (TensorBoard summaries, progress).
       ignored: `{extension: count}` of files in the folder that are not images, for the counts.
       project: `project(layer_views)` yields `(view, found, reconstructions, pixels)` per view
-        of one layer, as `deconv.sweeps.winners.project_views` does (the default): another
-        engine's pass 2.
+        of one layer, as `deconv.sweeps.pass2.project_views` does (the default; `found` as
+        `Projected` records): another engine's pass 2.
 
     Returns:
       `(written, manifests, notes)`: paths per view label, manifests and notes in order.
     """
-    project = project or (lambda views: winners_lib.project_views(net, views, settings.reading))
+    project = project or (lambda views: pass2.project_views(net, views, settings.reading,
+                                                            settings.crop))
     counts = report.skip_counts(state.read, state.skipped, ignored)
     written, manifests, notes = {}, [], {}
     for layer_views in views_by_layer(net, paths, sweeps, state, settings.size).values():
         for view, found, reconstructions, pixels in project(layer_views):
-            feat_tiles, im_tiles = report.tiles(net, view, found, reconstructions, pixels,
-                                                settings.size, settings.normalize,
-                                                settings.min_tile, settings.crop)
+            feat_tiles, im_tiles, found = report.tiles(net, view, found, reconstructions,
+                                                       pixels, settings.size, settings.normalize,
+                                                       settings.min_tile, settings.crop)
             notes[view.label] = _notes(view, found, state)
             content = report.manifest(view, found, described, counts, notes[view.label])
             files, feat_grid, im_grid = report.write(out_dir, view, feat_tiles, im_tiles,

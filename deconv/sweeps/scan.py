@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from deconv.core import compiled
 from deconv.core import selection
+from deconv.errors import DeconvError
 from deconv.io import streaming
 from deconv.sweeps.sweep import EACH_MAP
 from deconv.sweeps.sweep import groups
@@ -36,6 +37,13 @@ class ScanState:
     @classmethod
     def fresh(cls, net, sweeps):
         return cls([RunningTopK(groups(net, sweep), sweep.top) for sweep in sweeps])
+
+    def check_read(self, count):
+        """Raises the one error of a pass 1 over `count` files that read none of them (the
+        first three files named, with why); does nothing if any was read."""
+        if self.read == 0:
+            reasons = "; ".join(f"{path}: {reason}" for path, reason in self.skipped[:3])
+            raise DeconvError(f"None of the {count} image files could be read ({reasons}).")
 
 
 def merge_scans(a, b):

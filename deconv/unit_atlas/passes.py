@@ -1,22 +1,20 @@
 """The atlas's two passes. Pass 1: one forward pass over the dataset finds the top-k of every
 map of every layer still to do (`deconv.sweeps.scan`, resumable), and keeps each layer's result
 in its own file. Pass 2, layer by layer: the winners grouped by image, each image's winners
-projected together (`deconv.sweeps.by_image`), cropped to their receptive fields and drawn as
+projected together (`deconv.sweeps.pass2`), cropped to their receptive fields and drawn as
 strips and thumbnail sheets, then the layer's record written last."""
 import os
 
 from absl import logging
 
 from deconv.core import names
-from deconv.core.receptive_field import receptive_field
-from deconv.io import images as image_files
 from deconv.io import tiles as tiles_lib
 from deconv.sweeps import checkpoint
+from deconv.sweeps import pass2
 from deconv.sweeps import runner
 from deconv.sweeps import scan as scan_lib
 from deconv.sweeps import sweep as sweeps_lib
 from deconv.sweeps import winners as winners_lib
-from deconv.sweeps.by_image import project_image_groups
 from deconv.unit_atlas import files
 from deconv.unit_atlas import pictures
 
@@ -75,12 +73,13 @@ def load_scan(out_dir, layer, print_):
     return saved[1] if saved is not None and saved[0] == print_ else None
 
 
-def _entry(winner, relative, number):
-    return {"image": relative, "source": number, "position": list(winner.position),
-            "value": winner.value, "box": list(winner.box),
-            "box_original": list(winner.box_original),
-            "box_effective": None if winner.box_effective is None else list(winner.box_effective),
-            "crop": winner.crop, "crop_box": list(winner.crop_box)}
+def _entry(projected, relative, number):
+    crop = projected.crop
+    return {"image": relative, "source": number, "position": list(projected.position),
+            "value": projected.value, "box": list(projected.box),
+            "box_original": list(projected.box_original),
+            "box_effective": None if crop.effective is None else list(crop.effective),
+            "crop": crop.rule, "crop_box": list(crop.box)}
 
 
 def layer_winners(net, layer, topk, paths, settings):
@@ -91,30 +90,27 @@ def layer_winners(net, layer, topk, paths, settings):
 
 
 def tiled_groups(net, layer, found, settings):
-    """Projects `found` (`Winner`s of `layer`) image by image (`project_image_groups`) and
-    draws each one's tiles; sets each winner's recomputed value, box and original size.
+    """Projects `found` (`Winner`s of `layer`) image by image (`deconv.sweeps.pass2.project`)
+    and draws each one's tiles.
 
     Yields:
-      `(chunk, tiles, image)`: indices into `found`, each one's `(projection, patch)` tiles
-      (`pictures.entry_tiles`), and their image, `(size, size, 3)` uint8.
+      `(chunk, projected, tiles, image)`: indices into `found`, their `Projected` records (with
+      their tiles' crops), each one's `(projection, patch)` tiles (`pictures.entry_tiles`),
+      and their image, `(size, size, 3)` uint8.
     """
     size = (settings.size, settings.size)
     stride = tiles_lib.stride_of(size, net.map_size(layer, size))
-    for chunk, reconstructions, values, image in project_image_groups(
-            net, layer, found, settings.size, settings.aspect, settings.project_batch):
-        tiles = []
-        for n, reconstruction, value in zip(chunk, reconstructions, values):
-            winner = found[n]
-            winner.projected_value = float(value)
-            winner.box = receptive_field(net, layer, winner.position, size)
-            window = receptive_field(net, layer, winner.position, size, clip=False)
-            crop = tiles_lib.choose(settings.crop, window, winner.box, reconstruction, size)
-            winner.box_effective, winner.crop = crop.effective, crop.rule
-            winner.crop_box = crop.box
-            tiles.append(pictures.entry_tiles(reconstruction, image, crop,
+    for part in pass2.project(net, layer, found, settings.size, settings.aspect,
+                              settings.project_batch):
+        shown, tiles = [], []
+        for projected, reconstruction in zip(part.projected, part.reconstructions):
+            projected, window = pass2.cropped(net, layer, projected, reconstruction,
+                                              settings.size, settings.crop)
+            shown.append(projected)
+            tiles.append(pictures.entry_tiles(reconstruction, part.image, projected.crop,
                                               tiles_lib.cell_of(window, stride),
                                               settings.normalize, settings.tile))
-        yield chunk, tiles, image
+        yield part.numbers, shown, tiles, part.image
 
 
 def project_layer(net, layer, scanned, paths, root, settings, out_dir, on_projected=None,
@@ -126,28 +122,28 @@ def project_layer(net, layer, scanned, paths, root, settings, out_dir, on_projec
       scanned: the layer's `ScanState` from pass 1.
       root: the dataset's folder (entries name images relative to it).
       on_projected: called as `on_projected(done, total)` projections.
-      projected: `projected(net, layer, found)` yields what `tiled_groups` yields, the winners
-        filled in (another engine's projections); default: `tiled_groups`, here.
+      projected: `projected(net, layer, found)` yields what `tiled_groups` yields (another
+        engine's projections); default: `tiled_groups`, here.
 
     Returns:
       The layer's record, JSON-ready (without its fingerprint and timings), and its notes.
     """
     found = layer_winners(net, layer, scanned.topks[0], paths, settings)
     number_of = {path: number for number, path in enumerate(paths)}
-    tiles = [None] * len(found)
+    shown, tiles = [None] * len(found), [None] * len(found)
     done = 0
     groups = (projected(net, layer, found) if projected is not None
               else tiled_groups(net, layer, found, settings))
-    for chunk, chunk_tiles, image in groups:
-        for n, pair in zip(chunk, chunk_tiles):
-            tiles[n] = pair
+    for chunk, chunk_shown, chunk_tiles, image in groups:
+        for n, one, pair in zip(chunk, chunk_shown, chunk_tiles):
+            shown[n], tiles[n] = one, pair
         source = files.inside(out_dir, files.source(number_of[found[chunk[0]].path]))
         if not os.path.exists(source):
             pictures.write_jpeg(source, image)
         done += len(chunk)
         if on_projected is not None:
             on_projected(done, len(found))
-    return _write_layer(net, layer, found, tiles, number_of, root, settings, out_dir)
+    return _write_layer(net, layer, shown, tiles, number_of, root, settings, out_dir)
 
 
 def _write_layer(net, layer, found, tiles, number_of, root, settings, out_dir):
@@ -155,8 +151,6 @@ def _write_layer(net, layer, found, tiles, number_of, root, settings, out_dir):
     per_unit = [[] for _ in range(net.feature_count(layer))]
     mismatched = 0
     for winner, pair in zip(found, tiles):
-        winner.box_original = image_files.to_original(winner.box, winner.original_size,
-                                                      settings.size, settings.aspect)
         per_unit[winner.feature].append((winner, pair))
         mismatched += not winners_lib.value_matches("activation", winner.projected_value,
                                                     winner.value)

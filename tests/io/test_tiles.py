@@ -10,6 +10,7 @@ import pytest
 import deconv
 from deconv.io import render
 from deconv.io import tiles
+from deconv.sweeps import pass2
 from deconv.sweeps import report
 from deconv.sweeps import sweep as sweeps_lib
 from deconv.sweeps import winners as winners_lib
@@ -77,8 +78,9 @@ def _winners(net, layer, images):
     for number, maps in enumerate(acts):
         position = tuple(int(v) for v in np.unravel_index(maps.argmax(), maps.shape))
         box = deconv.receptive_field(net, layer, position, (size, size))
-        found.append(winners_lib.Winner(number + 1, f"{number}", 0, position,
-                                        float(maps.max()), box))
+        found.append(pass2.Projected(winners_lib.Winner(number + 1, f"{number}", 0, position,
+                                                        float(maps.max())),
+                                     float(maps.max()), box, (size, size), list(box)))
     projection = net.project_details(images, layer, [0] * len(images),
                                      np.array([w.position for w in found]))
     return found, projection.reconstructions
@@ -87,8 +89,10 @@ def _winners(net, layer, images):
 def _tiles(net, layer, images, crop, projected=None, **options):
     found, reconstructions = projected or _winners(net, layer, images)
     sweep = sweeps_lib.make_sweep(net, layer, 0, top=len(images))
-    return found, report.tiles(net, sweep, found, reconstructions, images.astype(np.uint8),
-                               images.shape[1], crop=crop, **options)
+    feats, patches, shown = report.tiles(net, sweep, found, reconstructions,
+                                         images.astype(np.uint8), images.shape[1], crop=crop,
+                                         **options)
+    return shown, (feats, patches)
 
 
 def _gray_share(tile):
@@ -102,10 +106,10 @@ def test_tiles_of_a_field_far_wider_than_the_image_show_something(deep_net):
     found, (feats, patches) = _tiles(deep_net, "c4", images, "auto", min_tile=32)
     old_found, (old_feats, old_patches) = _tiles(deep_net, "c4", images, "theoretical")
     for winner, feat, patch in zip(found, feats, patches):
-        assert winner.crop == "effective" and feat.shape == patch.shape == (32, 32, 3)
+        assert winner.crop.rule == "effective" and feat.shape == patch.shape == (32, 32, 3)
         assert _gray_share(patch) <= 0.25
         assert feat.astype(float).std() > 8
-        top, left, bottom, right = winner.crop_box
+        top, left, bottom, right = winner.crop.box
         assert 0 <= top < bottom <= 32 and 0 <= left < right <= 32
         assert bottom - top == right - left  # square: no distortion
     for patch, feat in zip(old_patches, old_feats):  # what it was: mostly gray padding
@@ -141,6 +145,6 @@ def test_vgg16_at_224_keeps_the_old_crops_byte_for_byte(net16):
                                         224)
     for crop in ("theoretical", "auto"):
         found, (feats, patches) = _tiles(net16, "conv5_3", images, crop, projected)
-        assert all(w.crop == "theoretical" for w in found)
+        assert all(w.crop.rule == "theoretical" for w in found)
         for new, old in zip(feats + patches, old_feats + old_patches):
             np.testing.assert_array_equal(new, old)
