@@ -207,7 +207,9 @@ def export_saved_model(net, layers, out_dir, described=""):
         for variable in functions[signature].get_concrete_function().variables:
             variables.setdefault(id(variable), variable)
         setattr(root, signature, functions[signature])
-    root.deconv_variables = list(variables.values())  # what the signatures read, tracked once
+    # What the signatures read, tracked once, in the order of their names (the files then do not
+    # depend on the order a trace met them in).
+    root.deconv_variables = sorted(variables.values(), key=lambda variable: variable.name)
     first = next(iter(functions))
     concrete = {name: function.get_concrete_function() for name, function in functions.items()}
     try:

@@ -11,7 +11,7 @@ import pytest
 import deconv
 from deconv.errors import DeconvError
 from deconv.saved_models import saved_model
-from tests.conftest import build_custom_cnn, photos
+from tests.conftest import ROOT, build_custom_cnn, photos
 
 # Runs in a fresh interpreter in which `import deconv` fails: only TensorFlow is used.
 _LOADER = textwrap.dedent("""
@@ -197,3 +197,40 @@ def test_export_refuses_to_overwrite(vgg16, tmp_path):
         saved_model.export_saved_model(net, ["conv1_1"], str(tmp_path / "m"))
 
 
+
+
+_EXPORT = textwrap.dedent("""
+    import sys
+    import deconv
+    from deconv.saved_models import saved_model
+    import keras
+    keras.utils.set_random_seed(0)
+    net = deconv.Deconvnet(keras.applications.VGG16(weights=None, include_top=False,
+                                                    input_shape=(None, None, 3)))
+    saved_model.export_saved_model(net, ["conv2_2"], sys.argv[1])
+""")
+
+
+def _without_uuid(path):
+    """A SavedModel's fingerprint without the random `uuid` TensorFlow writes in each save."""
+    from tensorflow.core.protobuf import fingerprint_pb2
+    fingerprint = fingerprint_pb2.FingerprintDef.FromString(path.read_bytes())
+    fingerprint.ClearField("uuid")
+    return fingerprint.SerializeToString(deterministic=True)
+
+
+def test_two_exports_are_byte_identical(tmp_path):
+    """Exported twice (fresh interpreters), every file has the same bytes: the variables are
+    written in the order of their names, not in the order a trace met them. Only the uuid
+    TensorFlow draws for each save differs, in fingerprint.pb."""
+    folders = [tmp_path / "first", tmp_path / "second"]
+    for folder in folders:
+        subprocess.run([sys.executable, "-c", _EXPORT, str(folder)], check=True, cwd=ROOT,
+                       capture_output=True, env={**os.environ, "PYTHONPATH": ROOT})
+    files = sorted(path.relative_to(folders[0]) for path in folders[0].rglob("*")
+                   if path.is_file())
+    assert {str(name) for name in files} >= {"saved_model.pb", "fingerprint.pb",
+                                             "variables/variables.index"}
+    for name in files:
+        read = _without_uuid if name.name == "fingerprint.pb" else lambda path: path.read_bytes()
+        assert read(folders[0] / name) == read(folders[1] / name), name
