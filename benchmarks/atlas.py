@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import deconv  # noqa: E402
-from bench import CONV_LAYERS, ModifiedGradient, _side_by_side, make_images  # noqa: E402
+from bench import CONV_LAYERS, ModifiedGradient, side_by_side, make_images  # noqa: E402
 from deconv import _net  # noqa: E402
 from deconv.core import compiled  # noqa: E402
 from deconv.io import images as image_files  # noqa: E402
@@ -72,7 +72,7 @@ def pass_one(count, rounds):
         for _ in scan_lib.scan(net, paths, sweeps, state, settings.reading):
             pass
 
-    times = _side_by_side({"bare": bare, "pass1": atlas_pass_one, "scan": scan_only}, rounds)
+    times = side_by_side({"bare": bare, "pass1": atlas_pass_one, "scan": scan_only}, rounds)
     ratios = [a / b for a, b in zip(times["pass1"], times["bare"])]
     return float(np.median(ratios)), ratios, times
 
@@ -84,7 +84,7 @@ def gradient_seconds(net, layers, repeats=5):
     for layer in layers:
         gradient = tf.function(ModifiedGradient(net, layer),
                                input_signature=[compiled.IMAGES, tf.TensorSpec([None], tf.int32)])
-        times = _side_by_side({"G": lambda: gradient(image, tf.zeros([1], tf.int32)).numpy()},
+        times = side_by_side({"G": lambda: gradient(image, tf.zeros([1], tf.int32)).numpy()},
                               repeats)
         out[layer] = times["G"]
     return out
@@ -190,7 +190,7 @@ def pass_two_side_by_side(atlas_dir, layers, images=8, batches=(16, 32, 64), rou
         for batch in batches:
             calls[f"P{batch}"] = (lambda b=batch: [None for _ in pass2.project(
                 net, layer["keras_layer"], chosen, 224, "stretch", b)])
-        times = _side_by_side(calls, rounds)
+        times = side_by_side(calls, rounds)
         g = float(np.median(times["G"]))
         print(f"part 3: {layer['name']}: {len(chosen)} winners of {images} images, per "
               f"projection / G: " + ", ".join(

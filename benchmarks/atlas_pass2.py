@@ -24,8 +24,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import deconv  # noqa: E402
-from bench import _side_by_side  # noqa: E402
-from graphs import _gradient  # noqa: E402
+from bench import side_by_side  # noqa: E402
+from graphs import input_gradient  # noqa: E402
 
 
 def _calls(net, key, size):
@@ -33,7 +33,7 @@ def _calls(net, key, size):
     images = tf.constant(rng.uniform(0, 255, (8, size, size, 3)), tf.float32)
     plan = net.builder.reverse_plan(key, "auto", (size, size))
     grouped = net.builder.project_groups_fn(key, plan)
-    gradient = _gradient(net, net.model, key, True)
+    gradient = input_gradient(net, net.model, key, True)
     count = net.feature_count(key)
 
     def project(pictures, sources):
@@ -60,7 +60,7 @@ def main():
     rows = []
     for layer in args.layers.split(","):
         key = net.resolve(layer)
-        times = _side_by_side(_calls(net, key, args.size), args.rounds)
+        times = side_by_side(_calls(net, key, args.size), args.rounds)
         per = {"E1": 1, "E32": 32, "B8x4": 32, "M8x4": 32}
         rows.append({"model": args.model, "layer": layer, "size": args.size,
                      "windowed": net.builder.reverse_plan(key, "auto", (args.size,) * 2).windowed,

@@ -60,7 +60,7 @@ def _median_time(function, repeats):
     return float(np.median(times))
 
 
-def _side_by_side(functions, repeats):
+def side_by_side(functions, repeats):
     """Runs `{name: fn}` twice each to warm up (eager call, then tracing), then `repeats`
     rounds in rotating order.
 
@@ -148,7 +148,7 @@ def projection_part(net, layers, batches, size, repeats):
             tensors, window_tensors = fs(images), fsw(images)
             signal, _, _ = selection.one_per_image(tensors[name], features, minus)
             inputs = {"signal": signal, **{key: tensors[key] for key in net.builder.deconv_inputs(name)}}
-            times = _side_by_side({
+            times = side_by_side({
                 "F": lambda: forward(images).numpy(),
                 "Fs": lambda: fs(images)[name].numpy(),  # the rest stays in memory, as in use
                 "R": lambda: reverse(inputs).numpy(),
@@ -173,7 +173,7 @@ def projection_part(net, layers, batches, size, repeats):
         one = nine[:1]
         features9 = tf.range(9, dtype=tf.int32)
         minus9 = -tf.ones([9, 2], tf.int32)
-        times = _side_by_side({
+        times = side_by_side({
             "F9": lambda: forward(nine).numpy(),
             "R9": lambda: each(one, tf.zeros([9], tf.int32), features9, minus9)[0].numpy(),
             "G9": lambda: gradient(tf.repeat(one, 9, axis=0), features9).numpy(),
@@ -208,7 +208,7 @@ def ops_part(size, batch, repeats):
             padding="VALID", include_batch_in_index=True))
         np.testing.assert_array_equal(scatter(grad, switches, x).numpy(),
                                       by_argmax(grad, switches, x).numpy())
-        times = _side_by_side({
+        times = side_by_side({
             "MaxPool": lambda: maxpool(x).numpy(),
             "argmax": lambda: argmax(x).numpy(),
             "scatter_nd": lambda: scatter(grad, switches, x).numpy(),

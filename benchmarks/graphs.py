@@ -37,7 +37,7 @@ CASES = {"resnet50": ["conv3_block4_out", "conv4_block6_out", "conv5_block3_out"
          "efficientnet_lite0": ["block3b_add", "block6a_expand_activation", "top_activation"]}
 
 
-def _gradient(net, model, key, modified):
+def input_gradient(net, model, key, modified):
     """`images -> gradient of each image's strongest activation of map 0` on a clone of
     `model` (ReLUs with the deconvnet's backward if `modified`), compiled."""
     from tests.helpers import graph_oracle
@@ -66,7 +66,7 @@ def _setup(name, layer, batch, size):
                          tf.float32)
     features = np.zeros(batch, np.int32)
     forward = net.builder.activations_fn(key)
-    modified, plain = _gradient(net, model, key, True), _gradient(net, model, key, False)
+    modified, plain = input_gradient(net, model, key, True), input_gradient(net, model, key, False)
     return net, {
         "F": lambda: forward(images).numpy(),
         "P": lambda: net.project(images, key, features, batch_size=batch),

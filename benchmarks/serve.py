@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import numpy as np  # noqa: E402
 
 import deconv  # noqa: E402
-from bench import _side_by_side  # noqa: E402
+from bench import side_by_side  # noqa: E402
 from deconv.core import layers as deconv_layers  # noqa: E402
 from deconv.explorer import app as app_lib  # noqa: E402
 from deconv.explorer import live  # noqa: E402
@@ -87,7 +87,7 @@ def latency(net, client, pixels, key, rounds, layers):
                                                                 **query)[1]),
                  "http_png": lambda: client.request("GET", "/api/project", format="png",
                                                     **query)}
-        times = _side_by_side(calls, rounds)
+        times = side_by_side(calls, rounds)
         library = _percentiles(times["library"])
         row = {"layer": layer, "rounds": rounds, "library_p50": library[0],
                "library_p95": library[1]}
@@ -126,7 +126,7 @@ def grid(net, client, pixels, rounds, layer="conv5_4"):
                                      client.request("GET", "/api/maps.png", image=key,
                                                     layer=layer)),
              "grid_new_image": lambda: fresh_times.append(fresh())}
-    times = _side_by_side(calls, rounds)
+    times = side_by_side(calls, rounds)
     times["grid_new_image"] = fresh_times[-rounds:]  # the request alone, not the upload
     forward = float(np.median(times["forward"]))
     row = {"layer": layer, "forward_p50": forward}
