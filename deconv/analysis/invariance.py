@@ -166,14 +166,11 @@ class Invariance:
 
 def _check_labels(labels, count, classes):
     labels = np.atleast_1d(np.asarray(labels))
-    if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
-        raise DeconvError(f"labels must be one class id per image ({count}); received "
-                          f"{labels.tolist()!r}.")
-    bad = labels[(labels < 0) | (labels >= classes)]
-    if bad.size:
-        raise DeconvError(f"Class {int(bad[0])} is out of range: the classifier has {classes} "
-                          f"classes (valid: 0 to {classes - 1}).")
-    return labels
+    return checks.ids(labels, (count,), classes,
+                      lambda _: f"labels must be one class id per image ({count}); received "
+                                f"{labels.tolist()!r}.",
+                      lambda bad: f"Class {bad} is out of range: the classifier has {classes} "
+                                  f"classes (valid: 0 to {classes - 1}).").astype(labels.dtype)
 
 
 def _feature_models(net, layers, classifier, classifier_preprocessing, pool):

@@ -66,31 +66,43 @@ def images(values, layer, steps, key, input_shape=None):
     return values.astype(np.float32, copy=False)
 
 
+def ids(value, shape, count, wrong, out_of_range):
+    """Returns `value` as int32 ids of `shape`, each in [0, count).
+
+    Args:
+      value: what the caller was given.
+      shape: the shape the ids must have (a 1-D array: `(k,)`); None takes any 1-D array.
+      count: the number of valid ids.
+      wrong: the message when `value` is not integers of that shape, a function of the array.
+      out_of_range: the message for the first id out of range, a function of it.
+    """
+    found = np.asarray(value)
+    if (found.ndim != 1 if shape is None else found.shape != shape) or not np.issubdtype(
+            found.dtype, np.integer):
+        raise DeconvError(wrong(found))
+    bad = found[(found < 0) | (found >= count)]
+    if bad.size:
+        raise DeconvError(out_of_range(int(bad[0])))
+    return found.astype(np.int32)
+
+
 def features(feature, layer, count):
     """Returns map ids as int32 `(k,)`, each in [0, count)."""
-    values = np.atleast_1d(np.asarray(feature))
-    if values.ndim != 1 or not np.issubdtype(values.dtype, np.integer):
-        raise DeconvError(f"feature must be an integer map id or a list of them; received "
-                          f"{feature!r}.")
-    bad = values[(values < 0) | (values >= count)]
-    if bad.size:
-        raise DeconvError(f"Feature {int(bad[0])} is out of range for layer {layer!r}, which "
-                          f"has {count} feature maps (valid ids: 0 to {count - 1}).")
-    return values.astype(np.int32)
+    return ids(np.atleast_1d(np.asarray(feature)), None, count,
+               lambda _: f"feature must be an integer map id or a list of them; received "
+                         f"{feature!r}.",
+               lambda bad: f"Feature {bad} is out of range for layer {layer!r}, which has "
+                           f"{count} feature maps (valid ids: 0 to {count - 1}).")
 
 
 def sources(values, images, count):
     """Returns the image of each of `count` selections as int32 `(count,)`, each a row of the
     `images` images."""
-    found = np.asarray(values)
-    if found.shape != (count,) or not np.issubdtype(found.dtype, np.integer):
-        raise DeconvError(f"sources must hold one image row per selection, shape ({count},) "
-                          f"integers; received shape {found.shape} of {found.dtype}.")
-    bad = found[(found < 0) | (found >= images)]
-    if bad.size:
-        raise DeconvError(f"Source {int(bad[0])} is not a row of the {images} images (valid: 0 "
-                          f"to {images - 1}).")
-    return found.astype(np.int32)
+    return ids(values, (count,), images,
+               lambda found: f"sources must hold one image row per selection, shape ({count},) "
+                             f"integers; received shape {found.shape} of {found.dtype}.",
+               lambda bad: f"Source {bad} is not a row of the {images} images (valid: 0 to "
+                           f"{images - 1}).")
 
 
 def positions(position, count, layer, image_size, map_size):
