@@ -79,7 +79,7 @@ def _entry(projected, relative, number):
             "value": projected.value, "box": list(projected.box),
             "box_original": list(projected.box_original),
             "box_effective": None if crop.effective is None else list(crop.effective),
-            "crop": crop.rule, "crop_box": list(crop.box)}
+            "crop": crop.kind, "crop_box": list(crop.box)}
 
 
 def layer_winners(net, layer, topk, paths, settings):
@@ -185,6 +185,6 @@ def dependence_record(net, layer):
     """What ties the layer's projections to the image (`Deconvnet.image_dependence`),
     JSON-ready."""
     found = net.image_dependence(layer)
-    return {"rule": found.rule, "switches": list(found.switches), "paths": found.paths,
+    return {"rule": found.relu_rule, "switches": list(found.switches), "paths": found.paths,
             "gradients": len(found.gradients), "independent": found.independent,
             "verdict": found.verdict}

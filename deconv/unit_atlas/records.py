@@ -27,7 +27,7 @@ def identity(record, net, settings, root, paths):
     """The atlas's identity: a JSON-ready dict of everything that decides its content."""
     return {
         "model": {"name": record["model"], "include_top": bool(record.get("include_top")),
-                  "preprocessing": net.preprocessing.name, "rule": net.rule},
+                  "preprocessing": net.preprocessing.name, "rule": net.relu_rule},
         "weights": _weights_of(record),
         "dataset": {"root": os.path.abspath(root), "files": len(paths),
                     "fingerprint": checkpoint.fingerprint({}, paths)},
