@@ -260,8 +260,8 @@ def main():
     explorer.warm_up(layers)
     for layer in layers:
         for _ in range(2):
-            for rule in deconv_layers.RELU_RULES:
-                explorer.project(key, layer, 0, rule=rule, mode="maps")
+            for relu_rule in deconv_layers.RELU_RULES:
+                explorer.project(key, layer, 0, relu_rule=relu_rule, mode="maps")
     sizes = {layer: net.map_size(layer, (size, size)) for layer in layers}
     if "load" in parts:
         results["load"] = load(port, keys, args.clients, seconds, sizes)

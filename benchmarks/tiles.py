@@ -102,7 +102,7 @@ def main():
         results["images"] = len(paths)
         for name, layers in MODELS.items():
             model, weights = load(name)
-            net = deconv.Deconvnet(model, rule=args.rule)
+            net = deconv.Deconvnet(model, relu_rule=args.rule)
             results[name] = {"weights": weights}
             for layer in layers:
                 started = time.perf_counter()

@@ -17,14 +17,14 @@ def input_file(path, what, flag):
         raise DeconvError(f"{flag} {path!r}: no such file ({what} expected).")
 
 
-def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", include_top=False,
-             size=None):
+def load_net(model, weights, seed=0, relu_rule="deconvnet", preprocessing="auto",
+             include_top=False, size=None):
     """Builds a `Deconvnet` now and defers loading large weights, so input can be checked first.
 
     Args:
       model: a Keras application's name (`"vgg19"`, `"resnet50"`, ...) or a `.keras` path.
       weights: `"imagenet"`, a weights file or `"random"` (seeded by `seed`).
-      seed, rule, preprocessing, include_top, size: see `deconv.load_model` and
+      seed, relu_rule, preprocessing, include_top, size: see `deconv.load_model` and
         `deconv.Deconvnet`.
 
     Returns:
@@ -49,7 +49,7 @@ def load_net(model, weights, seed=0, rule="deconvnet", preprocessing="auto", inc
             record["weights"] = "the .keras file's own"
     else:
         loaded = loading.build(model, seed if random else None, include_top, size)
-    net = Deconvnet(loaded, preprocessing, rule)
+    net = Deconvnet(loaded, preprocessing, relu_rule)
 
     def load():
         if random:

@@ -127,11 +127,11 @@ def _print(content, out, started):
         print(f"{method}: {similarity}deletion {row['deletion']:.3f} (random "
               f"{row['deletion_random']:.3f}), insertion {row['insertion']:.3f} (random "
               f"{row['insertion_random']:.3f})")
-    for rule, found in content["image_dependence"].items():
+    for relu_rule, found in content["image_dependence"].items():
         between, blank = (f"{value:.3f}" if value is not None else "not measured"
                           for value in (found["between_images"], found["to_blank"]))
-        print(f"image dependence, {rule}: between images {between}, to a blank image {blank}; "
-              f"the graph: {found['derived']['verdict']}")
+        print(f"image dependence, {relu_rule}: between images {between}, to a blank image "
+              f"{blank}; the graph: {found['derived']['verdict']}")
     for text in content["verdicts"].values():
         print(f"- {text}")
     print(f"{time.perf_counter() - started:.1f} s; wrote {os.path.join(out, 'report.html')}, "

@@ -50,20 +50,20 @@ class EvolutionCallback(keras.callbacks.Callback):
       log_dir: a TensorBoard log folder, or None.
       preprocessing: how images in [0, 255] become the model's input (e.g. `"unit"` for a
         model trained on x / 255); see `deconv.Deconvnet`.
-      rule, reading, normalize, min_tile, crop: see `deconv.Deconvnet` and `feature_evolution`.
+      relu_rule, reading, normalize, min_tile, crop: see `deconv.Deconvnet` and `feature_evolution`.
 
     Attributes:
       result: the `Evolution` so far (None before the first snapshot).
     """
 
     def __init__(self, images, layers, maps, every=1, out="evolution", log_dir=None,
-                 preprocessing="auto", rule="deconvnet", reading=streaming.Reading(),
+                 preprocessing="auto", relu_rule="deconvnet", reading=streaming.Reading(),
                  normalize="symmetric", min_tile=64, crop="auto"):
         super().__init__()
         self.images, self.out, self.reading = images, out, reading
         self.layers = [layers] if isinstance(layers, str) else list(layers)
         self.maps, self.wanted = maps, _schedule(every)
-        self.options = (preprocessing, rule)
+        self.options = (preprocessing, relu_rule)
         self.display = evolution.check_display(normalize, min_tile, crop)
         if log_dir is not None and importlib.util.find_spec("tensorboard") is None:
             raise DeconvError("log_dir needs the tensorboard package: pip install tensorboard.")

@@ -30,7 +30,7 @@ class MeasuredDependence:
     `Deconvnet.image_dependence`'s `deconv.core.dependence.ImageDependence`).
 
     Attributes:
-      layer, rule: the layer's Keras name and the net's rule.
+      layer, relu_rule: the layer's Keras name and the net's ReLU rule.
       feature: the class (logits) or map projected; `position`: its `(y, x)` (logits: (0, 0)).
       between_images: the mean absolute Pearson correlation over pairs of images (NaN with
         fewer than two images where the unit is not zero); `pairs`: `(P, 3)` rows `(i, j,
@@ -42,7 +42,7 @@ class MeasuredDependence:
         unit is zero (no projection) are left out of the means.
     """
     layer: str
-    rule: str
+    relu_rule: str
     feature: int
     position: tuple
     between_images: float
@@ -54,7 +54,7 @@ class MeasuredDependence:
 
     def summary(self):
         """JSON-ready numbers."""
-        return {"layer": self.layer, "rule": self.rule, "feature": self.feature,
+        return {"layer": self.layer, "rule": self.relu_rule, "feature": self.feature,
                 "position": list(self.position), "between_images": _number(self.between_images),
                 "to_blank": _number(self.to_blank),
                 "pairs": [[int(i), int(j), _number(c)] for i, j, c in self.pairs],
@@ -122,7 +122,7 @@ def measure_image_dependence(net, layer, images, *, feature, position=None, blan
                          sanity_metrics.pearson(flat[:-1], np.repeat(flat[-1:], len(images), 0)),
                          np.nan)
     return MeasuredDependence(
-        name, net.rule, feature, tuple(int(p) for p in position),
+        name, net.relu_rule, feature, tuple(int(p) for p in position),
         float(np.mean([abs(c) for _, _, c in pairs])) if pairs else float("nan"),
         np.array(pairs, np.float64).reshape(-1, 3),
         float(np.nanmean(np.abs(per_image))) if np.isfinite(per_image).any() else float("nan"),

@@ -19,7 +19,7 @@ from deconv.core import checks
 from deconv.core import compiled
 from deconv.core import names
 from deconv.core import selection
-from deconv.core import preprocessing
+from deconv.core import preprocessing as preprocessing_lib
 from deconv.errors import DeconvError
 from deconv.io import outputs
 from deconv.io import render
@@ -116,8 +116,9 @@ class _MapTotal:
 class _Probabilities:
     """RGB images -> class probabilities, the classifier's preprocessing inside (compiled)."""
 
-    def __init__(self, classifier, mode):
-        self.classifier, self.preprocess = classifier, preprocessing.Preprocess(mode)
+    def __init__(self, classifier, preprocessing):
+        self.classifier = classifier
+        self.preprocess = preprocessing_lib.Preprocess(preprocessing)
 
     def __call__(self, images):
         return self.classifier(self.preprocess(images), training=False)
@@ -140,9 +141,10 @@ def _feature_scorer(result, image, net, layer, feature):
                        input_signature=[compiled.IMAGES])
 
 
-def _class_scorer(result, image, classifier, target, mode):
+def _class_scorer(result, image, classifier, target, preprocessing):
     """Sets the class part's target and baseline in `result`; returns its compiled scorer."""
-    scorer = tf.function(_Probabilities(classifier, mode), input_signature=[compiled.IMAGES])
+    scorer = tf.function(_Probabilities(classifier, preprocessing),
+                         input_signature=[compiled.IMAGES])
     probabilities = scorer(image[None]).numpy()[0]
     result.target = int(probabilities.argmax()) if target is None else int(target)
     if not 0 <= result.target < len(probabilities):
@@ -179,7 +181,7 @@ def occlude(net, layer, image, *, feature=None, feature_part=True, classifier=No
         (default: the top class of the unoccluded image).
       occluder: an `Occluder`: the square's side, step and colour.
       batch_size: occluded images per forward batch.
-      classifier_preprocessing: the classifier's input preprocessing mode (see
+      classifier_preprocessing: the name of the classifier's input preprocessing (see
         `deconv.core.preprocessing.MODES`); default: `net`'s.
       progress: called with the number of positions done after each batch.
 
@@ -199,7 +201,7 @@ def occlude(net, layer, image, *, feature=None, feature_part=True, classifier=No
     shape = (len(tops), len(lefts))
     if classifier_preprocessing is None:
         classifier_preprocessing = net.preprocessing.name
-    classifier_preprocessing = preprocessing.get(classifier_preprocessing).name
+    classifier_preprocessing = preprocessing_lib.get(classifier_preprocessing).name
     if feature_part:
         layer = net.conv_layers[-1] if layer is None else layer
         features = _feature_scorer(result, image, net, layer, feature)

@@ -232,16 +232,17 @@ def _randomised(explainer, state, cascade):
 
 
 def _dependence(explainer, images, target, count):
-    """`({rule: [MeasuredDependence]}, {rule: ImageDependence})`: measured for up to `count`
-    distinct units of `target` (none with one image), and derived from the graph."""
+    """`({relu_rule: [MeasuredDependence]}, {relu_rule: ImageDependence})`: measured for up to
+    `count` distinct units of `target` (none with one image), and derived from the graph."""
     units = list(dict.fromkeys((int(f), tuple(int(v) for v in p))
                                for f, p in zip(target.features, target.positions)))[:count]
     nets = sorted(explainer.nets.items())
     measure = measured_dependence.measure_image_dependence
-    measured = {rule: [measure(net, target.layer, images, feature=feature, position=position)
-                       for feature, position in units]
-                for rule, net in nets} if len(images) > 1 else {}
-    return measured, {rule: net.image_dependence(target.layer) for rule, net in nets}
+    measured = {relu_rule: [measure(net, target.layer, images, feature=feature,
+                                    position=position) for feature, position in units]
+                for relu_rule, net in nets} if len(images) > 1 else {}
+    return measured, {relu_rule: net.image_dependence(target.layer)
+                      for relu_rule, net in nets}
 
 
 def _work(settings, blocks, images):

@@ -52,10 +52,10 @@ def _rows(content):
 def _dependence(content):
     found = content["image_dependence"]
     rows = "".join(
-        f"<tr><td>{html.escape(rule)}</td><td>{_number(one['between_images'])}</td>"
+        f"<tr><td>{html.escape(relu_rule)}</td><td>{_number(one['between_images'])}</td>"
         f"<td>{_number(one['to_blank'])}</td><td>{len(one['units'])}</td>"
         f"<td class=words>{html.escape(one.get('derived', {}).get('verdict', '—'))}</td></tr>"
-        for rule, one in found.items())
+        for relu_rule, one in found.items())
     unmeasured = ("" if any(one["units"] for one in found.values()) else
                   "<p class=note>Not measured (it needs two images or more).</p>")
     return (f"{unmeasured}<table><tr><th>rule</th><th>between images</th>"

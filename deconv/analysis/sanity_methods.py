@@ -167,8 +167,8 @@ class Explainer:
     def __init__(self, net, layer, occluder, batch_size=16):
         self.net, self.layer = net, net.resolve(layer)
         self.occluder, self.batch_size = occluder, batch_size
-        self.nets = {net.rule: net}
-        other = "guided" if net.rule == "deconvnet" else "deconvnet"
+        self.nets = {net.relu_rule: net}
+        other = "guided" if net.relu_rule == "deconvnet" else "deconvnet"
         self.nets[other] = net.cached(("sanity_net", other), lambda: Deconvnet(
             net.model, net.preprocessing, other))  # built once per net: its graphs too
         spec = net.preprocessing

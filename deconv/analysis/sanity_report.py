@@ -70,20 +70,21 @@ def _curves(curves):
 
 
 def dependence_summary(dependence, derived=None):
-    """`{rule: {"between_images", "to_blank", "units": [...], "derived": {...}}}`: the measured
-    means over the units (None where not measured) and, with `derived` (`{rule:
-    ImageDependence}`), what the graph lets tie the projections to the image."""
+    """`{relu_rule: {"between_images", "to_blank", "units": [...], "derived": {...}}}`: the
+    measured means over the units (None where not measured) and, with `derived`
+    (`{relu_rule: ImageDependence}`), what the graph lets tie the projections to the image."""
     found = {}
-    for rule in sorted({*dependence, *(derived or {})}):
-        measured = dependence.get(rule, [])
+    for relu_rule in sorted({*dependence, *(derived or {})}):
+        measured = dependence.get(relu_rule, [])
         between = [d.between_images for d in measured if np.isfinite(d.between_images)]
         blank = [d.to_blank for d in measured if np.isfinite(d.to_blank)]
-        found[rule] = {"between_images": round(float(np.mean(between)), 6) if between else None,
-                       "to_blank": round(float(np.mean(blank)), 6) if blank else None,
-                       "units": [d.summary() for d in measured]}
-        if derived and rule in derived:
-            graph = derived[rule]
-            found[rule]["derived"] = {
+        found[relu_rule] = {
+            "between_images": round(float(np.mean(between)), 6) if between else None,
+            "to_blank": round(float(np.mean(blank)), 6) if blank else None,
+            "units": [d.summary() for d in measured]}
+        if derived and relu_rule in derived:
+            graph = derived[relu_rule]
+            found[relu_rule]["derived"] = {
                 "switches": list(graph.switches), "paths": graph.paths,
                 "gradients": len(graph.gradients), "independent": graph.independent,
                 "verdict": graph.verdict}

@@ -12,18 +12,18 @@ Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Network
 """
 import keras
 
-from deconv.core import preprocessing
+from deconv.core import preprocessing as preprocessing_lib
 from deconv.core.geometry import ancestors
 from deconv.core.graph import INPUT_KEY
 from deconv.core.rules.base import Context
 
 
-def forward_graph(steps, mode, with_switches, input_shape=(None, None, 3)):
+def forward_graph(steps, preprocessing, with_switches, input_shape=(None, None, 3)):
     """Builds the symbolic forward pass from RGB images in [0, 255] through every step.
 
     Args:
       steps: the model's steps (`deconv.core.graph.read_model`).
-      mode: the preprocessing mode applied first.
+      preprocessing: the name of the preprocessing applied first.
       with_switches: whether max-pools record their switches (slower: use only to project).
       input_shape: the model's input shape, without the batch (fixed for a model with a
         classifier, `(None, None, 3)` otherwise).
@@ -33,7 +33,7 @@ def forward_graph(steps, mode, with_switches, input_shape=(None, None, 3)):
       tensor. `forward_model` cuts models out of it.
     """
     images = keras.Input(tuple(input_shape), name="images")
-    tensors = {INPUT_KEY: preprocessing.Preprocess(mode, name="preprocess")(images)}
+    tensors = {INPUT_KEY: preprocessing_lib.Preprocess(preprocessing, name="preprocess")(images)}
     for step in steps:
         tensors.update(step.rule.forward(step, tensors, with_switches))
     return images, tensors
@@ -89,14 +89,14 @@ def _summed(signals, key):
     return parts[0] if len(parts) == 1 else keras.layers.Add(name=f"{key}_fan_in")(parts)
 
 
-def build_deconv(steps, target, mode, relu_rule, specs):
+def build_deconv(steps, target, preprocessing, relu_rule, specs):
     """Builds the functional deconv model that takes a signal at tensor `target` to RGB pixels.
 
     Args:
       steps: the model's steps.
       target: the key of the tensor the signal lives at, or a tuple of keys: a signal at each
         (the windowed reverse of a graph hands over several, `deconv.core.graph_window`).
-      mode: the preprocessing mode whose adjoint ends the path.
+      preprocessing: the name of the preprocessing whose adjoint ends the path.
       relu_rule: the ReLU rule, `"deconvnet"` or `"guided"`.
       specs: `{key: KerasTensor}` of the forward tensors, for the inputs' shapes and dtypes.
 
@@ -117,7 +117,7 @@ def build_deconv(steps, target, mode, relu_rule, specs):
         for key, signal in zip(step.inputs, below):
             if signal is not None:
                 signals.setdefault(key, []).append(signal)
-    reconstruction = preprocessing.PreprocessAdjoint(mode, name="to_rgb")(
+    reconstruction = preprocessing_lib.PreprocessAdjoint(preprocessing, name="to_rgb")(
         _summed(signals, INPUT_KEY))
     label = target if isinstance(target, str) else f"{len(target)}_signals_{target[0]}"
     return keras.Model(inputs, reconstruction, name=f"deconv_{label}")

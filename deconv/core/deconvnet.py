@@ -6,6 +6,8 @@ the compiled graphs that a `GraphBuilder` builds once per layer.
 Reference: Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014
 (arXiv 1311.2901), section 2.1.
 """
+import warnings
+
 import keras
 import numpy as np
 
@@ -47,22 +49,27 @@ class Deconvnet(SharedGraphs):
       preprocessing: how RGB pixels in [0, 255] become the model's input: `"auto"` (the Keras
         application's own: `"caffe"` for VGG and ResNet, ...; `"none"` for a model of your own
         or one that preprocesses inside), or one of `deconv.core.preprocessing.MODES`.
-      rule: how a ReLU is reversed: `"deconvnet"` (the paper) or `"guided"` (guided backprop).
+      relu_rule: how a ReLU is reversed: `"deconvnet"` (the paper) or `"guided"` (guided
+        backprop). `rule=` is its deprecated old name (keyword only; warns).
 
     Raises:
       DeconvError: a model deconv cannot reverse (the message names the layers), or a bad option.
     """
 
-    def __init__(self, model, preprocessing="auto", rule="deconvnet"):
-        if rule not in RELU_RULES:
-            raise DeconvError(f"Unknown rule {rule!r}. Valid: {', '.join(RELU_RULES)}.")
+    def __init__(self, model, preprocessing="auto", relu_rule="deconvnet", *, rule=None):
+        if rule is not None:
+            warnings.warn("Deconvnet(rule=...) is deprecated; pass relu_rule=... instead.",
+                          DeprecationWarning, stacklevel=2)
+            relu_rule = rule
+        if relu_rule not in RELU_RULES:
+            raise DeconvError(f"Unknown rule {relu_rule!r}. Valid: {', '.join(RELU_RULES)}.")
         self.model = model
         self.steps = graph.read_model(model)
         self.preprocessing = (preprocessing_lib.for_model(model) if preprocessing == "auto"
                               else preprocessing_lib.get(preprocessing))
-        self.rule = rule
+        self.relu_rule = relu_rule
         self.input_shape = tuple(model.inputs[0].shape)
-        self.builder = builder_lib.GraphBuilder(self.steps, self.preprocessing, rule,
+        self.builder = builder_lib.GraphBuilder(self.steps, self.preprocessing, relu_rule,
                                                 self.input_shape[1:])
         self._steps = {step.name: step for step in self.steps}
 
@@ -172,7 +179,7 @@ class Deconvnet(SharedGraphs):
         """What ties `layer`'s projections to the image under this net's rule: the max-pool
         switches on its paths to the pixels (all, some or none of them), the layers reversed by
         their gradient, and a plain verdict (`deconv.core.dependence.ImageDependence`)."""
-        return dependence.image_dependence(self.steps, self.resolve(layer), self.rule)
+        return dependence.image_dependence(self.steps, self.resolve(layer), self.relu_rule)
 
     # Checking what callers pass (see deconv.core.checks).
 

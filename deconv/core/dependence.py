@@ -31,7 +31,7 @@ class ImageDependence:
     """What ties a layer's projections to the image, for one ReLU rule.
 
     Attributes:
-      layer: the layer's Keras name; `rule`: `"deconvnet"` or `"guided"`.
+      layer: the layer's Keras name; `relu_rule`: `"deconvnet"` or `"guided"`.
       switches: the max-pools between the layer and the pixels, nearest the pixels first.
       paths: whether `"all"`, `"some"` or `"none"` of the paths from the layer down to the
         pixels pass through a max-pool.
@@ -41,7 +41,7 @@ class ImageDependence:
       verdict: one plain sentence.
     """
     layer: str
-    rule: str
+    relu_rule: str
     switches: tuple
     paths: str
     gradients: tuple

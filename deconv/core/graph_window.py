@@ -22,7 +22,7 @@ import dataclasses
 import tensorflow as tf
 
 from deconv.core import geometry
-from deconv.core import preprocessing
+from deconv.core import preprocessing as preprocessing_lib
 from deconv.core import selection
 from deconv.core.build import signal_names
 from deconv.core.graph import INPUT_KEY
@@ -181,15 +181,15 @@ class GraphWindowedProjection:
       full: None when the window reaches the pixels, else `(deconv_model, keys, prepool_of)`:
         the deconv model of `plan_.boundary`, the forward tensors it reads and
         `{switches key: pre-pool key}` among them.
-      mode: the preprocessing mode. relu_rule: the ReLU rule.
+      preprocessing: the preprocessing's name. relu_rule: the ReLU rule.
     """
 
-    def __init__(self, steps, plan_, forward, full, mode, relu_rule):
+    def __init__(self, steps, plan_, forward, full, preprocessing, relu_rule):
         self.plan, self.forward, self.full = plan_, forward, full
         self.relu_rule = relu_rule
         by_name = {step.name: step for step in steps}
         self.steps = [by_name[name] for name in plan_.steps]
-        self.adjoint = preprocessing.PreprocessAdjoint(mode)
+        self.adjoint = preprocessing_lib.PreprocessAdjoint(preprocessing)
 
     def __call__(self, images, sources, features, positions):
         tensors = self.forward(images, training=False)

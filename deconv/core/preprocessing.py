@@ -1,9 +1,13 @@
 """Input preprocessing as a per-channel affine map, and its adjoint for the reverse path.
 
-Every supported mode has the form `x' = (permute(x) - mean) * scale` on RGB pixels in [0, 255], so
-the deconvnet's reconstruction, which lives in the preprocessed space, is brought back to RGB pixel
-space by the transpose of that map: `r_rgb = unpermute(r' * scale)`. This keeps a projection equal
-to the gradient with respect to the RGB input (the oracle the tests use), whatever the mode.
+Every supported preprocessing has the form `x' = (permute(x) - mean) * scale` on RGB pixels in
+[0, 255], so the deconvnet's reconstruction, which lives in the preprocessed space, is brought back
+to RGB pixel space by the transpose of that map: `r_rgb = unpermute(r' * scale)`. This keeps a
+projection equal to the gradient with respect to the RGB input (the oracle the tests use),
+whatever the preprocessing.
+
+A preprocessing is named by `preprocessing` everywhere in the library (`"caffe"`, `"tf"`, ...);
+`mode` is a selection's (`"activation"`, `"maps"`, `deconv.core.selection.MODES`).
 """
 import dataclasses
 import re
@@ -16,10 +20,10 @@ from deconv.errors import DeconvError
 
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
-    """One preprocessing mode: channel order, then per-channel mean subtraction and scaling.
+    """One preprocessing: channel order, then per-channel mean subtraction and scaling.
 
     Attributes:
-      name: the mode's name.
+      name: its name.
       bgr: whether RGB input is reversed to BGR first.
       mean: per-channel values subtracted after the reorder (in the reordered channel order).
       scale: per-channel factors applied after the subtraction.
@@ -44,18 +48,19 @@ MODES = {
 }
 
 
-def get(mode):
-    """Returns the `Preprocessing` called `mode`.
+def get(preprocessing):
+    """Returns the `Preprocessing` called `preprocessing` (or `preprocessing` itself, if it is
+    one).
 
     Raises:
-      DeconvError: for an unknown mode; the message lists the valid ones.
+      DeconvError: for an unknown name; the message lists the valid ones.
     """
-    if isinstance(mode, Preprocessing):
-        return mode
-    if mode not in MODES:
+    if isinstance(preprocessing, Preprocessing):
+        return preprocessing
+    if preprocessing not in MODES:
         raise DeconvError(
-            f"Unknown preprocessing {mode!r}. Valid: {', '.join(sorted(MODES))}.")
-    return MODES[mode]
+            f"Unknown preprocessing {preprocessing!r}. Valid: {', '.join(sorted(MODES))}.")
+    return MODES[preprocessing]
 
 
 # The preprocessing of Keras's applications, by their models' names (Keras's own
@@ -73,24 +78,35 @@ def for_model(model):
     """Returns the preprocessing a model expects: a Keras application's own (by its name: VGG
     and ResNet `caffe`, Inception, Xception, MobileNet, ResNetV2 `tf`, DenseNet and
     EfficientNet-Lite `torch`), else `none`."""
-    for pattern, mode in _BY_NAME:
+    for pattern, preprocessing in _BY_NAME:
         if pattern.match(model.name):
-            return MODES[mode]
+            return MODES[preprocessing]
     return MODES["none"]
 
 
 class _PreprocessingLayer(keras.layers.Layer):
-    """What `Preprocess` and `PreprocessAdjoint` share: the mode, its config, a shape-keeping op."""
+    """What `Preprocess` and `PreprocessAdjoint` share: the preprocessing's name, the config, a
+    shape-keeping op.
 
-    def __init__(self, mode="caffe", **kwargs):
+    The config keeps the key `mode` for the name, as it always had: `.keras` files and exports
+    already saved hold it (and what deconv writes stays byte for byte the same);
+    `from_config` reads it into `preprocessing`.
+    """
+
+    def __init__(self, preprocessing="caffe", **kwargs):
         super().__init__(**kwargs)
-        self.mode = get(mode).name
+        self.preprocessing = get(preprocessing).name
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "mode": self.mode}
+        return {**super().get_config(), "mode": self.preprocessing}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(config.pop("mode", config.pop("preprocessing", "caffe")), **config)
 
 
 @keras.saving.register_keras_serializable(package="deconv")
@@ -98,7 +114,7 @@ class Preprocess(_PreprocessingLayer):
     """Maps RGB images in [0, 255] (any dtype) to the model's input space."""
 
     def call(self, images):
-        spec = MODES[self.mode]
+        spec = MODES[self.preprocessing]
         images = tf.cast(images, self.compute_dtype)
         if spec.bgr:
             images = tf.reverse(images, axis=[-1])
@@ -114,6 +130,6 @@ class PreprocessAdjoint(_PreprocessingLayer):
     """
 
     def call(self, signal):
-        spec = MODES[self.mode]
+        spec = MODES[self.preprocessing]
         signal = signal * tf.constant(spec.scale, signal.dtype)
         return tf.reverse(signal, axis=[-1]) if spec.bgr else signal

@@ -72,21 +72,22 @@ def whole_maps(activations, channel_mask):
     return signal, values, tf.stack([index // shape[2], index % shape[2]], axis=1)
 
 
-def count_of(rule, total):
+def count_of(count_rule, total):
     """Turns a featuremap-InSights count rule into a count, for `total` items.
 
     Args:
-      rule: an integer >= 1 is a count (capped at `total`); a number in (0, 1) a fraction of
-        `total`, rounded half up (`floor(rule * total + 0.5)`: 0.5 of 5 is 3, of 7 is 4) and at
-        least 1; anything else means 1.
+      count_rule: an integer >= 1 is a count (capped at `total`); a number in (0, 1) a
+        fraction of `total`, rounded half up (`floor(count_rule * total + 0.5)`: 0.5 of 5 is
+        3, of 7 is 4) and at least 1; anything else means 1.
       total: how many items there are.
     """
-    if isinstance(rule, bool):
+    if isinstance(count_rule, bool):
         return 1
-    if isinstance(rule, int) or (isinstance(rule, float) and rule >= 1 and rule.is_integer()):
-        return min(int(rule), total) if rule >= 1 else 1
-    if isinstance(rule, float) and 0 < rule < 1:
-        return max(1, min(total, math.floor(rule * total + 0.5)))
+    whole = isinstance(count_rule, float) and count_rule >= 1 and count_rule.is_integer()
+    if isinstance(count_rule, int) or whole:
+        return min(int(count_rule), total) if count_rule >= 1 else 1
+    if isinstance(count_rule, float) and 0 < count_rule < 1:
+        return max(1, min(total, math.floor(count_rule * total + 0.5)))
     return 1
 
 

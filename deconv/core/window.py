@@ -17,7 +17,7 @@ import dataclasses
 import tensorflow as tf
 
 from deconv.core import geometry
-from deconv.core import preprocessing
+from deconv.core import preprocessing as preprocessing_lib
 from deconv.core import selection
 from deconv.core.reverse_plan import WHOLE_MAPS
 from deconv.core.reverse_plan import ReversePlan
@@ -227,7 +227,7 @@ class WindowedProjection:
       steps: the chain, up to and including the target layer.
       forward: a forward model (switches recorded) outputting the target layer, the keys of
         `build.window_inputs` and those of `lower`.
-      mode: the preprocessing mode.
+      preprocessing: the preprocessing's name.
       relu_rule: the ReLU rule.
       groups: if True, the call is `(images, sources, features, positions)`: selection `i` is
         made in image `sources[i]` (several selections of one image share its forward pass);
@@ -238,10 +238,10 @@ class WindowedProjection:
         keys to their pre-pool tensors' keys, to move copies of an image's switches).
     """
 
-    def __init__(self, steps, forward, mode, relu_rule, groups=False, lower=None):
+    def __init__(self, steps, forward, preprocessing, relu_rule, groups=False, lower=None):
         self.steps, self.forward, self.relu_rule = steps, forward, relu_rule
         self.groups = groups
-        self.adjoint = preprocessing.PreprocessAdjoint(mode)
+        self.adjoint = preprocessing_lib.PreprocessAdjoint(preprocessing)
         self.lower = lower
 
     def __call__(self, images, *selected):

@@ -65,7 +65,7 @@ class AtlasOnBeam:
         self.work = self.local = None
         self.groups, self.read_group = {}, None
 
-    def scan_layers(self, net, paths, layers, settings, out_dir, print_, on_batch=None):
+    def scan_layers(self, net, paths, layers, settings, out_dir, fingerprint, on_batch=None):
         """`passes.scan_layers` on Beam, with pass 2's projections made in the same pipeline;
         `on_batch` sees the files scanned as the workers report them."""
         started = time.perf_counter()
@@ -85,7 +85,7 @@ class AtlasOnBeam:
         state.check_read(len(paths))
         for path, reason in state.skipped:
             logging.warning("Skipping %s: %s", path, reason)
-        passes.save_scans(layers, state, out_dir, print_)
+        passes.save_scans(layers, state, out_dir, fingerprint)
         for number, layer, _, chunk in plan(net, state, paths):
             self.groups.setdefault(layer, []).append((number, [n for n, _ in chunk]))
         return state, time.perf_counter() - started, len(paths)

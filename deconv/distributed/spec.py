@@ -20,21 +20,21 @@ class NetSpec:
         able to read it).
       weights: `"imagenet"`, `"random"` (seeded by `seed`) or a weights file's path.
       seed: the seed of random weights.
-      rule, preprocessing, include_top, size: see `deconv.Deconvnet` and `deconv.load_model`.
+      relu_rule, preprocessing, include_top, size: see `deconv.Deconvnet` and `deconv.load_model`.
       sha256: `{path: SHA-256}` of the files the driver loaded (model and weights files): a
         worker refuses a file that differs, so every worker computes with the same network.
     """
     model: str
     weights: str = "imagenet"
     seed: int = 0
-    rule: str = "deconvnet"
+    relu_rule: str = "deconvnet"
     preprocessing: str = "auto"
     include_top: bool = False
     sha256: tuple = ()
     size: int = None
 
     @classmethod
-    def from_record(cls, record, rule, preprocessing, size=None):
+    def from_record(cls, record, relu_rule, preprocessing, size=None):
         """The spec of what `deconv._net.load_net`'s `load()` recorded (model, weights, seed,
         the files with their hashes), for images of `size`."""
         hashes = tuple((entry["path"], entry["sha256"]) for entry in (
@@ -42,7 +42,7 @@ class NetSpec:
         weights = record["weights"]
         if weights == "the .keras file's own":
             weights = "imagenet"  # what `load_net` was given: the file keeps its own weights
-        return cls(record["model"], weights, record.get("seed", 0), rule, preprocessing,
+        return cls(record["model"], weights, record.get("seed", 0), relu_rule, preprocessing,
                    bool(record.get("include_top")), hashes, size)
 
     def build(self):
@@ -69,7 +69,7 @@ class NetSpec:
                                   self.size)
             if not random:
                 loading.load_weights(model, self.model, self.weights, self.include_top)
-        return Deconvnet(model, self.preprocessing, self.rule)
+        return Deconvnet(model, self.preprocessing, self.relu_rule)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -110,7 +110,7 @@ class AtlasFolder:
 
         Args:
           record: what `deconv._net.load_net`'s loader returned.
-          size, preprocessing: the served image size and preprocessing mode, if known.
+          size, preprocessing: the served image size and the name of its preprocessing, if known.
           same_model: whether two model names are one model (any spelling); default: equal.
         """
         model = self.atlas.get("model", {})

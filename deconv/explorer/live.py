@@ -35,10 +35,10 @@ NORMALISATIONS = ("layer", "map")  # a map grid's scale: the layer's maximum, or
 WARM_CALLS = 2  # a graph's first call runs eagerly, its second traces it (CompileOnReuse)
 
 
-def _check_rule(rule):
-    """Raises a one-line error unless `rule` is a ReLU rule's name."""
-    if rule not in RELU_RULES:
-        raise DeconvError(f"Unknown rule {rule!r}. Valid: {', '.join(RELU_RULES)}.")
+def _check_rule(relu_rule):
+    """Raises a one-line error unless `relu_rule` is a ReLU rule's name."""
+    if relu_rule not in RELU_RULES:
+        raise DeconvError(f"Unknown rule {relu_rule!r}. Valid: {', '.join(RELU_RULES)}.")
 
 
 class Unknown(DeconvError):
@@ -161,11 +161,11 @@ def image_id(pixels):
 
 
 class Explorer:
-    """A `Deconvnet` served live: one set of graphs per rule, caches shared by every request.
+    """A `Deconvnet` served live: one set of graphs per ReLU rule, caches shared by every request.
 
     Args:
-      net: the `Deconvnet`; a second one with the other rule is built on the same Keras model
-        (the same variables).
+      net: the `Deconvnet`; a second one with the other ReLU rule is built on the same Keras
+        model (the same variables).
       options: an `Options`.
     """
 
@@ -174,8 +174,8 @@ class Explorer:
             raise DeconvError(f"Unknown aspect {options.aspect!r}. Valid: "
                               f"{', '.join(image_files.ASPECTS)}.")
         self.options = options
-        self.nets = {rule: net if net.rule == rule else deconvnet.Deconvnet(
-            net.model, net.preprocessing.name, rule) for rule in RELU_RULES}
+        self.nets = {relu_rule: net if net.relu_rule == relu_rule else deconvnet.Deconvnet(
+            net.model, net.preprocessing.name, relu_rule) for relu_rule in RELU_RULES}
         self.net = net
         self.layers = [layer for layer in net.layer_names if len(net.step(layer).shape) == 4]
         if not self.layers:
@@ -188,7 +188,7 @@ class Explorer:
         self._images = _LRU(options.images)
         self._activations = _LRU(options.activations)
         self._every_layer = None
-        self._preparing = set()  # (rule, layer) whose graphs a `prepare` builds now
+        self._preparing = set()  # (relu_rule, layer) whose graphs a `prepare` builds now
 
     # Images.
 
@@ -300,22 +300,22 @@ class Explorer:
 
     # Projections.
 
-    def project(self, key, layer, unit, position=None, rule="deconvnet", mode="activation"):
+    def project(self, key, layer, unit, position=None, relu_rule="deconvnet", mode="activation"):
         """Projects map `unit` of `layer` in image `key`: its strongest activation, the one at
-        `position` `(y, x)`, or (mode "maps") the whole map; with `rule`'s ReLU reverse.
+        `position` `(y, x)`, or (mode "maps") the whole map; with `relu_rule`'s ReLU reverse.
 
         The same computation as `Deconvnet.project_details` (it is that call).
 
         Returns:
           A `LiveProjection`.
         """
-        _check_rule(rule)
+        _check_rule(relu_rule)
         if mode not in selection.MODES:
             raise DeconvError(f"Unknown mode {mode!r}. Valid: activation, maps.")
         name, unit, image = self.layer(layer), self.check_unit(layer, unit), self.image(key)
-        net = self.nets[rule]
-        found = self.guarded((rule, name, mode), net.project_details, image[None], name, unit,
-                              None if position is None else [position], mode)
+        net = self.nets[relu_rule]
+        found = self.guarded((relu_rule, name, mode), net.project_details, image[None], name,
+                             unit, None if position is None else [position], mode)
         at = tuple(int(v) for v in found.positions[0])
         box = None
         if mode == "activation":
@@ -343,50 +343,51 @@ class Explorer:
                 self._calls[key] += 1
         return result
 
-    def readiness(self, layer, rule="deconvnet"):
-        """Whether `layer`'s projection graphs with `rule` are built and traced: `"ready"`,
-        `"preparing"` (a `prepare` runs) or `"cold"` (its first projections will take seconds)."""
+    def readiness(self, layer, relu_rule="deconvnet"):
+        """Whether `layer`'s projection graphs with `relu_rule` are built and traced:
+        `"ready"`, `"preparing"` (a `prepare` runs) or `"cold"` (its first projections will
+        take seconds)."""
         name = self.layer(layer)
-        _check_rule(rule)
+        _check_rule(relu_rule)
         with self._lock:
-            if self._calls[(rule, name, "activation")] >= WARM_CALLS:
+            if self._calls[(relu_rule, name, "activation")] >= WARM_CALLS:
                 return "ready"
-            return "preparing" if (rule, name) in self._preparing else "cold"
+            return "preparing" if (relu_rule, name) in self._preparing else "cold"
 
-    def start_preparing(self, layer, rule="deconvnet"):
-        """Marks `layer`'s graphs with `rule` as being prepared, if they are cold; returns
+    def start_preparing(self, layer, relu_rule="deconvnet"):
+        """Marks `layer`'s graphs with `relu_rule` as being prepared, if they are cold; returns
         whether they were (the caller then runs `prepare`, e.g. in a background thread)."""
         name = self.layer(layer)
-        if self.readiness(name, rule) != "cold":
+        if self.readiness(name, relu_rule) != "cold":
             return False
         with self._lock:
-            if (rule, name) in self._preparing:
+            if (relu_rule, name) in self._preparing:
                 return False
-            self._preparing.add((rule, name))
+            self._preparing.add((relu_rule, name))
         return True
 
-    def prepare(self, layer, rule="deconvnet"):
-        """Builds and traces `layer`'s projection graphs with `rule` (what its first
+    def prepare(self, layer, relu_rule="deconvnet"):
+        """Builds and traces `layer`'s projection graphs with `relu_rule` (what its first
         projections would do while the user waits), on a blank image; then it is "ready"."""
         name = self.layer(layer)
         with self._lock:
-            self._preparing.add((rule, name))
+            self._preparing.add((relu_rule, name))
         try:
-            self.warm_up([name], [rule])
+            self.warm_up([name], [relu_rule])
         finally:
             with self._lock:
-                self._preparing.discard((rule, name))
+                self._preparing.discard((relu_rule, name))
 
-    def warm_up(self, layers=None, rules=RELU_RULES):
+    def warm_up(self, layers=None, relu_rules=RELU_RULES):
         """Builds and traces the projection graphs of `layers` (default: all) ahead of use."""
         image = np.zeros((*self.image_size, 3), np.uint8)
         key = image_id(image)
         with self._lock:
             self._images.put(key, image)
         for layer in layers or self.layers:
-            for rule in rules:
+            for relu_rule in relu_rules:
                 for _ in range(WARM_CALLS):
-                    self.project(key, layer, 0, rule=rule)
+                    self.project(key, layer, 0, relu_rule=relu_rule)
 
 
 def _to_gray(maps, scale):

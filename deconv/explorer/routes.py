@@ -197,8 +197,8 @@ async def one_map(request: fastapi.Request, image: str, layer: str, unit: int,
 
 # Projections.
 
-def _projected(explorer, key, layer, unit, position, rule, mode, format):
-    found = explorer.project(key, layer, unit, position, rule, mode)
+def _projected(explorer, key, layer, unit, position, relu_rule, mode, format):
+    found = explorer.project(key, layer, unit, position, relu_rule, mode)
     if format == "npy":
         stream = io.BytesIO()
         np.save(stream, found.reconstruction)
@@ -208,7 +208,7 @@ def _projected(explorer, key, layer, unit, position, rule, mode, format):
         return responses.Response(encoded, media_type="image/png")
     name = explorer.layer(layer)
     return responses.JSONResponse({
-        "layer": names.short(name), "keras_layer": name, "unit": unit, "rule": rule,
+        "layer": names.short(name), "keras_layer": name, "unit": unit, "rule": relu_rule,
         "mode": mode, "value": found.value, "position": list(found.position),
         "box": None if found.box is None else list(found.box),
         "box_effective": None if found.box_effective is None else list(found.box_effective),
@@ -260,9 +260,9 @@ async def readiness(request: fastapi.Request, layer: str, rule: str = "deconvnet
     return _readiness(_state(request).explorer, layer, rule)
 
 
-def _readiness(explorer, layer, rule):
-    return {"layer": names.short(explorer.layer(layer)), "rule": rule,
-            "state": explorer.readiness(layer, rule)}
+def _readiness(explorer, layer, relu_rule):
+    return {"layer": names.short(explorer.layer(layer)), "rule": relu_rule,
+            "state": explorer.readiness(layer, relu_rule)}
 
 
 @router.get("/api/atlas/unit")

@@ -44,22 +44,22 @@ class Crop:
     """Where a tile comes from.
 
     Attributes:
-      rule: the rule applied (`theoretical`, `image` or `effective`; `auto` resolved).
+      kind: the kind of crop applied (`theoretical`, `image` or `effective`; `auto` resolved).
       box: `(top, left, bottom, right)` the tile shows, in the image's pixels (`theoretical`:
         the unclipped window, which may reach outside the image).
       effective: the effective box (the smallest box holding `share` of the projection's
         energy), or None for a projection that is zero everywhere.
     """
-    rule: str
+    kind: str
     box: tuple
     effective: tuple
 
 
-def check(rule):
-    """Returns `rule` if it is a crop rule, else raises ValueError naming the valid ones."""
-    if rule not in CROPS:
-        raise ValueError(f"Unknown crop {rule!r}; valid: {', '.join(CROPS)}.")
-    return rule
+def check(kind):
+    """Returns `kind` if it is a crop kind, else raises ValueError naming the valid ones."""
+    if kind not in CROPS:
+        raise ValueError(f"Unknown crop {kind!r}; valid: {', '.join(CROPS)}.")
+    return kind
 
 
 def _box_sums(grid):
@@ -125,23 +125,23 @@ def square_inside(box, image_size):
     return corner[0], corner[1], corner[0] + side, corner[1] + side
 
 
-def choose(rule, window, box, reconstruction, image_size, share=EFFECTIVE_SHARE):
+def choose(kind, window, box, reconstruction, image_size, share=EFFECTIVE_SHARE):
     """Returns the `Crop` of one projection.
 
     Args:
-      rule: one of `CROPS`.
+      kind: one of `CROPS`.
       window: the activation's unclipped receptive field; `box`: the same clipped to the image.
       reconstruction: the projection, `(H, W, 3)`.
       image_size: `(H, W)`.
     """
     effective = effective_box(reconstruction, share)
-    if check(rule) == "auto":
+    if check(kind) == "auto":
         fits = window[2] - window[0] <= image_size[0] and window[3] - window[1] <= image_size[1]
-        rule = "theoretical" if fits else "effective"
-    if rule == "theoretical":
-        return Crop(rule, tuple(window), effective)
-    shown = effective if rule == "effective" and effective is not None else box
-    return Crop(rule, square_inside(shown, image_size), effective)
+        kind = "theoretical" if fits else "effective"
+    if kind == "theoretical":
+        return Crop(kind, tuple(window), effective)
+    shown = effective if kind == "effective" and effective is not None else box
+    return Crop(kind, square_inside(shown, image_size), effective)
 
 
 def cut(picture, crop_box, fill):
@@ -177,7 +177,7 @@ def mark(patch, crop, cell):
     """Outlines `cell` (image pixels) on a patch tile drawn from `crop` (any size), when the
     crop is not centred on it (`image` and `effective`) and is larger than the cell."""
     top, left, bottom, right = crop.box
-    if crop.rule == "theoretical" or bottom - top <= cell[2] - cell[0]:
+    if crop.kind == "theoretical" or bottom - top <= cell[2] - cell[0]:
         return patch
     scale = patch.shape[0] / (bottom - top)
     centre_y = ((cell[0] + cell[2]) / 2 - top) * scale
@@ -198,7 +198,7 @@ def draw(reconstruction, image, crop, normalize, sized, cell):
     percentile of its values, the rest clipped, so that a few extreme pixels do not leave a flat tile), both
     passed through `sized` (a resizing), the activation's `cell` outlined on the patch where
     the crop does not centre it (see `mark`)."""
-    percentile = 100 if crop.rule == "theoretical" else CLIP_PERCENTILE
+    percentile = 100 if crop.kind == "theoretical" else CLIP_PERCENTILE
     feat = render.to_uint8(cut(np.asarray(reconstruction), crop.box, 0.0), normalize, percentile)
     patch = cut(np.asarray(image), crop.box, GRAY)
     return sized(feat), mark(sized(patch), crop, cell)

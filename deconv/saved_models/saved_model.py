@@ -246,7 +246,7 @@ def readme(net, layers, signatures, described):
     lines = [
         "A deconvnet (Zeiler & Fergus 2014) exported by deconv as a TensorFlow SavedModel.",
         f"Model: {described or net.model.name}; preprocessing {net.preprocessing.name} "
-        f"(inside the graph); ReLU rule {net.rule}.",
+        f"(inside the graph); ReLU rule {net.relu_rule}.",
         f"Layers: {', '.join(names.short(layer) for layer in layers)}.",
         "",
         "Signatures (dynamic batch N and image size H x W; images are RGB uint8):",

@@ -35,15 +35,15 @@ def fingerprint(described, paths):
     return digest.hexdigest()
 
 
-def save(path, state, print_):
+def save(path, state, run_fingerprint):
     """Writes `state` (a `ScanState`) and its fingerprint to `path`, atomically."""
-    outputs.write_bytes(path, state_bytes(state, print_))
+    outputs.write_bytes(path, state_bytes(state, run_fingerprint))
 
 
-def state_bytes(state, print_):
+def state_bytes(state, run_fingerprint):
     """`state` (a `ScanState`) and its fingerprint as the bytes of an `.npz` file."""
     arrays = {"meta": np.array(json.dumps({
-        "fingerprint": print_, "cursor": state.cursor, "read": state.read,
+        "fingerprint": run_fingerprint, "cursor": state.cursor, "read": state.read,
         "skipped": state.skipped, "sweeps": len(state.topks)}))}
     for number, topk in enumerate(state.topks):
         for key, value in topk.state().items():
@@ -83,7 +83,7 @@ def state_from_bytes(source, name):
     return meta["fingerprint"], state
 
 
-def resume_or_start(path, print_, fresh):
+def resume_or_start(path, run_fingerprint, fresh):
     """Returns the state to start pass 1 from: the saved one, or `fresh` (a new `ScanState`).
 
     Raises:
@@ -92,8 +92,8 @@ def resume_or_start(path, print_, fresh):
     saved = load(path)
     if saved is None:
         return fresh
-    saved_print, state = saved
-    if saved_print != print_:
+    saved_fingerprint, state = saved
+    if saved_fingerprint != run_fingerprint:
         raise _refusal(os.path.dirname(path))
     return state
 
@@ -105,12 +105,12 @@ def _refusal(folder):
         f"start afresh, or choose another --out.")
 
 
-def save_done(folder, print_, record):
+def save_done(folder, run_fingerprint, record):
     """Records that a dataset's run is complete (its outcome, JSON-ready), atomically."""
-    outputs.write_json(os.path.join(folder, DONE_NAME), {"fingerprint": print_, **record})
+    outputs.write_json(os.path.join(folder, DONE_NAME), {"fingerprint": run_fingerprint, **record})
 
 
-def load_done(folder, print_):
+def load_done(folder, run_fingerprint):
     """Returns the record of a completed run in `folder` with this fingerprint, or None.
 
     Raises:
@@ -124,7 +124,7 @@ def load_done(folder, print_):
             record = json.load(stream)
     except (OSError, ValueError) as error:
         raise DeconvError(f"Cannot read {path}: {error}. Start afresh with --restart.") from None
-    if record.get("fingerprint") != print_:
+    if record.get("fingerprint") != run_fingerprint:
         raise _refusal(folder)
     return record
 

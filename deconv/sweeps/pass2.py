@@ -55,7 +55,7 @@ class Projected:
         fields = {**dataclasses.asdict(self.winner), "box": self.box,
                   "projected_value": self.projected_value, "original_size": self.original_size,
                   "box_original": self.box_original, "box_effective": crop.effective,
-                  "crop": crop.rule, "crop_box": crop.box}
+                  "crop": crop.kind, "crop_box": crop.box}
         return {key: list(value) if isinstance(value, tuple) else value
                 for key, value in fields.items()}
 
@@ -81,11 +81,11 @@ def describe(net, layer, winner, value, size, original_size, aspect):
                      image_files.to_original(box, original_size, size, aspect))
 
 
-def cropped(net, layer, projected, reconstruction, size, rule):
-    """`(projected with its tile's crop, its unclipped receptive field)`: the crop `rule`
+def cropped(net, layer, projected, reconstruction, size, kind):
+    """`(projected with its tile's crop, its unclipped receptive field)`: the crop `kind`
     (`deconv.io.tiles.CROPS`) applied to `reconstruction`, `(size, size, 3)`."""
     window = receptive_field(net, layer, projected.position, (size, size), clip=False)
-    crop = tiles_lib.choose(rule, window, projected.box, reconstruction, (size, size))
+    crop = tiles_lib.choose(kind, window, projected.box, reconstruction, (size, size))
     return dataclasses.replace(projected, crop=crop), window
 
 

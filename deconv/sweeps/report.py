@@ -47,7 +47,7 @@ def tiles(net, sweep, found, reconstructions, pixels, size, normalize="symmetric
                                           crop)
         shown.append(projected)
         chosen = projected.crop
-        if chosen.rule == "theoretical":  # the field's own scale, enlarged by a whole factor
+        if chosen.kind == "theoretical":  # the field's own scale, enlarged by a whole factor
             def sized(tile):
                 return render.upscale(tile, min_tile)
         else:  # one size for the grid: the field's, clipped to the image

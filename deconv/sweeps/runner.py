@@ -206,32 +206,32 @@ def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, re
     Raises:
       DeconvError: a saved state of a different run is in `out_dir` and `restart` is False.
     """
-    print_ = pass_one_fingerprint(identity, sweeps, settings, paths)
+    fingerprint = pass_one_fingerprint(identity, sweeps, settings, paths)
     # What else decides the outputs: a finished dataset is kept only if this matches too.
-    outputs_print = checkpoint.fingerprint({
-        "pass_one": print_, "described": described,
+    outputs_fingerprint = checkpoint.fingerprint({
+        "pass_one": fingerprint, "described": described,
         "sweeps": [dataclasses.asdict(sweep) for sweep in sweeps],
         "display": [settings.normalize, settings.min_tile, settings.crop]}, [])
     checkpoint.remove_partial_files(out_dir)
     if restart:
         checkpoint.clear(out_dir)
-    kept = _finished_earlier(out_dir, print_, outputs_print)
+    kept = _finished_earlier(out_dir, fingerprint, outputs_fingerprint)
     if kept is not None:
         return kept
     path = os.path.join(out_dir, checkpoint.FILE_NAME)
-    state = checkpoint.resume_or_start(path, print_, scan_lib.ScanState.fresh(net, sweeps))
+    state = checkpoint.resume_or_start(path, fingerprint, scan_lib.ScanState.fresh(net, sweeps))
     if state.cursor:
         logging.warning("Resuming %s at image %d of %d.", out_dir, state.cursor, len(paths))
     start = state.cursor
     state, scan_seconds = scan_all(net, paths, sweeps, settings, state, saving(
-        path, print_, settings.checkpoint_every, on_batch))
-    checkpoint.save(path, state, print_)  # pass 1 done: a kill in pass 2 resumes at pass 2
+        path, fingerprint, settings.checkpoint_every, on_batch))
+    checkpoint.save(path, state, fingerprint)  # pass 1 done: a kill in pass 2 resumes at pass 2
     outcome = _finish(net, paths, sweeps, state, out_dir, settings, described, on_written,
                       ignored, scan_seconds, state.cursor - start)
     # The finished pass 1 stays (until `run_config` is done) for a re-run with other pass-2
     # settings.
-    checkpoint.save_done(out_dir, print_, {
-        "outputs": outputs_print, "cursor": state.cursor, "read": state.read,
+    checkpoint.save_done(out_dir, fingerprint, {
+        "outputs": outputs_fingerprint, "cursor": state.cursor, "read": state.read,
         "skipped": state.skipped, **{key: getattr(outcome, key) for key in _RECORDED}})
     return outcome
 
@@ -240,11 +240,11 @@ def run_resumable(net, paths, sweeps, out_dir, settings, described, identity, re
 _RECORDED = ("written", "manifests", "notes", "scan_seconds", "project_seconds", "files_scanned")
 
 
-def _finished_earlier(out_dir, print_, outputs_print):
+def _finished_earlier(out_dir, fingerprint, outputs_fingerprint):
     """The `Outcome` recorded by an earlier run that finished `out_dir` with the same pass 1 and
     the same outputs, or None (a record with other pass-2 settings is projected again)."""
-    done = checkpoint.load_done(out_dir, print_)
-    if done is not None and done.get("outputs") != outputs_print:
+    done = checkpoint.load_done(out_dir, fingerprint)
+    if done is not None and done.get("outputs") != outputs_fingerprint:
         logging.warning("%s was finished by an earlier run with other projection or display "
                         "settings: projecting again.", out_dir)
         return None
@@ -256,7 +256,7 @@ def _finished_earlier(out_dir, print_, outputs_print):
     return Outcome(state, **{key: done.get(key, 0) for key in _RECORDED})
 
 
-def saving(path, print_, every, on_batch):
+def saving(path, fingerprint, every, on_batch):
     """An `on_batch` callback that saves pass 1's state every `every` batches, then calls
     `on_batch` (if any)."""
     batches = [0]
@@ -264,7 +264,7 @@ def saving(path, print_, every, on_batch):
     def save_now_and_then(current):
         batches[0] += 1
         if batches[0] % every == 0:
-            checkpoint.save(path, current, print_)
+            checkpoint.save(path, current, fingerprint)
         if on_batch is not None:
             on_batch(current)
 

@@ -129,53 +129,53 @@ def build_atlas(net, paths, root, layers, out_dir, settings, record=None, ignore
     wanted = records.identity(record or records.in_memory(net.model), net, settings, root,
                               paths)
     records.claim(out_dir, wanted, restart)
-    print_ = records.print_of(wanted)
+    fingerprint = records.fingerprint_of(wanted)
     _remove_partial_files(out_dir)
     todo = [layer for layer in layers
-            if records.load_layer(out_dir, names.short(layer), print_) is None]
+            if records.load_layer(out_dir, names.short(layer), fingerprint) is None]
     outcome = AtlasOutcome({}, "", [names.short(layer) for layer in todo],
                            [names.short(layer) for layer in layers if layer not in todo])
-    unscanned = [layer for layer in todo if passes.load_scan(out_dir, layer, print_) is None]
+    unscanned = [layer for layer in todo if passes.load_scan(out_dir, layer, fingerprint) is None]
     if unscanned:
         update = progress("pass 1", len(paths), "img") if progress else None
         _, outcome.scan_seconds, outcome.files_scanned = (scan or passes.scan_layers)(
-            net, paths, unscanned, settings, out_dir, print_,
+            net, paths, unscanned, settings, out_dir, fingerprint,
             (lambda state: update(state.cursor)) if update else None)
     for layer in todo:
         started = time.perf_counter()
-        scanned = passes.load_scan(out_dir, layer, print_)
+        scanned = passes.load_scan(out_dir, layer, fingerprint)
         update = (progress(f"pass 2 {names.short(layer)}", None, "proj") if progress
                   else None)
         layer_record = passes.project_layer(
             net, layer, scanned, paths, root, settings, out_dir,
             (lambda done, total: update(done, total)) if update else None, projected)
-        layer_record.update(fingerprint=print_, scan={
+        layer_record.update(fingerprint=fingerprint, scan={
             "read": scanned.read, "skipped": [list(s) for s in scanned.skipped]})
         records.save_layer(out_dir, layer_record)
         os.remove(files.inside(out_dir, files.layer_scan(names.short(layer))))
         outcome.project_seconds[names.short(layer)] = time.perf_counter() - started
     if settings.maximize:
         started = time.perf_counter()
-        _maximize(net, layers, out_dir, print_, schedule, progress)
+        _maximize(net, layers, out_dir, fingerprint, schedule, progress)
         outcome.maximize_seconds = time.perf_counter() - started
-    outcome.atlas, outcome.index = write_atlas(out_dir, wanted, print_, net, ignored)
+    outcome.atlas, outcome.index = write_atlas(out_dir, wanted, fingerprint, net, ignored)
     return outcome
 
 
-def _maximize(net, layers, out_dir, print_, schedule, progress):
+def _maximize(net, layers, out_dir, fingerprint, schedule, progress):
     """Adds the maximization images to every layer whose record has none."""
     for layer in layers:
-        layer_record = records.load_layer(out_dir, names.short(layer), print_)
+        layer_record = records.load_layer(out_dir, names.short(layer), fingerprint)
         if layer_record["maximized"] is None:
             layer_record["maximized"], layer_record["maximization"] = maximized.write_layer(
                 net, layer, out_dir, layer_record["top"], schedule, progress)
             records.save_layer(out_dir, layer_record)
 
 
-def write_atlas(out_dir, wanted, print_, net, ignored=None):
+def write_atlas(out_dir, wanted, fingerprint, net, ignored=None):
     """Writes the site and then `atlas.json` from every layer recorded in `out_dir`; returns
     `(atlas, path of index.html)`."""
-    recorded = records.recorded_layers(out_dir, print_, net.layer_names)
+    recorded = records.recorded_layers(out_dir, fingerprint, net.layer_names)
     scan = recorded[0]["scan"]
     dataset = {"read": scan["read"],
                "skipped": [{"path": path, "reason": reason} for path, reason in scan["skipped"]],

@@ -27,7 +27,7 @@ def layer_sweep(net, layer, settings):
                                  settings.per_image)
 
 
-def scan_layers(net, paths, layers, settings, out_dir, print_, on_batch=None):
+def scan_layers(net, paths, layers, settings, out_dir, fingerprint, on_batch=None):
     """Pass 1 for `layers` (Keras names), all in one forward pass; resumable.
 
     The state is saved in `out_dir` every `settings.checkpoint_every` batches (a killed run
@@ -38,39 +38,39 @@ def scan_layers(net, paths, layers, settings, out_dir, print_, on_batch=None):
       `(state, seconds, files_scanned)`: the `ScanState` (one top-k per layer, in order).
     """
     sweeps = [layer_sweep(net, layer, settings) for layer in layers]
-    state_print = checkpoint.fingerprint(
-        {"atlas": print_, "layers": list(layers), "batch_size": settings.batch_size}, [])
+    state_fingerprint = checkpoint.fingerprint(
+        {"atlas": fingerprint, "layers": list(layers), "batch_size": settings.batch_size}, [])
     path = files.inside(out_dir, files.STATE)
     saved = checkpoint.load(path)
     state = scan_lib.ScanState.fresh(net, sweeps)
-    if saved is not None and saved[0] == state_print:
+    if saved is not None and saved[0] == state_fingerprint:
         state = saved[1]
         logging.warning("Resuming pass 1 of %s at image %d of %d.", out_dir, state.cursor,
                         len(paths))
     elif saved is not None:
         logging.warning("Discarding a saved pass 1 of other layers in %s.", out_dir)
     start = state.cursor
-    on_batch = runner.saving(path, state_print, settings.checkpoint_every, on_batch)
+    on_batch = runner.saving(path, state_fingerprint, settings.checkpoint_every, on_batch)
     state, seconds = runner.scan_all(net, paths, sweeps, settings, state, on_batch)
-    save_scans(layers, state, out_dir, print_)
+    save_scans(layers, state, out_dir, fingerprint)
     if os.path.exists(path):
         os.remove(path)
     return state, seconds, state.cursor - start
 
 
-def save_scans(layers, state, out_dir, print_):
+def save_scans(layers, state, out_dir, fingerprint):
     """Saves each layer's top-k of a finished pass 1 (`state`, one top-k per layer) to its own
     file, for pass 2 (`load_scan`)."""
     for layer, topk in zip(layers, state.topks):
         one = scan_lib.ScanState([topk], state.cursor, state.read, state.skipped)
         checkpoint.save(files.inside(out_dir, files.layer_scan(names.short(layer))), one,
-                        print_)
+                        fingerprint)
 
 
-def load_scan(out_dir, layer, print_):
+def load_scan(out_dir, layer, fingerprint):
     """A layer's saved pass-1 result (a `ScanState` with one top-k), or None."""
     saved = checkpoint.load(files.inside(out_dir, files.layer_scan(names.short(layer))))
-    return saved[1] if saved is not None and saved[0] == print_ else None
+    return saved[1] if saved is not None and saved[0] == fingerprint else None
 
 
 def _entry(projected, relative, number):
@@ -79,7 +79,7 @@ def _entry(projected, relative, number):
             "value": projected.value, "box": list(projected.box),
             "box_original": list(projected.box_original),
             "box_effective": None if crop.effective is None else list(crop.effective),
-            "crop": crop.rule, "crop_box": list(crop.box)}
+            "crop": crop.kind, "crop_box": list(crop.box)}
 
 
 def layer_winners(net, layer, topk, paths, settings):
@@ -185,6 +185,6 @@ def dependence_record(net, layer):
     """What ties the layer's projections to the image (`Deconvnet.image_dependence`),
     JSON-ready."""
     found = net.image_dependence(layer)
-    return {"rule": found.rule, "switches": list(found.switches), "paths": found.paths,
+    return {"rule": found.relu_rule, "switches": list(found.switches), "paths": found.paths,
             "gradients": len(found.gradients), "independent": found.independent,
             "verdict": found.verdict}

@@ -27,7 +27,7 @@ def identity(record, net, settings, root, paths):
     """The atlas's identity: a JSON-ready dict of everything that decides its content."""
     return {
         "model": {"name": record["model"], "include_top": bool(record.get("include_top")),
-                  "preprocessing": net.preprocessing.name, "rule": net.rule},
+                  "preprocessing": net.preprocessing.name, "rule": net.relu_rule},
         "weights": _weights_of(record),
         "dataset": {"root": os.path.abspath(root), "files": len(paths),
                     "fingerprint": checkpoint.fingerprint({}, paths)},
@@ -158,7 +158,7 @@ def remove(out_dir):
             os.remove(path)
 
 
-def print_of(wanted):
+def fingerprint_of(wanted):
     """A short fingerprint of an identity, stamped on each layer's record."""
     return checkpoint.fingerprint(wanted, [])
 
@@ -168,22 +168,22 @@ def save_layer(out_dir, record):
     outputs.write_json(files.inside(out_dir, files.layer_record(record["name"])), record)
 
 
-def load_layer(out_dir, layer, print_):
+def load_layer(out_dir, layer, fingerprint):
     """The record of `layer` finished by this atlas, or None."""
     path = files.inside(out_dir, files.layer_record(layer))
     if not os.path.exists(path):
         return None
     record = _read_json(path)
-    return record if record.get("fingerprint") == print_ else None
+    return record if record.get("fingerprint") == fingerprint else None
 
 
-def recorded_layers(out_dir, print_, order):
+def recorded_layers(out_dir, fingerprint, order):
     """Every layer finished in `out_dir`, as records in the order of `order` (model order)."""
     folder = os.path.join(out_dir, "layers")
     names = ([name[:-len(".json")] for name in os.listdir(folder) if name.endswith(".json")]
              if os.path.isdir(folder) else [])
     position = {name: number for number, name in enumerate(order)}
-    records = [load_layer(out_dir, name, print_) for name in names]
+    records = [load_layer(out_dir, name, fingerprint) for name in names]
     return sorted((r for r in records if r is not None),
                   key=lambda r: position.get(r["keras_layer"], len(order)))
 

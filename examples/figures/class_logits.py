@@ -35,15 +35,16 @@ def main():
     files = sorted(os.listdir("examples/images"))
     images = np.stack([image_files.read_image(os.path.join("examples/images", name), 224)[0]
                        for name in files]).astype(np.float32)
-    net = {rule: deconv.Deconvnet(model, rule=rule) for rule in ("deconvnet", "guided")}
+    net = {relu_rule: deconv.Deconvnet(model, relu_rule=relu_rule)
+           for relu_rule in ("deconvnet", "guided")}
     probabilities = model.predict(_preprocessed(images), verbose=0)
     top = probabilities.argmax(axis=1)
     rows = {"image": [image.astype(np.uint8) for image in images]}
-    for rule, one in net.items():
+    for relu_rule, one in net.items():
         projections = one.project(images, "predictions", list(top))
-        rows[rule] = [render.to_uint8(r, "symmetric", 99.5) for r in projections]
+        rows[relu_rule] = [render.to_uint8(r, "symmetric", 99.5) for r in projections]
         for name, r in zip(files, projections):
-            print(f"{name}: {rule} central share {centre_share(r):.2f}")
+            print(f"{name}: {relu_rule} central share {centre_share(r):.2f}")
     titles = [f"{names[c][:16]} {probabilities[i, c]:.2f}" for i, c in enumerate(top)]
     for name, title in zip(files, titles):
         print(name, title)

@@ -42,13 +42,14 @@ def model(arch, weights, hed_weights):
 
 def rows(arch, weights, layers, images, hed_weights):
     keras_model, label = model(arch, weights, hed_weights)
-    nets = {rule: deconv.Deconvnet(keras_model, rule=rule) for rule in ("deconvnet", "guided")}
+    nets = {relu_rule: deconv.Deconvnet(keras_model, relu_rule=relu_rule)
+            for relu_rule in ("deconvnet", "guided")}
     for layer in layers:
         feature = int(nets["deconvnet"].activations(images, layer).mean(axis=(0, 1, 2)).argmax())
-        found = {rule: deconv.measure_image_dependence(net, layer, images, feature=feature)
-                 for rule, net in nets.items()}
-        cells = [f"{value:.3f}" for rule in nets for value in (
-            found[rule].between_images, found[rule].to_blank)]
+        found = {relu_rule: deconv.measure_image_dependence(net, layer, images, feature=feature)
+                 for relu_rule, net in nets.items()}
+        cells = [f"{value:.3f}" for relu_rule in nets for value in (
+            found[relu_rule].between_images, found[relu_rule].to_blank)]
         verdict = nets["deconvnet"].image_dependence(layer).verdict
         yield (f"| {arch} ({label}) | {layer} | map {feature} at {found['deconvnet'].position} | "
                + " | ".join(cells) + f" | {verdict} |")

@@ -30,14 +30,15 @@ def main():
     columns = [("image", [np.asarray(image, np.uint8) for image in images])]
     for layer, feature, position, what in (("predictions", CAT, None, "logit 285 (cat)"),
                                            (LAYER, UNIT, POSITION, f"{LAYER} {UNIT} at (7, 7)")):
-        for rule in ("deconvnet", "guided"):
-            net = deconv.Deconvnet(model, rule=rule)
+        for relu_rule in ("deconvnet", "guided"):
+            net = deconv.Deconvnet(model, relu_rule=relu_rule)
             found = net.project_details(images, layer, [feature] * len(images),
                                         None if position is None else np.array([position] * 3))
             flat = found.reconstructions.reshape(len(images), -1)
             correlations = np.corrcoef(flat)[np.triu_indices(len(images), 1)]
-            print(f"{what}, {rule}: correlations between the photos {np.round(correlations, 3)}")
-            columns.append((f"{rule}: {what}", [deconv.to_uint8(r) for r in
+            print(f"{what}, {relu_rule}: correlations between the photos "
+                  f"{np.round(correlations, 3)}")
+            columns.append((f"{relu_rule}: {what}", [deconv.to_uint8(r) for r in
                                                 found.reconstructions]))
     write(columns)
 

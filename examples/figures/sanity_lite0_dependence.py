@@ -25,7 +25,8 @@ def main(folder="examples/images", size=224):
     photos = np.stack([image_files.read_image(path, size)[0] for path in paths]).astype(
         np.float32)
     model = deconv.load_model("efficientnet_lite0", weights="imagenet", include_top=True)
-    nets = {rule: deconv.Deconvnet(model, rule=rule) for rule in ("deconvnet", "guided")}
+    nets = {relu_rule: deconv.Deconvnet(model, relu_rule=relu_rule)
+            for relu_rule in ("deconvnet", "guided")}
     print(f"{len(paths)} photos of {folder}, {size}x{size}; mean |r| over image pairs,\n"
           f"and to a blank (ImageNet-mean gray) image\n")
     print("| layer | unit | deconvnet, between images | deconvnet, to blank | guided, between "
@@ -38,12 +39,12 @@ def main(folder="examples/images", size=224):
             feature = int(nets["deconvnet"].activations(photos, layer).mean(axis=(0, 1, 2))
                           .argmax())
             unit = f"map {feature}"
-        found = {rule: deconv.measure_image_dependence(net, layer, photos, feature=feature)
-                 for rule, net in nets.items()}
+        found = {relu_rule: deconv.measure_image_dependence(net, layer, photos, feature=feature)
+                 for relu_rule, net in nets.items()}
         if layer != "predictions":
             unit += f" at {found['deconvnet'].position}"
-        cells = [f"{value:.3f}" for rule in nets for value in (
-            found[rule].between_images, found[rule].to_blank)]
+        cells = [f"{value:.3f}" for relu_rule in nets for value in (
+            found[relu_rule].between_images, found[relu_rule].to_blank)]
         print(f"| {layer} | {unit} | " + " | ".join(cells) + " |")
 
 

@@ -9,13 +9,13 @@ from deconv.core import selection
 from tests.helpers import oracle
 
 
-@pytest.mark.parametrize("rule,total,expected", [
+@pytest.mark.parametrize("count_rule,total,expected", [
     (9, 512, 9), (1000, 512, 512), (0.2, 512, 102), (0.001, 512, 1), (0.5, 3, 2),
     (0.5, 5, 3), (0.5, 7, 4), (0.25, 10, 3), (0.1, 25, 3),  # halves round up, not to even
     (0, 512, 1), (-3, 512, 1), (1.5, 512, 1), (1.0, 512, 1), (2.0, 512, 2), ("x", 512, 1),
     (True, 512, 1)])
-def test_count_rules(rule, total, expected):
-    assert selection.count_of(rule, total) == expected
+def test_count_rules(count_rule, total, expected):
+    assert selection.count_of(count_rule, total) == expected
 
 
 def _kept_by_hand(acts, maps, per_map):

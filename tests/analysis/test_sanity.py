@@ -166,9 +166,9 @@ def _plain_cnn(pool):
 @pytest.mark.parametrize("pool", [False, True])
 def test_measured_image_dependence(pool):
     pixels = np.random.default_rng(0).uniform(0, 255, (3, 24, 24, 3)).astype(np.float32)
-    found = {rule: measured_dependence.measure_image_dependence(
-        deconv.Deconvnet(_plain_cnn(pool), preprocessing="unit", rule=rule), "top_conv", pixels,
-        feature=2) for rule in ("deconvnet", "guided")}
+    found = {relu_rule: measured_dependence.measure_image_dependence(
+        deconv.Deconvnet(_plain_cnn(pool), preprocessing="unit", relu_rule=relu_rule), "top_conv",
+        pixels, feature=2) for relu_rule in ("deconvnet", "guided")}
     assert (found["deconvnet"].values > 0).all()  # the shared position is active in each
     if pool:  # the switches tie each projection to its image
         assert found["deconvnet"].between_images < 0.9
@@ -177,7 +177,7 @@ def test_measured_image_dependence(pool):
         assert found["deconvnet"].to_blank == pytest.approx(1.0, abs=1e-9)
     assert found["guided"].between_images < found["deconvnet"].between_images - 0.05
     assert found["deconvnet"].pairs.shape == (3, 3)
-    derived = deconv.Deconvnet(_plain_cnn(pool), rule="deconvnet").image_dependence("top_conv")
+    derived = deconv.Deconvnet(_plain_cnn(pool), relu_rule="deconvnet").image_dependence("top_conv")
     assert derived.independent is not pool  # the graph's count agrees with the measure
 
 

@@ -38,12 +38,12 @@ def _layers(net):
     return [maps[len(maps) // 8], maps[len(maps) // 2], maps[-1]]
 
 
-def _check(name, size, rule, windows=(False, True)):
+def _check(name, size, relu_rule, windows=(False, True)):
     """Each layer both ways: over whole maps, and in windows wherever the rules allow."""
     model = _model(name)
-    net = deconv.Deconvnet(model, preprocessing="none", rule=rule)  # see _model
+    net = deconv.Deconvnet(model, preprocessing="none", relu_rule=relu_rule)  # see _model
     images = np.random.default_rng(5).uniform(0, 255, (2, size, size, 3)).astype(np.float32)
-    copy = graph_oracle.clone(model, rule)
+    copy = graph_oracle.clone(model, relu_rule)
     for layer in _layers(net):
         feature = _strongest_map(net, images, layer)
         for windowed in windows:
@@ -69,16 +69,16 @@ def test_resnet50_windows_reach_the_pixels_from_its_early_layers():
 
 
 @pytest.mark.zoo
-@pytest.mark.parametrize("rule", ["deconvnet", "guided"])
+@pytest.mark.parametrize("relu_rule", ["deconvnet", "guided"])
 @pytest.mark.parametrize("name,size", DEFAULT + ZOO)
-def test_every_application_equals_the_oracle(name, size, rule):
-    _check(name, size, rule)
+def test_every_application_equals_the_oracle(name, size, relu_rule):
+    _check(name, size, relu_rule)
 
 
-def _check_logits(name, rule="deconvnet"):
+def _check_logits(name, relu_rule="deconvnet"):
     """A class's logit (pre-softmax) projected through the whole network, at its own size."""
     model = _model(name, include_top=True)
-    net = deconv.Deconvnet(model, preprocessing="none", rule=rule)  # see _model
+    net = deconv.Deconvnet(model, preprocessing="none", relu_rule=relu_rule)  # see _model
     logits = net.layer_names[-1]
     size = model.inputs[0].shape[1] or 224  # MobileNetV3 takes any size, even with its top
     images = np.random.default_rng(6).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
@@ -88,7 +88,7 @@ def _check_logits(name, rule="deconvnet"):
     dense = model.get_layer(logits) if hasattr(model.get_layer(logits), "bias") else None
     if scores[best] <= 0 and dense is not None:  # a positive logit, so relu passes its signal
         dense.bias.assign(dense.bias.numpy() + (1 - scores[best]))
-    copy = graph_oracle.clone(model, rule, logits=logits)
+    copy = graph_oracle.clone(model, relu_rule, logits=logits)
     _assert_matches(net, model, images, logits, best, copy)
 
 

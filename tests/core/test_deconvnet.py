@@ -20,11 +20,11 @@ def _index(net, layer):
     return net.layer_names.index(net.resolve(layer))
 
 
-def _assert_matches_oracle(net, model, images, layer, feature, rule="deconvnet", caffe=True,
+def _assert_matches_oracle(net, model, images, layer, feature, relu_rule="deconvnet", caffe=True,
                            windowed="auto"):
     projection = net.project_details(images, layer, feature, windowed=windowed)
     expected, values, positions = oracle.project_max(
-        model, images, names.keras_name(layer) or layer, feature, rule, caffe)
+        model, images, names.keras_name(layer) or layer, feature, relu_rule, caffe)
     np.testing.assert_allclose(projection.values, values, rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(projection.positions, positions)
     live = values > 0
@@ -54,9 +54,9 @@ def test_full_size_vgg19_projection_equals_oracle(net19, vgg19):
 
 @pytest.mark.parametrize("windowed", [False, True], ids=["full", "windowed"])
 def test_guided_rule_equals_guided_gradient(vgg19, images_64x48, windowed):
-    net = deconv.Deconvnet(vgg19, rule="guided")
+    net = deconv.Deconvnet(vgg19, relu_rule="guided")
     for layer, features in CASES[:3]:
-        _assert_matches_oracle(net, vgg19, images_64x48, layer, features[0], rule="guided",
+        _assert_matches_oracle(net, vgg19, images_64x48, layer, features[0], relu_rule="guided",
                                windowed=windowed)
 
 

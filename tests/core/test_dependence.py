@@ -42,7 +42,7 @@ def test_without_a_max_pool_every_image_gets_the_same_deconvnet_picture():
     found = deconvnet.image_dependence("c2")
     assert found.independent and found.switches == () and found.paths == "none"
     assert "cannot depend on the image" in found.verdict and "--rule guided" in found.verdict
-    guided = deconv.Deconvnet(model, preprocessing="unit", rule="guided")
+    guided = deconv.Deconvnet(model, preprocessing="unit", relu_rule="guided")
     assert _same_unit_in_two_images(guided)[0] < 0.99
     assert not guided.image_dependence("c2").independent
 

@@ -78,9 +78,17 @@ def test_unsupported_models_name_every_such_layer():
 
 def test_bad_options(vgg16):
     with pytest.raises(DeconvError, match="Unknown rule 'zeiler'. Valid: deconvnet, guided"):
-        deconv.Deconvnet(vgg16, rule="zeiler")
+        deconv.Deconvnet(vgg16, relu_rule="zeiler")
     with pytest.raises(DeconvError, match="Unknown preprocessing 'bgr'. Valid: caffe"):
         deconv.Deconvnet(vgg16, preprocessing="bgr")
+
+
+def test_the_old_rule_keyword_still_works_and_warns(vgg16):
+    with pytest.warns(DeprecationWarning, match="relu_rule"):
+        net = deconv.Deconvnet(vgg16, rule="guided")
+    assert net.relu_rule == "guided" and net.image_dependence("conv1_2").relu_masks
+    with pytest.warns(DeprecationWarning), pytest.raises(DeconvError, match="Unknown rule"):
+        deconv.Deconvnet(vgg16, rule="zeiler")
 
 
 def test_bad_batch_sizes_and_ragged_images(net19, images_64x48):

@@ -40,7 +40,7 @@ def _strongest_map(net, images, layer):
 def _assert_matches(net, model, images, layer, feature, copy, tolerance=1e-4, windowed="auto"):
     projection = net.project_details(images, layer, feature, windowed=windowed)
     expected, values, positions = graph_oracle.project_max(
-        model, images, NESTED.get(layer, layer), feature, net.rule, net.preprocessing.name,
+        model, images, NESTED.get(layer, layer), feature, net.relu_rule, net.preprocessing.name,
         copy)
     np.testing.assert_allclose(projection.values, values, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(projection.positions, positions)
@@ -52,12 +52,12 @@ def _assert_matches(net, model, images, layer, feature, copy, tolerance=1e-4, wi
 
 
 @pytest.mark.parametrize("windowed", [False, True], ids=["full", "windowed"])
-@pytest.mark.parametrize("rule", ["deconvnet", "guided"])
-def test_every_layer_of_a_graph_equals_the_oracle(graph_cnn, graph_images, rule, windowed):
+@pytest.mark.parametrize("relu_rule", ["deconvnet", "guided"])
+def test_every_layer_of_a_graph_equals_the_oracle(graph_cnn, graph_images, relu_rule, windowed):
     """Both reverse paths: whole maps, and in windows wherever the rules allow (then whole
     maps past a global pool, an upsampling or the classifier)."""
-    net = deconv.Deconvnet(graph_cnn, rule=rule)
-    copy = graph_oracle.clone(graph_cnn, rule, logits="predictions")
+    net = deconv.Deconvnet(graph_cnn, relu_rule=relu_rule)
+    copy = graph_oracle.clone(graph_cnn, relu_rule, logits="predictions")
     assert net.layer_names[-1] == "predictions" and "gap" in net.layer_names
     for layer in net.layer_names:
         if layer in ("inner_conv", "inner_ln"):  # inside the nested model: the oracle can't

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from deconv.core import layers
+from deconv.core import preprocessing
 from deconv.core import reverse_layers
 
 # Two 3x5 single-channel images: 2x2/2 'valid' pooling drops the last row and column.
@@ -85,3 +86,23 @@ def test_layer_configs_round_trip():
     rebuilt = reverse_layers.TiedConvTranspose.from_config(
         reverse_layers.TiedConvTranspose(kernel=kernel).get_config())
     assert tuple(rebuilt.kernel.shape) == (3, 3, 2, 4) and rebuilt.kernel is not kernel
+
+
+def test_preprocessing_layers_keep_the_config_key_saved_files_hold(tmp_path):
+    """`Preprocess(preprocessing=...)` writes and reads the config key `mode` it always wrote:
+    a `.keras` file saved before the rename (or by a deconv export) loads the same."""
+    pixels = np.array([[[[10.0, 20.0, 30.0]]]], np.float32)
+    for cls, expected in ((preprocessing.Preprocess, [[[[30 - 103.939, 20 - 116.779,
+                                                          10 - 123.68]]]]),
+                          (preprocessing.PreprocessAdjoint, [[[[30.0, 20.0, 10.0]]]])):
+        layer = cls("caffe", name="p")
+        config = layer.get_config()
+        assert config["mode"] == "caffe" and "preprocessing" not in config
+        assert cls.from_config(config).preprocessing == "caffe"
+        assert cls.from_config({**config, "mode": "unit"}).preprocessing == "unit"
+        inputs = keras.Input((1, 1, 3))
+        path = str(tmp_path / f"{cls.__name__}.keras")
+        keras.Model(inputs, layer(inputs)).save(path)
+        loaded = keras.models.load_model(path)
+        assert loaded.get_layer("p").preprocessing == "caffe"
+        np.testing.assert_allclose(loaded(pixels).numpy(), expected, rtol=1e-5)

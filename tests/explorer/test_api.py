@@ -256,12 +256,12 @@ def test_concurrent_clients_of_a_real_server_get_their_own_answers(served, explo
     with urllib.request.urlopen(urllib.request.Request(
             served + "/api/images", data=png_bytes(photo), method="POST")) as answer:
         key = json.load(answer)["image"]
-    requests = [(unit, rule, (unit % 8, 7 - unit % 8) if unit % 3 else None)
-                for unit in range(6) for rule in ("deconvnet", "guided")]
+    requests = [(unit, relu_rule, (unit % 8, 7 - unit % 8) if unit % 3 else None)
+                for unit in range(6) for relu_rule in ("deconvnet", "guided")]
 
     def fetch(request):
-        unit, rule, position = request
-        query = {"image": key, "layer": "conv2_2", "unit": unit, "rule": rule, "format": "png"}
+        unit, relu_rule, position = request
+        query = {"image": key, "layer": "conv2_2", "unit": unit, "rule": relu_rule, "format": "png"}
         if position:
             query.update(y=position[0], x=position[1])
         with urllib.request.urlopen(f"{served}/api/project?{urllib.parse.urlencode(query)}",
@@ -270,7 +270,7 @@ def test_concurrent_clients_of_a_real_server_get_their_own_answers(served, explo
 
     with concurrent.futures.ThreadPoolExecutor(12) as pool:
         shown = list(pool.map(fetch, requests))
-    for (unit, rule, position), pixels in zip(requests, shown):
-        oracle = explorer.nets[rule].project(photo[None], "conv2_2", unit,
+    for (unit, relu_rule, position), pixels in zip(requests, shown):
+        oracle = explorer.nets[relu_rule].project(photo[None], "conv2_2", unit,
                                              None if position is None else [position])
         np.testing.assert_array_equal(pixels, deconv.to_uint8(oracle)[0])

@@ -58,13 +58,13 @@ def test_large_maps_are_shrunk_to_the_thumbnail_side(net16, photo):
     assert np.abs(_cell(grid.picture, grid.cell, 32, 3) - box_mean).max() <= 1.5
 
 
-@pytest.mark.parametrize("rule,mode,position", [
+@pytest.mark.parametrize("relu_rule,mode,position", [
     ("deconvnet", "activation", None), ("guided", "activation", None),
     ("deconvnet", "activation", (2, 5)), ("guided", "maps", None)])
-def test_projections_are_the_library_call(explorer, vgg16, photo, rule, mode, position):
+def test_projections_are_the_library_call(explorer, vgg16, photo, relu_rule, mode, position):
     key, _ = explorer.add_image(png_bytes(photo))
-    found = explorer.project(key, "conv3_1", 7, position, rule, mode)
-    oracle = deconv.Deconvnet(vgg16, rule=rule).project_details(
+    found = explorer.project(key, "conv3_1", 7, position, relu_rule, mode)
+    oracle = deconv.Deconvnet(vgg16, relu_rule=relu_rule).project_details(
         photo[None], "conv3_1", 7, None if position is None else [position], mode)
     np.testing.assert_array_equal(deconv.to_uint8(found.reconstruction),
                                   deconv.to_uint8(oracle.reconstructions[0]))
@@ -86,7 +86,8 @@ def test_bad_requests_are_one_line_errors(explorer, photo):
             (lambda: explorer.project(key, "conv9_9", 0), "Unknown layer 'conv9_9'"),
             (lambda: explorer.project(key, "conv3_1", 256), "which has 256 maps: 0 to 255"),
             (lambda: explorer.project(key, "conv3_1", 0, (8, 0)), "outside"),
-            (lambda: explorer.project(key, "conv3_1", 0, rule="lrp"), "Valid: deconvnet, guided"),
+            (lambda: explorer.project(key, "conv3_1", 0, relu_rule="lrp"),
+             "Valid: deconvnet, guided"),
             (lambda: explorer.project(key, "conv3_1", 0, mode="ranges"), "Valid: activation"),
             (lambda: explorer.map_grid(key, "conv3_1", "global"), "Valid: layer, map"),
             (lambda: explorer.project("0" * 16, "conv3_1", 0), "Unknown image")]:
@@ -125,17 +126,17 @@ def test_first_calls_from_many_threads_give_the_library_results(vgg16, photo):
     side by side (the later ones), and each equals the library's call."""
     fresh = live.Explorer(deconv.Deconvnet(vgg16), live.Options(size=SIZE))
     key, _ = fresh.add_image(png_bytes(photo))
-    requests = [(layer, 3 + repeat, position, rule, mode)
-                for layer in ("conv2_2", "conv4_1") for rule in RELU_RULES
+    requests = [(layer, 3 + repeat, position, relu_rule, mode)
+                for layer in ("conv2_2", "conv4_1") for relu_rule in RELU_RULES
                 for mode, position, repeat in (
                     ("activation", None, 0), ("activation", (1, 1), 0), ("maps", None, 0),
                     ("activation", None, 1), ("activation", None, 2))]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        found = list(pool.map(lambda r: fresh.project(key, *r[:3], rule=r[3], mode=r[4]),
+        found = list(pool.map(lambda r: fresh.project(key, *r[:3], relu_rule=r[3], mode=r[4]),
                               requests))
-    nets = {rule: deconv.Deconvnet(vgg16, rule=rule) for rule in RELU_RULES}
-    for (layer, unit, position, rule, mode), result in zip(requests, found):
-        oracle = nets[rule].project(photo[None], layer, unit,
+    nets = {relu_rule: deconv.Deconvnet(vgg16, relu_rule=relu_rule) for relu_rule in RELU_RULES}
+    for (layer, unit, position, relu_rule, mode), result in zip(requests, found):
+        oracle = nets[relu_rule].project(photo[None], layer, unit,
                                     None if position is None else [position], mode)
         np.testing.assert_array_equal(deconv.to_uint8(result.reconstruction),
                                       deconv.to_uint8(oracle[0]))

@@ -17,7 +17,7 @@ from tests.helpers.oracle import relu_for
 _FAMILY = ("relu", "relu6")
 
 
-def _cloner(rule, logits):
+def _cloner(relu_rule, logits):
     """The clone function: ReLU-family activations get the custom gradient; `logits`' layer
     loses its softmax."""
 
@@ -25,10 +25,10 @@ def _cloner(rule, logits):
         config = layer.get_config()
         if isinstance(layer, keras.layers.ReLU) and not layer.negative_slope and not (
                 layer.threshold):
-            return keras.layers.Activation(relu_for(rule, layer.max_value), name=layer.name)
+            return keras.layers.Activation(relu_for(relu_rule, layer.max_value), name=layer.name)
         name = activation_name(layer)
         if name in _FAMILY:
-            config["activation"] = relu_for(rule, 6.0 if name == "relu6" else None)
+            config["activation"] = relu_for(relu_rule, 6.0 if name == "relu6" else None)
         elif name == "softmax" and layer.name == logits:
             config["activation"] = "linear"
         return layer.__class__.from_config(config)
@@ -36,14 +36,15 @@ def _cloner(rule, logits):
     return clone
 
 
-def clone(model, rule="deconvnet", logits=None):
+def clone(model, relu_rule="deconvnet", logits=None):
     """The oracle's copy of `model` (same weights)."""
-    copy = keras.models.clone_model(model, clone_function=_cloner(rule, logits), recursive=True)
+    copy = keras.models.clone_model(model, clone_function=_cloner(relu_rule, logits),
+                                    recursive=True)
     copy.set_weights(model.get_weights())
     return copy
 
 
-def project_max(model, images, layer, feature, rule="deconvnet", mode="none", copy=None):
+def project_max(model, images, layer, feature, relu_rule="deconvnet", mode="none", copy=None):
     """The oracle's projection of each image's strongest activation of map `feature` of `layer`
     (a layer or operation of `model` itself, not of a nested model; a softmax output: of the
     class logit).
@@ -51,7 +52,7 @@ def project_max(model, images, layer, feature, rule="deconvnet", mode="none", co
     Returns `(projections, values, positions)`: the modified gradient of that activation with
     respect to the RGB input (preprocessed by `mode` inside the tape), seeded with its value.
     """
-    copy = copy or clone(model, rule, logits=layer)
+    copy = copy or clone(model, relu_rule, logits=layer)
     operation = {operation.name: operation for operation in copy.operations}[layer]
     target = keras.Model(copy.inputs, operation.output)
     x = tf.constant(np.asarray(images, np.float32))

@@ -12,7 +12,7 @@ import tensorflow as tf
 CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
 
 
-def relu_for(rule, max_value=None):
+def relu_for(relu_rule, max_value=None):
     """ReLU (capped at `max_value` if given) whose backward is the deconvnet's relu(upstream),
     or guided backprop's, which also masks by the forward's positive outputs."""
     @tf.custom_gradient
@@ -21,7 +21,7 @@ def relu_for(rule, max_value=None):
 
         def grad(upstream):
             back = tf.nn.relu(upstream)
-            return back * tf.cast(y > 0, back.dtype) if rule == "guided" else back
+            return back * tf.cast(y > 0, back.dtype) if relu_rule == "guided" else back
 
         return y, grad
 
@@ -66,7 +66,7 @@ PREPROCESS = {
 }
 
 
-def gradient(model, images, target, seed_fn, rule="deconvnet", caffe=True):
+def gradient(model, images, target, seed_fn, relu_rule="deconvnet", caffe=True):
     """Returns `(activations, input gradient)` for the upstream gradient `seed_fn(activations)`.
 
     `images` are RGB in [0, 255]; `caffe` (True: "caffe", False: "none", or a `PREPROCESS`
@@ -77,12 +77,12 @@ def gradient(model, images, target, seed_fn, rule="deconvnet", caffe=True):
     with tf.GradientTape() as tape:
         tape.watch(x)
         h = preprocess(x)
-        activations = _forward(model, h, target, relu_for(rule))
+        activations = _forward(model, h, target, relu_for(relu_rule))
     seed = tf.constant(seed_fn(activations.numpy()), tf.float32)
     return activations.numpy(), tape.gradient(activations, x, output_gradients=seed).numpy()
 
 
-def project_max(model, images, target, feature, rule="deconvnet", caffe=True):
+def project_max(model, images, target, feature, relu_rule="deconvnet", caffe=True):
     """The oracle's projection of each image's strongest activation of map `feature`.
 
     Returns `(projections, values, positions)`: value times the modified gradient of that
@@ -101,7 +101,7 @@ def project_max(model, images, target, feature, rule="deconvnet", caffe=True):
         found["positions"] = positions
         return seed
 
-    _, grad = gradient(model, images, target, one_hot_at_max, rule, caffe)
+    _, grad = gradient(model, images, target, one_hot_at_max, relu_rule, caffe)
     return grad * found["values"][:, None, None, None], found["values"], found["positions"]
 
 

@@ -67,7 +67,7 @@ def deep_net():
     rng = np.random.default_rng(3)
     for weight in model.weights:
         weight.assign(rng.normal(0.02, 0.2, weight.shape).astype(np.float32))
-    return deconv.Deconvnet(model, preprocessing="unit", rule="guided")
+    return deconv.Deconvnet(model, preprocessing="unit", relu_rule="guided")
 
 
 def _winners(net, layer, images):
@@ -106,7 +106,7 @@ def test_tiles_of_a_field_far_wider_than_the_image_show_something(deep_net):
     found, (feats, patches) = _tiles(deep_net, "c4", images, "auto", min_tile=32)
     old_found, (old_feats, old_patches) = _tiles(deep_net, "c4", images, "theoretical")
     for winner, feat, patch in zip(found, feats, patches):
-        assert winner.crop.rule == "effective" and feat.shape == patch.shape == (32, 32, 3)
+        assert winner.crop.kind == "effective" and feat.shape == patch.shape == (32, 32, 3)
         assert _gray_share(patch) <= 0.25
         assert feat.astype(float).std() > 8
         top, left, bottom, right = winner.crop.box
@@ -145,6 +145,6 @@ def test_vgg16_at_224_keeps_the_old_crops_byte_for_byte(net16):
                                         224)
     for crop in ("theoretical", "auto"):
         found, (feats, patches) = _tiles(net16, "conv5_3", images, crop, projected)
-        assert all(w.crop.rule == "theoretical" for w in found)
+        assert all(w.crop.kind == "theoretical" for w in found)
         for new, old in zip(feats + patches, old_feats + old_patches):
             np.testing.assert_array_equal(new, old)

@@ -145,11 +145,11 @@ def test_the_cat_logits_guided_projection_lies_on_the_cat(lite0):
     image = example_photos(["chelsea"])
     top, left, bottom, right = CAT_FACE
     energy = {}
-    for rule in ("guided", "deconvnet"):
-        projection = deconv.Deconvnet(lite0, rule=rule).project(image, "predictions",
+    for relu_rule in ("guided", "deconvnet"):
+        projection = deconv.Deconvnet(lite0, relu_rule=relu_rule).project(image, "predictions",
                                                                  EGYPTIAN_CAT)[0]
         squared = (projection ** 2).sum(axis=-1)
-        energy[rule] = squared[top:bottom, left:right].sum() / squared.sum()
+        energy[relu_rule] = squared[top:bottom, left:right].sum() / squared.sum()
     area = (bottom - top) * (right - left) / 224 ** 2
     assert energy["guided"] > 0.8 > area + 0.35
     # The deconvnet rule's picture of a logit hardly depends on the image (no max-pooling):

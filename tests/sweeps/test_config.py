@@ -354,8 +354,8 @@ def _half_done(net16, folders, tmp_path):
     state = next(scan_lib.scan(net16, paths, sweeps, state, settings.reading))
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
-    print_ = runner.pass_one_fingerprint({"weights": "w"}, sweeps, settings, paths)
-    checkpoint.save(str(out / checkpoint.FILE_NAME), state, print_)
+    fingerprint = runner.pass_one_fingerprint({"weights": "w"}, sweeps, settings, paths)
+    checkpoint.save(str(out / checkpoint.FILE_NAME), state, fingerprint)
     return paths
 
 

@@ -122,7 +122,7 @@ def test_a_strip_shows_the_units_projections_and_patches(net16, dataset, atlas):
                                         clip=False)
         crop = tiles.choose("auto", window, entry["box"], projection.reconstructions[0],
                             (SIZE, SIZE))
-        assert entry["crop"] == crop.rule and entry["crop_box"] == list(crop.box)
+        assert entry["crop"] == crop.kind and entry["crop_box"] == list(crop.box)
         stride = tiles.stride_of((SIZE, SIZE), net16.map_size("conv3_1", (SIZE, SIZE)))
         feat, patch = pictures.entry_tiles(projection.reconstructions[0], image, crop,
                                            tiles.cell_of(window, stride), "symmetric", tile)
