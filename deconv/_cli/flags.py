@@ -118,7 +118,7 @@ def define_model_flags(model_help=None, rule=False, seed_help="Seed of --weights
             "(caffe for VGG and ResNet, tf for Inception, Xception, MobileNet, ResNetV2, torch for "
             "DenseNet, EfficientNet-Lite, none where the model preprocesses inside), none for a "
             ".keras model.",
-            enum_values=["auto", *preprocessing.MODES])
+            enum_values=["auto", *preprocessing.SCHEMES])
     if rule:
         _define("enum", "rule", "deconvnet", "How ReLUs are reversed: deconvnet (the paper) or "
                 "guided (guided backpropagation).", enum_values=list(RELU_RULES))
@@ -172,7 +172,7 @@ def define_classifier_flags():
             "probabilities) to use instead of the application's own.")
     _define("enum", "classifier_preprocessing", "auto", "The classifier's input "
             "preprocessing; auto: the model's (--preprocessing: the application's own, none "
-            "for a .keras model).", enum_values=["auto", *preprocessing.MODES])
+            "for a .keras model).", enum_values=["auto", *preprocessing.SCHEMES])
     _define("string", "classifier_weights", None, "Weights of the application's classifier: "
             "imagenet (for VGG Keras's with-top file or a vgg19.npy), a file, or random; "
             "default: random with --weights random, else imagenet.")

@@ -182,7 +182,7 @@ def occlude(net, layer, image, *, feature=None, feature_part=True, classifier=No
       occluder: an `Occluder`: the square's side, step and colour.
       batch_size: occluded images per forward batch.
       classifier_preprocessing: the name of the classifier's input preprocessing (see
-        `deconv.core.preprocessing.MODES`); default: `net`'s.
+        `deconv.core.preprocessing.SCHEMES`); default: `net`'s.
       progress: called with the number of positions done after each batch.
 
     Returns:

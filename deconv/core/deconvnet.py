@@ -48,7 +48,7 @@ class Deconvnet(SharedGraphs):
         outputs (see `deconv.core.rules.table`), e.g. from `deconv.load_model`.
       preprocessing: how RGB pixels in [0, 255] become the model's input: `"auto"` (the Keras
         application's own: `"caffe"` for VGG and ResNet, ...; `"none"` for a model of your own
-        or one that preprocesses inside), or one of `deconv.core.preprocessing.MODES`.
+        or one that preprocesses inside), or one of `deconv.core.preprocessing.SCHEMES`.
       relu_rule: how a ReLU is reversed: `"deconvnet"` (the paper) or `"guided"` (guided
         backprop). `rule=` is its deprecated old name (keyword only; warns).
 

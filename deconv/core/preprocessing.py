@@ -34,7 +34,7 @@ class Preprocessing:
     scale: tuple
 
 
-MODES = {
+SCHEMES = {  # every preprocessing by its name
     # Caffe VGG weights (Keras's VGG16/VGG19, the TF1 vgg19.npy): BGR, ImageNet mean, no scaling.
     "caffe": Preprocessing("caffe", True, (103.939, 116.779, 123.68), (1.0, 1.0, 1.0)),
     # Inception-style models: [-1, 1].
@@ -57,10 +57,10 @@ def get(preprocessing):
     """
     if isinstance(preprocessing, Preprocessing):
         return preprocessing
-    if preprocessing not in MODES:
+    if preprocessing not in SCHEMES:
         raise DeconvError(
-            f"Unknown preprocessing {preprocessing!r}. Valid: {', '.join(sorted(MODES))}.")
-    return MODES[preprocessing]
+            f"Unknown preprocessing {preprocessing!r}. Valid: {', '.join(sorted(SCHEMES))}.")
+    return SCHEMES[preprocessing]
 
 
 # The preprocessing of Keras's applications, by their models' names (Keras's own
@@ -80,8 +80,8 @@ def for_model(model):
     EfficientNet-Lite `torch`), else `none`."""
     for pattern, preprocessing in _BY_NAME:
         if pattern.match(model.name):
-            return MODES[preprocessing]
-    return MODES["none"]
+            return SCHEMES[preprocessing]
+    return SCHEMES["none"]
 
 
 class _PreprocessingLayer(keras.layers.Layer):
@@ -114,7 +114,7 @@ class Preprocess(_PreprocessingLayer):
     """Maps RGB images in [0, 255] (any dtype) to the model's input space."""
 
     def call(self, images):
-        spec = MODES[self.preprocessing]
+        spec = SCHEMES[self.preprocessing]
         images = tf.cast(images, self.compute_dtype)
         if spec.bgr:
             images = tf.reverse(images, axis=[-1])
@@ -130,6 +130,6 @@ class PreprocessAdjoint(_PreprocessingLayer):
     """
 
     def call(self, signal):
-        spec = MODES[self.preprocessing]
+        spec = SCHEMES[self.preprocessing]
         signal = signal * tf.constant(spec.scale, signal.dtype)
         return tf.reverse(signal, axis=[-1]) if spec.bgr else signal

@@ -78,7 +78,7 @@ _STR, _INT, _BOOL = (str,), (int,), (bool,)
 _CHOICES = {
     "aspect": image_files.ASPECTS, "mode": selection.MODES, "normalize": render.NORMALISATIONS,
     "crop": tiles.CROPS,
-    "rule": RELU_RULES, "preprocessing": ("auto", *preprocessing.MODES),
+    "rule": RELU_RULES, "preprocessing": ("auto", *preprocessing.SCHEMES),
 }
 _RUN_KEYS = {"out": _STR, "model": _STR, "weights": _STR, "seed": _INT, "batch_size": _INT,
              "normalize": _STR, "min_tile": _INT, "crop": _STR, "rule": _STR, "preprocessing": _STR,
