@@ -14,6 +14,7 @@ from deconv.analysis import overlays
 from deconv.models import loading
 from deconv.unit_atlas import build
 from tests.conftest import last_error, run_command
+from tests.helpers.command_batch import run_commands
 
 CLASSES = 5
 
@@ -100,18 +101,20 @@ def test_logits_in_every_command_and_layers_without_maps_named(folder, tmp_path)
         manifest = json.loads((tmp_path / "run" / f"predictions_{unit}.json").read_text())
         assert [r["value"] for r in manifest["results"]][0] == pytest.approx(
             scores[:, unit].max(), rel=1e-4)
-    result = run_command("occlusion", paths[0], "--model", model_file, "--feat", "predictions",
-                         "--id", "2", "--classes", "--image_size", "24", "--occluder", "8",
-                         "--stride", "8", "--out", str(tmp_path / "occlusion"), "--noprogress")
-    assert result.returncode == 0, result.stderr[-3000:]
+    # The two occlusion runs share one process (TensorFlow starts once), each through the
+    # command's own flag parsing and main (tests/helpers/command_batch.py).
+    (own, _), (lite, _) = run_commands("occlusion", [
+        [paths[0], "--model", model_file, "--feat", "predictions", "--id", "2", "--classes",
+         "--image_size", "24", "--occluder", "8", "--stride", "8", "--out",
+         str(tmp_path / "occlusion"), "--noprogress"],
+        [paths[0], "--model", "efficientnet_lite0", "--weights", "random", "--feat",
+         "block2a_project_conv", "--classes", "--image_size", "24", "--occluder", "12",
+         "--stride", "12", "--out", str(tmp_path / "lite"), "--noprogress"]], tmp_path)
+    assert own.returncode == 0, own.stderr[-3000:]
     summary = json.loads((tmp_path / "occlusion" / "img0.json").read_text())
     assert "note" not in summary or summary["note"] is None, summary.get("note")
     assert os.path.exists(tmp_path / "occlusion" / "img0_probability.png")
-    result = run_command("occlusion", paths[0], "--model", "efficientnet_lite0", "--weights",
-                         "random", "--feat", "block2a_project_conv", "--classes",
-                         "--image_size", "24", "--occluder", "12", "--stride", "12", "--out",
-                         str(tmp_path / "lite"), "--noprogress")
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert lite.returncode == 0, lite.stderr[-3000:]
     assert json.loads((tmp_path / "lite" / "img0.json").read_text())["note"] is None
     result = run_command("overlay", paths[0], "--model", model_file, "--feat", "predictions",
                          "--size", "24", "--out", str(tmp_path / "overlay"))

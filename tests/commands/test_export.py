@@ -1,5 +1,6 @@
 """python -m deconv.export: a SavedModel written, and one-line errors."""
 from tests.conftest import assert_plain_warnings, last_error, run_command
+from tests.helpers.command_batch import run_commands
 
 
 def _export_cli(*flags):
@@ -14,18 +15,22 @@ def test_command_line(tmp_path):
     assert_plain_warnings(result.stderr, random=True)
     readme = (tmp_path / "ok" / "README.txt").read_text()
     assert "Model: vgg16 with weights random (seed 0)" in readme
-    code, last = _export_cli("--feat", "conv2_1", "--rule", "backwards", "--out",
-                             str(tmp_path / "x"))  # absl's own parse error, in our style
-    assert (code, last) == (2, "python -m deconv.export: error: --rule must be one of deconvnet, "
-                               "guided; received 'backwards'.")
-    code, last = _export_cli("--feat", "conv9_1", "--model", "vgg16", "--weights", "random",
-                             "--out", str(tmp_path / "bad"))
-    assert code == 2 and "error: Unknown layer 'conv9_1'. Valid layers:" in last
-    code, last = _export_cli("--feat", "conv2_1", "--all_layers", "--out", str(tmp_path / "x"))
-    assert code == 2 and last.endswith("error: Give either --feat LAYER or --all_layers; see "
-                                       "--help.")
-    code, last = _export_cli("--feat", "conv2_1")
-    assert code == 2 and "error: --out is required" in last
+    # The errors share one process (TensorFlow starts once), each through the command's own
+    # flag parsing, main and one-line errors (tests/helpers/command_batch.py).
+    runs = [["--feat", "conv2_1", "--rule", "backwards", "--out", str(tmp_path / "x")],
+            ["--feat", "conv9_1", "--model", "vgg16", "--weights", "random", "--out",
+             str(tmp_path / "bad")],
+            ["--feat", "conv2_1", "--all_layers", "--out", str(tmp_path / "x")],
+            ["--feat", "conv2_1"]]
+    (rule, layer, both, no_out) = [(result.returncode, last_error(result))
+                                   for result, _ in run_commands("export", runs, tmp_path)]
+    assert rule == (2, "python -m deconv.export: error: --rule must be one of deconvnet, "
+                       "guided; received 'backwards'.")  # absl's own parse error, in our style
+    assert layer[0] == 2 and "error: Unknown layer 'conv9_1'. Valid layers:" in layer[1]
+    assert both[0] == 2 and both[1].endswith("error: Give either --feat LAYER or --all_layers; "
+                                             "see --help.")
+    assert no_out[0] == 2 and "error: --out is required" in no_out[1]
+    assert not (tmp_path / "x").exists() and not (tmp_path / "bad").exists()
 
 
 def test_unsupported_model_names_the_layer(tmp_path):

@@ -11,6 +11,7 @@ from PIL import Image
 
 from deconv.io import render
 from tests.conftest import assert_plain_warnings, run_command
+from tests.helpers.command_batch import run_commands
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "reference", "maximize_pixel.json")
 
@@ -36,16 +37,21 @@ def test_command_line_writes_reproducible_pictures(tmp_path):
         tile = render.label(render.upscale(np.asarray(picture), 128), "map 5")
     with Image.open(tmp_path / "a" / "conv2_2_grid.png") as grid:
         assert grid.height == render.grid([tile] * 3).shape[0] + 14  # a title line on top
-    bad = _maximize_cli("--id", "5,128", "--out", "b", cwd=tmp_path)
+    # The other runs share one process (TensorFlow starts once), each through the command's
+    # own flag parsing, main and one-line errors (tests/helpers/command_batch.py).
+    base = ["--noprogress", "--model", "vgg16", "--weights", "random", "--feat", "conv2_2"]
+    # The first run's output includes TensorFlow's start-up: one line, nothing else.
+    runs = [["--id", "5", "--lr", "inf", "--out", "b"], ["--id", "5,128", "--out", "b"],
+            [*common, "--param", "pixel", "--out", "c"]]
+    (bad_lr, _), (bad, _), (second, _) = run_commands(
+        "maximize", [[*base, *flags] for flags in runs], tmp_path, cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines()[-1] == (
         "python -m deconv.maximize: error: --id 128 is out of range for layer 'conv2_2', which "
         "has 128 feature maps (valid ids: 0 to 127).")
     assert not (tmp_path / "b").exists()
-    bad = _maximize_cli("--id", "5", "--lr", "inf", "--out", "b", cwd=tmp_path)
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+    assert bad_lr.returncode == 2 and bad_lr.stderr.strip().splitlines() == [
         "python -m deconv.maximize: error: --lr must be a number from 0 to 10; received 'inf'."]
-    second = _maximize_cli(*common, "--param", "pixel", "--out", "c", cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-2000:]
     for name in ("conv2_2_5.png", "conv2_2_0.png", "conv2_2_1.png", "conv2_2_grid.png"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "c" / name).read_bytes()

@@ -9,6 +9,7 @@ from PIL import Image
 
 from deconv.analysis import occlusion
 from tests.conftest import assert_plain_warnings, photos, run_command
+from tests.helpers.command_batch import run_commands
 from tests.helpers.corner_model import corner_image, sum_classifier
 
 
@@ -70,19 +71,16 @@ def test_command_line_values_and_errors(tmp_path, corner_net):
                                expected.feature_total, rtol=1e-6)
     summary = json.loads((tmp_path / "c" / "corner.json").read_text())
     assert summary["feature"]["layer"] == "blocks"  # the last conv layer by default
+    # The other runs share one process (TensorFlow starts once), each through the command's
+    # own flag parsing, main and one-line errors (tests/helpers/command_batch.py).
     # --classifier is fed the model's preprocessing (none for a .keras model), or the one given.
-    for flags, target, mode in (([], 0, "none"), (["--classifier_preprocessing", "caffe"], 1,
-                                                  "caffe")):
-        result = _occlusion_cli(str(tmp_path / "corner.png"), *model, "--classes",
-                                "--classifier", str(tmp_path / "sum.keras"), *flags, "--out",
-                                str(tmp_path / "k"), cwd=tmp_path)
-        assert result.returncode == 0, result.stderr[-2000:]
-        summary = json.loads((tmp_path / "k" / "corner.json").read_text())
-        assert summary["classes"]["target"] == target, flags
-        assert summary["classifier_preprocessing"] == mode
+    classified = [([], 0, "none"), (["--classifier_preprocessing", "caffe"], 1, "caffe")]
+    runs = [[str(tmp_path / "corner.png"), *model, "--classes", "--classifier",
+             str(tmp_path / "sum.keras"), *flags, "--out", str(tmp_path / f"k{target}")]
+            for flags, target, _ in classified]
     # Errors are found before anything is written: no occlusion/ folder in the working folder.
     (tmp_path / "cwd").mkdir()
-    for flags, message in [
+    errors = [
             (["--label", "3"], "--label names the correct class for --classes"),
             (["--classes", "--model", "vgg16", "--image_size", "100"],
              "vgg16's classifier takes 224x224 images: pass --image_size 224"),
@@ -98,12 +96,20 @@ def test_command_line_values_and_errors(tmp_path, corner_net):
              "--image_size 3: too small for layer 'blocks', which needs images of at least 4x4 "
              "pixels."),
             ([*model, "--classes", "--classifier", str(tmp_path / "sum.keras"), "--label", "2"],
-             "--label 2 is out of range: the classifier has 2 classes (valid: 0 to 1).")]:
-        result = _occlusion_cli(str(tmp_path / "corner.png"), "--weights", "random", *flags,
-                                cwd=tmp_path / "cwd")
+             "--label 2 is out of range: the classifier has 2 classes (valid: 0 to 1).")]
+    runs += [[str(tmp_path / "corner.png"), "--noprogress", "--weights", "random", *flags]
+             for flags, _ in errors]
+    runs.append([str(tmp_path / "nothing.png"), "--noprogress"])
+    results = run_commands("occlusion", runs, tmp_path, cwd=tmp_path / "cwd")
+    for (flags, target, mode), (result, _) in zip(classified, results):
+        assert result.returncode == 0, result.stderr[-2000:]
+        summary = json.loads((tmp_path / f"k{target}" / "corner.json").read_text())
+        assert summary["classes"]["target"] == target, flags
+        assert summary["classifier_preprocessing"] == mode
+    for (flags, message), (result, listing) in zip(errors, results[2:]):
         assert result.returncode == 2 and message in result.stderr.splitlines()[-1], (
             flags, result.stderr[-500:])
-        assert not os.listdir(tmp_path / "cwd"), flags
-    result = _occlusion_cli(str(tmp_path / "nothing.png"), cwd=tmp_path / "cwd")
+        assert not listing, flags
+    result, _ = results[-1]
     assert result.stderr.splitlines()[-1].endswith("Cannot read " + str(tmp_path /
                                                    "nothing.png") + ": file not found.")
