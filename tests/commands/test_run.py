@@ -9,10 +9,13 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from deconv.errors import DeconvError
 from deconv.sweeps import checkpoint
+from deconv.sweeps import config as config_lib
+from deconv.sweeps import runner
 from tests.conftest import GOOD_IMAGES as GOOD
 from tests.conftest import ROOT, assert_plain_warnings, run_command
 
@@ -59,19 +62,15 @@ def test_command_line_end_to_end(image_folder, tmp_path):
 
 
 def test_command_line_errors_are_one_line(tmp_path):
-    # The layer is checked before the (missing) image folder is looked at.
+    # Real runs, for what only the command shows: exit 2 and a single stderr line (TensorFlow's
+    # start-up lines filtered), the layer checked before the (missing) image folder is looked
+    # at, and no help dump for a stray argument.
     result = _run_cli("--feat", "conv9_1", "--images", str(tmp_path / "missing"))
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("python -m deconv.run: error: Unknown layer 'conv9_1'. Valid layers:")
-    result = _run_cli("--feat", "conv1_1", "--images", str(tmp_path / "missing"))
-    assert result.stderr.strip().splitlines()[-1].endswith("Image folder not found: "
-                                                           f"'{tmp_path / 'missing'}'.")
-    (tmp_path / "one.jpg").write_bytes(b"x")
-    result = _run_cli("--feat", "conv1_1", "--images", str(tmp_path / "one.jpg"))
-    assert result.stderr.strip().splitlines()[-1].endswith("is a file, not a folder: --images "
-                                                           "takes a folder of images.")
-    result = _run_cli("photo.jpg", "--feat", "conv1_1")  # no help dump for a stray argument
+    result = _run_cli("photo.jpg", "--feat", "conv1_1")
+    assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "python -m deconv.run: error: Unexpected arguments: photo.jpg; the images are given as a "
         "folder with --images; see --help."]
@@ -80,6 +79,18 @@ def test_command_line_errors_are_one_line(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "python -m deconv.run: error: --feat is required (or --config), e.g. --feat conv4_4; "
         "see --help."]  # TensorFlow's start-up lines are filtered too
+    # The folder errors: raised by the library call the command makes (runner.find_datasets)
+    # and printed as the lines above are; checked in-process (no TensorFlow start-up each).
+    (tmp_path / "one.jpg").write_bytes(b"x")
+    for images, message in ((tmp_path / "missing", f"Image folder not found: "
+                                                   f"'{tmp_path / 'missing'}'."),
+                            (tmp_path / "one.jpg", "is a file, not a folder: --images takes a "
+                                                   "folder of images.")):
+        config = config_lib.RunConfig([config_lib.dataset_from(str(images))],
+                                      [config_lib.SweepConfig("conv1_1")])
+        with pytest.raises(DeconvError) as raised:
+            runner.find_datasets(config)
+        assert str(raised.value).endswith(message) and "\n" not in str(raised.value)
 
 
 def test_a_keras_file_is_recorded_with_its_own_weights(image_folder, tmp_path):
@@ -105,16 +116,21 @@ def test_missing_default_folder_says_how_to_give_one(tmp_path):
     assert "default image folder" in last and "is missing" in last and "--images DIR" in last
 
 
-def _kill_resume_images(root, count=150):
+# 60 images of 64 pixels (were 150 of 96): pass 1 still has 25 batches of 2 left when the kill
+# lands at image 10, so the run is killed part-way through pass 1 as before, in fewer seconds.
+KILL_IMAGES = 60
+
+
+def _kill_resume_images(root, count=KILL_IMAGES):
     rng = np.random.default_rng(11)
     root.mkdir()
     for i in range(count):
-        Image.fromarray(rng.integers(0, 256, (72, 72, 3), np.uint8)).save(root / f"{i:03d}.png")
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)).save(root / f"{i:03d}.png")
 
 
 def _command(images, out, *extra):
     return [sys.executable, "-m", "deconv.run", "--model", "vgg16", "--weights", "random",
-            "--feat", "conv5_1", "--images", str(images), "--size", "96", "--batch_size", "2",
+            "--feat", "conv5_1", "--images", str(images), "--size", "64", "--batch_size", "2",
             "--checkpoint_every", "1", "--noprogress", "--out", str(out), *extra]
 
 
@@ -143,7 +159,7 @@ def test_killed_run_resumes_to_identical_manifests(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     cursor = _saved_cursor(state)
-    assert 0 < cursor < 150, "the run should have been killed part-way through pass 1"
+    assert 0 < cursor < KILL_IMAGES, "the run should have been killed part-way through pass 1"
     assert not (out / "conv5_1_feat.png").exists()
 
     changed = subprocess.run(_command(images, out, "--top", "6"), capture_output=True, text=True,
@@ -157,7 +173,7 @@ def test_killed_run_resumes_to_identical_manifests(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert f"Resuming {out} at image " in resumed.stderr
     resumed_at = int(resumed.stderr.split(f"Resuming {out} at image ")[1].split()[0])
-    assert f" s for the last {150 - resumed_at} files (" in resumed.stdout  # its own rate
+    assert f" s for the last {KILL_IMAGES - resumed_at} files (" in resumed.stdout  # its own rate
     assert not state.exists()  # a finished run leaves no state behind
     assert {name: (out / name).read_bytes() for name in os.listdir(out)} == expected
 

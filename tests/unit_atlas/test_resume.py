@@ -16,7 +16,9 @@ from deconv.sweeps import checkpoint
 from deconv.unit_atlas import build
 from deconv.unit_atlas import files
 
-LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1"]
+# Two layers are enough: the second pass is killed after the first layer's record, so the
+# resumed run makes one and reuses one (conv3_1 and conv4_1's 768 units were most of the time).
+LAYERS = ["conv1_1", "conv2_1"]
 SETTINGS = build.AtlasSettings(top=3, size=32, batch_size=2, tile=16, thumb=8,
                                checkpoint_every=1)
 
@@ -89,7 +91,7 @@ def test_killed_atlas_resumes_to_the_same_atlas(tmp_path):
     resumed = subprocess.run(_command(images, out, "--config", str(config)),
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "4 layers (3 made, 1 from earlier runs)" in resumed.stdout
+    assert "2 layers (1 made, 1 from earlier runs)" in resumed.stdout
     done, expected = _contents(out), _contents(reference)
     assert json.loads(done.pop(files.ATLAS_JSON)) == json.loads(expected.pop(files.ATLAS_JSON))
     assert sorted(done) == sorted(expected)
