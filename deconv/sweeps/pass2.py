@@ -262,10 +262,32 @@ def whole(kept, size):
     return [one.projected for one in kept], reconstructions, pixels
 
 
-def project_views(net, views, reading, crop):
-    """Pass 2 of a sweep's views of one layer: all their winners projected image by image
+# The most winners whose projections pass 2 of a sweep holds at once (what their tiles read):
+# views are projected in consecutive runs of at most this many winners, so a sweep of every map
+# (hundreds of views, each image holding winners of many) keeps a bounded number in memory.
+HELD_WINNERS = 256
+
+
+def _runs_of_views(views, limit):
+    """Consecutive runs of `views` with at most `limit` winners in all (a larger view alone)."""
+    run, count = [], 0
+    for view, found in views:
+        if run and count + len(found) > limit:
+            yield run
+            run, count = [], 0
+        run.append((view, found))
+        count += len(found)
+    if run:
+        yield run
+
+
+def project_views(net, views, reading, crop, held=HELD_WINNERS):
+    """Pass 2 of a sweep's views of one layer: their winners projected image by image
     (`project`), each view handed on as soon as its winners are all done.
 
+    Views are taken in consecutive runs of at most `held` winners (`HELD_WINNERS`); within a
+    run each image is forwarded once for all its winners, and what is kept of the projections
+    waits for its view to complete, so memory holds at most a run's tiles.
     Each recomputed activation is checked against pass 1's value, and a warning names any
     that differ (the image changed on disk, or the model is not deterministic).
 
@@ -276,6 +298,7 @@ def project_views(net, views, reading, crop):
         `batch_size` is the number of projections per call.
       crop: the crop rule the tiles will use (`deconv.io.tiles.CROPS`): what of each
         projection is kept until its view is done (None: the whole pictures).
+      held: the most winners projected before their views are handed on.
 
     Yields:
       `(view, projected, reconstructions, pixels)` per view, in order: `Projected` records,
@@ -284,6 +307,12 @@ def project_views(net, views, reading, crop):
     layers = {view.layer for view, _ in views}
     if len(layers) > 1:
         raise ValueError(f"project_views takes views of one layer; received {sorted(layers)}.")
+    for run in _runs_of_views(views, held):
+        yield from _project_run(net, run, reading, crop)
+
+
+def _project_run(net, views, reading, crop):
+    """`project_views` of one run of views."""
     found = [winner for _, winners in views for winner in winners]
     modes = [view.mode for view, winners in views for _ in winners]
     # A sweep's images always share calls, as its pass 2 always did: the last bits of the

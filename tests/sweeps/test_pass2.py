@@ -1,6 +1,7 @@
 """Pass 2 grouped by image, several images' winners in one call, equals projecting each winner
 alone (`project_details`); its records are new and immutable."""
 import dataclasses
+import types
 
 import numpy as np
 import pytest
@@ -78,3 +79,41 @@ def test_records_are_immutable_and_survive_their_json():
     assert shown.record()["crop_box"] == [0, 0, 8, 8] and projected.record()["crop"] is None
     for one in (projected, shown):
         assert pass2.Projected.from_record(one.record()) == one
+
+
+def test_views_come_in_runs_of_bounded_winners():
+    views = [("a", [1, 2]), ("b", [3]), ("c", [4, 5, 6, 7]), ("d", [8])]
+    assert [[name for name, _ in run] for run in pass2._runs_of_views(views, 3)] == [
+        ["a", "b"], ["c"], ["d"]]  # a view larger than the limit is a run of its own
+    assert [[name for name, _ in run] for run in pass2._runs_of_views(views, 100)] == [
+        ["a", "b", "c", "d"]]
+
+
+def test_views_projected_in_runs_equal_all_at_once(net19, tmp_path):
+    """A sweep of many maps holds at most `held` winners' tiles; the views it hands on are the
+    same as when every winner of the layer is projected at once."""
+    size, layer = 40, net19.resolve("conv3_1")
+    paths = []
+    for name, image in zip(("astronaut", "chelsea", "coffee"),
+                           photos((size, size), ("astronaut", "chelsea", "coffee"))):
+        paths.append(str(tmp_path / f"{name}.png"))
+        Image.fromarray(image).save(paths[-1])
+    rng = np.random.default_rng(5)
+    views = [(types.SimpleNamespace(layer=layer, mode="activation", name=number),
+              [Winner(rank, paths[rng.integers(3)], number, (int(rng.integers(10)),
+                                                              int(rng.integers(10))), 0.0)
+               for rank in range(2)]) for number in range(5)]
+    reading = deconv.Reading(size, "stretch", 4)
+    in_runs = list(pass2.project_views(net19, views, reading, None, held=3))
+    at_once = list(pass2.project_views(net19, views, reading, None, held=100))
+    assert [view.name for view, *_ in in_runs] == list(range(5))
+    for (view, projected, reconstructions, pixels), (_, projected_all, reconstructions_all,
+                                                      pixels_all) in zip(in_runs, at_once):
+        assert [one.winner for one in projected] == [one.winner for one in projected_all]
+        np.testing.assert_allclose([one.projected_value for one in projected],
+                                   [one.projected_value for one in projected_all], rtol=1e-5)
+        scale = max(np.abs(reconstructions_all).max(), 1e-12)
+        np.testing.assert_allclose(reconstructions / scale, reconstructions_all / scale,
+                                   atol=1e-5)
+        np.testing.assert_array_equal(pixels, pixels_all)
+    assert np.abs(np.concatenate([r for _, _, r, _ in in_runs])).sum() > 0
